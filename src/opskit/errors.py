@@ -1,0 +1,105 @@
+"""The exception hierarchy: one root, ``OpskitError``; every message says what to do.
+
+Subclasses also inherit the builtin that matches their meaning, so callers that
+already catch ``LookupError`` or ``ValueError`` keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailable",
+    "BlobCorrupted",
+    "BlobNotFound",
+    "ConfigError",
+    "DuplicateBackend",
+    "InvalidFilter",
+    "InvalidModelRef",
+    "InvalidName",
+    "InvalidValue",
+    "ModelLoadError",
+    "ModelNotFound",
+    "NoActiveRun",
+    "OpskitError",
+    "OpskitWarning",
+    "PluginError",
+    "RunNotFound",
+    "SerializationError",
+    "StoreError",
+    "UnknownBackend",
+]
+
+
+class OpskitError(Exception):
+    """Root of every error opskit raises on purpose."""
+
+
+class OpskitWarning(UserWarning):
+    """Something worked, but not the way you probably meant."""
+
+
+class ConfigError(OpskitError, ValueError):
+    """A configuration value is malformed or contradicts another one."""
+
+
+class InvalidName(OpskitError, ValueError):
+    """A model, alias, param, metric or tag name is not allowed."""
+
+
+class InvalidModelRef(OpskitError, ValueError):
+    """A model reference is not ``name``, ``name:VERSION`` or ``name@alias``."""
+
+
+class InvalidValue(OpskitError, ValueError):
+    """A param, metric or tag value cannot be stored."""
+
+
+class InvalidFilter(OpskitError, ValueError):
+    """A ``search_runs`` filter or order_by expression does not parse."""
+
+
+class ModelNotFound(OpskitError, LookupError):
+    """No model, version or alias matches the reference."""
+
+
+class RunNotFound(OpskitError, LookupError):
+    """No run has the given id."""
+
+
+class NoActiveRun(OpskitError, RuntimeError):
+    """A ``log_*`` function was called outside a run."""
+
+
+class BlobNotFound(OpskitError, LookupError):
+    """The storage holds no blob with the given digest."""
+
+
+class BlobCorrupted(OpskitError):
+    """A blob's content no longer matches its digest (tampered or damaged)."""
+
+
+class SerializationError(OpskitError, TypeError):
+    """An object (model, function, value) cannot be serialized."""
+
+
+class ModelLoadError(OpskitError):
+    """A stored model cannot be loaded in this environment."""
+
+
+class StoreError(OpskitError):
+    """The store itself is unusable: newer schema, unreadable file, ..."""
+
+
+class PluginError(OpskitError):
+    """A plugin failed to load or misbehaved."""
+
+
+class DuplicateBackend(PluginError):
+    """Two plugins registered a backend under the same name."""
+
+
+class UnknownBackend(PluginError, LookupError):
+    """No installed plugin provides the requested backend."""
+
+
+class BackendUnavailable(OpskitError, ConnectionError):
+    """A backend (server, bucket, database) cannot be reached."""

@@ -1,0 +1,142 @@
+"""The tracker contract every tracker backend (local SQLite, MLflow, ...) implements.
+
+A tracker holds run metadata (params, metrics, tags, code, environment, data
+inputs, artifact references) and the model registry (models, versions, aliases
+with history). Blobs themselves live in a ``Storage``; the tracker only keeps
+their digests.
+
+Writes may be buffered: ``log_params``/``log_metrics``/``set_tags`` must be
+cheap to call in a tight loop; a tracker flushes its buffer at ``end_run``, at
+``flush`` and before any read, so reads always see this process's writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from opskit.names import ModelRef
+from opskit.query import RunQuery
+from opskit.records import (
+    AliasChange,
+    Artifact,
+    DataInput,
+    Metric,
+    Model,
+    ModelVersion,
+    Run,
+    RunStatus,
+    Schema,
+)
+
+__all__ = ["Tracker"]
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """What opskit needs from a tracker backend."""
+
+    #: The backend name it is registered under ("local", "mlflow", ...).
+    name: str
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def create_run(self, run: Run, *, pid: int | None = None) -> None:
+        """Record a new run (status RUNNING) with its params, tags, code, env and inputs.
+
+        *pid* is the process that executes the run, on ``run.host``; it lets
+        ``mark_stale_runs`` tell a run whose process died from a live one.
+        The run must be visible to other processes when this returns.
+        """
+        ...
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Add params (JSON values). Re-logging a key with a different value overwrites it."""
+        ...
+
+    def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Append metric points. May buffer; must be cheap."""
+        ...
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set (overwrite) string tags."""
+        ...
+
+    def log_inputs(self, run_id: str, inputs: Sequence[DataInput]) -> None:
+        """Record data inputs of a run."""
+        ...
+
+    def log_artifacts(self, run_id: str, artifacts: Sequence[Artifact]) -> None:
+        """Record artifacts (already in storage) of a run."""
+        ...
+
+    def end_run(self, run_id: str, *, status: RunStatus, ended_at: float, error: str | None = None) -> None:
+        """Flush everything buffered for the run and set its final status."""
+        ...
+
+    def flush(self) -> None:
+        """Write every buffered point now."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """Return the run, with its model version if one was registered from it.
+
+        Raises ``RunNotFound``.
+        """
+        ...
+
+    def search_runs(self, query: RunQuery) -> list[Run]:
+        """Return runs matching ``query`` (filter clauses, order, limit), newest first by default."""
+        ...
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of one run, ordered by step then timestamp."""
+        ...
+
+    def mark_stale_runs(self) -> list[str]:
+        """Mark KILLED every RUNNING run whose process is known dead; return their ids."""
+        ...
+
+    # -- model registry ------------------------------------------------------------------------
+
+    def register_model_version(
+        self,
+        name: str,
+        *,
+        digest: str,
+        size_bytes: int,
+        flavor: str,
+        run_id: str | None,
+        signature: Schema | None,
+        metadata: Mapping[str, Any],
+    ) -> ModelVersion:
+        """Create the model if needed and add the next version number, atomically."""
+        ...
+
+    def list_models(self) -> list[Model]:
+        """Every registered model, sorted by name."""
+        ...
+
+    def get_model(self, name: str) -> Model:
+        """One model with its versions and aliases. Raises ``ModelNotFound``."""
+        ...
+
+    def get_model_version(self, ref: ModelRef) -> ModelVersion:
+        """Resolve a reference (latest, version or alias). Raises ``ModelNotFound``."""
+        ...
+
+    def set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
+        """Point *alias* at *version* and record the move. Raises ``ModelNotFound``."""
+        ...
+
+    def delete_alias(self, name: str, alias: str, *, user: str | None) -> AliasChange:
+        """Remove an alias and record the removal. Raises ``ModelNotFound``."""
+        ...
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        """Every move of the model's aliases (or one alias), oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release connections."""
+        ...
