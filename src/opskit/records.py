@@ -42,6 +42,26 @@ def _freeze_map(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
+def _columns(items: Iterable[ColumnSpec]) -> tuple[ColumnSpec, ...]:
+    return tuple(items)
+
+
+def _inputs(items: Iterable[DataInput]) -> tuple[DataInput, ...]:
+    return tuple(items)
+
+
+def _artifacts(items: Iterable[Artifact]) -> tuple[Artifact, ...]:
+    return tuple(items)
+
+
+def _versions(items: Iterable[ModelVersion]) -> tuple[ModelVersion, ...]:
+    return tuple(items)
+
+
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
@@ -79,7 +99,7 @@ class ColumnSpec:
 class Schema:
     """The input schema of a model: named, typed columns (tables) or a tensor shape."""
 
-    columns: tuple[ColumnSpec, ...] = field(converter=tuple)
+    columns: tuple[ColumnSpec, ...] = field(converter=_columns)
     kind: Literal["table", "tensor"] = "table"
     shape: tuple[int | None, ...] | None = None
 
@@ -161,7 +181,7 @@ class ModelVersion:
     created_at: float = 0.0
     signature: Schema | None = None
     metadata: dict[str, Any] = field(factory=dict, converter=_freeze_map)
-    aliases: tuple[str, ...] = field(default=(), converter=tuple)
+    aliases: tuple[str, ...] = field(default=(), converter=_strings)
 
     @property
     def ref(self) -> str:
@@ -196,7 +216,7 @@ class Model:
 
     name: str
     created_at: float
-    versions: tuple[ModelVersion, ...] = field(converter=tuple)
+    versions: tuple[ModelVersion, ...] = field(converter=_versions)
     aliases: dict[str, int] = field(factory=dict, converter=_freeze_map)
 
     @property
@@ -242,8 +262,8 @@ class Run:
     tags: dict[str, str] = field(factory=dict, converter=_freeze_map)
     code: CodeInfo | None = None
     env: EnvInfo | None = None
-    inputs: tuple[DataInput, ...] = field(default=(), converter=tuple)
-    artifacts: tuple[Artifact, ...] = field(default=(), converter=tuple)
+    inputs: tuple[DataInput, ...] = field(default=(), converter=_inputs)
+    artifacts: tuple[Artifact, ...] = field(default=(), converter=_artifacts)
     model_version: ModelVersion | None = None
     error: str | None = None
 
@@ -329,4 +349,5 @@ class RunList(list[Run]):
     def _repr_html_(self) -> str:
         if not self:
             return "<div>no runs</div>"
-        return self.to_pandas()._repr_html_()  # type: ignore[operator]
+        html: str = self.to_pandas().to_html(index=False)
+        return html

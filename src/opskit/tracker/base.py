@@ -137,6 +137,10 @@ class Tracker(Protocol):
         """Every move of the model's aliases (or one alias), oldest first."""
         ...
 
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest a model version or artifact refers to (for ``opskit doctor``)."""
+        ...
+
     def close(self) -> None:
         """Flush and release connections."""
         ...

@@ -1,0 +1,51 @@
+"""A typed facade over ``pm.hook``: one method per hook, so call sites are checked by mypy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
+
+__all__ = ["hooks"]
+
+
+class _Hooks:
+    @property
+    def _hook(self):  # type: ignore[no-untyped-def]
+        from opskit.plugins import get_plugin_manager
+
+        return get_plugin_manager().hook
+
+    def serialize_model(self, model: object) -> SerializedModel | None:
+        result: SerializedModel | None = self._hook.serialize_model(model=model)
+        return result
+
+    def deserialize_model(self, version: ModelVersion, data: bytes) -> object | None:
+        return self._hook.deserialize_model(version=version, data=data)  # type: ignore[no-any-return]
+
+    def fingerprint_data(self, name: str, value: object) -> DataInput | None:
+        result: DataInput | None = self._hook.fingerprint_data(name=name, value=value)
+        return result
+
+    def infer_schema(self, value: object) -> Schema | None:
+        result: Schema | None = self._hook.infer_schema(value=value)
+        return result
+
+    def before_run(self, run: Run) -> None:
+        self._hook.before_run(run=run)
+
+    def after_run(self, run: Run) -> None:
+        self._hook.after_run(run=run)
+
+    def on_run_error(self, run: Run, error: BaseException) -> None:
+        self._hook.on_run_error(run=run, error=error)
+
+    def after_model_registered(self, version: ModelVersion) -> None:
+        self._hook.after_model_registered(version=version)
+
+    def after_alias_changed(self, change: AliasChange) -> None:
+        self._hook.after_alias_changed(change=change)
+
+
+hooks = _Hooks()

@@ -1,0 +1,1 @@
+"""What a run captures: params, code, environment, data inputs."""

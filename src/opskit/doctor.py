@@ -1,0 +1,109 @@
+"""``opskit doctor``: check (and with ``repair=True`` mend) the store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from attrs import define, field, frozen
+
+from opskit._backends import get_storage, get_tracker
+from opskit.storage.local import LocalStorage
+
+__all__ = ["Finding", "Report", "run_doctor"]
+
+#: Orphans and temp files younger than this may belong to a run in progress.
+GRACE_SECONDS = 3600.0
+
+
+@frozen
+class Finding:
+    """One thing doctor checked."""
+
+    check: str
+    ok: bool
+    detail: str
+    repaired: bool = False
+
+
+@define
+class Report:
+    findings: list[Finding] = field(factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok or f.repaired for f in self.findings)
+
+    def add(self, check: str, ok: bool, detail: str, repaired: bool = False) -> None:
+        self.findings.append(Finding(check, ok, detail, repaired))
+
+
+def _temp_files(storage: LocalStorage, older_than: float) -> list[Path]:
+    if not storage.root.is_dir():
+        return []
+    return [p for p in storage.root.rglob(".tmp-*") if p.stat().st_mtime < older_than]
+
+
+def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
+    """Check schema, stale runs, missing/corrupted/orphan blobs and leftover temp files."""
+    report = Report()
+    tracker = get_tracker()
+    report.add("tracker", True, f"{tracker.name} tracker opened (schema up to date)")
+    stale = tracker.mark_stale_runs()
+    report.add(
+        "stale runs",
+        True,
+        f"{len(stale)} run(s) whose process died were marked KILLED: {', '.join(stale)}" if stale else "none",
+        repaired=bool(stale),
+    )
+    storage = get_storage()
+    referenced = tracker.referenced_digests()
+    stored = set(storage.iter_digests())
+    missing = sorted(referenced - stored)
+    report.add(
+        "missing blobs",
+        not missing,
+        f"{len(missing)} referenced blob(s) are not in {storage.location}: {', '.join(missing[:5])}"
+        if missing
+        else f"all {len(referenced)} referenced blob(s) present",
+    )
+    if verify:
+        bad = sorted(d for d in referenced & stored if not storage.verify(d))
+        report.add(
+            "blob digests",
+            not bad,
+            f"{len(bad)} blob(s) do not match their digest (tampered or damaged): {', '.join(bad[:5])}; "
+            "restore them from a backup or retrain" if bad else f"{len(referenced & stored)} blob(s) verified",
+        )
+    orphans = sorted(stored - referenced)
+    removed = 0
+    if repair and orphans and isinstance(storage, LocalStorage):
+        cutoff = time.time() - GRACE_SECONDS
+        for digest in orphans:
+            path = storage._path(digest)
+            if path.stat().st_mtime < cutoff:
+                storage.delete(digest)
+                removed += 1
+    report.add(
+        "orphan blobs",
+        True,
+        f"{len(orphans)} blob(s) not referenced by any run or model"
+        + (f"; removed {removed} older than an hour" if repair else " (harmless; `opskit doctor --repair` removes old ones)")
+        if orphans
+        else "none",
+        repaired=removed > 0,
+    )
+    if isinstance(storage, LocalStorage):
+        leftovers = _temp_files(storage, time.time() - GRACE_SECONDS)
+        if repair:
+            for path in leftovers:
+                path.unlink(missing_ok=True)
+        report.add(
+            "temp files",
+            not leftovers or repair,
+            f"{len(leftovers)} leftover temp file(s) from interrupted writes" + (" removed" if repair else "")
+            if leftovers
+            else "none",
+            repaired=repair and bool(leftovers),
+        )
+    return report

@@ -1,0 +1,143 @@
+"""Every opskit hook, declared and documented in one place.
+
+Plugins implement hooks with ``@opskit.hookimpl`` and are found through the
+entry point group ``opskit``. Built-in backends are plugins too (see
+``opskit.builtins``), registered exactly like third-party ones.
+
+Three kinds of hooks:
+
+* **Registration** (``register_*``): called once when the plugin manager is
+  first used, with a ``register`` callback. Register *factories*, not
+  instances, so a backend's heavy imports happen only when it is selected.
+* **Who handles this** (``firstresult``): the first non-``None`` answer wins.
+  Built-ins are ``trylast``, so any plugin can take over.
+* **Lifecycle** (``before_*`` / ``after_*`` / ``on_*_error``): broadcasts.
+  They receive frozen records, never live internals; their return values
+  are ignored. An exception in a lifecycle hook propagates.
+
+All hooks take keyword arguments only; an implementation may accept a subset.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
+    from opskit.registration import RegisterStorage, RegisterTarget, RegisterTracker
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("opskit")
+hookimpl = pluggy.HookimplMarker("opskit")
+
+
+# -- registration of backends ------------------------------------------------------------------
+
+
+@hookspec
+def register_trackers(register: RegisterTracker) -> None:
+    """Register tracker backends: ``register("name", factory)``.
+
+    ``factory(config)`` receives the :class:`opskit.Config` in force and returns an
+    object implementing :class:`opskit.tracker.Tracker`. Called once per plugin
+    manager. Select a tracker with ``OPSKIT_TRACKER=name`` or
+    ``opskit.configure(tracker="name")``.
+    """
+
+
+@hookspec
+def register_storages(register: RegisterStorage) -> None:
+    """Register storage backends: ``register("name", factory, schemes=("s3",))``.
+
+    ``factory(config, location)`` receives the config and the configured storage
+    string (a name, a path or a URL) and returns an object implementing
+    :class:`opskit.storage.Storage`. A storage is selected by name
+    (``OPSKIT_STORAGE=name``) or by URL scheme (``OPSKIT_STORAGE=s3://bucket/prefix``).
+    """
+
+
+@hookspec
+def register_targets(register: RegisterTarget) -> None:
+    """Register deployment targets: ``register("name", factory)``.
+
+    ``factory(config)`` returns the deployment target object. Targets are listed by
+    ``opskit plugins`` and selected by ``opskit.deploy(..., target="name")``.
+    """
+
+
+# -- who handles this (firstresult) ------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def serialize_model(model: object) -> SerializedModel | None:
+    """Serialize a trained model, or return ``None`` to let another plugin try.
+
+    Called when a ``@opskit.train`` function returns. Return a
+    :class:`opskit.SerializedModel` with a ``flavor`` name that your
+    ``deserialize_model`` recognises. Built-ins: ``sklearn`` (estimators and
+    pipelines) and ``cloudpickle`` (anything picklable, tried last).
+    """
+
+
+@hookspec(firstresult=True)
+def deserialize_model(version: ModelVersion, data: bytes) -> object | None:
+    """Rebuild the model stored as *version* from its verified bytes.
+
+    Return ``None`` if ``version.flavor`` is not yours. Called by
+    ``opskit.load_model``. Raise :class:`opskit.ModelLoadError` when the bytes are
+    yours but cannot be loaded here (say why and what to install).
+    """
+
+
+@hookspec(firstresult=True)
+def fingerprint_data(name: str, value: object) -> DataInput | None:
+    """Describe a data argument (name, kind, shape, schema, content digest).
+
+    Called for every argument bound to a tracked function; return ``None`` for
+    anything that is not data (it then becomes a param if it is JSON-able).
+    Must be deterministic: the same content gives the same digest in every
+    process. Built-ins handle pandas DataFrame/Series, NumPy arrays and file paths.
+    """
+
+
+@hookspec(firstresult=True)
+def infer_schema(value: object) -> Schema | None:
+    """Infer the input schema of a model from its training data, or return ``None``.
+
+    Called with the first data argument of a ``@opskit.train`` function; the
+    result is stored as the model version's ``signature``.
+    """
+
+
+# -- lifecycle (broadcast) ---------------------------------------------------------------------
+
+
+@hookspec
+def before_run(run: Run) -> None:
+    """A run has started and is recorded as RUNNING; *run* holds params, code, env and inputs."""
+
+
+@hookspec
+def after_run(run: Run) -> None:
+    """A run has ended (FINISHED, FAILED or KILLED) and everything is stored."""
+
+
+@hookspec
+def on_run_error(run: Run, error: BaseException) -> None:
+    """The tracked function raised *error*; *run* is already stored as FAILED/KILLED.
+
+    The original exception is re-raised unchanged after every implementation ran.
+    """
+
+
+@hookspec
+def after_model_registered(version: ModelVersion) -> None:
+    """A new model version was registered (its blob is stored and verified)."""
+
+
+@hookspec
+def after_alias_changed(change: AliasChange) -> None:
+    """An alias moved (``change.version``) or was removed (``change.version is None``)."""

@@ -1,0 +1,29 @@
+"""``opskit.load_model``: resolve a reference, read the verified blob, rebuild the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opskit._backends import get_storage, get_tracker
+from opskit._hooks import hooks
+from opskit.errors import ModelLoadError
+from opskit.names import ModelRef
+
+__all__ = ["load_model"]
+
+
+def load_model(ref: str | ModelRef) -> Any:
+    """Load a registered model: ``"wine"`` (latest), ``"wine:3"`` or ``"wine@production"``.
+
+    The blob's digest is checked before anything is unpickled (``BlobCorrupted``
+    if it was tampered with).
+    """
+    version = get_tracker().get_model_version(ModelRef.parse(ref))
+    data = get_storage().get_bytes(version.digest)
+    model = hooks.deserialize_model(version, data)
+    if model is None:
+        raise ModelLoadError(
+            f"model {version.ref} has flavor {version.flavor!r} and no installed plugin loads it; "
+            "install the plugin that registered it (see `opskit plugins`)"
+        )
+    return model

@@ -1,0 +1,87 @@
+"""The ``register`` callbacks handed to ``register_*`` hooks, and the backend registry they fill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from attrs import define, field, frozen
+
+from opskit.errors import DuplicateBackend, InvalidName, UnknownBackend
+
+if TYPE_CHECKING:
+    from opskit.config import Config
+    from opskit.storage.base import Storage
+    from opskit.tracker.base import Tracker
+
+__all__ = ["BackendRegistry", "RegisterStorage", "RegisterTarget", "RegisterTracker", "Registration"]
+
+TrackerFactory = Callable[["Config"], "Tracker"]
+StorageFactory = Callable[["Config", str], "Storage"]
+TargetFactory = Callable[["Config"], Any]
+
+
+class RegisterTracker(Protocol):
+    def __call__(self, name: str, factory: TrackerFactory) -> None: ...
+
+
+class RegisterStorage(Protocol):
+    def __call__(self, name: str, factory: StorageFactory, schemes: Sequence[str] = ()) -> None: ...
+
+
+class RegisterTarget(Protocol):
+    def __call__(self, name: str, factory: TargetFactory) -> None: ...
+
+
+@frozen
+class Registration:
+    """One registered backend factory and the plugin that registered it."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+    schemes: tuple[str, ...] = ()
+
+
+@define
+class BackendRegistry:
+    """Factories by kind and name, filled once from the ``register_*`` hooks."""
+
+    entries: dict[tuple[str, str], Registration] = field(factory=dict)
+
+    def add(self, kind: str, name: str, factory: Callable[..., Any], plugin: str, schemes: Sequence[str] = ()) -> None:
+        if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
+            raise InvalidName(f"plugin {plugin!r} registered a {kind} with invalid name {name!r}: use letters, digits, '_' or '-'")
+        if not callable(factory):
+            raise TypeError(f"plugin {plugin!r} registered {kind} {name!r} with a non-callable factory {factory!r}")
+        existing = self.entries.get((kind, name))
+        if existing is not None:
+            raise DuplicateBackend(
+                f"two plugins register a {kind} named {name!r}: {existing.plugin!r} and {plugin!r}; "
+                "uninstall one, or disable it with OPSKIT_DISABLE_PLUGINS=<name>"
+            )
+        self.entries[(kind, name)] = Registration(kind, name, factory, plugin, tuple(s.lower() for s in schemes))
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(name for k, name in self.entries if k == kind)
+
+    def get(self, kind: str, name: str) -> Registration:
+        entry = self.entries.get((kind, name))
+        if entry is None:
+            known = ", ".join(self.names(kind)) or "none"
+            raise UnknownBackend(
+                f"no {kind} backend named {name!r} is installed (available: {known}); install the "
+                f"plugin that provides it, or check OPSKIT_{kind.upper()} / opskit.configure({kind}=...)"
+            )
+        return entry
+
+    def for_scheme(self, kind: str, scheme: str) -> Registration:
+        for entry in self.entries.values():
+            if entry.kind == kind and scheme.lower() in entry.schemes:
+                return entry
+        known = sorted({s for e in self.entries.values() if e.kind == kind for s in e.schemes})
+        raise UnknownBackend(
+            f"no {kind} backend handles URLs starting with {scheme!r}:// (handled: {', '.join(known) or 'none'}); "
+            f"install a plugin for it (for s3:// and other fsspec URLs: pip install 'opskit[s3]')"
+        )

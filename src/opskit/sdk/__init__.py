@@ -1,0 +1,1 @@
+"""The user-facing SDK: decorators, run context, ``log_*`` functions, run lookup."""

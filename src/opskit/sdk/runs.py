@@ -1,0 +1,48 @@
+"""Looking runs up: ``last_run``, ``get_run``, ``search_runs``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opskit._backends import get_tracker
+from opskit.query import RunQuery
+from opskit.records import Run, RunList
+from opskit.sdk.context import last_run_id
+
+__all__ = ["get_run", "last_run", "search_runs"]
+
+
+def get_run(run_id: str) -> Run:
+    """The run with this id (raises ``RunNotFound``). A RUNNING run whose process died shows as KILLED."""
+    tracker = get_tracker()
+    run = tracker.get_run(run_id)
+    if run.status == "RUNNING" and run_id in tracker.mark_stale_runs():
+        run = tracker.get_run(run_id)
+    return run
+
+
+def last_run() -> Run | None:
+    """The run that ended last in this process; else the newest run in the store; else None."""
+    run_id = last_run_id()
+    if run_id is not None:
+        return get_run(run_id)
+    found = search_runs(limit=1)
+    return found[0] if found else None
+
+
+def search_runs(
+    filter: str | None = None,
+    *,
+    order_by: Sequence[str] | None = None,
+    limit: int = 100,
+    experiment: str | None = None,
+) -> RunList:
+    """Runs matching an MLflow-style filter, e.g. ``"params.alpha > 0.1 and metrics.r2 >= 0.5"``.
+
+    ``order_by`` takes keys like ``"metrics.r2 DESC"``; newest first otherwise.
+    Returns a list of ``Run`` records with ``.to_pandas()``.
+    """
+    query = RunQuery.build(filter, order_by, limit, experiment)
+    tracker = get_tracker()
+    tracker.mark_stale_runs()
+    return RunList(tracker.search_runs(query))

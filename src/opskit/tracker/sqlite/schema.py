@@ -1,0 +1,107 @@
+"""Schema of the embedded tracker and its migrations.
+
+``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``; they run
+in order, in one transaction, when a database is opened. A database written by
+a newer opskit (a version past the end of the list) is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from opskit.errors import StoreError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    user TEXT,
+    host TEXT,
+    pid INTEGER,
+    pid_start INTEGER,
+    error TEXT,
+    code_digest TEXT,
+    env_digest TEXT
+);
+CREATE INDEX runs_started ON runs (started_at DESC);
+CREATE INDEX runs_status ON runs (status);
+CREATE INDEX runs_experiment ON runs (experiment, started_at DESC);
+CREATE TABLE params (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+CREATE TABLE tags (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+CREATE TABLE metrics (run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL, step INTEGER NOT NULL, timestamp REAL NOT NULL);
+CREATE INDEX metrics_run_key ON metrics (run_id, key, step);
+CREATE TABLE latest_metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL, step INTEGER NOT NULL, timestamp REAL NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE inputs (run_id TEXT NOT NULL, position INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run_id, position)) WITHOUT ROWID;
+CREATE TABLE artifacts (run_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, size_bytes INTEGER NOT NULL, PRIMARY KEY (run_id, name));
+CREATE TABLE documents (digest TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE models (name TEXT PRIMARY KEY, created_at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE model_versions (
+    name TEXT NOT NULL REFERENCES models (name),
+    version INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    flavor TEXT NOT NULL,
+    run_id TEXT,
+    created_at REAL NOT NULL,
+    signature TEXT,
+    metadata TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+CREATE INDEX model_versions_run ON model_versions (run_id);
+CREATE TABLE aliases (name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (name, alias)) WITHOUT ROWID;
+CREATE TABLE alias_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER, previous_version INTEGER,
+    changed_at REAL NOT NULL, user TEXT
+);
+CREATE INDEX alias_history_name ON alias_history (name, alias, id);
+"""
+
+#: Each entry upgrades from its index to index + 1.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _current_version(conn: sqlite3.Connection) -> int:
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+    if not has_meta:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> int:
+    """Bring the database to ``SCHEMA_VERSION``; return the version it had."""
+    version = _current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store {path} has schema version {version}, newer than this opskit understands "
+            f"({SCHEMA_VERSION}); upgrade opskit (pip install -U opskit)"
+        )
+    if version == SCHEMA_VERSION:
+        return version
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _current_version(conn)  # another process may have migrated meanwhile
+        for script in MIGRATIONS[version:]:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return version

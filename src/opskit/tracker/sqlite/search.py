@@ -1,0 +1,87 @@
+"""Translate a parsed ``RunQuery`` into one SQL statement over the embedded tracker's tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opskit.query import Clause, OrderKey, RunQuery
+
+__all__ = ["build_search"]
+
+_COLUMNS = {"id": "r.id", "name": "r.name", "status": "r.status", "started_at": "r.started_at",
+            "ended_at": "r.ended_at", "user": "r.user", "experiment": "r.experiment"}
+_SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "LIKE": "LIKE"}
+
+
+def _compare(expr: str, clause: Clause, args: list[Any]) -> str:
+    op, value = clause.op, clause.value
+    if op in ("IN", "NOT IN"):
+        items = list(value) if isinstance(value, tuple) else [value]
+        args.extend(items)
+        return f"{expr} {op} ({','.join('?' * len(items))})"
+    if op == "ILIKE":
+        args.append(value)
+        return f"lower({expr}) LIKE lower(?)"
+    args.append(value)
+    return f"{expr} {_SQL_OPS[op]} ?"
+
+
+def _numeric(value: object) -> bool:
+    if isinstance(value, tuple):
+        return all(_numeric(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _condition(clause: Clause, args: list[Any]) -> str:
+    if clause.kind == "attributes":
+        return _compare(_COLUMNS[clause.key], clause, args)
+    if clause.kind == "metrics":
+        args.append(clause.key)
+        inner = _compare("m.value", clause, args)
+        return f"EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.id AND m.key = ? AND {inner})"
+    if clause.kind == "tags":
+        args.append(clause.key)
+        inner = _compare("t.value", clause, args)
+        return f"EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ? AND {inner})"
+    # params hold JSON: numbers compare as numbers, everything else as the decoded text.
+    args.append(clause.key)
+    if _numeric(clause.value):
+        inner = "json_type(p.value) IN ('integer', 'real') AND " + _compare("json_extract(p.value, '$')", clause, args)
+    else:
+        inner = _compare("CAST(json_extract(p.value, '$') AS TEXT)", clause, args)
+    return f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = ? AND {inner})"
+
+
+def _order_expr(key: OrderKey, args: list[Any]) -> str:
+    if key.kind == "attributes":
+        return _COLUMNS[key.key]
+    args.append(key.key)
+    if key.kind == "metrics":
+        return "(SELECT value FROM latest_metrics WHERE run_id = r.id AND key = ?)"
+    if key.kind == "tags":
+        return "(SELECT value FROM tags WHERE run_id = r.id AND key = ?)"
+    return "(SELECT json_extract(value, '$') FROM params WHERE run_id = r.id AND key = ?)"
+
+
+def build_search(query: RunQuery) -> tuple[str, list[Any]]:
+    """``SELECT * FROM runs`` with the query's filter, order (missing keys last) and limit."""
+    where: list[str] = []
+    args: list[Any] = []
+    if query.experiment is not None:
+        where.append("r.experiment = ?")
+        args.append(query.experiment)
+    where.extend(_condition(clause, args) for clause in query.clauses)
+    order: list[str] = []
+    for key in query.order:
+        expr = _order_expr(key, args)
+        # Each expression is bound twice (IS NULL, then the value); repeat its argument.
+        if key.kind != "attributes":
+            args.append(args[-1])
+        order.append(f"{expr} IS NULL, {expr} {'DESC' if key.descending else 'ASC'}")
+    order.append("r.started_at DESC, r.rowid DESC")
+    sql = "SELECT r.* FROM runs r"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY " + ", ".join(order) + " LIMIT ?"
+    args.append(query.limit)
+    return sql, args
