@@ -137,6 +137,24 @@ class Tracker(Protocol):
         """Every move of the model's aliases (or one alias), oldest first."""
         ...
 
+    # -- state: small JSON documents other features keep in the tracker --------------------------
+
+    def put_state(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        """Store (replace) a JSON document under (*kind*, *key*), e.g. a deployment record."""
+        ...
+
+    def get_state(self, kind: str, key: str) -> dict[str, Any] | None:
+        """The document stored under (*kind*, *key*), or None."""
+        ...
+
+    def list_state(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every document of *kind*, by key."""
+        ...
+
+    def delete_state(self, kind: str, key: str) -> None:
+        """Remove a document (missing is fine)."""
+        ...
+
     def referenced_digests(self) -> set[str]:
         """Every blob digest a model version or artifact refers to (for ``opskit doctor``)."""
         ...

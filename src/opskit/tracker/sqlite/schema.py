@@ -67,8 +67,15 @@ CREATE TABLE alias_history (
 CREATE INDEX alias_history_name ON alias_history (name, alias, id);
 """
 
+_V2 = """
+CREATE TABLE state (
+    kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+"""
+
 #: Each entry upgrades from its index to index + 1.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

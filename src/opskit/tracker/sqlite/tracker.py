@@ -380,6 +380,32 @@ class SQLiteTracker:
         with self._lock:
             return registry.alias_history(conn, name, alias)
 
+    # -- state -------------------------------------------------------------------------------------
+
+    def put_state(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        body = _dumps(dict(value))
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO state (kind, key, value, updated_at) VALUES (?, ?, ?, ?)",
+                (kind, key, body, time.time()),
+            )
+
+    def get_state(self, kind: str, key: str) -> dict[str, Any] | None:
+        conn = self._read()
+        with self._lock:
+            row = conn.execute("SELECT value FROM state WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def list_state(self, kind: str) -> dict[str, dict[str, Any]]:
+        conn = self._read()
+        with self._lock:
+            rows = conn.execute("SELECT key, value FROM state WHERE kind = ? ORDER BY key", (kind,)).fetchall()
+        return {key: dict(json.loads(value)) for key, value in rows}
+
+    def delete_state(self, kind: str, key: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM state WHERE kind = ? AND key = ?", (kind, key))
+
     def referenced_digests(self) -> set[str]:
         conn = self._read()
         with self._lock:
