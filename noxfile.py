@@ -10,7 +10,8 @@ nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONHASHSEED": "0"}
+ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+LINTED = ("src", "tests", "bench", "examples", "noxfile.py")
 
 
 def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
@@ -21,8 +22,11 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite."""
-    _install(session, "test")
+    """Run the whole test suite, after ruff and mypy (CI runs exactly this session)."""
+    _install(session, "test", "lint", "typecheck")
+    if not session.posargs:  # a selection (`nox -s tests -- -k name`) skips the static checks
+        session.run("ruff", "check", *LINTED)
+        session.run("mypy")
     session.run("pytest", *session.posargs, env=ENV)
 
 
@@ -39,7 +43,7 @@ def demo(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff: lint and import order."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
-    session.run("ruff", "check", "src", "tests", "bench", "examples", "noxfile.py")
+    session.run("ruff", "check", *LINTED)
 
 
 @nox.session
