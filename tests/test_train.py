@@ -342,3 +342,25 @@ def test_record_rendering() -> None:
     assert "<table>" in html and "r2" in html
     assert "render:1" in run.model_version._repr_html_()
     assert "<table" in opskit.search_runs()._repr_html_()
+
+
+def test_threads_have_their_own_runs() -> None:
+    """Decorated functions running in 4 threads at once each log to their own run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    @opskit.track
+    def work(worker: int) -> str:
+        for step in range(20):
+            opskit.log_metric("value", float(worker * 100 + step))
+        active = opskit.active_run()
+        assert active is not None
+        return active.id
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(work, range(4)))
+    assert len(set(ids)) == 4
+    for worker, run_id in enumerate(ids):
+        run = opskit.get_run(run_id)
+        assert run.params == {"worker": worker}
+        assert [p.value for p in run.metric_history("value")] == [float(worker * 100 + s) for s in range(20)]
+    assert opskit.active_run() is None
