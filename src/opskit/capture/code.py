@@ -59,6 +59,7 @@ def _file_digest_cached(path: str, size: int, mtime_ns: int) -> str | None:
         return None
 
 
+@functools.cache
 def _find_git_root(start: Path) -> Path | None:
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
@@ -110,14 +111,11 @@ def capture_code(fn: Callable[..., Any] | None, *, git: bool = True, cwd: Path |
         root = _find_git_root(base)
         if root is not None:
             commit, dirty, diff = git_info(root)
-    return CodeInfo(
-        function=function,
-        module=module,
-        source=source,
-        source_file=source_file,
-        file_digest=_file_digest(source_file) if source_file else None,
-        git_commit=commit,
-        git_dirty=dirty,
-        git_diff=diff,
-        notebook_cell=cell,
-    )
+    file_digest = _file_digest(source_file) if source_file else None
+    return _code_info(function, module, source, source_file, file_digest, commit, dirty, diff, cell)
+
+
+@functools.cache
+def _code_info(*fields: Any) -> CodeInfo:
+    """One shared record per distinct content, so trackers can cache its digest by identity."""
+    return CodeInfo(*fields)

@@ -16,9 +16,10 @@ __all__ = ["capture_env"]
 def _packages() -> dict[str, str]:
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
+        meta = dist.metadata  # parsed on every access: read it once
+        name = meta["Name"] if meta else None
         if name:
-            found.setdefault(name, dist.version)
+            found.setdefault(name, meta["Version"])
     return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
 
 
@@ -27,7 +28,8 @@ def _base() -> tuple[str, str, str]:
     return platform.python_version(), sys.implementation.name, platform.platform()
 
 
+@functools.cache
 def capture_env(*, packages: bool = True) -> EnvInfo:
-    """The environment of this process; the package scan runs once per process."""
+    """The environment of this process, computed once per process (the same record every run)."""
     python, implementation, plat = _base()
     return EnvInfo(python, implementation, plat, _packages() if packages else {})

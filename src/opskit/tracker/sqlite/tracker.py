@@ -76,6 +76,7 @@ class SQLiteTracker:
         self._tags: dict[tuple[str, str], str] = {}
         self._last_flush = time.monotonic()
         self._docs_written: set[str] = set()
+        self._digest_of: dict[int, tuple[Any, str]] = {}
         self._docs: dict[str, Any] = {}
         self._connection()  # open (and migrate) now, so a bad store fails at selection time
 
@@ -161,11 +162,16 @@ class SQLiteTracker:
     def _document(self, conn: sqlite3.Connection, kind: str, record: Any) -> str | None:
         if record is None:
             return None
+        # Capture hands the same frozen record to every run of a process: digest it once.
+        cached = self._digest_of.get(id(record))
+        if cached is not None and cached[0] is record:
+            return cached[1]
         body = _dumps(to_plain(record))
         digest = digest_bytes(body.encode())
         if digest not in self._docs_written:
             conn.execute("INSERT OR IGNORE INTO documents (digest, kind, body) VALUES (?, ?, ?)", (digest, kind, body))
             self._docs_written.add(digest)
+        self._digest_of[id(record)] = (record, digest)
         return digest
 
     def create_run(self, run: Run, *, pid: int | None = None) -> None:
