@@ -11,6 +11,7 @@ import pytest
 from sklearn.datasets import load_wine
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 
 import opskit
 
@@ -272,7 +273,7 @@ def test_unknown_references_raise_model_not_found(wine: tuple[pd.DataFrame, pd.S
 
     @opskit.train(model="wine", alias="staging")
     def train(X, y):  # type: ignore[no-untyped-def]
-        return LogisticRegression(max_iter=5000).fit(X, y)
+        return DecisionTreeClassifier(max_depth=2).fit(X, y)
 
     train(*wine)
     with pytest.raises(opskit.ModelNotFound, match="99"):
