@@ -60,7 +60,7 @@ def test_versions_and_aliases_advance(wine: tuple[pd.DataFrame, pd.Series]) -> N
 
     @opskit.train(model="clf", alias="staging")
     def fit(X, y, C=1.0):  # type: ignore[no-untyped-def]
-        return LogisticRegression(C=C, max_iter=5000).fit(X, y)
+        return LogisticRegression(C=C, solver="liblinear").fit(X, y)
 
     fit(X, y, C=0.1)
     fit(X, y, C=10.0)
