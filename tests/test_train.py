@@ -11,6 +11,8 @@ import pytest
 from sklearn.datasets import load_wine
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import opskit
@@ -60,7 +62,7 @@ def test_versions_and_aliases_advance(wine: tuple[pd.DataFrame, pd.Series]) -> N
 
     @opskit.train(model="clf", alias="staging")
     def fit(X, y, C=1.0):  # type: ignore[no-untyped-def]
-        return LogisticRegression(C=C, solver="liblinear").fit(X, y)
+        return make_pipeline(StandardScaler(), LogisticRegression(C=C)).fit(X, y)
 
     fit(X, y, C=0.1)
     fit(X, y, C=10.0)
@@ -70,7 +72,7 @@ def test_versions_and_aliases_advance(wine: tuple[pd.DataFrame, pd.Series]) -> N
     assert opskit.models.get_version("clf").version == 2
     change = opskit.models.set_alias("clf", "staging", 1)
     assert (change.previous_version, change.version) == (2, 1)
-    assert opskit.load_model("clf@staging").C == 0.1
+    assert opskit.load_model("clf@staging")[-1].C == 0.1
     history = opskit.models.history("clf", "staging")
     assert [(h.previous_version, h.version) for h in history] == [(None, 1), (1, 2), (2, 1)]
     assert [m.name for m in opskit.models.list()] == ["clf"]
