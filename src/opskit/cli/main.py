@@ -12,6 +12,12 @@ from opskit.errors import OpskitError
 __all__ = ["main"]
 
 
+def _took(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
 def _runs_list(args: argparse.Namespace) -> int:
     from opskit.sdk.runs import search_runs
     from opskit.serialize import to_dict
@@ -27,7 +33,7 @@ def _runs_list(args: argparse.Namespace) -> int:
             r.status,
             r.experiment,
             when(r.started_at),
-            f"{r.duration:.2f}s" if r.duration is not None else "-",
+            _took(r.duration),
             ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:3]),
             r.model_version.ref if r.model_version else None,
         )
