@@ -112,3 +112,21 @@ def test_live_runs_are_not_marked_stale(tmp_path: Path) -> None:
     tracker.create_run(_run("e" * 32, host="another-host"), pid=2**22 + 12345)
     assert tracker.mark_stale_runs() == ["d" * 32]
     assert [tracker.get_run(i).status for i in ("c" * 32, "d" * 32, "e" * 32)] == ["RUNNING", "KILLED", "RUNNING"]
+
+
+def test_params_filter_by_their_json_spelling(tmp_path: Path) -> None:
+    """Text filters on non-text params match their JSON spelling: true, 1e-05, null."""
+    from opskit.query import RunQuery
+
+    tracker = SQLiteTracker(tmp_path / "opskit.db")
+    tracker.create_run(_run("f" * 32, params={"flag": True, "lr": 1e-05, "opt": None, "name": "adam"}))
+    tracker.create_run(_run("0" * 32, params={"flag": False, "lr": 0.1, "opt": "sgd", "name": "sgd"}))
+
+    def ids(text: str) -> list[str]:
+        return [r.id[0] for r in tracker.search_runs(RunQuery.build(text))]
+
+    assert ids("params.flag = 'true'") == ["f"]
+    assert ids("params.lr = '1e-05'") == ["f"]
+    assert ids("params.lr < 0.01") == ["f"]
+    assert ids("params.opt = 'null'") == ["f"]
+    assert ids("params.name LIKE 'ad%'") == ["f"]

@@ -13,6 +13,7 @@ from typing import Literal
 from attrs import field, frozen
 
 from opskit.errors import InvalidFilter
+from opskit.records import RUN_STATUSES
 
 __all__ = ["Clause", "OrderKey", "RunQuery", "parse_filter", "parse_order_by"]
 
@@ -84,140 +85,218 @@ class RunQuery:
         return cls(parse_filter(filter or ""), parse_order_by(order_by or ()), limit, experiment)
 
 
+# -- parsing ----------------------------------------------------------------------------------------
+
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<lpar>\()|(?P<rpar>\))|(?P<comma>,)
+        (?P<lpar>\() | (?P<rpar>\)) | (?P<comma>,)
       | (?P<op>!=|<=|>=|=|<|>)
       | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])
       | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-      | (?P<ident>(?:[A-Za-z_][\w]*\.)?(?:`[^`]+`|[A-Za-z_][\w./\-]*))
+      | (?P<ident>[A-Za-z_]\w*\.(?:`[^`]+`|"[^"]+"|[\w./\-]+) | `[^`]+` | [A-Za-z_][\w./\-]*)
     )""",
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
 _EXAMPLE = "for example: params.alpha > 0.1 and metrics.r2 >= 0.5 and tags.team = 'ml'"
-_KINDS = {"params": "params", "param": "params", "metrics": "metrics", "metric": "metrics",
-          "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes", "attr": "attributes"}
+_ORDER_EXAMPLE = "for example: 'metrics.r2 DESC', 'params.alpha' or 'started_at ASC'"
+_OPERATORS = "=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN"
+_KINDS: dict[str, KeyKind] = {
+    "params": "params", "param": "params", "metrics": "metrics", "metric": "metrics",
+    "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes",
+    "attr": "attributes",
+}
+_NUMERIC_ATTRIBUTES = frozenset({"started_at", "ended_at"})
+_OPS: dict[str, Op] = {
+    op: op for op in ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN")
+}
 
 
-def _fail(text: str, pos: int, what: str) -> InvalidFilter:
-    pointer = f"{text}\n{' ' * pos}^"
-    return InvalidFilter(f"cannot parse filter {text!r} at position {pos}: {what}\n{pointer}\n{_EXAMPLE}")
+class _Syntax(Exception):
+    """A parse problem at a position; turned into ``InvalidFilter`` with the whole text."""
+
+    def __init__(self, pos: int, what: str) -> None:
+        super().__init__(what)
+        self.pos, self.what = pos, what
+
+
+def _filter_error(text: str, problem: _Syntax) -> InvalidFilter:
+    shown = re.sub(r"\s", " ", text)  # keep the pointer under the right character
+    return InvalidFilter(
+        f"cannot parse filter {text!r} at position {problem.pos}: {problem.what}\n"
+        f"  {shown}\n  {' ' * problem.pos}^\n{_EXAMPLE}"
+    )
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """``(kind, text, position)`` for every token; raise ``_Syntax`` at the first unknown character."""
     out: list[tuple[str, str, int]] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
+    pos, end = 0, len(text.rstrip())
+    while pos < end:
         match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            raise _fail(text, pos + (len(text[pos:]) - len(text[pos:].lstrip())), "unexpected character")
+        if match is None:
+            raise _Syntax(len(text) - len(text[pos:].lstrip()), "unexpected character (unclosed quote?)")
         kind = match.lastgroup or ""
         out.append((kind, match.group(kind), match.start(kind)))
         pos = match.end()
     return out
 
 
-def _key(text: str, token: str, pos: int) -> tuple[KeyKind, str]:
-    if "." in token and not token.startswith("`"):
-        prefix, _, rest = token.partition(".")
-        kind = _KINDS.get(prefix.lower())
-        if kind is None:
-            raise _fail(text, pos, f"unknown key type {prefix!r}: use params., metrics., tags. or attributes.")
-    else:
-        kind, rest = "attributes", token
-    if rest.startswith("`") and rest.endswith("`"):
-        rest = rest[1:-1]
-    if not rest:
-        raise _fail(text, pos, "empty key name")
+def _key(token: str, pos: int) -> tuple[KeyKind, str]:
+    """``params.alpha`` → ``("params", "alpha")``; bare or ``attributes.`` names are canonicalized."""
+    kind: KeyKind = "attributes"
+    name = token
+    if not token.startswith("`"):
+        prefix, dot, rest = token.partition(".")
+        if dot:
+            found = _KINDS.get(prefix.lower())
+            if found is None:
+                raise _Syntax(pos, f"unknown key type {prefix!r}: use params., metrics., tags. or attributes.")
+            kind, name = found, rest
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "`\"":
+        name = name[1:-1]
+    if not name:
+        raise _Syntax(pos, "empty key name")
     if kind == "attributes":
-        canonical = ATTRIBUTES.get(rest.lower())
+        canonical = ATTRIBUTES.get(name.lower())
         if canonical is None:
-            raise _fail(text, pos, f"unknown attribute {rest!r}: use one of {sorted(set(ATTRIBUTES))}")
-        rest = canonical
-    return kind, rest  # type: ignore[return-value]
+            raise _Syntax(pos, f"unknown attribute {name!r}: use one of {', '.join(sorted(ATTRIBUTES))}")
+        name = canonical
+    return kind, name
 
 
-def _value(kind: str, token: str) -> str | float | int:
+def _literal(kind: str, token: str, pos: int) -> str | float | int:
     if kind == "number":
-        number = float(token)
-        return int(number) if re.fullmatch(r"[-+]?\d+", token) else number
-    body = token[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+        if len(token) <= 20 and re.fullmatch(r"[-+]?\d+", token):
+            number = int(token)
+            if -(2**63) <= number < 2**63:  # what SQLite stores as an integer
+                return number
+        return float(token)
+    return re.sub(r"\\(.)", r"\1", token[1:-1], flags=re.DOTALL)
+
+
+def _check_value(kind: KeyKind, key: str, op: str, value: Value, pos: int) -> Value:
+    """Reject comparisons that can never be meant (``metrics.r2 LIKE 'x'``); canonicalize statuses."""
+    items = value if isinstance(value, tuple) else (value,)
+    attribute = key if kind == "attributes" else None
+    if kind == "metrics" or attribute in _NUMERIC_ATTRIBUTES:
+        if op in ("LIKE", "ILIKE"):
+            raise _Syntax(pos, f"{op} matches text, but {kind}.{key} is a number: use =, <, >= ...")
+        if not all(isinstance(v, int | float) for v in items):
+            raise _Syntax(pos, f"{kind}.{key} is a number: compare it with a number, e.g. >= 0.5")
+        return value
+    if op in ("LIKE", "ILIKE") and not isinstance(value, str):
+        raise _Syntax(pos, f"{op} needs a quoted pattern such as '%prod%'")
+    if kind == "params":
+        return value
+    if not all(isinstance(v, str) for v in items):
+        raise _Syntax(pos, f"{kind}.{key} values are strings: quote the value")
+    if attribute == "status" and op not in ("LIKE", "ILIKE"):
+        statuses = tuple(str(v).upper() for v in items)
+        if not set(statuses) <= set(RUN_STATUSES):
+            raise _Syntax(pos, f"a run status is one of {', '.join(RUN_STATUSES)}")
+        return statuses if isinstance(value, tuple) else statuses[0]
+    return value
+
+
+class _Parser:
+    """Recursive descent over the tokens: ``clause (AND clause)*``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokens(text)
+        self.i = 0
+
+    def _peek(self) -> tuple[str, str, int]:
+        if self.i < len(self.tokens):
+            return self.tokens[self.i]
+        return ("end", "end of filter", len(self.text.rstrip()))
+
+    def _next(self) -> tuple[str, str, int]:
+        token = self._peek()
+        self.i += 1
+        return token
+
+    def parse(self) -> tuple[Clause, ...]:
+        clauses = [self._clause()]
+        while self.i < len(self.tokens):
+            kind, token, pos = self._next()
+            word = token.lower() if kind == "ident" else ""
+            if word == "or":
+                raise _Syntax(pos, "only 'and' is supported between conditions (as in MLflow); run one search per alternative")
+            if word != "and":
+                raise _Syntax(pos, f"expected 'and' between conditions, found {token!r}")
+            clauses.append(self._clause())
+        return tuple(clauses)
+
+    def _clause(self) -> Clause:
+        kind, token, pos = self._next()
+        if kind != "ident":
+            raise _Syntax(pos, f"expected a key such as metrics.r2 or params.alpha, found {token!r}")
+        key_kind, key = _key(token, pos)
+        op = self._operator()
+        value_pos = self._peek()[2]
+        value = self._list() if op in ("IN", "NOT IN") else self._value()
+        return Clause(key_kind, key, op, _check_value(key_kind, key, op, value, value_pos))
+
+    def _operator(self) -> Op:
+        kind, token, pos = self._next()
+        word = token.upper() if kind == "ident" else token
+        if word in _OPS and (kind == "op" or word.isalpha()):
+            return _OPS[word]
+        if word == "NOT" and self._peek()[0] == "ident" and self._peek()[1].upper() == "IN":
+            self.i += 1
+            return "NOT IN"
+        raise _Syntax(pos, f"expected an operator ({_OPERATORS}), found {token!r}")
+
+    def _value(self) -> str | float | int:
+        kind, token, pos = self._next()
+        if kind not in ("number", "string"):
+            raise _Syntax(pos, f"expected a value (a number or a quoted string), found {token!r}")
+        return _literal(kind, token, pos)
+
+    def _list(self) -> tuple[str | float | int, ...]:
+        kind, token, pos = self._next()
+        if kind != "lpar":
+            raise _Syntax(pos, f"IN needs a list in parentheses, e.g. ('a', 'b'), found {token!r}")
+        items = [self._value()]
+        while True:
+            kind, token, pos = self._next()
+            if kind == "rpar":
+                return tuple(items)
+            if kind != "comma":
+                raise _Syntax(pos, f"expected ',' or ')' in the list, found {token!r}")
+            items.append(self._value())
 
 
 def parse_filter(text: str) -> tuple[Clause, ...]:
     """Parse ``key op value [and key op value ...]``; raise ``InvalidFilter`` pointing at the problem."""
     if not isinstance(text, str):
         raise InvalidFilter(f"a filter must be a string, got {type(text).__name__}; {_EXAMPLE}")
-    tokens = _tokens(text)
-    clauses: list[Clause] = []
-    i = 0
-    while i < len(tokens):
-        kind, token, pos = tokens[i]
-        if kind != "ident":
-            raise _fail(text, pos, f"expected a key such as metrics.r2, found {token!r}")
-        key_kind, key = _key(text, token, pos)
-        i += 1
-        if i >= len(tokens):
-            raise _fail(text, len(text), "expected an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN)")
-        kind, token, pos = tokens[i]
-        word = token.upper() if kind == "ident" else token
-        if kind == "op" or word in ("LIKE", "ILIKE", "IN"):
-            op = word
-            i += 1
-        elif word == "NOT" and i + 1 < len(tokens) and tokens[i + 1][1].upper() == "IN":
-            op = "NOT IN"
-            i += 2
-        else:
-            raise _fail(text, pos, f"expected an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN), found {token!r}")
-        if i >= len(tokens):
-            raise _fail(text, len(text), "expected a value (a number or a quoted string)")
-        kind, token, pos = tokens[i]
-        value: Value
-        if op in ("IN", "NOT IN"):
-            if kind != "lpar":
-                raise _fail(text, pos, f"{op} needs a list in parentheses, e.g. ('a', 'b')")
-            items: list[str | float | int] = []
-            i += 1
-            while True:
-                if i >= len(tokens):
-                    raise _fail(text, len(text), "unclosed '('")
-                kind, token, pos = tokens[i]
-                if kind not in ("number", "string"):
-                    raise _fail(text, pos, f"expected a value in the list, found {token!r}")
-                items.append(_value(kind, token))
-                i += 1
-                if i < len(tokens) and tokens[i][0] == "comma":
-                    i += 1
-                    continue
-                if i < len(tokens) and tokens[i][0] == "rpar":
-                    i += 1
-                    break
-                raise _fail(text, tokens[i][2] if i < len(tokens) else len(text), "expected ',' or ')'")
-            value = tuple(items)
-        else:
-            if kind not in ("number", "string"):
-                raise _fail(text, pos, f"expected a value (a number or a quoted string), found {token!r}")
-            value = _value(kind, token)
-            if op in ("LIKE", "ILIKE") and not isinstance(value, str):
-                raise _fail(text, pos, f"{op} needs a quoted pattern such as '%prod%'")
-            if key_kind in ("tags",) and not isinstance(value, str):
-                raise _fail(text, pos, "tag values are strings: quote the value")
-            i += 1
-        clauses.append(Clause(key_kind, key, op, value))  # type: ignore[arg-type]
-        if i < len(tokens):
-            kind, token, pos = tokens[i]
-            if kind == "ident" and token.lower() == "and":
-                i += 1
-                if i >= len(tokens):
-                    raise _fail(text, len(text), "expected a condition after 'and'")
-            elif kind == "ident" and token.lower() == "or":
-                raise _fail(text, pos, "only 'and' is supported between conditions (as in MLflow); run two searches for 'or'")
-            else:
-                raise _fail(text, pos, f"expected 'and' between conditions, found {token!r}")
-    return tuple(clauses)
+    if not text.strip():
+        return ()
+    try:
+        return _Parser(text).parse()
+    except _Syntax as problem:
+        raise _filter_error(text, problem) from None
+
+
+def _order_key(item: object) -> OrderKey:
+    if not isinstance(item, str):
+        raise _Syntax(0, f"expected a string, got {type(item).__name__}")
+    try:
+        tokens = _tokens(item)
+    except _Syntax:
+        tokens = []
+    if not tokens or tokens[0][0] != "ident" or len(tokens) > 2:
+        raise _Syntax(0, "expected a key and an optional ASC or DESC")
+    descending = False
+    if len(tokens) == 2:
+        direction = tokens[1][1].upper()
+        if tokens[1][0] != "ident" or direction not in ("ASC", "DESC"):
+            raise _Syntax(tokens[1][2], f"expected ASC or DESC after the key, found {tokens[1][1]!r}")
+        descending = direction == "DESC"
+    kind, key = _key(tokens[0][1], tokens[0][2])
+    return OrderKey(kind, key, descending)
 
 
 def parse_order_by(items: Sequence[str]) -> tuple[OrderKey, ...]:
@@ -226,15 +305,8 @@ def parse_order_by(items: Sequence[str]) -> tuple[OrderKey, ...]:
         items = [items]
     keys = []
     for item in items:
-        parts = item.strip().rsplit(None, 1) if isinstance(item, str) else []
-        descending = False
-        if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC"):
-            descending = parts[1].upper() == "DESC"
-            token = parts[0]
-        else:
-            token = item.strip() if isinstance(item, str) else ""
-        if not token or not _TOKEN.fullmatch(token) or _TOKEN.fullmatch(token).lastgroup != "ident":  # type: ignore[union-attr]
-            raise InvalidFilter(f"cannot parse order_by item {item!r}: use e.g. 'metrics.r2 DESC' or 'started_at'")
-        kind, key = _key(str(item), token, 0)
-        keys.append(OrderKey(kind, key, descending))
+        try:
+            keys.append(_order_key(item))
+        except _Syntax as problem:
+            raise InvalidFilter(f"cannot parse order_by item {item!r}: {problem.what}; {_ORDER_EXAMPLE}") from None
     return tuple(keys)

@@ -6,7 +6,13 @@ from typing import Any
 
 from opskit.query import Clause, OrderKey, RunQuery
 
-__all__ = ["build_search"]
+__all__ = ["RUN_COLUMNS", "build_search"]
+
+#: The run columns every reader unpacks, in this order (never ``SELECT *``: migrations add columns).
+RUN_COLUMNS = (
+    "r.id, r.name, r.experiment, r.status, r.started_at, r.ended_at, r.user, r.host, r.pid, "
+    "r.pid_start, r.error, r.code_digest, r.env_digest"
+)
 
 _COLUMNS = {"id": "r.id", "name": "r.name", "status": "r.status", "started_at": "r.started_at",
             "ended_at": "r.ended_at", "user": "r.user", "experiment": "r.experiment"}
@@ -48,7 +54,10 @@ def _condition(clause: Clause, args: list[Any]) -> str:
     if _numeric(clause.value):
         inner = "json_type(p.value) IN ('integer', 'real') AND " + _compare("json_extract(p.value, '$')", clause, args)
     else:
-        inner = _compare("CAST(json_extract(p.value, '$') AS TEXT)", clause, args)
+        # Text params compare as their text; numbers, booleans and null as their JSON spelling
+        # (0.1, 1e-05, true, null), which is how Python printed them when they were logged.
+        text = "CASE json_type(p.value) WHEN 'text' THEN json_extract(p.value, '$') ELSE p.value END"
+        inner = _compare(text, clause, args)
     return f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = ? AND {inner})"
 
 
@@ -79,7 +88,7 @@ def build_search(query: RunQuery) -> tuple[str, list[Any]]:
             args.append(args[-1])
         order.append(f"{expr} IS NULL, {expr} {'DESC' if key.descending else 'ASC'}")
     order.append("r.started_at DESC, r.rowid DESC")
-    sql = "SELECT r.* FROM runs r"
+    sql = f"SELECT {RUN_COLUMNS} FROM runs r"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY " + ", ".join(order) + " LIMIT ?"

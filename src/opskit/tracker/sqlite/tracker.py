@@ -42,7 +42,7 @@ from opskit.storage.base import digest_bytes
 from opskit.tracker.sqlite import registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
-from opskit.tracker.sqlite.search import build_search
+from opskit.tracker.sqlite.search import RUN_COLUMNS, build_search
 
 __all__ = ["SQLiteTracker"]
 
@@ -114,21 +114,19 @@ class SQLiteTracker:
     # -- buffered writes ---------------------------------------------------------------------------
 
     def _write_buffers(self, conn: sqlite3.Connection) -> None:
+        """Write the buffers inside the caller's transaction; ``_clear_buffers`` after it commits."""
         if self._params:
             conn.executemany(
                 "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?, ?, ?)",
                 [(r, k, v) for (r, k), v in self._params.items()],
             )
-            self._params = {}
         if self._tags:
             conn.executemany(
                 "INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)",
                 [(r, k, v) for (r, k), v in self._tags.items()],
             )
-            self._tags = {}
         if self._metrics:
             points = self._metrics
-            self._metrics = []
             conn.executemany(
                 "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)", points
             )
@@ -145,6 +143,9 @@ class SQLiteTracker:
                 "(excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
                 list(latest.values()),
             )
+
+    def _clear_buffers(self) -> None:
+        self._metrics, self._params, self._tags = [], {}, {}
         self._last_flush = time.monotonic()
 
     def _maybe_flush(self) -> None:
@@ -156,6 +157,7 @@ class SQLiteTracker:
             if self._metrics or self._params or self._tags:
                 with self._write() as conn:
                     self._write_buffers(conn)
+                self._clear_buffers()
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -236,13 +238,15 @@ class SQLiteTracker:
             )
 
     def end_run(self, run_id: str, *, status: RunStatus, ended_at: float, error: str | None = None) -> None:
-        with self._write() as conn:
-            self._write_buffers(conn)
-            done = conn.execute(
-                "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?", (status, ended_at, error, run_id)
-            )
-            if done.rowcount != 1:
-                raise RunNotFound(f"cannot end run {run_id!r}: no such run in {self.path}")
+        with self._lock:
+            with self._write() as conn:
+                self._write_buffers(conn)
+                done = conn.execute(
+                    "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?", (status, ended_at, error, run_id)
+                )
+                if done.rowcount != 1:  # rolls back; the buffers stay for the next flush
+                    raise RunNotFound(f"cannot end run {run_id!r}: no such run in {self.path}")
+            self._clear_buffers()
 
     # -- reading runs --------------------------------------------------------------------------------
 
@@ -297,7 +301,7 @@ class SQLiteTracker:
     def get_run(self, run_id: str) -> Run:
         conn = self._read()
         with self._lock:
-            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(f"no run with id {run_id!r} in {self.path}; list runs with `opskit runs list`")
             return self._runs_from_rows(conn, [row])[0]
