@@ -22,7 +22,7 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the whole test suite."""
-    _install(session, "test")
+    _install(session, "test", extras="[serve]")
     session.run("pytest", *session.posargs, env=ENV)
 
 
