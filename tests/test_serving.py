@@ -276,6 +276,8 @@ def test_deployments_survive_the_deploying_process(ab: Served, capsys: pytest.Ca
     shown = json.loads(capsys.readouterr().out)
     assert (shown["status"], shown["shadow"]) == ("running", "wine@candidate")
     assert cli(["deployments", "logs", "ab"]) == 0
+    with pytest.raises(opskit.DeploymentError, match="already running"):
+        opskit.deploy("wine@production", name="ab")
     assert cli(["deployments", "show", "nope"]) == 2
     assert "no deployment named 'nope'" in capsys.readouterr().err
 
