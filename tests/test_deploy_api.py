@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sklearn.datasets import load_wine
@@ -59,3 +60,46 @@ def test_targets_are_plugins() -> None:
     assert {"docker", "local"} <= set(registry.names("target"))
     assert registry.get("target", "local").plugin == "opskit.builtins.local_target"
     assert registry.get("target", "docker").plugin == "opskit.builtins.docker_target"
+
+
+class EchoTarget:
+    """The target of docs/plugins.md: records a deployment, serves nothing."""
+
+    name = "echo"
+
+    def deploy(self, spec: opskit.deployments.DeploymentSpec) -> opskit.Deployment:
+        return opskit.Deployment(name=spec.name, target="echo", url=None, refs=tuple(spec.variants), weights=spec.variants, state="echoed")
+
+    def status(self, deployment: opskit.Deployment) -> str:
+        return "echoed"
+
+    def stop(self, deployment: opskit.Deployment) -> None:
+        self.stopped = deployment.name
+
+    def logs(self, deployment: opskit.Deployment) -> str:
+        return "echo log"
+
+
+class EchoPlugin:
+    @opskit.hookimpl
+    def register_targets(self, register: Any) -> None:
+        register("echo", lambda config: EchoTarget())
+
+
+@pytest.mark.usefixtures("wine_model")
+def test_a_plugin_target_deploys_and_is_recorded() -> None:
+    """A third-party target gets the spec; opskit records its Deployment and routes status/logs/stop to it."""
+    from opskit.plugins import create_plugin_manager, set_plugin_manager
+
+    pm = create_plugin_manager(load_entrypoints=False)
+    pm.register(EchoPlugin())
+    set_plugin_manager(pm)
+    dep = opskit.deploy({"wine@production": 3, "wine:1": 1}, target="echo", name="e")
+    assert dep.weights == {"wine@production": 0.75, "wine:1": 0.25}
+    assert [d.name for d in opskit.deployments.list()] == ["e"]
+    assert isinstance(EchoTarget(), opskit.deployments.Target)
+    again = opskit.deployments.get("e")
+    assert (again.target, again.refs, again.status(), again.logs()) == ("echo", ("wine@production", "wine:1"), "echoed", "echo log")
+    assert opskit.deployments.stop("e").state == "stopped"
+    with pytest.raises(opskit.DeploymentError, match="no URL"):
+        again.predict([{"a": 1}])

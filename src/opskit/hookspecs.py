@@ -63,8 +63,10 @@ def register_storages(register: RegisterStorage) -> None:
 def register_targets(register: RegisterTarget) -> None:
     """Register deployment targets: ``register("name", factory)``.
 
-    ``factory(config)`` returns the deployment target object. Targets are listed by
-    ``opskit plugins`` and selected by ``opskit.deploy(..., target="name")``.
+    ``factory(config)`` returns an object implementing
+    :class:`opskit.deployments.Target` (``deploy(spec)``, ``status``, ``stop``,
+    ``logs``). Targets are listed by ``opskit plugins`` and selected by
+    ``opskit.deploy(..., target="name")``. Built-ins: ``local`` and ``docker``.
     """
 
 
