@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -154,6 +155,9 @@ class LocalTarget:
     def stop(self, deployment: Deployment) -> None:
         if deployment.pid is not None and _alive(deployment.pid):
             self._kill(deployment.pid)
+        folder = Path(deployment.path or self.folder(deployment.name))
+        for metrics_dir in folder.glob("metrics-*"):  # per-run Prometheus files of the workers
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
     def logs(self, deployment: Deployment) -> str:
         path = Path(deployment.path or self.folder(deployment.name)) / "server.log"

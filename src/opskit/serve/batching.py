@@ -75,13 +75,22 @@ class MicroBatcher:
                 size += len(item[1])
             rows = [row for _, chunk, _ in batch for row in chunk]
             try:
-                predictions = await loop.run_in_executor(self._pool, self.predict, batch[0][0], rows)
-                if len(predictions) != len(rows):
-                    raise ValueError(f"the model returned {len(predictions)} predictions for {len(rows)} rows")
+                predictions = await self._call(loop, batch[0][0], rows)
             except Exception as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                if len(batch) == 1:
+                    if not batch[0][2].done():
+                        batch[0][2].set_exception(exc)
+                    continue
+                # One bad request must not fail its neighbours: retry each on its own.
+                for columns, chunk, future in batch:
+                    try:
+                        result = await self._call(loop, columns, chunk)
+                    except Exception as single:
+                        if not future.done():
+                            future.set_exception(single)
+                    else:
+                        if not future.done():
+                            future.set_result(list(result))
                 continue
             self.batches += 1
             self.rows += len(rows)
@@ -90,6 +99,12 @@ class MicroBatcher:
                 if not future.done():
                     future.set_result(list(predictions[start : start + len(chunk)]))
                 start += len(chunk)
+
+    async def _call(self, loop: asyncio.AbstractEventLoop, columns: tuple[str, ...] | None, rows: list[list[Any]]) -> Sequence[Any]:
+        predictions = await loop.run_in_executor(self._pool, self.predict, columns, rows)
+        if len(predictions) != len(rows):
+            raise ValueError(f"the model returned {len(predictions)} predictions for {len(rows)} rows")
+        return predictions
 
     async def close(self) -> None:
         """Stop the loop and the worker thread."""
