@@ -81,20 +81,29 @@ class EchoTarget:
 
 
 class EchoPlugin:
+    def __init__(self) -> None:
+        self.deployed: list[opskit.Deployment] = []
+
     @opskit.hookimpl
     def register_targets(self, register: Any) -> None:
         register("echo", lambda config: EchoTarget())
 
+    @opskit.hookimpl
+    def after_deploy(self, deployment: opskit.Deployment) -> None:
+        self.deployed.append(deployment)
+
 
 @pytest.mark.usefixtures("wine_model")
 def test_a_plugin_target_deploys_and_is_recorded() -> None:
-    """A third-party target gets the spec; opskit records its Deployment and routes status/logs/stop to it."""
+    """A third-party target gets the spec; opskit records its Deployment, fires after_deploy, routes status/logs/stop to it."""
     from opskit.plugins import create_plugin_manager, set_plugin_manager
 
     pm = create_plugin_manager(load_entrypoints=False)
-    pm.register(EchoPlugin())
+    plugin = EchoPlugin()
+    pm.register(plugin)
     set_plugin_manager(pm)
     dep = opskit.deploy({"wine@production": 3, "wine:1": 1}, target="echo", name="e")
+    assert plugin.deployed == [dep]  # after_deploy saw the stored record
     assert dep.weights == {"wine@production": 0.75, "wine:1": 0.25}
     assert [d.name for d in opskit.deployments.list()] == ["e"]
     assert isinstance(EchoTarget(), opskit.deployments.Target)

@@ -81,6 +81,10 @@ class Recorder:
     def after_alias_changed(self, change: AliasChange) -> None:
         self.calls.append(("after_alias_changed", (change.alias, change.previous_version, change.version)))
 
+    @opskit.hookimpl
+    def after_deploy(self, deployment: Any) -> None:
+        self.calls.append(("after_deploy", deployment.name))
+
 
 class Weights:
     def __init__(self, values: list[int]) -> None:

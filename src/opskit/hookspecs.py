@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from opskit.deployments.target import Deployment
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
     from opskit.registration import RegisterStorage, RegisterTarget, RegisterTracker
 
@@ -143,3 +144,8 @@ def after_model_registered(version: ModelVersion) -> None:
 @hookspec
 def after_alias_changed(change: AliasChange) -> None:
     """An alias moved (``change.version``) or was removed (``change.version is None``)."""
+
+
+@hookspec
+def after_deploy(deployment: Deployment) -> None:
+    """A deployment was started (or built) by its target and recorded in the tracker."""

@@ -102,6 +102,9 @@ def deploy(
     if not deployment.created_at:
         deployment = attrs.evolve(deployment, created_at=time.time())
     save(deployment)
+    from opskit._hooks import hooks
+
+    hooks.after_deploy(deployment)
     return deployment
 
 
