@@ -336,7 +336,7 @@ def test_alias_moves_switch_without_a_failed_request(ab: Served) -> None:
     try:
         switched = asyncio.run(drive())
     finally:
-        opskit.deployments.stop("switch")
+        assert cli(["deployments", "stop", "switch"]) == 0
     assert failures == []
     assert wrong == []
     assert len(switched) == 2
@@ -345,4 +345,6 @@ def test_alias_moves_switch_without_a_failed_request(ab: Served) -> None:
     assert set(versions[settled - 200 : settled]) == {"wine:2"}
     assert set(versions[end - 200 : end]) == {"wine:1"}
     assert "wine:2" in versions[move:rollback]
-    assert opskit.deployments.get("switch").status() == "stopped"
+    stopped = opskit.deployments.get("switch")
+    assert (stopped.status(), stopped.state) == ("stopped", "stopped")
+    assert stopped.predictions() == []  # log_sample=0.0: nothing logged
