@@ -282,11 +282,13 @@ def test_deployments_survive_the_deploying_process(ab: Served, capsys: pytest.Ca
     assert "no deployment named 'nope'" in capsys.readouterr().err
 
 
-def test_alias_moves_switch_without_a_failed_request(ab: Served) -> None:
+def test_alias_moves_switch_without_a_failed_request(ab: Served, capsys: pytest.CaptureFixture[str]) -> None:
     """Moving and rolling back the alias under continuous load: every request succeeds, the new version takes over."""
-    switch = opskit.deploy("wine@production", name="switch", poll_interval=0.3, workers=2, log_sample=0.0)
-    assert switch.url is not None
-    url = switch.url
+    argv = ["deploy", "wine@production", "--name", "switch", "--workers", "2", "-o", "poll_interval=0.3", "-o", "log_sample=0", "--json"]
+    assert cli(argv) == 0
+    switch = json.loads(capsys.readouterr().out)
+    assert (switch["target"], switch["refs"], switch["options"]["poll_interval"]) == ("local", ["wine@production"], 0.3)
+    url = switch["url"]
     frames = [ab.X.iloc[[i]] for i in range(len(ab.X))]
     bodies = [json.dumps({"dataframe_records": f.to_dict(orient="records")}).encode() for f in frames]
     versions: list[str] = []
