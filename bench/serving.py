@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         # MLflow: the same model in a sqlite registry, served by `mlflow models serve`.
         mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
-        with mlflow.start_run():
+        experiment = mlflow.create_experiment("bench", artifact_location=(tmp / "mlruns").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
             mlflow.sklearn.log_model(
                 model, name="model", serialization_format="cloudpickle", registered_model_name="bench",
                 pip_requirements=[f"scikit-learn=={sklearn.__version__}"], input_example=X.head(2),
