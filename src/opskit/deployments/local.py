@@ -60,6 +60,14 @@ def _alive(pid: int | None) -> bool:
     child = _children.get(pid)
     if child is not None:
         return child.poll() is None
+    if not Path("/proc/self").exists():  # no procfs (macOS): existence is the best we can tell
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
