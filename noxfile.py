@@ -23,7 +23,7 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the whole test suite, after ruff and mypy (CI runs exactly this session)."""
-    _install(session, "test", "lint", "typecheck")
+    _install(session, "test", "lint", "typecheck", extras="[serve]")
     if not session.posargs:  # a selection (`nox -s tests -- -k name`) skips the static checks
         session.run("ruff", "check", *LINTED)
         session.run("mypy")
@@ -53,8 +53,15 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
+#: Self-contained side-by-side benchmarks run after ``bench/run.py`` (each prints its own ratios).
+EXTRA_BENCHMARKS = ("serving",)
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure opskit side by side with MLflow and print ratios."""
-    _install(session, "bench")
+    """Measure opskit side by side with MLflow and print ratios (`-- --quick` for a smoke run)."""
+    _install(session, "bench", extras="[serve]")
     session.run("python", "bench/run.py", *session.posargs, env=ENV)
+    if not session.posargs:
+        for name in EXTRA_BENCHMARKS:
+            session.run("python", f"bench/{name}.py", env=ENV)

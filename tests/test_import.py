@@ -9,11 +9,12 @@ from conftest import run_python
 
 
 def test_import_loads_no_heavy_library() -> None:
-    """Importing opskit (and touching the decorators) imports none of pandas, sklearn, numpy, mlflow, scipy."""
+    """Importing opskit (and touching the decorators) imports none of pandas, sklearn, numpy, mlflow, scipy, or the web server."""
     out = run_python(
         "import sys, json, opskit\n"
         "opskit.train; opskit.track; opskit.log_metric; opskit.load_model\n"
-        "heavy = ['pandas', 'sklearn', 'numpy', 'mlflow', 'scipy']\n"
+        "opskit.deploy; opskit.deployments.list; opskit.Deployment\n"
+        "heavy = ['pandas', 'sklearn', 'numpy', 'mlflow', 'scipy', 'starlette', 'uvicorn', 'prometheus_client']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     assert json.loads(out.stdout) == []

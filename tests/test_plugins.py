@@ -81,6 +81,10 @@ class Recorder:
     def after_alias_changed(self, change: AliasChange) -> None:
         self.calls.append(("after_alias_changed", (change.alias, change.previous_version, change.version)))
 
+    @opskit.hookimpl
+    def after_deploy(self, deployment: Any) -> None:
+        self.calls.append(("after_deploy", deployment.name))
+
 
 class Weights:
     def __init__(self, values: list[int]) -> None:
@@ -158,7 +162,7 @@ def test_registration_hooks_fill_the_registry() -> None:
     registry = build_registry(pm)
     assert registry.names("tracker") == ["local"]
     assert registry.names("storage") == ["local"]
-    assert registry.names("target") == ["echo"]
+    assert registry.names("target") == ["docker", "echo", "local"]
     assert registry.for_scheme("storage", "file").name == "local"
     assert {c for c, _ in recorder.calls} == {"register_trackers", "register_storages", "register_targets"}
     with pytest.raises(opskit.UnknownBackend, match="opskit\\[s3\\]"):

@@ -24,11 +24,15 @@ _EXPORTS: dict[str, str] = {
     "Config": "opskit.config",
     "ConfigError": "opskit.errors",
     "DataInput": "opskit.records",
+    "Deployment": "opskit.deployments.target",
+    "DeploymentError": "opskit.errors",
+    "DeploymentNotFound": "opskit.errors",
     "DuplicateBackend": "opskit.errors",
     "EnvInfo": "opskit.records",
     "InvalidFilter": "opskit.errors",
     "InvalidModelRef": "opskit.errors",
     "InvalidName": "opskit.errors",
+    "InvalidPayload": "opskit.errors",
     "InvalidValue": "opskit.errors",
     "Metric": "opskit.records",
     "Model": "opskit.records",
@@ -50,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "UnknownBackend": "opskit.errors",
     "active_run": "opskit.sdk.context",
     "configure": "opskit.config",
+    "deploy": "opskit.deployments.api",
     "get_config": "opskit.config",
     "get_run": "opskit.sdk.runs",
     "hookimpl": "opskit.hookspecs",
@@ -69,7 +74,7 @@ _EXPORTS: dict[str, str] = {
     "train": "opskit.sdk.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
-_SUBMODULES = ("models", "plugins")
+_SUBMODULES = ("deployments", "models", "plugins")
 
 __all__ = [
     "ActiveRun",
@@ -83,11 +88,15 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataInput",
+    "Deployment",
+    "DeploymentError",
+    "DeploymentNotFound",
     "DuplicateBackend",
     "EnvInfo",
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
+    "InvalidPayload",
     "InvalidValue",
     "Metric",
     "Model",
@@ -110,6 +119,8 @@ __all__ = [
     "__version__",
     "active_run",
     "configure",
+    "deploy",
+    "deployments",
     "get_config",
     "get_run",
     "hookimpl",
@@ -149,17 +160,22 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from opskit import models, plugins
+    from opskit import deployments, models, plugins
     from opskit.config import Config, configure, get_config, reset_defaults
+    from opskit.deployments.api import deploy
+    from opskit.deployments.target import Deployment
     from opskit.errors import (
         BackendUnavailable,
         BlobCorrupted,
         BlobNotFound,
         ConfigError,
+        DeploymentError,
+        DeploymentNotFound,
         DuplicateBackend,
         InvalidFilter,
         InvalidModelRef,
         InvalidName,
+        InvalidPayload,
         InvalidValue,
         ModelLoadError,
         ModelNotFound,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from opskit.deployments.target import Deployment
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
 
 __all__ = ["hooks"]
@@ -46,6 +47,9 @@ class _Hooks:
 
     def after_alias_changed(self, change: AliasChange) -> None:
         self._hook.after_alias_changed(change=change)
+
+    def after_deploy(self, deployment: Deployment) -> None:
+        self._hook.after_deploy(deployment=deployment)
 
 
 hooks = _Hooks()

@@ -11,10 +11,13 @@ __all__ = [
     "BlobCorrupted",
     "BlobNotFound",
     "ConfigError",
+    "DeploymentError",
+    "DeploymentNotFound",
     "DuplicateBackend",
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
+    "InvalidPayload",
     "InvalidValue",
     "ModelLoadError",
     "ModelNotFound",
@@ -103,3 +106,22 @@ class UnknownBackend(PluginError, LookupError):
 
 class BackendUnavailable(OpskitError, ConnectionError):
     """A backend (server, bucket, database) cannot be reached."""
+
+
+class DeploymentError(OpskitError):
+    """A deployment could not be started, reached or stopped."""
+
+
+class DeploymentNotFound(DeploymentError, LookupError):
+    """No deployment has the given name."""
+
+
+class InvalidPayload(OpskitError, ValueError):
+    """A scoring request does not match the payload formats or the model's input schema.
+
+    ``field`` names the offending column or key when there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from opskit.deployments.target import Deployment
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
     from opskit.registration import RegisterStorage, RegisterTarget, RegisterTracker
 
@@ -63,8 +64,10 @@ def register_storages(register: RegisterStorage) -> None:
 def register_targets(register: RegisterTarget) -> None:
     """Register deployment targets: ``register("name", factory)``.
 
-    ``factory(config)`` returns the deployment target object. Targets are listed by
-    ``opskit plugins`` and selected by ``opskit.deploy(..., target="name")``.
+    ``factory(config)`` returns an object implementing
+    :class:`opskit.deployments.Target` (``deploy(spec)``, ``status``, ``stop``,
+    ``logs``). Targets are listed by ``opskit plugins`` and selected by
+    ``opskit.deploy(..., target="name")``. Built-ins: ``local`` and ``docker``.
     """
 
 
@@ -141,3 +144,8 @@ def after_model_registered(version: ModelVersion) -> None:
 @hookspec
 def after_alias_changed(change: AliasChange) -> None:
     """An alias moved (``change.version``) or was removed (``change.version is None``)."""
+
+
+@hookspec
+def after_deploy(deployment: Deployment) -> None:
+    """A deployment was started (or built) by its target and recorded in the tracker."""

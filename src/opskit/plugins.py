@@ -42,6 +42,8 @@ DEFAULT_PLUGINS = (
     "opskit.builtins.local_storage",
     "opskit.builtins.serializers",
     "opskit.builtins.fingerprints",
+    "opskit.builtins.local_target",
+    "opskit.builtins.docker_target",
 )
 
 

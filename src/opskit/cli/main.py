@@ -176,7 +176,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opskit", description="Runs, models and plugins of the opskit store.")
+    parser = argparse.ArgumentParser(prog="opskit", description="Runs, models, deployments and plugins of the opskit store.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_json(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", type=int)
     p.set_defaults(func=_models_alias)
 
+    from opskit.cli.deploy_commands import add_parsers
+
+    add_parsers(sub)
     with_json(sub.add_parser("plugins", help="installed plugins and active backends")).set_defaults(func=_plugins)
     p = with_json(sub.add_parser("doctor", help="check the store; --repair mends what it can"))
     p.add_argument("--repair", action="store_true", help="remove old orphan blobs and temp files")

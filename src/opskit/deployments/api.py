@@ -1,0 +1,142 @@
+"""``opskit.deploy(...)`` and the deployments kept in the tracker (state kind ``"deployment"``)."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from opskit.deployments.target import Deployment, DeploymentSpec, Target
+from opskit.errors import DeploymentError, DeploymentNotFound, InvalidName
+from opskit.names import ModelRef
+
+__all__ = ["deploy", "get", "get_target", "list", "logs", "stop"]
+
+STATE_KIND = "deployment"
+
+
+def get_target(name: str) -> Target:
+    """An instance of the target registered as *name* (``UnknownBackend`` lists the installed ones)."""
+    from opskit.config import get_config
+    from opskit.plugins import get_registry
+
+    target: Target = get_registry().get("target", name).factory(get_config())
+    return target
+
+
+def _weights(ref: str | ModelRef | Mapping[str, float]) -> dict[str, float]:
+    raw: dict[str, float]
+    if isinstance(ref, Mapping):
+        raw = {}
+        for key, weight in ref.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
+                raise DeploymentError(f"traffic weight of {key!r} must be a number >= 0, got {weight!r}")
+            raw[str(ModelRef.parse(key))] = float(weight)
+    else:
+        raw = {str(ModelRef.parse(ref)): 1.0}
+    total = sum(raw.values())
+    if not raw or total <= 0:
+        raise DeploymentError("give at least one model reference with a weight above 0, e.g. {'wine@production': 1.0}")
+    return {key: weight / total for key, weight in raw.items()}
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name.replace("-", "_").replace(".", "_").isidentifier():
+        raise InvalidName(f"invalid deployment name {name!r}: use letters, digits, '_', '-' or '.'")
+    return name
+
+
+def _record_to_dict(deployment: Deployment) -> dict[str, Any]:
+    return attrs.asdict(deployment, recurse=False) | {"refs": builtins.list(deployment.refs)}
+
+
+def _record_from_dict(data: Mapping[str, Any]) -> Deployment:
+    known = {f.name for f in attrs.fields(Deployment)}
+    return Deployment(**{k: v for k, v in data.items() if k in known})
+
+
+def save(deployment: Deployment) -> None:
+    from opskit._backends import get_tracker
+
+    get_tracker().put_state(STATE_KIND, deployment.name, _record_to_dict(deployment))
+
+
+def deploy(
+    ref: str | ModelRef | Mapping[str, float],
+    target: str = "local",
+    name: str | None = None,
+    port: int | None = None,
+    *,
+    shadow: str | None = None,
+    **options: Any,
+) -> Deployment:
+    """Deploy a model (``"wine@production"``) or a weighted split (``{"wine@production": 0.9, "wine@challenger": 0.1}``).
+
+    ``target="local"`` starts a model server on 127.0.0.1 and returns once it is
+    healthy; ``target="docker"`` writes a build context to ``path=DIR``. Options
+    of the local server: ``workers``, ``max_batch``, ``max_wait_ms``,
+    ``log_sample``, ``max_body_bytes``, ``poll_interval``, ``timeout``.
+    """
+    from opskit._backends import get_tracker
+
+    weights = _weights(ref)
+    shadow_ref = str(ModelRef.parse(shadow)) if shadow is not None else None
+    tracker = get_tracker()
+    for each in [*weights, *([shadow_ref] if shadow_ref else [])]:
+        tracker.get_model_version(ModelRef.parse(each))  # ModelNotFound now, not in the server
+    name = _check_name(name or ModelRef.parse(next(iter(weights))).name)
+    existing = tracker.get_state(STATE_KIND, name)
+    if existing is not None:
+        old = _record_from_dict(existing)
+        if old.status() in {"running", "starting"}:
+            raise DeploymentError(
+                f"deployment {name!r} is already running at {old.url}; stop it first "
+                f"(opskit deployments stop {name}) or pass another name="
+            )
+    chosen = get_target(target)
+    spec = DeploymentSpec(name=name, target=target, variants=weights, shadow=shadow_ref, port=port, options=options)
+    deployment = chosen.deploy(spec)
+    if not deployment.created_at:
+        deployment = attrs.evolve(deployment, created_at=time.time())
+    save(deployment)
+    from opskit._hooks import hooks
+
+    hooks.after_deploy(deployment)
+    return deployment
+
+
+def list() -> builtins.list[Deployment]:
+    """Every recorded deployment, sorted by name (running or not: see ``status()``)."""
+    from opskit._backends import get_tracker
+
+    found = get_tracker().list_state(STATE_KIND)
+    return [_record_from_dict(found[key]) for key in sorted(found)]
+
+
+def get(name: str) -> Deployment:
+    """One deployment by name (raises ``DeploymentNotFound``)."""
+    from opskit._backends import get_tracker
+
+    data = get_tracker().get_state(STATE_KIND, name)
+    if data is None:
+        known = ", ".join(d.name for d in list()) or "none"
+        raise DeploymentNotFound(f"no deployment named {name!r} (known: {known}); see `opskit deployments list`")
+    return _record_from_dict(data)
+
+
+def stop(name: str) -> Deployment:
+    """Stop a deployment's server; its record stays with state ``stopped``."""
+    deployment = get(name)
+    get_target(deployment.target).stop(deployment)
+    stopped = attrs.evolve(deployment, state="stopped")
+    save(stopped)
+    return stopped
+
+
+def logs(name: str) -> str:
+    """A deployment's log output."""
+    deployment = get(name)
+    return get_target(deployment.target).logs(deployment)

@@ -1,0 +1,162 @@
+"""The ``docker`` target: a build context that runs the same model server in a container.
+
+``opskit.deploy(ref, target="docker", path=DIR)`` writes ``DIR/``:
+``Dockerfile``, ``requirements.txt`` (pinned from the environment captured
+with the model's run), ``models/`` (each version's verified blob and record),
+``opskit/`` (this opskit, so the image serves with identical code),
+``spec.json`` and ``entrypoint.py``. ``python entrypoint.py`` serves the model
+without a store; ``docker build DIR`` builds the image.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opskit.deployments.local import server_spec
+from opskit.deployments.target import Deployment, DeploymentSpec
+from opskit.errors import DeploymentError
+
+if TYPE_CHECKING:
+    from opskit.config import Config
+    from opskit.records import ModelVersion
+
+__all__ = ["DockerTarget"]
+
+DEFAULT_PORT = 8080
+#: What the server needs at run time, beyond the model's own libraries.
+RUNTIME = ("attrs", "cloudpickle", "pluggy", "starlette", "uvicorn", "uvloop", "httptools", "prometheus-client", "pandas", "numpy")
+FLAVOR_LIBRARIES = {"sklearn": ("scikit-learn", "scipy", "joblib", "threadpoolctl")}
+
+ENTRYPOINT = '''\
+"""Start the opskit model server for the models in this folder (PORT, OPSKIT_BIND from the environment)."""
+
+import os
+import sys
+from pathlib import Path
+
+here = Path(__file__).resolve().parent
+sys.path.insert(0, str(here))
+os.chdir(here)
+os.environ.setdefault("OPSKIT_HOME", str(here / "store"))
+
+from opskit.serve.__main__ import main  # noqa: E402
+
+sys.exit(main([str(here / "spec.json"), *sys.argv[1:]]))
+'''
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned_requirements(flavors: set[str], captured: dict[str, str], python: str) -> list[str]:
+    """``name==version`` lines: captured versions first, else this environment's."""
+    wanted = list(RUNTIME)
+    for flavor in sorted(flavors):
+        wanted += [n for n in FLAVOR_LIBRARIES.get(flavor, ()) if n not in wanted]
+    known = {_normal(k): v for k, v in captured.items()}
+    lines = []
+    for name in wanted:
+        version = known.get(_normal(name))
+        if version is None:
+            try:
+                version = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        lines.append(f"{name}=={version}")
+    return lines
+
+
+class DockerTarget:
+    """Writes container build contexts; it never starts anything."""
+
+    name = "docker"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def _write_model(self, ref: str, models: Path) -> tuple[dict[str, Any], ModelVersion]:
+        from opskit._backends import get_storage, get_tracker
+        from opskit.names import ModelRef
+        from opskit.serialize import to_plain
+
+        version = get_tracker().get_model_version(ModelRef.parse(ref))
+        stem = f"{version.name}-v{version.version}"
+        blob = models / f"{stem}.bin"
+        get_storage().get_file(version.digest, blob)  # verified against its digest
+        (models / f"{stem}.json").write_text(json.dumps(to_plain(version), indent=2), encoding="utf-8")
+        entry = {"ref": ref, "version_file": f"models/{stem}.json", "blob_file": f"models/{stem}.bin"}
+        return entry, version
+
+    def deploy(self, spec: DeploymentSpec) -> Deployment:
+        options = dict(spec.options)
+        raw_path = options.pop("path", None)
+        if raw_path is None:
+            raise DeploymentError("the docker target writes a build context: pass path=DIR (an empty or new folder)")
+        path = Path(raw_path).expanduser().resolve()
+        if path.exists() and any(path.iterdir()):
+            raise DeploymentError(f"{path} is not empty; choose a new folder for the build context")
+        models = path / "models"
+        models.mkdir(parents=True)
+        variants, versions = [], []
+        for ref, weight in spec.variants.items():
+            entry, version = self._write_model(ref, models)
+            variants.append({**entry, "weight": weight})
+            versions.append(version)
+        shadow = None
+        if spec.shadow:
+            shadow, version = self._write_model(spec.shadow, models)
+            versions.append(version)
+        port = spec.port or DEFAULT_PORT
+        document = server_spec(DeploymentSpec(spec.name, spec.target, spec.variants, spec.shadow, port, options), port, variants, shadow)
+        (path / "spec.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+        captured, python = self._captured_env(versions)
+        requirements = pinned_requirements({v.flavor for v in versions}, captured, python)
+        (path / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        shutil.copytree(Path(__file__).resolve().parents[1], path / "opskit", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        (path / "entrypoint.py").write_text(ENTRYPOINT, encoding="utf-8")
+        (path / "Dockerfile").write_text(self._dockerfile(python, port), encoding="utf-8")
+        (path / ".dockerignore").write_text("store/\n**/__pycache__\n", encoding="utf-8")
+        return Deployment(
+            name=spec.name, target=self.name, url=None, refs=tuple(spec.variants), weights=spec.variants,
+            shadow=spec.shadow, state="built", created_at=time.time(), path=str(path), options={**options, "port": port},
+        )
+
+    def _captured_env(self, versions: list[ModelVersion]) -> tuple[dict[str, str], str]:
+        from opskit._backends import get_tracker
+
+        for version in versions:
+            if version.run_id:
+                run = get_tracker().get_run(version.run_id)
+                if run.env is not None:
+                    return dict(run.env.packages), run.env.python
+        return {}, ".".join(map(str, sys.version_info[:3]))
+
+    def _dockerfile(self, python: str, port: int) -> str:
+        minor = ".".join(python.split(".")[:2])
+        return (
+            f"FROM python:{minor}-slim\n"
+            "WORKDIR /app\n"
+            "COPY requirements.txt .\n"
+            "RUN pip install --no-cache-dir -r requirements.txt\n"
+            "COPY . .\n"
+            f"ENV OPSKIT_BIND=0.0.0.0 PORT={port} OPSKIT_HOME=/app/store PYTHONUNBUFFERED=1\n"
+            f"EXPOSE {port}\n"
+            'CMD ["python", "entrypoint.py"]\n'
+        )
+
+    def status(self, deployment: Deployment) -> str:
+        return "built" if deployment.path and (Path(deployment.path) / "Dockerfile").is_file() else "missing"
+
+    def stop(self, deployment: Deployment) -> None:
+        """A build context runs nothing here; stopping it is a no-op."""
+
+    def logs(self, deployment: Deployment) -> str:
+        return ""

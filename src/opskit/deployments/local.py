@@ -1,0 +1,175 @@
+"""The ``local`` target: a detached model server process on 127.0.0.1.
+
+The server runs ``python -m opskit.serve SPEC`` in its own session, so it
+outlives the Python process that deployed it; its spec and log live in
+``<home>/deployments/<name>/``. It reaches the same store through the
+``OPSKIT_HOME`` / ``OPSKIT_TRACKER`` / ``OPSKIT_STORAGE`` it is started with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opskit.deployments.target import Deployment, DeploymentSpec
+from opskit.errors import DeploymentError
+
+if TYPE_CHECKING:
+    from opskit.config import Config
+
+__all__ = ["LocalTarget", "free_port", "server_spec"]
+
+HOST = "127.0.0.1"
+SERVER_OPTIONS = {"workers", "max_batch", "max_wait_ms", "log_sample", "max_body_bytes", "poll_interval", "log_level"}
+# Server processes started by this Python process, kept so they are reaped (no zombies).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_spec(spec: DeploymentSpec, port: int, variants: list[dict[str, Any]], shadow: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON document ``python -m opskit.serve`` reads."""
+    unknown = set(spec.options) - SERVER_OPTIONS - {"timeout"}
+    if unknown:
+        raise DeploymentError(
+            f"unknown option(s) {sorted(unknown)} for target {spec.target!r}; known: {sorted(SERVER_OPTIONS | {'timeout'})}"
+        )
+    server = {k: v for k, v in spec.options.items() if k in SERVER_OPTIONS}
+    server.setdefault("workers", 2)
+    return {"name": spec.name, "host": HOST, "port": port, "variants": variants, "shadow": shadow, **server}
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    if not Path("/proc/self").exists():  # no procfs (macOS): existence is the best we can tell
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z" and b"opskit.serve" in cmdline
+
+
+def _healthy(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
+            return int(response.status) == 200
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class LocalTarget:
+    """Model servers as detached processes on this machine."""
+
+    name = "local"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def folder(self, name: str) -> Path:
+        return self.config.home / "deployments" / name
+
+    def deploy(self, spec: DeploymentSpec) -> Deployment:
+        port = spec.port or free_port()
+        folder = self.folder(spec.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        variants = [{"ref": ref, "weight": weight} for ref, weight in spec.variants.items()]
+        document = server_spec(spec, port, variants, {"ref": spec.shadow} if spec.shadow else None)
+        spec_path = folder / "spec.json"
+        spec_path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+        env.update(OPSKIT_HOME=str(self.config.home), OPSKIT_TRACKER=self.config.tracker, OPSKIT_STORAGE=self.config.storage)
+        log_path = folder / "server.log"
+        with open(log_path, "ab") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "opskit.serve", str(spec_path)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, cwd=folder, start_new_session=True,
+            )
+        _children[child.pid] = child
+        url = f"http://{HOST}:{port}"
+        deadline = time.monotonic() + float(spec.options.get("timeout", 120))
+        while not _healthy(url):
+            if child.poll() is not None:
+                raise DeploymentError(
+                    f"the model server for {spec.name!r} exited with code {child.returncode} before it was "
+                    f"ready; its log ({log_path}) ends with:\n{_tail(log_path)}"
+                )
+            if time.monotonic() > deadline:
+                self._kill(child.pid)
+                raise DeploymentError(
+                    f"the model server for {spec.name!r} did not answer {url}/health in time; see {log_path}:\n{_tail(log_path)}"
+                )
+            time.sleep(0.1)
+        return Deployment(
+            name=spec.name, target=self.name, url=url, refs=tuple(spec.variants), weights=spec.variants,
+            shadow=spec.shadow, state="running", created_at=time.time(), pid=child.pid, path=str(folder),
+            options=spec.options,
+        )
+
+    def status(self, deployment: Deployment) -> str:
+        if not _alive(deployment.pid):
+            return "stopped"
+        return "running" if deployment.url and _healthy(deployment.url) else "starting"
+
+    def _kill(self, pid: int) -> None:
+        for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                break
+            deadline = time.monotonic() + wait
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not _alive(pid):
+                break
+        child = _children.pop(pid, None)
+        if child is not None:
+            child.wait(timeout=5)
+
+    def stop(self, deployment: Deployment) -> None:
+        if deployment.pid is not None and _alive(deployment.pid):
+            self._kill(deployment.pid)
+        folder = Path(deployment.path or self.folder(deployment.name))
+        for metrics_dir in folder.glob("metrics-*"):  # per-run Prometheus files of the workers
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    def logs(self, deployment: Deployment) -> str:
+        path = Path(deployment.path or self.folder(deployment.name)) / "server.log"
+        try:
+            return path.read_text(errors="replace")
+        except OSError:
+            return ""

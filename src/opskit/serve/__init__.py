@@ -1,0 +1,1 @@
+"""The model server behind every local deployment (Starlette on uvicorn). Needs ``opskit[serve]``."""

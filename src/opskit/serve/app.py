@@ -1,0 +1,265 @@
+"""The model server: a Starlette app, one per uvicorn worker, built from a deployment spec.
+
+Endpoints: ``POST /invocations`` (MLflow payloads and response shape),
+``POST /predict`` (records in, predictions out), ``GET /health``,
+``GET /metadata``, ``GET /metrics`` (Prometheus text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from opskit.errors import InvalidPayload
+from opskit.serve.batching import MicroBatcher
+from opskit.serve.metrics import CONTENT_TYPE_LATEST, Metrics
+from opskit.serve.payloads import Table, parse_invocations, parse_json, parse_records
+from opskit.serve.predlog import PredictionLog
+from opskit.serve.routing import Router
+from opskit.serve.validation import validate
+from opskit.serve.variants import Variant, source_from_spec
+
+__all__ = ["SPEC_ENV", "ServerState", "build_app", "create_app"]
+
+#: Environment variable holding the path of the deployment spec (JSON) for ``create_app``.
+SPEC_ENV = "OPSKIT_SERVE_SPEC"
+ROUTING_HEADER = "x-routing-key"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ServerState:
+    """Everything one worker serves: variants, batchers, router, metrics, prediction log."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.name: str = spec["name"]
+        self.max_body = int(spec.get("max_body_bytes", 8 * 1024 * 1024))
+        self.poll_interval = float(spec.get("poll_interval", 1.0))
+        self.variants = [
+            Variant(source_from_spec(v), weight=float(v.get("weight", 1.0)), role="primary") for v in spec["variants"]
+        ]
+        shadow = spec.get("shadow")
+        self.shadow = Variant(source_from_spec(shadow), weight=0.0, role="shadow") if shadow else None
+        self.router = Router([v.weight for v in self.variants])
+        batch, wait = int(spec.get("max_batch", 64)), float(spec.get("max_wait_ms", 2.0)) / 1000
+        self.metrics = Metrics()
+        self.batchers = {id(v): MicroBatcher(self._measured(v), max_batch=batch, max_wait=wait) for v in self.all_variants}
+        self.predlog = PredictionLog(self.name, sample=float(spec.get("log_sample", 1.0)))
+        self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opskit-store")
+        self.background: set[asyncio.Task[Any]] = set()
+        self.ready = False
+
+    def _measured(self, variant: Variant) -> Callable[[tuple[str, ...] | None, list[list[Any]]], list[tuple[str, Any]]]:
+        batch_rows = self.metrics.batch_rows.labels(variant.source.ref)
+
+        def predict(columns: tuple[str, ...] | None, rows: list[list[Any]]) -> list[tuple[str, Any]]:
+            batch_rows.observe(len(rows))
+            return variant.predict(columns, rows)
+
+        return predict
+
+    @property
+    def all_variants(self) -> list[Variant]:
+        return [*self.variants, *([self.shadow] if self.shadow else [])]
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for variant in self.all_variants:
+            await loop.run_in_executor(self.io, variant.load_now)
+        self.predlog.start()
+        if any(v.source.follows for v in self.all_variants):
+            self._spawn(self._follow_aliases())
+        self.ready = True
+
+    async def stop(self) -> None:
+        for task in list(self.background):
+            task.cancel()
+        for batcher in self.batchers.values():
+            await batcher.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.predlog.close)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _follow_aliases(self) -> None:
+        """Poll the store; load a moved alias's new version off the request path, then swap."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            for variant in self.all_variants:
+                current = variant.current
+                if not variant.source.follows or current is None:
+                    continue
+                try:
+                    version = await loop.run_in_executor(self.io, variant.source.resolve)
+                    if (version.version, version.digest) == (current.version.version, current.version.digest):
+                        continue
+                    model = await loop.run_in_executor(self.io, variant.source.load, version)
+                except Exception as exc:  # keep serving the old version
+                    print(f"opskit: cannot refresh {variant.source.ref}: {type(exc).__name__}: {exc}", flush=True)
+                    continue
+                from opskit.serve.variants import ServedModel
+
+                variant.current = ServedModel(version, model)
+                self.metrics.model_switches.labels(variant.source.ref).inc()
+                print(f"opskit: {variant.source.ref} now serves {version.ref}", flush=True)
+
+    async def score(self, table: Table, key: str | None) -> tuple[Variant, str, list[Any]]:
+        variant = self.variants[self.router.choose(key)]
+        served = variant.current
+        assert served is not None
+        checked = validate(table, served.version.signature)
+        labelled = await self.batchers[id(variant)].submit(checked.columns, checked.rows)
+        version = labelled[0][0]
+        predictions = [p for _, p in labelled]
+        self.metrics.variant_requests.labels(variant.source.ref, "primary", "ok").inc()
+        self.metrics.variant_rows.labels(variant.source.ref, "primary").inc(len(predictions))
+        self.predlog.record(version, "primary", checked.columns, checked.rows, predictions)
+        if self.shadow is not None:
+            self._spawn(self._score_shadow(table))
+        return variant, version, predictions
+
+    async def _score_shadow(self, table: Table) -> None:
+        shadow = self.shadow
+        assert shadow is not None and shadow.current is not None
+        ref = shadow.source.ref
+        try:
+            checked = validate(table, shadow.current.version.signature)
+            labelled = await self.batchers[id(shadow)].submit(checked.columns, checked.rows)
+        except Exception:
+            self.metrics.variant_requests.labels(ref, "shadow", "error").inc()
+            return
+        self.metrics.variant_requests.labels(ref, "shadow", "ok").inc()
+        self.metrics.variant_rows.labels(ref, "shadow").inc(len(labelled))
+        self.predlog.record(labelled[0][0], "shadow", checked.columns, checked.rows, [p for _, p in labelled])
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error_code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidPayload(f"invalid Content-Length header {declared!r}")
+        if int(declared) > limit:
+            raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _scoring(state: ServerState, endpoint: str, parse: Callable[[Any], Table]) -> Callable[[Request], Any]:
+    async def handler(request: Request) -> Response:
+        started = time.perf_counter()
+        metrics = state.metrics
+        response: Response
+        try:
+            body = await _read_body(request, state.max_body)
+            table = parse(parse_json(body))
+            variant, version, predictions = await state.score(table, request.headers.get(ROUTING_HEADER))
+        except InvalidPayload as exc:
+            metrics.errors.labels(endpoint, "invalid_input").inc()
+            response = _error(400, "BAD_REQUEST", str(exc), exc.field)
+        except BodyTooLarge:
+            metrics.errors.labels(endpoint, "too_large").inc()
+            response = _error(413, "BAD_REQUEST", f"the request body is larger than {state.max_body} bytes; send fewer rows per request")
+        except Exception as exc:
+            metrics.errors.labels(endpoint, "model_error").inc()
+            response = _error(500, "MODEL_ERROR", f"the model failed: {type(exc).__name__}: {exc}")
+        else:
+            payload: dict[str, Any] = {"predictions": predictions}
+            if endpoint == "predict":
+                payload.update(variant=variant.source.ref, version=version)
+            headers = {"x-opskit-variant": variant.source.ref, "x-opskit-version": version}
+            response = Response(json.dumps(payload), media_type="application/json", headers=headers)
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+    return handler
+
+
+def _describe(variant: Variant) -> dict[str, Any]:
+    served = variant.current
+    if served is None:
+        return {"ref": variant.source.ref, "loaded": False}
+    v = served.version
+    schema = [{"name": c.name, "type": c.type} for c in v.signature.columns] if v.signature else None
+    return {"ref": variant.source.ref, "version": v.ref, "digest": v.digest, "flavor": v.flavor, "weight": variant.weight, "input_schema": schema}
+
+
+def build_app(spec: dict[str, Any]) -> Starlette:
+    """The ASGI app for one worker."""
+    state = ServerState(spec)
+
+    async def health(request: Request) -> Response:
+        if not state.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        return JSONResponse({"status": "ok", "deployment": state.name, "pid": os.getpid()})
+
+    async def metadata(request: Request) -> Response:
+        variants = [_describe(v) for v in state.variants]
+        first = variants[0]
+        return JSONResponse(
+            {
+                "deployment": state.name,
+                "model_ref": first["ref"],
+                "version": first.get("version"),
+                "digest": first.get("digest"),
+                "input_schema": first.get("input_schema"),
+                "variants": variants,
+                "shadow": _describe(state.shadow) if state.shadow else None,
+            }
+        )
+
+    async def metrics(request: Request) -> Response:
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.start()
+        yield
+        await state.stop()
+
+    routes = [
+        Route("/invocations", _scoring(state, "invocations", parse_invocations), methods=["POST"]),
+        Route("/predict", _scoring(state, "predict", parse_records), methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/ping", health, methods=["GET"]),
+        Route("/metadata", metadata, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.server = state
+    return app
+
+
+def create_app() -> Starlette:
+    """uvicorn factory: reads the spec file named by ``$OPSKIT_SERVE_SPEC``."""
+    with open(os.environ[SPEC_ENV], encoding="utf-8") as fh:
+        return build_app(json.load(fh))

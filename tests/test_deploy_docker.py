@@ -1,0 +1,80 @@
+"""The docker target's build context, served by starting its entrypoint with plain Python."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sklearn.datasets import load_wine
+from sklearn.tree import DecisionTreeClassifier
+
+import opskit
+from opskit.cli.main import main as cli
+from opskit.deployments.local import free_port
+
+
+def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`opskit deploy --target docker` writes Dockerfile, pinned requirements, blob and an entrypoint that serves."""
+    X, y = load_wine(return_X_y=True, as_frame=True)
+
+    @opskit.train(model="wine", alias="production")
+    def fit(X, y):  # type: ignore[no-untyped-def]
+        return DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+
+    model = fit(X, y)
+    context = tmp_path / "ctx"
+    assert cli(["deploy", "wine@production", "--target", "docker", "--path", str(context), "--workers", "1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["target"], record["state"], record["path"]) == ("docker", "built", str(context))
+    assert opskit.deployments.get("wine").status() == "built"
+
+    names = {p.name for p in context.iterdir()}
+    assert {"Dockerfile", "requirements.txt", "entrypoint.py", "spec.json", "models", "opskit"} <= names
+    dockerfile = (context / "Dockerfile").read_text()
+    assert dockerfile.startswith(f"FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim")
+    assert 'CMD ["python", "entrypoint.py"]' in dockerfile
+    requirements = dict(line.split("==") for line in (context / "requirements.txt").read_text().split())
+    run = opskit.last_run()
+    assert run is not None and run.env is not None
+    assert requirements["scikit-learn"] == run.env.packages["scikit-learn"]
+    assert {"starlette", "uvicorn", "prometheus-client", "pandas", "cloudpickle"} <= set(requirements)
+    version = opskit.models.get_version("wine@production")
+    blob = context / "models" / "wine-v1.bin"
+    from opskit.storage.base import digest_bytes
+
+    assert digest_bytes(blob.read_bytes()) == version.digest
+    assert json.loads((context / "models" / "wine-v1.json").read_text())["digest"] == version.digest
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSKIT_")}
+    env.update(PORT=str(port), OPSKIT_HOME=str(tmp_path / "container-store"))
+    server = subprocess.Popen(
+        [sys.executable, str(context / "entrypoint.py")], cwd=tmp_path, env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            assert time.monotonic() < deadline, "the entrypoint did not become healthy"
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        frame = X.iloc[:10]
+        response = httpx.post(f"{url}/invocations", json={"dataframe_split": json.loads(frame.to_json(orient="split", index=False))})
+        assert response.json() == {"predictions": model.predict(frame).tolist()}
+        meta = httpx.get(f"{url}/metadata").json()
+        assert (meta["version"], meta["digest"]) == ("wine:1", version.digest)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
