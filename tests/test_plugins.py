@@ -157,12 +157,13 @@ def test_registration_hooks_fill_the_registry() -> None:
     pm.register(recorder)
     registry = build_registry(pm)
     assert registry.names("tracker") == ["local"]
-    assert registry.names("storage") == ["local"]
+    assert registry.names("storage") == ["fsspec", "local"]
     assert registry.names("target") == ["echo"]
     assert registry.for_scheme("storage", "file").name == "local"
+    assert registry.for_scheme("storage", "s3").name == "fsspec"
     assert {c for c, _ in recorder.calls} == {"register_trackers", "register_storages", "register_targets"}
     with pytest.raises(opskit.UnknownBackend, match="opskit\\[s3\\]"):
-        registry.for_scheme("storage", "s3")
+        registry.for_scheme("storage", "nosuchscheme")
 
 
 def test_duplicate_backend_names_both_plugins() -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "PluginError",
     "RunNotFound",
     "SerializationError",
+    "StorageAccessDenied",
     "StoreError",
     "UnknownBackend",
 ]
@@ -103,3 +104,7 @@ class UnknownBackend(PluginError, LookupError):
 
 class BackendUnavailable(OpskitError, ConnectionError):
     """A backend (server, bucket, database) cannot be reached."""
+
+
+class StorageAccessDenied(OpskitError, PermissionError):
+    """The storage refused the credentials, or the bucket/container does not exist."""
