@@ -228,3 +228,24 @@ def test_doctor_checks_s3_blobs(s3_server: S3Server, s3_bucket: str) -> None:
     report = run_doctor()
     assert report.ok, report.findings
     assert any(f.check == "blob digests" and "1 blob(s) verified" in f.detail for f in report.findings)
+
+
+def test_migrate_local_store_to_s3(s3_server: S3Server, s3_bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`opskit storage migrate --to s3://…` copies every local blob; the models then load from S3."""
+    from opskit.cli.main import main
+
+    @opskit.train(model="moved")
+    def train(k: int = 1) -> dict[str, int]:
+        return {"k": k}
+
+    train(k=1)
+    train(k=2)
+    local = sorted(get_storage().iter_digests())
+    url = f"s3://{s3_bucket}/moved"
+    assert main(["storage", "migrate", "--to", url, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["copied"]) == 2
+    assert main(["storage", "migrate", "--to", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["copied"] == []
+    assert _keys(s3_server, s3_bucket) == sorted(f"moved/sha256/{d[7:9]}/{d[9:]}" for d in local)
+    opskit.configure(storage=url)
+    assert opskit.load_model("moved:1") == {"k": 1} and opskit.load_model("moved:2") == {"k": 2}

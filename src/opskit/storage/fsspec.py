@@ -213,8 +213,10 @@ class FsspecStorage:
     def _via_temp(self, key: str, write: Callable[[Any], object]) -> None:
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
         try:
+            self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
             with self.fs.open(tmp, "wb") as out:
                 write(out)
+            self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
             self.fs.mv(tmp, key)
         except BaseException:
             try:
