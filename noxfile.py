@@ -23,6 +23,7 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
 def tests(session: nox.Session) -> None:
     """Run the whole test suite."""
     _install(session, "test")
+    session.install("-e", "plugins/opskit-example")  # the example plugin, installed as a real distribution
     session.run("pytest", *session.posargs, env=ENV)
 
 

@@ -278,7 +278,7 @@ def test_broken_plugin_fails_loudly_and_can_be_disabled(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
     _make_distribution(site, "raise ImportError('missing dependency foo')\n")
-    code = "import opskit\nprint([p.name for p in opskit.plugins.list_plugins() if not p.builtin])"
+    code = "import opskit\nprint([p.name for p in opskit.plugins.list_plugins() if p.name == 'testplugin'])"
     failed = run_python(code, env={"PYTHONPATH": str(site)}, check=False)
     assert failed.returncode != 0
     assert "opskit-testplugin" in failed.stderr and "OPSKIT_DISABLE_PLUGINS=testplugin" in failed.stderr
