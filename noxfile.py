@@ -40,7 +40,7 @@ def demo(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff: lint and import order."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
-    session.run("ruff", "check", "src", "tests", "bench", "examples", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "bench", "examples", "plugins", "noxfile.py")
 
 
 @nox.session

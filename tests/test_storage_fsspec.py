@@ -180,3 +180,39 @@ def test_storage_migrate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert "0 blob(s) copied" in out and "2 already present and verified" in out
     assert sorted(LocalStorage(tmp_path / "elsewhere").iter_digests()) == sorted(get_storage().iter_digests())
+
+
+def test_progress_bar_only_for_slow_transfers_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No bar (and no rich import) off a terminal or before the threshold; a bar on a terminal after it."""
+    import io
+    import os
+    import pty
+    import sys
+
+    from opskit.storage import progress
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    monkeypatch.setattr(progress, "SHOW_AFTER", 0.0)
+    with progress.Progress("upload", 100) as quiet:
+        quiet.advance(50)
+        assert quiet._bar is None  # not a terminal
+    master, slave = pty.openpty()
+    try:
+        terminal = os.fdopen(slave, "w")
+        monkeypatch.setattr(sys, "stderr", terminal)
+        monkeypatch.setattr(progress, "SHOW_AFTER", 3600.0)
+        with progress.Progress("upload", 100) as fast:
+            fast.advance(50)
+            assert fast._bar is None  # a terminal, but the transfer is not slow yet
+        monkeypatch.setattr(progress, "SHOW_AFTER", 0.0)
+        with progress.Progress("upload", 100) as slow:
+            slow.advance(50)
+            assert slow._bar is not None and slow.done == 50
+        assert slow._bar is None  # stopped on exit
+        monkeypatch.setenv("OPSKIT_PROGRESS", "0")
+        with progress.Progress("upload", 100) as off:
+            off.advance(50)
+            assert off._bar is None
+        terminal.close()
+    finally:
+        os.close(master)

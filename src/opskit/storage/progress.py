@@ -52,6 +52,7 @@ class Progress:
 
     def _show(self) -> None:
         try:
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
@@ -70,6 +71,7 @@ class Progress:
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
+            console=Console(file=sys.stderr),
             transient=True,
         )
         self._bar.start()
