@@ -216,3 +216,32 @@ def test_progress_bar_only_for_slow_transfers_on_a_terminal(monkeypatch: pytest.
         terminal.close()
     finally:
         os.close(master)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_endpoint_is_retried_then_names_the_endpoint_setting() -> None:
+    """Nothing listening at the endpoint: bounded retries, then BackendUnavailable naming AWS_ENDPOINT_URL."""
+    options = {
+        "endpoint_url": f"http://127.0.0.1:{_closed_port()}",
+        "key": "k",
+        "secret": "s",
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
+    }
+    storage = FsspecStorage("s3://bucket/p", storage_options=options, retry=RetryPolicy(attempts=2, base=0.01))
+    with pytest.raises(opskit.BackendUnavailable, match="after 2 attempts") as info:
+        storage.put_bytes(b"x")
+    assert "AWS_ENDPOINT_URL" in str(info.value)
+
+
+def test_rejected_storage_option_is_a_config_error() -> None:
+    """A storage option the filesystem does not know raises ConfigError naming storage_options."""
+    opskit.configure(storage="s3://bucket/p", storage_options={"no_such_option": 1, "endpoint_url": "http://127.0.0.1:9"})
+    with pytest.raises(opskit.ConfigError, match="storage_options"):
+        get_storage().put_bytes(b"x")

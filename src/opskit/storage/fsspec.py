@@ -32,6 +32,7 @@ from opskit.errors import (
     BackendUnavailable,
     BlobCorrupted,
     BlobNotFound,
+    ConfigError,
     StorageAccessDenied,
     UnknownBackend,
 )
@@ -143,6 +144,11 @@ class FsspecStorage:
             return StorageAccessDenied(
                 f"storage {self.location} refused to {action} ({text}): {self._credentials_hint()}; "
                 f"and check that bucket {self._bucket()!r} exists and these credentials may read and write it"
+            )
+        if isinstance(exc, TypeError) and "unexpected keyword argument" in lowered:
+            return ConfigError(
+                f"the {self.scheme}:// filesystem rejected an option ({text}); fix "
+                "[tool.opskit.storage_options] or opskit.configure(storage_options=...)"
             )
         if is_transient(exc):
             return BackendUnavailable(
