@@ -181,6 +181,24 @@ def test_killed_upload_leaves_no_visible_object(s3_server: S3Server, s3_bucket: 
     with pytest.raises(client.exceptions.ClientError):
         client.head_object(Bucket=s3_bucket, Key=key)
     assert not FsspecStorage(f"s3://{s3_bucket}/killed").exists(digest)
+    uploads = client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])
+    assert [u["Key"] for u in uploads] == [key]  # the killed upload, never completed
+
+
+def test_doctor_repair_aborts_unfinished_uploads(s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """doctor reports a multipart upload that never completed; --repair aborts it."""
+    client = s3_server.client()
+    key = "repair/sha256/00/" + "1" * 62
+    client.create_multipart_upload(Bucket=s3_bucket, Key=key)
+    opskit.configure(storage=f"s3://{s3_bucket}/repair")
+    from opskit import doctor
+
+    monkeypatch.setattr(doctor, "GRACE_SECONDS", -3600.0)  # treat uploads started just now as stale
+    finding = next(f for f in doctor.run_doctor().findings if f.check == "unfinished uploads")
+    assert "1 multipart upload(s)" in finding.detail and not finding.repaired
+    repaired = next(f for f in doctor.run_doctor(repair=True).findings if f.check == "unfinished uploads")
+    assert repaired.repaired
+    assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
 
 
 MEMORY_PROBE = """

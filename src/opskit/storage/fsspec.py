@@ -318,6 +318,35 @@ class FsspecStorage:
                 except ValueError:
                     continue
 
+    def incomplete_uploads(self, started_before: float | None = None) -> list[tuple[str, str]]:
+        """``(key, upload id)`` of unfinished multipart uploads under the prefix (S3 only).
+
+        A process killed mid-upload leaves one: invisible to readers, but the
+        server keeps its parts. ``started_before`` (epoch seconds) keeps only
+        older ones, so uploads in progress elsewhere are left alone.
+        """
+        lister = getattr(self.fs, "list_multipart_uploads", None)
+        if not callable(lister):
+            return []
+        bucket = self._bucket()
+        prefix = str(self.root).lstrip("/")[len(bucket) :].lstrip("/")
+        uploads = self._call("list unfinished uploads", lambda: lister(bucket))
+        found = []
+        for upload in uploads:
+            key = str(upload.get("Key", ""))
+            initiated = upload.get("Initiated")
+            if prefix and not key.startswith(prefix + "/"):
+                continue
+            if started_before is not None and initiated is not None and initiated.timestamp() >= started_before:
+                continue
+            found.append((key, str(upload["UploadId"])))
+        return sorted(found)
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        """Abort one unfinished multipart upload (its parts are deleted)."""
+        bucket = self._bucket()
+        self._call("abort an unfinished upload", lambda: self.fs.abort_mpu(bucket, key, upload_id))
+
     def __repr__(self) -> str:
         return f"FsspecStorage({self.location!r})"
 
