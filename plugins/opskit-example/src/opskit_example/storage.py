@@ -91,13 +91,21 @@ class IndexedFolderStorage:
         return data
 
     def get_file(self, digest: str, dest: Path) -> Path:
-        if not self.verify(digest):
-            self.get_bytes(digest)  # raises BlobNotFound or BlobCorrupted with the message
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with self.open(digest) as src, open(dest, "wb") as out:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
+        h = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+        try:
+            with self.open(digest) as src, os.fdopen(fd, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+            if "sha256:" + h.hexdigest() != digest:
+                raise BlobCorrupted(f"blob {digest} in {self.location} does not match its digest; restore it")
+            os.replace(tmp, dest)  # the caller sees the whole verified file or nothing
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return dest
 
     def exists(self, digest: str) -> bool:
