@@ -96,6 +96,8 @@ def test_transient_errors_are_retried_then_give_up() -> None:
     assert with_retries(flaky, RetryPolicy(attempts=5, base=0.1), sleep=slept.append) == "ok"
     assert len(calls) == 3 and len(slept) == 2 and all(0 <= s <= 0.2 for s in slept)
     assert is_transient(OSError("An error occurred (SlowDown) when calling PutObject: 503"))
+    assert is_transient(OSError("Service returned HTTP 502 Bad Gateway"))
+    assert not is_transient(OSError("bad key sha256/ab/c500d: invalid"))
     assert not is_transient(PermissionError("Forbidden"))
     assert not is_transient(FileNotFoundError("NoSuchKey"))
     denied: list[int] = []

@@ -8,6 +8,7 @@ cannot fix it.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -42,11 +43,9 @@ _TRANSIENT_TEXT = (
     "internalerror",
     "internal error",
     "requesttimeout",
-    "503",
-    "500",
-    "502",
-    "504",
 )
+# An HTTP 5xx status as a word of its own (not digits inside a hex digest or key).
+_STATUS_5XX = re.compile(r"(?<![0-9a-zA-Z])5(?:00|02|03|04)(?![0-9a-zA-Z])")
 
 
 def is_transient(error: BaseException) -> bool:
@@ -61,7 +60,7 @@ def is_transient(error: BaseException) -> bool:
         if type(link).__name__ in _TRANSIENT_NAMES:
             return True
         text = str(link).lower()
-        if isinstance(link, OSError) and any(marker in text for marker in _TRANSIENT_TEXT):
+        if isinstance(link, OSError) and (any(m in text for m in _TRANSIENT_TEXT) or _STATUS_5XX.search(text)):
             return True
     return False
 
