@@ -11,7 +11,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}
-LINTED = ("src", "tests", "bench", "examples", "noxfile.py")
+LINTED = ("src", "tests", "bench", "examples", "plugins", "noxfile.py")
 
 
 def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
@@ -24,6 +24,7 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
 def tests(session: nox.Session) -> None:
     """Run the whole test suite, after ruff and mypy (CI runs exactly this session)."""
     _install(session, "test", "lint", "typecheck", extras="[serve]")
+    session.install("-e", "plugins/opskit-example")  # the example plugin, installed as a real distribution
     if not session.posargs:  # a selection (`nox -s tests -- -k name`) skips the static checks
         session.run("ruff", "check", *LINTED)
         session.run("mypy")

@@ -39,3 +39,6 @@ def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path | None
     if check and done.returncode != 0:
         raise AssertionError(f"subprocess failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
+
+
+from s3server import s3_bucket, s3_server  # noqa: E402, F401  (fixtures shared by the S3 tests)

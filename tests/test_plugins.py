@@ -161,12 +161,13 @@ def test_registration_hooks_fill_the_registry() -> None:
     pm.register(recorder)
     registry = build_registry(pm)
     assert registry.names("tracker") == ["local"]
-    assert registry.names("storage") == ["local"]
+    assert registry.names("storage") == ["fsspec", "local"]
     assert registry.names("target") == ["docker", "echo", "local"]
     assert registry.for_scheme("storage", "file").name == "local"
+    assert registry.for_scheme("storage", "s3").name == "fsspec"
     assert {c for c, _ in recorder.calls} == {"register_trackers", "register_storages", "register_targets"}
     with pytest.raises(opskit.UnknownBackend, match="opskit\\[s3\\]"):
-        registry.for_scheme("storage", "s3")
+        registry.for_scheme("storage", "nosuchscheme")
 
 
 def test_duplicate_backend_names_both_plugins() -> None:
@@ -281,7 +282,7 @@ def test_broken_plugin_fails_loudly_and_can_be_disabled(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
     _make_distribution(site, "raise ImportError('missing dependency foo')\n")
-    code = "import opskit\nprint([p.name for p in opskit.plugins.list_plugins() if not p.builtin])"
+    code = "import opskit\nprint([p.name for p in opskit.plugins.list_plugins() if p.name == 'testplugin'])"
     failed = run_python(code, env={"PYTHONPATH": str(site)}, check=False)
     assert failed.returncode != 0
     assert "opskit-testplugin" in failed.stderr and "OPSKIT_DISABLE_PLUGINS=testplugin" in failed.stderr

@@ -106,4 +106,26 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
             else "none",
             repaired=repair and bool(leftovers),
         )
+    _unfinished_uploads(report, storage, repair=repair)
     return report
+
+
+def _unfinished_uploads(report: Report, storage: object, *, repair: bool) -> None:
+    """Multipart uploads left by killed processes (object stores only): harmless, but they cost space."""
+    list_uploads = getattr(storage, "incomplete_uploads", None)
+    abort = getattr(storage, "abort_upload", None)
+    if not callable(list_uploads) or not callable(abort):
+        return
+    stale = list_uploads(time.time() - GRACE_SECONDS)
+    if repair:
+        for key, upload_id in stale:
+            abort(key, upload_id)
+    report.add(
+        "unfinished uploads",
+        True,
+        f"{len(stale)} multipart upload(s) older than an hour never completed (invisible to readers)"
+        + ("; aborted" if repair else "; `opskit doctor --repair` aborts them")
+        if stale
+        else "none",
+        repaired=repair and bool(stale),
+    )

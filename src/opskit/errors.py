@@ -27,6 +27,7 @@ __all__ = [
     "PluginError",
     "RunNotFound",
     "SerializationError",
+    "StorageAccessDenied",
     "StoreError",
     "UnknownBackend",
 ]
@@ -125,3 +126,7 @@ class InvalidPayload(OpskitError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class StorageAccessDenied(OpskitError, PermissionError):
+    """The storage refused the credentials, or the bucket/container does not exist."""

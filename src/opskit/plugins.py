@@ -40,6 +40,7 @@ ENTRY_POINT_GROUP = "opskit"
 DEFAULT_PLUGINS = (
     "opskit.builtins.local_tracker",
     "opskit.builtins.local_storage",
+    "opskit.builtins.fsspec_storage",
     "opskit.builtins.serializers",
     "opskit.builtins.fingerprints",
     "opskit.builtins.local_target",

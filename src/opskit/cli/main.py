@@ -1,4 +1,4 @@
-"""``opskit runs|models|plugins|doctor``: human-readable tables, ``--json`` for machines."""
+"""``opskit runs|models|plugins|doctor|storage``: human-readable tables, ``--json`` for machines."""
 
 from __future__ import annotations
 
@@ -175,6 +175,31 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _storage_migrate(args: argparse.Namespace) -> int:
+    from opskit.storage.migration import migrate
+
+    def progress(digest: str, outcome: str) -> None:
+        if not args.json:
+            print(f"{outcome:>8} {digest}", file=sys.stderr)
+
+    report = migrate(args.to, verify_existing=not args.no_verify, on_blob=progress)
+    if args.json:
+        print_json(
+            {
+                "source": report.source,
+                "destination": report.destination,
+                "copied": list(report.copied),
+                "skipped": list(report.skipped),
+                "replaced": list(report.replaced),
+                "bytes_copied": report.bytes_copied,
+            }
+        )
+    else:
+        print(report.summary())
+        print(f"to use it: OPSKIT_STORAGE={args.to} (or storage = {args.to!r} in [tool.opskit])")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opskit", description="Runs, models, deployments and plugins of the opskit store.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair", action="store_true", help="remove old orphan blobs and temp files")
     p.add_argument("--no-verify", action="store_true", help="skip re-hashing every blob")
     p.set_defaults(func=_doctor)
+
+    storage = sub.add_parser("storage", help="blob storage tools").add_subparsers(dest="action", required=True)
+    p = with_json(storage.add_parser("migrate", help="copy every blob to another storage (resumable, idempotent)"))
+    p.add_argument("--to", required=True, metavar="URL", help="destination: s3://bucket/prefix, a path, memory://…")
+    p.add_argument("--no-verify", action="store_true", help="trust blobs already at the destination without re-hashing")
+    p.set_defaults(func=_storage_migrate)
     return parser
 
 

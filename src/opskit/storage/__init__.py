@@ -1,5 +1,6 @@
-"""Content-addressed blob storage. ``Storage`` is the contract."""
+"""Content-addressed blob storage. ``Storage`` is the contract; ``migrate`` copies between storages."""
 
 from opskit.storage.base import BlobInfo, Storage
+from opskit.storage.migration import MigrationReport, migrate, open_storage
 
-__all__ = ["BlobInfo", "Storage"]
+__all__ = ["BlobInfo", "MigrationReport", "Storage", "migrate", "open_storage"]

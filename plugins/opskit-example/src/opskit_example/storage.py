@@ -1,0 +1,132 @@
+"""A folder of blobs named by digest, plus ``index.json`` (digest → size) for fast listing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from opskit.errors import BlobCorrupted, BlobNotFound
+from opskit.storage import BlobInfo
+from opskit.storage.base import CHUNK, check_digest, digest_bytes, digest_file
+
+
+class IndexedFolderStorage:
+    """Implements ``opskit.storage.Storage``: atomic writes (temp file + rename), verified reads."""
+
+    name = "example"
+
+    def __init__(self, folder: Path, fsync: bool = False) -> None:
+        self.folder = Path(folder)
+        self.location = f"example://{self.folder}"
+        self.fsync = fsync
+        self._lock = threading.Lock()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _path(self, digest: str) -> Path:
+        return self.folder / check_digest(digest).replace(":", "-")
+
+    def _index(self) -> dict[str, int]:
+        try:
+            return dict(json.loads((self.folder / "index.json").read_text()))
+        except FileNotFoundError:
+            return {}
+
+    def _publish(self, tmp: Path, digest: str, size: int) -> None:
+        """Move a fully written temp file under its digest, then record it in the index."""
+        with self._lock:
+            os.replace(tmp, self._path(digest))
+            index = self._index()
+            index[digest] = size
+            self._write_atomic(self.folder / "index.json", json.dumps(index, sort_keys=True).encode())
+
+    def _write_atomic(self, final: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            if self.fsync:
+                os.fsync(out.fileno())
+        os.replace(tmp, final)
+
+    # -- the Storage protocol --------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes) -> BlobInfo:
+        digest = digest_bytes(data)
+        if not self.exists(digest):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            self._publish(Path(tmp), digest, len(data))
+        return BlobInfo(digest, len(data))
+
+    def put_file(self, path: Path) -> BlobInfo:
+        digest, size = digest_file(path)
+        if not self.exists(digest):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                while chunk := src.read(CHUNK):
+                    out.write(chunk)
+            self._publish(Path(tmp), digest, size)
+        return BlobInfo(digest, size)
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self._path(digest), "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
+
+    def get_bytes(self, digest: str) -> bytes:
+        with self.open(digest) as src:
+            data = src.read()
+        if digest_bytes(data) != digest:
+            raise BlobCorrupted(f"blob {digest} in {self.location} does not match its digest; restore it")
+        return data
+
+    def get_file(self, digest: str, dest: Path) -> Path:
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+        try:
+            with self.open(digest) as src, os.fdopen(fd, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+            if "sha256:" + h.hexdigest() != digest:
+                raise BlobCorrupted(f"blob {digest} in {self.location} does not match its digest; restore it")
+            os.replace(tmp, dest)  # the caller sees the whole verified file or nothing
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest
+
+    def exists(self, digest: str) -> bool:
+        return digest in self._index() and self._path(digest).is_file()
+
+    def delete(self, digest: str) -> None:
+        with self._lock:
+            self._path(digest).unlink(missing_ok=True)
+            index = self._index()
+            if index.pop(digest, None) is not None:
+                self._write_atomic(self.folder / "index.json", json.dumps(index, sort_keys=True).encode())
+
+    def iter_digests(self) -> Iterator[str]:
+        return iter(sorted(self._index()))
+
+    def verify(self, digest: str) -> bool:
+        h = hashlib.sha256()
+        try:
+            with self.open(digest) as src:
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+        except BlobNotFound:
+            return False
+        return "sha256:" + h.hexdigest() == digest
