@@ -113,7 +113,11 @@ def main(size_mb: int = 200) -> dict[str, Any]:
             result["s3_loopback"] = _run_child("s3://bench/blobs", source, folder / "out.bin", {**home, **aws})
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
     print(json.dumps(result, indent=2))
     return result
 
