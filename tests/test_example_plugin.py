@@ -67,8 +67,17 @@ def test_plugins_command_lists_the_distribution_and_its_backends() -> None:
     assert "example" in listing["backends"]["storage"] and "print" in listing["backends"]["target"]
 
 
-def test_print_target_is_registered_and_deploys() -> None:
-    """The provisional `print` target's factory returns an object with a name and deploy()."""
+def test_print_target_deploys_through_opskit_deploy() -> None:
+    """The plugin's `print` target implements the Target protocol and works through opskit.deploy by name."""
+    from opskit.deployments.target import Target
+
+    @opskit.train(model="example-model", alias="staging")
+    def train() -> dict[str, int]:
+        return {"w": 1}
+
+    train()
     target = get_registry().get("target", "print").factory(opskit.get_config())
-    assert target.name == "print"
-    assert target.deploy("example-model@staging", port=8000)["model"] == "example-model@staging"
+    assert isinstance(target, Target)
+    deployment = opskit.deploy("example-model@staging", target="print", name="printed", replicas=2)
+    assert (deployment.target, deployment.refs, deployment.state) == ("print", ("example-model@staging",), "printed")
+    assert [d.name for d in opskit.deployments.list()] == ["printed"]

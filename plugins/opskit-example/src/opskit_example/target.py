@@ -1,25 +1,48 @@
-"""A deployment target that deploys nothing: it prints and remembers what it was asked to deploy.
+"""A deployment target that deploys nothing: it describes what it was asked to deploy.
 
-Provisional: opskit's deployment interface (``opskit.deploy(..., target=...)``)
-is being designed; this target implements the minimal shape (``name`` and
-``deploy``) and will follow the final protocol.
+It implements opskit's ``Target`` protocol (``deploy``, ``status``, ``stop``,
+``logs``), so ``opskit.deploy("wine@staging", target="print")`` works end to end
+and the record shows up in ``opskit deployments list``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+
+from opskit.deployments.target import Deployment, DeploymentSpec
 
 
 class PrintTarget:
-    """``deploy(ref, **options)`` prints the request and returns a description of the "deployment"."""
+    """Prints each deployment request; its deployments are "printed" until stopped."""
 
     name = "print"
 
     def __init__(self) -> None:
-        self.deployed: list[dict[str, Any]] = []
+        self.lines: dict[str, list[str]] = {}
+        self.stopped: set[str] = set()
 
-    def deploy(self, ref: str, **options: Any) -> dict[str, Any]:
-        record = {"target": self.name, "model": ref, "options": options, "status": "printed"}
-        self.deployed.append(record)
-        print(f"[opskit-example] would deploy {ref} with {options or 'no options'}")
-        return record
+    def deploy(self, spec: DeploymentSpec) -> Deployment:
+        line = f"[opskit-example] would deploy {dict(spec.variants)} as {spec.name!r} with {spec.options or 'no options'}"
+        print(line)
+        self.lines.setdefault(spec.name, []).append(line)
+        self.stopped.discard(spec.name)
+        return Deployment(
+            name=spec.name,
+            target=self.name,
+            url=None,
+            refs=tuple(spec.variants),
+            weights=spec.variants,
+            shadow=spec.shadow,
+            state="printed",
+            created_at=time.time(),
+            options=spec.options,
+        )
+
+    def status(self, deployment: Deployment) -> str:
+        return "stopped" if deployment.name in self.stopped else "printed"
+
+    def stop(self, deployment: Deployment) -> None:
+        self.stopped.add(deployment.name)
+
+    def logs(self, deployment: Deployment) -> str:
+        return "\n".join(self.lines.get(deployment.name, []))
