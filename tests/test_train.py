@@ -14,6 +14,8 @@ from sklearn.linear_model import LogisticRegression
 
 import opskit
 
+pytestmark = pytest.mark.trackers("local", "mlflow")
+
 
 @pytest.fixture(scope="module")
 def wine() -> tuple[pd.DataFrame, pd.Series]:

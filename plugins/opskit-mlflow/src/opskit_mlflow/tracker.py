@@ -7,7 +7,10 @@ digests, the error) travels in ``opskit.*`` tags (see ``encode``) and as
 artifacts under ``opskit/``. Model versions are MLflow model versions whose
 tags hold opskit's digest, flavor, signature and metadata; aliases are MLflow
 aliases, and their history is kept as registered-model tags. State documents
-are runs of the experiment ``opskit.state``. See docs/backends/mlflow.md.
+are runs of the experiment ``opskit.state``. With a *namespace*, every
+experiment and registered model name gets the prefix ``<namespace>.``, so
+several projects (or test sessions) share one server without meeting. See
+docs/backends/mlflow.md.
 """
 
 from __future__ import annotations
@@ -73,13 +76,6 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def _float(value: float) -> float:
-    # MLflow stores an infinite metric as the largest finite double; give the infinity back.
-    if abs(value) == sys.float_info.max:
-        return math.copysign(math.inf, value)
-    return value
-
-
 def _code(error: MlflowException) -> str:
     return str(getattr(error, "error_code", ""))
 
@@ -106,6 +102,10 @@ class _Buffer:
         self.new_params: dict[str, str] = {}
         self.tags: dict[str, str] = {}
         self.metrics: list[MLflowMetric] = []
+        # MLflow stores an infinite metric as the largest finite double: opskit notes which
+        # points were infinite (key -> [[step, timestamp_ms], ...]) to give the infinity back.
+        self.infinite: dict[str, list[list[int]]] = {}
+        self.infinite_dirty = False
 
 
 class MLflowTracker:
@@ -113,13 +113,18 @@ class MLflowTracker:
 
     name = "mlflow"
 
-    def __init__(self, tracking_uri: str | None = None) -> None:
+    def __init__(self, tracking_uri: str | None = None, *, namespace: str | None = None) -> None:
         self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
         if not self.tracking_uri:
             raise BackendUnavailable(
                 "the mlflow tracker needs a tracking server: set MLFLOW_TRACKING_URI (e.g. "
                 "http://mlflow.internal:5000) or tracker_options={'tracking_uri': ...}"
             )
+        # MLflow prints (and fetches the run again for) a "View run" link at every run end;
+        # opskit ends runs itself, so keep stdout quiet unless the user asked for the links.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        self.namespace = namespace or ""
+        self._ns = f"{namespace}." if namespace else ""
         self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         self._lock = threading.RLock()
         self._ids: dict[str, str] = {}  # opskit run id -> MLflow run id
@@ -133,7 +138,15 @@ class MLflowTracker:
     @classmethod
     def from_config(cls, config: Config) -> MLflowTracker:
         uri = config.tracker_options.get("tracking_uri")
-        return cls(str(uri) if uri else None)
+        namespace = config.tracker_options.get("namespace") or os.environ.get("OPSKIT_MLFLOW_NAMESPACE")
+        return cls(str(uri) if uri else None, namespace=str(namespace) if namespace else None)
+
+    def _m(self, name: str) -> str:
+        """The MLflow name of an opskit model or experiment (namespace prefix added)."""
+        return self._ns + name
+
+    def _strip(self, name: str) -> str:
+        return name[len(self._ns) :] if self._ns and name.startswith(self._ns) else name
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -147,16 +160,16 @@ class MLflowTracker:
         found = self._experiments.get(name)
         if found is not None:
             return found
-        experiment = self.client.get_experiment_by_name(name)
+        experiment = self.client.get_experiment_by_name(self._m(name))
         if experiment is None:
             if not create:
                 return None
             try:
-                experiment_id = self.client.create_experiment(name)
+                experiment_id = self.client.create_experiment(self._m(name))
             except MlflowException as exc:  # created meanwhile by another process
                 if _code(exc) != "RESOURCE_ALREADY_EXISTS":
                     raise
-                experiment = self.client.get_experiment_by_name(name)
+                experiment = self.client.get_experiment_by_name(self._m(name))
                 assert experiment is not None
                 experiment_id = experiment.experiment_id
         else:
@@ -168,15 +181,18 @@ class MLflowTracker:
     def _experiment_name(self, experiment_id: str) -> str:
         name = self._experiment_names.get(experiment_id)
         if name is None:
-            name = self.client.get_experiment(experiment_id).name
+            name = self._strip(self.client.get_experiment(experiment_id).name)
             self._experiment_names[experiment_id] = name
         return name
 
     def _run_experiments(self) -> list[str]:
         ids = []
         for experiment in self._all(lambda token: self.client.search_experiments(max_results=1000, page_token=token)):
-            self._experiment_names[experiment.experiment_id] = experiment.name
-            if experiment.name != STATE_EXPERIMENT:
+            if not experiment.name.startswith(self._ns):
+                continue
+            name = self._strip(experiment.name)
+            self._experiment_names[experiment.experiment_id] = name
+            if name != STATE_EXPERIMENT:
                 ids.append(experiment.experiment_id)
         return ids
 
@@ -282,7 +298,11 @@ class MLflowTracker:
     def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
         with self._lock:
             buffer = self._buffer(run_id)
-            buffer.metrics.extend(MLflowMetric(m.key, m.value, _ms(m.timestamp), m.step) for m in metrics)
+            for m in metrics:
+                buffer.metrics.append(MLflowMetric(m.key, m.value, _ms(m.timestamp), m.step))
+                if math.isinf(m.value):
+                    buffer.infinite.setdefault(m.key, []).append([m.step, _ms(m.timestamp)])
+                    buffer.infinite_dirty = True
             self._points += len(metrics)
             self._maybe_flush()
 
@@ -318,6 +338,9 @@ class MLflowTracker:
         if buffer.params_dirty:
             buffer.tags.update(json_tags(DOC + "params", buffer.params))
             buffer.params_dirty = False
+        if buffer.infinite_dirty:
+            buffer.tags.update(json_tags(DOC + "infinite", buffer.infinite))
+            buffer.infinite_dirty = False
         params = [Param(k, v) for k, v in buffer.new_params.items()]
         tags = [RunTag(k, v) for k, v in buffer.tags.items()]
         metrics = buffer.metrics
@@ -407,7 +430,7 @@ class MLflowTracker:
             user=tags.get(USER),
             host=tags.get(HOST),
             params=read_json(tags, DOC + "params") or {},
-            metrics={k: _float(v) for k, v in found.data.metrics.items()},
+            metrics=self._latest(found),
             tags=user_tags(tags),
             code=from_plain(CodeInfo, code) if code else None,
             env=from_plain(EnvInfo, env) if env else None,
@@ -416,6 +439,26 @@ class MLflowTracker:
             model_version=model_version,
             error=read_json(tags, DOC + "error"),
         )
+
+    def _latest(self, found: MLflowRun) -> dict[str, float]:
+        metrics = dict(found.data.metrics)
+        infinite = read_json(found.data.tags, DOC + "infinite") or {}
+        for key, value in metrics.items():
+            if key in infinite and abs(value) == sys.float_info.max:
+                history = self._history(found.info.run_id, key, infinite[key])
+                metrics[key] = max(history, key=lambda m: (m.step, m.timestamp)).value
+        return metrics
+
+    def _history(self, mlflow_id: str, key: str, infinite: list[list[int]] | None = None) -> list[Metric]:
+        points = self.client.get_metric_history(mlflow_id, key)
+        marked = {(step, ms) for step, ms in infinite or ()}
+        out = []
+        for p in points:
+            value = p.value
+            if abs(value) == sys.float_info.max and (p.step, p.timestamp) in marked:
+                value = math.copysign(math.inf, value)
+            out.append(Metric(p.key, value, p.step, p.timestamp / 1000))
+        return sorted(out, key=lambda m: (m.step, m.timestamp))
 
     def get_run(self, run_id: str) -> Run:
         with self._lock:
@@ -464,9 +507,9 @@ class MLflowTracker:
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self._lock:
             self.flush()
-            points = self.client.get_metric_history(self._mlflow_id(run_id), key)
-        out = [Metric(p.key, _float(p.value), p.step, p.timestamp / 1000) for p in points]
-        return sorted(out, key=lambda m: (m.step, m.timestamp))
+            mlflow_id = self._mlflow_id(run_id)
+            infinite = read_json(self.client.get_run(mlflow_id).data.tags, DOC + "infinite") or {}
+            return self._history(mlflow_id, key, infinite.get(key))
 
     def mark_stale_runs(self) -> list[str]:
         host = socket.gethostname()
@@ -517,7 +560,7 @@ class MLflowTracker:
             self.flush()
             now = time.time()
             try:
-                self.client.create_registered_model(name, tags={"opskit.created_at": repr(now)})
+                self.client.create_registered_model(self._m(name), tags={"opskit.created_at": repr(now)})
             except MlflowException as exc:
                 if _code(exc) != "RESOURCE_ALREADY_EXISTS":
                     raise
@@ -541,10 +584,10 @@ class MLflowTracker:
                     )
                     self.client.log_artifacts(mlflow_id, str(Path(tmp) / path), path)
             created = self.client.create_model_version(
-                name, source=f"runs:/{mlflow_id}/{path}", run_id=mlflow_id, tags=tags
+                self._m(name), source=f"runs:/{mlflow_id}/{path}", run_id=mlflow_id, tags=tags
             )
             if run_id:
-                self.client.set_tag(mlflow_id, MODEL, f"{name}:{created.version}")
+                self.client.set_tag(mlflow_id, MODEL, f"{self._m(name)}:{created.version}")
             return self._version(created)
 
     def _holder_run(self, name: str) -> str:
@@ -557,7 +600,7 @@ class MLflowTracker:
         tags = dict(found.tags or {})
         signature = read_json(tags, DOC + "signature")
         return ModelVersion(
-            name=found.name,
+            name=self._strip(found.name),
             version=int(found.version),
             digest=tags.get("opskit.digest", ""),
             size_bytes=int(tags.get("opskit.size_bytes", "0")),
@@ -571,23 +614,27 @@ class MLflowTracker:
 
     def _registered(self, name: str) -> Any:
         try:
-            return self.client.get_registered_model(name)
+            return self.client.get_registered_model(self._m(name))
         except MlflowException as exc:
             if not _missing(exc):
                 raise
-        known = ", ".join(sorted(m.name for m in self._registered_models())[:20]) or "none"
+        known = ", ".join(sorted(self._strip(m.name) for m in self._registered_models())[:20]) or "none"
         raise ModelNotFound(
             f"no registered model {name!r} in the MLflow server at {self.tracking_uri} (models: {known}); "
             "train one with @opskit.train(model=...)"
         ) from None
 
     def _registered_models(self) -> list[Any]:
-        return list(self._all(lambda token: self.client.search_registered_models(max_results=1000, page_token=token)))
+        pattern = f"name LIKE '{_escape(self._ns)}%'" if self._ns else ""
+        found = self._all(
+            lambda token: self.client.search_registered_models(pattern, max_results=1000, page_token=token)
+        )
+        return [m for m in found if m.name.startswith(self._ns)]
 
     def _versions(self, name: str) -> list[ModelVersion]:
         found = self._all(
             lambda token: self.client.search_model_versions(
-                f"name = '{name}'", max_results=10000, page_token=token
+                f"name = '{_escape(self._m(name))}'", max_results=10000, page_token=token
             )
         )
         return sorted((self._version(v) for v in found), key=lambda v: v.version)
@@ -595,9 +642,9 @@ class MLflowTracker:
     def _model(self, registered: Any) -> Model:
         aliases = {alias: int(version) for alias, version in (getattr(registered, "aliases", None) or {}).items()}
         return Model(
-            name=registered.name,
+            name=self._strip(registered.name),
             created_at=float(registered.tags.get("opskit.created_at", registered.creation_timestamp / 1000)),
-            versions=self._versions(registered.name),
+            versions=self._versions(self._strip(registered.name)),
             aliases=aliases,
         )
 
@@ -635,7 +682,7 @@ class MLflowTracker:
                     raise ModelNotFound(f"model {ref.name!r} has no versions yet")
                 return versions[-1]
             try:
-                return self._version(self.client.get_model_version(ref.name, str(number)))
+                return self._version(self.client.get_model_version(self._m(ref.name), str(number)))
             except MlflowException as exc:
                 if not _missing(exc):
                     raise
@@ -646,13 +693,13 @@ class MLflowTracker:
 
     def _record_alias(self, change: AliasChange) -> None:
         body = [change.alias, change.version, change.previous_version, change.changed_at, change.user]
-        self.client.set_registered_model_tag(change.model, f"{HISTORY}{time.time_ns():020d}", json.dumps(body))
+        self.client.set_registered_model_tag(self._m(change.model), f"{HISTORY}{time.time_ns():020d}", json.dumps(body))
 
     def set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
         with self._lock:
             self.get_model_version(ModelRef(name, version=version))
             previous = (getattr(self._registered(name), "aliases", None) or {}).get(alias)
-            self.client.set_registered_model_alias(name, alias, str(version))
+            self.client.set_registered_model_alias(self._m(name), alias, str(version))
             change = AliasChange(name, alias, version, int(previous) if previous else None, time.time(), user)
             self._record_alias(change)
             return change
@@ -660,7 +707,7 @@ class MLflowTracker:
     def delete_alias(self, name: str, alias: str, *, user: str | None) -> AliasChange:
         with self._lock:
             previous = self.get_model_version(ModelRef(name, alias=alias)).version
-            self.client.delete_registered_model_alias(name, alias)
+            self.client.delete_registered_model_alias(self._m(name), alias)
             change = AliasChange(name, alias, None, previous, time.time(), user)
             self._record_alias(change)
             return change
