@@ -1,4 +1,4 @@
-"""``opskit runs|models|plugins|doctor``: human-readable tables, ``--json`` for machines."""
+"""``opskit runs|models|plugins|doctor|sync``: human-readable tables, ``--json`` for machines."""
 
 from __future__ import annotations
 
@@ -169,6 +169,19 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from opskit._backends import get_tracker
+
+    tracker = get_tracker()
+    sync = getattr(tracker, "sync", None)
+    if sync is None:
+        print(f"the {tracker.name} tracker writes directly: nothing to sync")
+        return 0
+    delivered = int(sync())
+    print(f"delivered {delivered} run(s) from the outbox to the {tracker.name} tracker")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opskit", description="Runs, models and plugins of the opskit store.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair", action="store_true", help="remove old orphan blobs and temp files")
     p.add_argument("--no-verify", action="store_true", help="skip re-hashing every blob")
     p.set_defaults(func=_doctor)
+    sub.add_parser("sync", help="deliver runs a tracker kept in its outbox while its server was unreachable").set_defaults(func=_sync)
     return parser
 
 

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from mlflow.entities import Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from opskit.errors import BackendUnavailable, ModelNotFound, RunNotFound
+from opskit.errors import BackendUnavailable, ModelNotFound, OpskitWarning, RunNotFound
 from opskit.names import ModelRef
 from opskit.query import RunQuery
 from opskit.records import (
@@ -48,9 +49,10 @@ from opskit.records import (
     RunStatus,
     Schema,
 )
-from opskit.serialize import from_plain, to_plain
+from opskit.serialize import from_dict, from_plain, to_dict, to_plain
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit_mlflow.encode import display_param, json_tags, read_json
+from opskit_mlflow.outbox import Outbox, is_unreachable
 from opskit_mlflow.search import matches, mlflow_filter, order_runs, pushes_everything
 
 if TYPE_CHECKING:
@@ -113,7 +115,9 @@ class MLflowTracker:
 
     name = "mlflow"
 
-    def __init__(self, tracking_uri: str | None = None, *, namespace: str | None = None) -> None:
+    def __init__(
+        self, tracking_uri: str | None = None, *, namespace: str | None = None, outbox: Path | None = None
+    ) -> None:
         self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
         if not self.tracking_uri:
             raise BackendUnavailable(
@@ -123,8 +127,13 @@ class MLflowTracker:
         # MLflow prints (and fetches the run again for) a "View run" link at every run end;
         # opskit ends runs itself, so keep stdout quiet unless the user asked for the links.
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        # MLflow retries an unreachable server 7 times with exponential backoff (minutes); opskit
+        # has the outbox, so it gives up after a few seconds unless the user chose otherwise.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         self.namespace = namespace or ""
         self._ns = f"{namespace}." if namespace else ""
+        self.outbox = Outbox(outbox) if outbox is not None else None
         self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         self._lock = threading.RLock()
         self._ids: dict[str, str] = {}  # opskit run id -> MLflow run id
@@ -139,7 +148,11 @@ class MLflowTracker:
     def from_config(cls, config: Config) -> MLflowTracker:
         uri = config.tracker_options.get("tracking_uri")
         namespace = config.tracker_options.get("namespace") or os.environ.get("OPSKIT_MLFLOW_NAMESPACE")
-        return cls(str(uri) if uri else None, namespace=str(namespace) if namespace else None)
+        return cls(
+            str(uri) if uri else None,
+            namespace=str(namespace) if namespace else None,
+            outbox=config.home / "mlflow-outbox",
+        )
 
     def _m(self, name: str) -> str:
         """The MLflow name of an opskit model or experiment (namespace prefix added)."""
@@ -223,13 +236,8 @@ class MLflowTracker:
 
     # -- runs --------------------------------------------------------------------------------------
 
-    def create_run(self, run: Run, *, pid: int | None = None) -> None:
-        started = own_start() if pid == os.getpid() else (process_start(pid) if pid else None)
-        tags: dict[str, str] = {
-            RUN_ID: run.id,
-            STARTED: repr(run.started_at),
-            **run.tags,
-        }
+    def _run_tags(self, run: Run, pid: int | None, started: int | None) -> dict[str, str]:
+        tags: dict[str, str] = {RUN_ID: run.id, STARTED: repr(run.started_at), **run.tags}
         if run.user:
             tags[USER] = run.user
             tags["mlflow.user"] = run.user
@@ -252,20 +260,46 @@ class MLflowTracker:
             tags.update(json_tags(DOC + "env", to_plain(run.env)))
         tags.update(self._input_tags(run.inputs))
         tags.update(json_tags(DOC + "params", run.params))
+        return tags
+
+    def _create_mlflow_run(self, run: Run) -> str:
+        experiment_id = self._experiment_id(run.experiment)
+        assert experiment_id is not None
+        created = self.client.create_run(
+            experiment_id, start_time=_ms(run.started_at), tags={RUN_ID: run.id}, run_name=run.name
+        )
+        mlflow_id = str(created.info.run_id)
+        self._ids[run.id] = mlflow_id
+        return mlflow_id
+
+    def create_run(self, run: Run, *, pid: int | None = None) -> None:
+        started = own_start() if pid == os.getpid() else (process_start(pid) if pid else None)
         with self._lock:
-            experiment_id = self._experiment_id(run.experiment)
-            assert experiment_id is not None
-            created = self.client.create_run(
-                experiment_id, start_time=_ms(run.started_at), tags={RUN_ID: run.id}, run_name=run.name
-            )
-            mlflow_id = created.info.run_id
-            self._ids[run.id] = mlflow_id
+            self._deliver_quietly()
             self._runs[run.id] = run
             buffer = _Buffer(run.params)
             buffer.new_params = {k: display_param(v) for k, v in run.params.items()}
-            buffer.tags = tags
+            buffer.tags = self._run_tags(run, pid, started)
             self._buffers[run.id] = buffer
-            self._flush_run(run.id)  # visible to other processes when this returns
+            try:
+                self._create_mlflow_run(run)
+            except Exception as exc:
+                if self.outbox is None or not is_unreachable(exc):
+                    raise
+                self._go_offline(run.id, exc)
+                self.outbox.append(run.id, {"op": "create", "run": to_dict(run)})
+            self._flush_run(run.id)  # visible to other processes when this returns (or kept in the outbox)
+
+    def _go_offline(self, run_id: str, error: BaseException) -> None:
+        assert self.outbox is not None
+        if not self.outbox.holds(run_id):
+            warnings.warn(
+                f"the MLflow server at {self.tracking_uri} is unreachable ({type(error).__name__}); run "
+                f"{run_id} is kept in {self.outbox.folder} and is delivered by `opskit sync` or the next run",
+                OpskitWarning,
+                stacklevel=4,
+            )
+            self.outbox.append(run_id, {"op": "open", "run_id": run_id, "pid": os.getpid(), "host": socket.gethostname()})
 
     @staticmethod
     def _input_tags(inputs: Sequence[DataInput]) -> dict[str, str]:
@@ -341,21 +375,47 @@ class MLflowTracker:
         if buffer.infinite_dirty:
             buffer.tags.update(json_tags(DOC + "infinite", buffer.infinite))
             buffer.infinite_dirty = False
-        params = [Param(k, v) for k, v in buffer.new_params.items()]
-        tags = [RunTag(k, v) for k, v in buffer.tags.items()]
-        metrics = buffer.metrics
-        if not (params or tags or metrics):
+        if not (buffer.new_params or buffer.tags or buffer.metrics):
             return
-        mlflow_id = self._ids[run_id] if run_id in self._ids else self._mlflow_id(run_id)
-        while params or tags or metrics:
+        if self.outbox is not None and self.outbox.holds(run_id):
+            self._buffer_to_outbox(run_id, buffer)
+            return
+        try:
+            mlflow_id = self._ids[run_id] if run_id in self._ids else self._mlflow_id(run_id)
+            self._send_batch(mlflow_id, buffer)
+        except Exception as exc:
+            if self.outbox is None or not is_unreachable(exc):
+                raise
+            self._go_offline(run_id, exc)
+            self._buffer_to_outbox(run_id, buffer)
+
+    def _send_batch(self, mlflow_id: str, buffer: _Buffer) -> None:
+        """Send the buffer with ``log_batch``, dropping each chunk from it once the server took it."""
+        while buffer.new_params or buffer.tags or buffer.metrics:
+            params = list(buffer.new_params.items())[:_BATCH_ITEMS]
+            tags = list(buffer.tags.items())[:_BATCH_ITEMS]
+            metrics = buffer.metrics[:_BATCH_METRICS]
             self.client.log_batch(
                 mlflow_id,
-                metrics=metrics[:_BATCH_METRICS],
-                params=params[:_BATCH_ITEMS],
-                tags=tags[:_BATCH_ITEMS],
+                metrics=metrics,
+                params=[Param(k, v) for k, v in params],
+                tags=[RunTag(k, v) for k, v in tags],
                 synchronous=True,
             )
-            metrics, params, tags = metrics[_BATCH_METRICS:], params[_BATCH_ITEMS:], tags[_BATCH_ITEMS:]
+            for key, value in params:
+                buffer.sent_params[key] = buffer.new_params.pop(key) if key in buffer.new_params else value
+            for key, _ in tags:
+                buffer.tags.pop(key, None)
+            del buffer.metrics[: len(metrics)]
+
+    def _buffer_to_outbox(self, run_id: str, buffer: _Buffer) -> None:
+        assert self.outbox is not None
+        self.outbox.append(run_id, {
+            "op": "batch",
+            "params": buffer.new_params,
+            "tags": buffer.tags,
+            "metrics": [[m.key, m.value, m.timestamp, m.step] for m in buffer.metrics],
+        })
         buffer.sent_params.update(buffer.new_params)
         buffer.new_params, buffer.tags, buffer.metrics = {}, {}, []
 
@@ -373,12 +433,85 @@ class MLflowTracker:
             if error is not None:
                 buffer.tags.update(json_tags(DOC + "error", error))
             self._flush_run(run_id)
-            mlflow_id = self._ids[run_id]
             run = self._runs.pop(run_id, None)
-            if run is not None:
-                self._upload_run_files(mlflow_id, run)
-            self.client.set_terminated(mlflow_id, status=status, end_time=_ms(ended_at))
             self._buffers.pop(run_id, None)
+            end = {"op": "end", "status": status, "ended_at": ended_at, "run": to_dict(run) if run else None}
+            if self.outbox is not None and self.outbox.holds(run_id):
+                self.outbox.append(run_id, end)
+                self.outbox.release(run_id)
+                return
+            try:
+                self._finish(self._ids[run_id], run, status, ended_at)
+            except Exception as exc:
+                if self.outbox is None or not is_unreachable(exc):
+                    raise
+                self._go_offline(run_id, exc)
+                self.outbox.append(run_id, end)
+                self.outbox.release(run_id)
+
+    def _finish(self, mlflow_id: str, run: Run | None, status: str, ended_at: float) -> None:
+        if run is not None:
+            self._upload_run_files(mlflow_id, run)
+        self.client.set_terminated(mlflow_id, status=status, end_time=_ms(ended_at))
+
+    # -- the outbox --------------------------------------------------------------------------------
+
+    def _deliver_quietly(self) -> None:
+        """Deliver what earlier runs left in the outbox, if the server answers now."""
+        if self.outbox is None or not self.outbox.pending():
+            return
+        try:
+            self.sync()
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+
+    def sync(self) -> int:
+        """Deliver every complete run in the outbox, oldest first; return how many were delivered.
+
+        A run whose process died before it ended is delivered as KILLED. Progress is
+        kept per operation, so an interrupted sync never sends anything twice.
+        """
+        if self.outbox is None:
+            return 0
+        delivered = 0
+        with self._lock:
+            for path in self.outbox.pending():
+                ops = list(self.outbox.read(path))
+                head = ops[0] if ops else {}
+                complete = bool(ops) and ops[-1].get("op") == "end"
+                if not complete and (head.get("host") != socket.gethostname() or is_alive(int(head.get("pid", 0)), None)):
+                    continue  # still being written by a live process
+                if not complete:
+                    ops.append({"op": "end", "status": "KILLED", "ended_at": time.time(), "run": None})
+                progress = path.with_suffix(".done")
+                done = int(progress.read_text() or "0") if progress.exists() else 0
+                for index, op in enumerate(ops):
+                    if index >= done:
+                        self._replay(head.get("run_id", ""), op)
+                        progress.write_text(str(index + 1))
+                path.unlink()
+                progress.unlink(missing_ok=True)
+                delivered += 1
+        return delivered
+
+    def _replay(self, run_id: str, op: dict[str, Any]) -> None:
+        kind = op["op"]
+        if kind == "create":
+            run = from_dict(op["run"])
+            try:
+                self._mlflow_id(run.id)  # created before the connection dropped
+            except RunNotFound:
+                self._create_mlflow_run(run)
+        elif kind == "batch":
+            buffer = _Buffer({})
+            buffer.new_params = dict(op["params"])
+            buffer.tags = dict(op["tags"])
+            buffer.metrics = [MLflowMetric(k, v, ts, step) for k, v, ts, step in op["metrics"]]
+            self._send_batch(self._mlflow_id(run_id), buffer)
+        elif kind == "end":
+            run = from_dict(op["run"]) if op.get("run") else None
+            self._finish(self._mlflow_id(run_id), run, op["status"], float(op["ended_at"]))
 
     def _upload_run_files(self, mlflow_id: str, run: Run) -> None:
         """Code snapshot, environment, data fingerprints and logged files, browsable in MLflow's UI."""
