@@ -21,8 +21,9 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite."""
-    _install(session, "test")
+    """Run the whole test suite (the MLflow tracker's tests start real MLflow and PostgreSQL servers)."""
+    _install(session, "test", "test-mlflow")
+    session.install("-e", "plugins/opskit-mlflow")
     session.run("pytest", *session.posargs, env=ENV)
 
 
@@ -39,13 +40,14 @@ def demo(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff: lint and import order."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
-    session.run("ruff", "check", "src", "tests", "bench", "examples", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "bench", "examples", "noxfile.py", "plugins")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on src/."""
-    _install(session, "typecheck")
+    """mypy --strict on src/ and on the plugins' packages."""
+    _install(session, "typecheck", "test-mlflow")
+    session.install("-e", "plugins/opskit-mlflow")
     session.run("mypy")
 
 
@@ -53,4 +55,5 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Measure opskit side by side with MLflow and print ratios."""
     _install(session, "bench")
+    session.install("-e", "plugins/opskit-mlflow")
     session.run("python", "bench/run.py", *session.posargs, env=ENV)
