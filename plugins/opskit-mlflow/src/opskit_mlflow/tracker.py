@@ -166,7 +166,9 @@ class MLflowTracker:
     def _unavailable(self, error: Exception) -> BackendUnavailable:
         return BackendUnavailable(
             f"the MLflow tracking server at {self.tracking_uri} did not answer ({type(error).__name__}: "
-            f"{str(error)[:300]}); check that it runs and that MLFLOW_TRACKING_URI is right"
+            f"{str(error)[:300]}); check that it runs and that MLFLOW_TRACKING_URI is right. A model "
+            "cannot be registered without the server (it numbers versions); runs are kept in the "
+            "outbox and delivered by `opskit sync`"
         )
 
     def _experiment_id(self, name: str, *, create: bool = True) -> str | None:
@@ -686,6 +688,17 @@ class MLflowTracker:
         signature: Schema | None,
         metadata: Mapping[str, Any],
         model: object | None = None,
+    ) -> ModelVersion:
+        try:
+            return self._register(name, digest, size_bytes, flavor, run_id, signature, metadata, model)
+        except MlflowException as exc:
+            if is_unreachable(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    def _register(
+        self, name: str, digest: str, size_bytes: int, flavor: str, run_id: str | None,
+        signature: Schema | None, metadata: Mapping[str, Any], model: object | None,
     ) -> ModelVersion:
         from opskit_mlflow.native import pip_requirements, save_native
 
