@@ -17,7 +17,7 @@ from sklearn.datasets import load_wine
 from sklearn.ensemble import RandomForestClassifier
 
 import opskit
-from conftest import ROOT
+from conftest import ROOT, run_python
 from servers import MLflowServer
 
 
@@ -41,13 +41,15 @@ def _mlflow_name(name: str) -> str:
     return f"{os.environ['OPSKIT_MLFLOW_NAMESPACE']}.{name}"
 
 
-def test_the_plugin_is_found_through_its_entry_point() -> None:
-    """The mlflow tracker comes from the opskit-mlflow distribution via the `opskit` entry point group."""
-    from opskit.plugins import get_registry
-
-    entry = get_registry().get("tracker", "mlflow")
-    assert "mlflow" in entry.plugin
-    assert "mlflow" not in sys.modules or "opskit" not in getattr(sys.modules["mlflow"], "__file__", "")
+def test_the_plugin_is_found_through_its_entry_point_and_imports_mlflow_only_when_selected() -> None:
+    """The tracker comes from the opskit-mlflow entry point; runs on the local tracker never import mlflow."""
+    out = run_python(
+        "import sys, opskit\nfrom opskit.plugins import get_registry\n"
+        "print(get_registry().get('tracker', 'mlflow').plugin)\n"
+        "@opskit.track\ndef f(x=1):\n    return x\nf()\nprint('mlflow' in sys.modules)"
+    )
+    plugin, imported = out.stdout.split()
+    assert "mlflow" in plugin and imported == "False"
 
 
 @pytest.mark.parametrize("tracker", ["mlflow", "mlflow-pg"], indirect=True)
@@ -205,5 +207,39 @@ def test_a_run_survives_a_server_outage(tmp_path: Path, monkeypatch: pytest.Monk
             assert (run.name, run.status, run.params, run.tags) == (name, "FINISHED", {"lr": 0.1}, {"phase": "outage"})
             assert [p.value for p in run.metric_history("loss")] == [3.0, 2.0, 1.0]
         assert [r.name for r in opskit.search_runs(order_by=["started_at"])] == ["first", "next", "second"]
+    finally:
+        server.stop()
+
+
+def test_runs_started_while_the_server_is_down_arrive_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Path) -> None:
+    """With no server at all, runs go to the outbox whole; registering a model fails clearly; sync delivers."""
+    server = MLflowServer(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)  # not started yet
+    monkeypatch.setenv("OPSKIT_TRACKER", "mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    opskit.reset_defaults()
+
+    @opskit.track
+    def offline(seed: int = 1) -> int:
+        opskit.log_metric("score", 0.5)
+        return seed
+
+    @opskit.train(model="offline-model")
+    def train() -> dict[str, int]:
+        return {"w": 1}
+
+    with pytest.warns(opskit.OpskitWarning, match="unreachable"):
+        assert offline(seed=7) == 7
+    with pytest.warns(opskit.OpskitWarning, match="unreachable"), pytest.raises(opskit.BackendUnavailable, match="cannot be registered"):
+        train()
+    assert len(list((store / "mlflow-outbox").glob("*.jsonl"))) == 2
+    server.start()
+    try:
+        from opskit._backends import get_tracker
+
+        assert get_tracker().sync() == 2  # type: ignore[attr-defined]
+        first, second = opskit.search_runs(order_by=["started_at"])
+        assert (first.name, first.status, first.params, first.metrics) == ("offline", "FINISHED", {"seed": 7}, {"score": 0.5})
+        assert second.name == "train" and second.status == "FAILED" and "BackendUnavailable" in (second.error or "")
+        assert not list((store / "mlflow-outbox").glob("*"))
     finally:
         server.stop()
