@@ -12,6 +12,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mlflow import MlflowClient
 from sklearn.datasets import load_wine
 from sklearn.ensemble import RandomForestClassifier
@@ -243,3 +245,16 @@ def test_runs_started_while_the_server_is_down_arrive_later(tmp_path: Path, monk
         assert not list((store / "mlflow-outbox").glob("*"))
     finally:
         server.stop()
+
+
+@given(st.text(max_size=20_000), st.text(max_size=20_000))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_json_documents_split_over_tags_round_trip(first: str, second: str) -> None:
+    """A JSON document of any size survives being split over tags, also after a shorter rewrite."""
+    from opskit_mlflow.encode import CHUNK, json_tags, read_json
+
+    tags = json_tags("opskit.json.doc", {"text": first})
+    assert all(len(v) <= CHUNK + 8 for v in tags.values())
+    assert read_json(tags, "opskit.json.doc") == {"text": first}
+    tags.update(json_tags("opskit.json.doc", [second]))  # stale parts of a longer value stay behind
+    assert read_json(tags, "opskit.json.doc") == [second]
