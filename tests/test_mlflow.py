@@ -130,7 +130,7 @@ def test_filters_mean_the_same_on_every_tracker(tracker: str, text: str, expecte
     assert [r.name for r in found] == expected
 
 
-@pytest.mark.parametrize("tracker", ["mlflow"], indirect=True)
+@pytest.mark.parametrize("tracker", ["mlflow", "mlflow-pg"], indirect=True)
 def test_state_documents_and_referenced_digests(tracker: str) -> None:
     """State documents round-trip, replace, list and delete; model and artifact digests are reported."""
     from opskit._backends import get_tracker
