@@ -3,8 +3,8 @@
 MLflow compares params as strings (``params.alpha > '0.1'`` is a text
 comparison) and keeps times in milliseconds, while opskit compares JSON
 numbers as numbers. So only clauses whose MLflow meaning is at least as wide
-as opskit's are sent to the server (metrics, string tags and params, status,
-run name); every clause is then checked again on the rebuilt records, and
+as opskit's are sent to the server (metrics, string tags, equality with a
+plain-text param, status, run name); every clause is then checked again on the rebuilt records, and
 ordering and the limit are applied here. The results equal the local
 tracker's.
 """
@@ -33,12 +33,25 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _plain_text(value: object) -> bool:
+    """A string that no non-string param shows as: MLflow's text equals opskit's text for it."""
+    if not isinstance(value, str) or value in ("", "true", "false", "null", "0", "1") or value[:1] in "[{\"":
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
 def _translate(clause: Clause) -> str | None:
     key = "`" + clause.key.replace("`", "") + "`"
     if clause.kind == "metrics" and clause.op in _NUMERIC_OPS and _is_number(clause.value):
         return f"metrics.{key} {clause.op} {clause.value!r}"
-    if clause.kind in ("tags", "params") and clause.op in _STRING_OPS and isinstance(clause.value, str):
-        return f"{clause.kind}.{key} {clause.op} {_quote(clause.value)}"
+    if clause.kind == "tags" and clause.op in _STRING_OPS and isinstance(clause.value, str):
+        return f"tags.{key} {clause.op} {_quote(clause.value)}"
+    if clause.kind == "params" and clause.op == "=" and _plain_text(clause.value):
+        return f"params.{key} = {_quote(str(clause.value))}"
     if clause.kind == "attributes" and clause.key == "id" and clause.op == "=" and isinstance(clause.value, str):
         return f"tags.`opskit.run_id` = {_quote(clause.value)}"
     name = _ATTRIBUTE_NAMES.get(clause.key) if clause.kind == "attributes" else None
