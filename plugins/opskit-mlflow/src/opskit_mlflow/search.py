@@ -127,6 +127,8 @@ def matches(run: Run, clause: Clause) -> bool:
     if left is None:
         return False
     if clause.op in ("IN", "NOT IN"):
+        if isinstance(left, str):  # SQL compares text with a number as text (type affinity)
+            items = tuple(repr(i) if _is_number(i) else i for i in items)
         found = any(_compare(left, "=", item) for item in items)
         return found if clause.op == "IN" else not found
     if clause.op in ("LIKE", "ILIKE"):
