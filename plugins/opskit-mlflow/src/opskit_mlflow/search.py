@@ -121,7 +121,7 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 def matches(run: Run, clause: Clause) -> bool:
     """Does *run* satisfy *clause*, with the local tracker's semantics?"""
-    items = clause.value if isinstance(clause.value, tuple) else (clause.value,)
+    items: tuple[Any, ...] = clause.value if isinstance(clause.value, tuple) else (clause.value,)
     numeric = all(_is_number(v) for v in items)
     left = _value(run, clause.kind, clause.key, numeric)
     if left is None:
