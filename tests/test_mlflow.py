@@ -153,6 +153,10 @@ def test_state_documents_and_referenced_digests(tracker: str) -> None:
     train()
     assert opskit.models.get_version("digests").digest in store.referenced_digests()
     assert opskit.search_runs()[0].name == "train"  # state runs never show up as runs
+    from opskit.doctor import run_doctor
+
+    report = run_doctor(repair=False, verify=True)
+    assert report.ok, [f for f in report.findings if not f.ok]
 
 
 @pytest.mark.parametrize("tracker", ["mlflow"], indirect=True)
