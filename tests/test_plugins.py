@@ -286,7 +286,9 @@ def test_broken_plugin_fails_loudly_and_can_be_disabled(tmp_path: Path) -> None:
     failed = run_python(code, env={"PYTHONPATH": str(site)}, check=False)
     assert failed.returncode != 0
     assert "opskit-testplugin" in failed.stderr and "OPSKIT_DISABLE_PLUGINS=testplugin" in failed.stderr
-    assert run_python(code, env={"PYTHONPATH": str(site), "OPSKIT_DISABLE_PLUGINS": "testplugin"}).stdout.strip() == "[]"
+    # Other installed plugins (opskit-mlflow in the test environment) still load; the disabled one does not.
+    loaded = run_python(code, env={"PYTHONPATH": str(site), "OPSKIT_DISABLE_PLUGINS": "testplugin"}).stdout
+    assert "testplugin" not in loaded
     assert run_python(code, env={"PYTHONPATH": str(site), "OPSKIT_LOAD_PLUGINS": ""}).stdout.strip() == "[]"
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import opskit
+
+pytestmark = pytest.mark.trackers("local", "mlflow")
 
 keys = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_.\-]{0,20}\Z").filter(lambda k: ".." not in k)
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)

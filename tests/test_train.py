@@ -17,6 +17,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 import opskit
 
+pytestmark = pytest.mark.trackers("local", "mlflow")
+
 
 @pytest.fixture(scope="module")
 def wine() -> tuple[pd.DataFrame, pd.Series]:

@@ -1,4 +1,4 @@
-"""``opskit runs|models|plugins|doctor|storage``: human-readable tables, ``--json`` for machines."""
+"""``opskit runs|models|plugins|doctor|storage|sync``: human-readable tables, ``--json`` for machines."""
 
 from __future__ import annotations
 
@@ -200,6 +200,19 @@ def _storage_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from opskit._backends import get_tracker
+
+    tracker = get_tracker()
+    sync = getattr(tracker, "sync", None)
+    if sync is None:
+        print(f"the {tracker.name} tracker writes directly: nothing to sync")
+        return 0
+    delivered = int(sync())
+    print(f"delivered {delivered} run(s) from the outbox to the {tracker.name} tracker")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opskit", description="Runs, models, deployments and plugins of the opskit store.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -244,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, metavar="URL", help="destination: s3://bucket/prefix, a path, memory://…")
     p.add_argument("--no-verify", action="store_true", help="trust blobs already at the destination without re-hashing")
     p.set_defaults(func=_storage_migrate)
+    sub.add_parser("sync", help="deliver runs a tracker kept in its outbox while its server was unreachable").set_defaults(func=_sync)
     return parser
 
 

@@ -52,6 +52,7 @@ def register_model(run: ActiveRun, name: str, model: object, *, alias: str | Non
         run_id=run.id,
         signature=signature,
         metadata=serialized.metadata,
+        model=model,
     )
     hooks.after_model_registered(version)
     if alias is not None:

@@ -109,8 +109,15 @@ class Tracker(Protocol):
         run_id: str | None,
         signature: Schema | None,
         metadata: Mapping[str, Any],
+        model: object | None = None,
     ) -> ModelVersion:
-        """Create the model if needed and add the next version number, atomically."""
+        """Create the model if needed and add the next version number, atomically.
+
+        The model's bytes are already in opskit storage under *digest*. *model* is
+        the live object when it is at hand (``@opskit.train`` passes it): a tracker
+        with its own model format (MLflow) writes a native copy from it; the local
+        tracker ignores it. It is ``None`` when only the stored blob exists.
+        """
         ...
 
     def list_models(self) -> list[Model]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from opskit.query import Clause, OrderKey, RunQuery
@@ -57,6 +58,9 @@ def _condition(clause: Clause, args: list[Any]) -> str:
         # Text params compare as their text; numbers, booleans and null as their JSON spelling
         # (0.1, 1e-05, true, null), which is how Python printed them when they were logged.
         text = "CASE json_type(p.value) WHEN 'text' THEN json_extract(p.value, '$') ELSE p.value END"
+        if isinstance(clause.value, tuple):  # numbers in a mixed list compare as their spelling too
+            spelled = tuple(json.dumps(v) if _numeric(v) else v for v in clause.value)
+            clause = Clause(clause.kind, clause.key, clause.op, spelled)
         inner = _compare(text, clause, args)
     return f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = ? AND {inner})"
 

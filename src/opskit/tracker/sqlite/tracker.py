@@ -355,7 +355,9 @@ class SQLiteTracker:
         run_id: str | None,
         signature: Schema | None,
         metadata: Mapping[str, Any],
+        model: object | None = None,
     ) -> ModelVersion:
+        del model  # the blob in storage is the local store's only copy
         with self._write() as conn:
             return registry.add_version(
                 conn, name, digest=digest, size_bytes=size_bytes, flavor=flavor, run_id=run_id,

@@ -1,0 +1,163 @@
+"""opskit run queries against MLflow: a server-side pre-filter, then the exact opskit semantics in Python.
+
+MLflow compares params as strings (``params.alpha > '0.1'`` is a text
+comparison) and keeps times in milliseconds, while opskit compares JSON
+numbers as numbers. So only clauses whose MLflow meaning is at least as wide
+as opskit's are sent to the server (metrics, string tags, equality with a
+plain-text param, status, run name); every clause is then checked again on the rebuilt records, and
+ordering and the limit are applied here. The results equal the local
+tracker's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from opskit.query import Clause, RunQuery
+from opskit.records import Run
+
+__all__ = ["matches", "mlflow_filter", "order_runs", "pushes_everything"]
+
+_NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
+_STRING_OPS = ("=", "!=", "LIKE", "ILIKE")
+_ATTRIBUTE_NAMES = {"status": "attributes.status", "name": "attributes.run_name"}
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _plain_text(value: object) -> bool:
+    """A string that no non-string param shows as: MLflow's text equals opskit's text for it."""
+    if not isinstance(value, str) or value in ("", "true", "false", "null", "0", "1", "True", "False", "None") or value[:1] in "[{\"":
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
+def _translate(clause: Clause) -> str | None:
+    key = "`" + clause.key.replace("`", "") + "`"
+    if clause.kind == "metrics" and clause.op in _NUMERIC_OPS and _is_number(clause.value):
+        return f"metrics.{key} {clause.op} {clause.value!r}"
+    if clause.kind == "tags" and clause.op in _STRING_OPS and isinstance(clause.value, str):
+        return f"tags.{key} {clause.op} {_quote(clause.value)}"
+    if clause.kind == "params" and clause.op == "=" and _plain_text(clause.value):
+        return f"params.{key} = {_quote(str(clause.value))}"
+    if clause.kind == "attributes" and clause.key == "id" and clause.op == "=" and isinstance(clause.value, str):
+        return f"tags.`opskit.run_id` = {_quote(clause.value)}"
+    name = _ATTRIBUTE_NAMES.get(clause.key) if clause.kind == "attributes" else None
+    if name is not None and clause.op in _STRING_OPS and isinstance(clause.value, str):
+        return f"{name} {clause.op} {_quote(clause.value)}"
+    return None
+
+
+def mlflow_filter(query: RunQuery) -> str:
+    """The MLflow filter string for the clauses MLflow can pre-filter exactly or more widely."""
+    parts = [text for clause in query.clauses if (text := _translate(clause)) is not None]
+    parts.append("tags.`opskit.run_id` != ''")  # only runs written by opskit
+    return " and ".join(parts)
+
+
+def pushes_everything(query: RunQuery) -> bool:
+    """True when the server's answer needs no post-filtering or re-ordering (so its limit can be used)."""
+    return not query.order and all(_translate(c) is not None and c.kind != "params" for c in query.clauses)
+
+
+def _param_text(value: Any) -> str:
+    """A param as the local tracker compares it with text: strings as themselves, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _value(run: Run, clause_kind: str, key: str, numeric: bool) -> Any:
+    if clause_kind == "attributes":
+        return getattr(run, key)
+    if clause_kind == "metrics":
+        return run.metrics.get(key)
+    if clause_kind == "tags":
+        return run.tags.get(key)
+    if key not in run.params:
+        return None
+    value = run.params[key]
+    if numeric:
+        return value if _is_number(value) else None
+    return _param_text(value)
+
+
+def _like(pattern: str, text: str, *, ignore_case: bool) -> bool:
+    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, text, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if isinstance(left, str) != isinstance(right, str):
+        return False
+    try:
+        if op == "=":
+            return bool(left == right)
+        if op == "!=":
+            return bool(left != right)
+        if op == "<":
+            return bool(left < right)
+        if op == "<=":
+            return bool(left <= right)
+        if op == ">":
+            return bool(left > right)
+        return bool(left >= right)
+    except TypeError:
+        return False
+
+
+def matches(run: Run, clause: Clause) -> bool:
+    """Does *run* satisfy *clause*, with the local tracker's semantics?"""
+    items: tuple[Any, ...] = clause.value if isinstance(clause.value, tuple) else (clause.value,)
+    numeric = all(_is_number(v) for v in items)
+    left = _value(run, clause.kind, clause.key, numeric)
+    if left is None:
+        return False
+    if clause.op in ("IN", "NOT IN"):
+        if isinstance(left, str):  # SQL compares text with a number as text (type affinity)
+            items = tuple(repr(i) if _is_number(i) else i for i in items)
+        found = any(_compare(left, "=", item) for item in items)
+        return found if clause.op == "IN" else not found
+    if clause.op in ("LIKE", "ILIKE"):
+        return isinstance(left, str) and _like(str(clause.value), left, ignore_case=clause.op == "ILIKE")
+    return _compare(left, clause.op, clause.value)
+
+
+def order_runs(runs: list[Run], query: RunQuery) -> list[Run]:
+    """Newest first, then by each order key (missing values last), as the local tracker sorts."""
+    ordered = sorted(runs, key=lambda r: r.started_at, reverse=True)
+    for key in reversed(query.order):
+        present = [r for r in ordered if _order_value(r, key.kind, key.key) is not None]
+        missing = [r for r in ordered if _order_value(r, key.kind, key.key) is None]
+        if key.kind == "params":
+            present.sort(key=lambda r: _sort_key(r.params.get(key.key)), reverse=key.descending)
+        else:
+            present.sort(key=lambda r: _sort_key(_value(r, key.kind, key.key, False)), reverse=key.descending)
+        ordered = present + missing
+    return ordered
+
+
+def _order_value(run: Run, kind: str, key: str) -> Any:
+    """What the local tracker sorts by; a null param sorts with the missing ones (SQL NULL)."""
+    if kind == "params":
+        return run.params.get(key)
+    return _value(run, kind, key, False)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    # SQLite orders numbers before text; mixed types never raise here.
+    if _is_number(value) or isinstance(value, bool):
+        return (0, float(value))
+    return (1, value if isinstance(value, str) else json.dumps(value, sort_keys=True))

@@ -1,0 +1,157 @@
+"""Real servers for tests: an MLflow tracking server (sqlite or PostgreSQL backend store) and PostgreSQL.
+
+Used as a pytest plugin (``pytest_plugins = ["servers"]`` in conftest). Every
+server binds 127.0.0.1 on a free port, runs in its own process group, and is
+stopped (group and all) at the end of the session. A server that does not
+start FAILS the tests that need it, with its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from attrs import frozen
+
+__all__ = ["MLflowServer", "free_port", "mlflow_server", "mlflow_server_pg", "postgres"]
+
+PGBIN = Path("/usr/lib/postgresql/15/bin")
+STARTUP_SECONDS = 90.0
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _log_tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class MLflowServer:
+    """One ``mlflow server`` process; ``start()`` again after ``stop()`` reuses its store and port."""
+
+    def __init__(self, backend_store_uri: str, folder: Path) -> None:
+        self.backend_store_uri = backend_store_uri
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "mlflow-server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait for /health; fail with the server log if it does not answer."""
+        env = {
+            **os.environ,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        command = [
+            str(Path(sys.executable).parent / "mlflow"), "server",
+            "--backend-store-uri", self.backend_store_uri,
+            "--artifacts-destination", str(self.folder / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+        ]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        pytest.fail(f"mlflow server on {self.url} did not start ({self.backend_store_uri}):\n{_log_tail(self.log)}")
+
+    def stop(self) -> None:
+        """Stop the server and every process of its group."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):  # children that outlived the parent
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process = None
+
+
+@frozen
+class Postgres:
+    """A running PostgreSQL cluster."""
+
+    port: int
+    url: str
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLflowServer]:
+    """An MLflow tracking server with a sqlite backend store and a local artifact root."""
+    folder = tmp_path_factory.mktemp("mlflow-sqlite")
+    server = MLflowServer(f"sqlite:///{folder / 'mlflow.db'}", folder)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL 15 cluster from the Debian binaries, data under /tmp, run as the postgres user."""
+    if not (PGBIN / "initdb").exists():
+        pytest.fail(f"PostgreSQL binaries are missing ({PGBIN}); install them: apt-get install -y postgresql-15")
+    folder = Path(tempfile.mkdtemp(prefix="opskit-pg."))
+    shutil.chown(folder, "postgres", "postgres")
+    port = free_port()
+
+    def pg(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=False)
+
+    steps = [
+        (str(PGBIN / "initdb"), "-D", f"{folder}/data", "-U", "postgres", "-A", "trust", "-E", "UTF8",
+         "--locale=C.UTF-8", "--no-sync"),
+        (str(PGBIN / "pg_ctl"), "-D", f"{folder}/data", "-l", f"{folder}/pg.log", "-w", "-o",
+         f"-k {folder} -p {port} -h 127.0.0.1 -c fsync=off", "start"),
+        (str(PGBIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"),
+    ]
+    for step in steps:
+        done = pg(*step)
+        if done.returncode != 0:
+            pg(str(PGBIN / "pg_ctl"), "-D", f"{folder}/data", "-m", "immediate", "-w", "stop")
+            pytest.fail(f"PostgreSQL step {step[0]} failed:\n{done.stdout}\n{done.stderr}\n{_log_tail(folder / 'pg.log')}")
+    yield Postgres(port, f"postgresql+psycopg://postgres@127.0.0.1:{port}/mlflow")
+    pg(str(PGBIN / "pg_ctl"), "-D", f"{folder}/data", "-m", "fast", "-w", "stop")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_pg(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLflowServer]:
+    """An MLflow tracking server whose backend store is the PostgreSQL fixture's database."""
+    server = MLflowServer(postgres.url, tmp_path_factory.mktemp("mlflow-pg"))
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,59 @@
+"""The MLflow tracker's Python re-check of filters means exactly what the local tracker's SQL means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from opskit.query import Clause, RunQuery
+from opskit.records import Run
+from opskit.tracker.sqlite import SQLiteTracker
+
+search = pytest.importorskip("opskit_mlflow.search", reason="the opskit-mlflow plugin is not installed")
+
+numbers = st.integers(-5, 5) | st.sampled_from([0.5, -2.25, 3.0, 1.5])
+texts = st.sampled_from(["a", "b", "tree", "Tree", "linear", "1", "0.5", "3"])
+param_values = numbers | texts | st.booleans() | st.none()
+comparisons = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
+clauses = (
+    st.builds(lambda op, v: Clause("params", "p", op, v), comparisons, numbers | texts)
+    | st.builds(lambda op, v: Clause("params", "p", op, v), st.sampled_from(["LIKE", "ILIKE"]), st.sampled_from(["t%", "%e%", "_", "TREE", "1%"]))
+    | st.builds(lambda op, v: Clause("params", "p", op, tuple(v)), st.sampled_from(["IN", "NOT IN"]), st.lists(numbers | texts, min_size=1, max_size=3))
+)
+
+
+@given(st.lists(param_values, min_size=1, max_size=6), clauses)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_python_filter_agrees_with_the_local_tracker(tmp_path_factory: pytest.TempPathFactory, values: list[object], clause: Clause) -> None:
+    """For any params and any param clause, the Python check selects the runs the SQLite search selects."""
+    tracker = SQLiteTracker(Path(tmp_path_factory.mktemp("query")) / "opskit.db")
+    runs = [
+        Run(id=f"r{i}", name=f"r{i}", status="FINISHED", experiment="e", started_at=1000.0 + i, params={"p": value})
+        for i, value in enumerate(values)
+    ]
+    for run in runs:
+        tracker.create_run(run)
+    expected = [r.id for r in tracker.search_runs(RunQuery(clauses=(clause,)))]
+    assert [r.id for r in search.order_runs([r for r in runs if search.matches(r, clause)], RunQuery())] == expected
+    tracker.close()
+
+
+@given(st.lists(param_values, min_size=1, max_size=6), st.booleans())
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_python_order_agrees_with_the_local_tracker(tmp_path_factory: pytest.TempPathFactory, values: list[object], descending: bool) -> None:
+    """Ordering by a param of mixed types (missing values last, newest first on ties) matches the SQLite order."""
+    from opskit.query import OrderKey
+
+    tracker = SQLiteTracker(Path(tmp_path_factory.mktemp("order")) / "opskit.db")
+    runs = [
+        Run(id=f"r{i}", name=f"r{i}", status="FINISHED", experiment="e", started_at=1000.0 + i, params={"p": value})
+        for i, value in enumerate(values)
+    ]
+    for run in runs:
+        tracker.create_run(run)
+    query = RunQuery(order=(OrderKey("params", "p", descending),))
+    assert [r.id for r in search.order_runs(runs, query)] == [r.id for r in tracker.search_runs(query)]
+    tracker.close()
