@@ -15,9 +15,9 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from attrs import frozen
 
-from opskit.errors import InvalidValue
+from opskit.errors import BlobCorrupted, InvalidValue
 
-__all__ = ["CHUNK", "BlobInfo", "Storage", "check_digest", "digest_bytes", "digest_file"]
+__all__ = ["CHUNK", "BlobInfo", "Storage", "check_digest", "corrupted_blob", "digest_bytes", "digest_file"]
 
 CHUNK = 1 << 20
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -36,6 +36,15 @@ def check_digest(digest: str) -> str:
     if not isinstance(digest, str) or not _DIGEST.match(digest):
         raise InvalidValue(f"invalid blob digest {digest!r}: expected 'sha256:' followed by 64 hex digits")
     return digest
+
+
+def corrupted_blob(digest: str, where: str) -> BlobCorrupted:
+    """The error every storage raises when a blob's content no longer matches its digest."""
+    return BlobCorrupted(
+        f"blob {digest} at {where} does not match its digest: it was modified or damaged. Nothing "
+        "was loaded. Run `opskit doctor` to find every damaged blob, and restore it from a backup "
+        "or re-run the training that produced it"
+    )
 
 
 def digest_bytes(data: bytes) -> str:

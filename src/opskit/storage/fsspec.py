@@ -36,7 +36,7 @@ from opskit.errors import (
     StorageAccessDenied,
     UnknownBackend,
 )
-from opskit.storage.base import BlobInfo, check_digest, digest_bytes, digest_file
+from opskit.storage.base import BlobInfo, check_digest, corrupted_blob, digest_bytes, digest_file
 from opskit.storage.progress import Progress
 from opskit.storage.retry import RetryPolicy, is_transient, with_retries
 
@@ -235,11 +235,7 @@ class FsspecStorage:
     # -- reading -------------------------------------------------------------------------------
 
     def _corrupted(self, digest: str) -> BlobCorrupted:
-        return BlobCorrupted(
-            f"blob {digest} at {self.location}/{self._key(digest)[len(self.root) + 1 :]} does not match "
-            "its digest: it was modified or damaged. Nothing was loaded. Run `opskit doctor` to find "
-            "every damaged blob, and restore it from a backup or re-run the training that produced it"
-        )
+        return corrupted_blob(digest, f"{self.location}/{self._key(digest)[len(self.root) + 1 :]}")
 
     def open(self, digest: str) -> BinaryIO:
         key = self._key(digest)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from opskit.errors import BlobCorrupted, BlobNotFound
-from opskit.storage.base import CHUNK, BlobInfo, check_digest, digest_bytes
+from opskit.storage.base import CHUNK, BlobInfo, check_digest, corrupted_blob, digest_bytes
 
 __all__ = ["LocalStorage"]
 
@@ -107,11 +107,7 @@ class LocalStorage:
         return dest
 
     def _corrupted(self, digest: str) -> BlobCorrupted:
-        return BlobCorrupted(
-            f"blob {digest} at {self._path(digest)} does not match its digest: it was modified "
-            "or damaged. Nothing was loaded. Run `opskit doctor` to find every damaged blob, and "
-            "restore it from a backup or re-run the training that produced it"
-        )
+        return corrupted_blob(digest, str(self._path(digest)))
 
     def exists(self, digest: str) -> bool:
         return self._path(digest).is_file()
