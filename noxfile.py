@@ -22,6 +22,13 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
+def _install_all(session: nox.Session) -> None:
+    """opskit with every extra the tests use, the test/lint/typecheck groups and both plugins."""
+    _install(session, "test", "test-mlflow", "lint", "typecheck", extras="[serve]")
+    # The plugins, installed as real distributions found through the `opskit` entry point group.
+    session.install("-e", "plugins/opskit-example", "-e", "plugins/opskit-mlflow")
+
+
 def _ensure_postgresql(session: nox.Session) -> None:
     """The MLflow-on-PostgreSQL tests need Debian's PostgreSQL 15 binaries; install them as root if missing."""
     if os.path.exists(f"{PG_BIN}/initdb"):
@@ -41,9 +48,7 @@ def tests(session: nox.Session) -> None:
     tests a real S3 server (SeaweedFS); the serving tests real model servers.
     """
     _ensure_postgresql(session)
-    _install(session, "test", "test-mlflow", "lint", "typecheck", extras="[serve]")
-    # The plugins, installed as real distributions found through the `opskit` entry point group.
-    session.install("-e", "plugins/opskit-example", "-e", "plugins/opskit-mlflow")
+    _install_all(session)
     if not session.posargs:  # a selection (`nox -s tests -- -k name`) skips the static checks
         session.run("ruff", "check", *LINTED)
         session.run("mypy")
@@ -69,8 +74,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src/ and on the plugins' packages."""
-    _install(session, "typecheck", "test-mlflow")
-    session.install("-e", "plugins/opskit-mlflow")
+    _install_all(session)
     session.run("mypy")
 
 
