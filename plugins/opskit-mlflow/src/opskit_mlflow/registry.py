@@ -1,0 +1,230 @@
+"""The model registry: opskit model versions as MLflow model versions, aliases as MLflow aliases.
+
+A version's tags hold opskit's digest, flavor, signature and metadata; the history of
+each alias is kept as registered-model tags.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlflow.exceptions import MlflowException
+
+from opskit.errors import ModelNotFound
+from opskit.names import ModelRef
+from opskit.records import AliasChange, Model, ModelVersion, Schema
+from opskit.serialize import from_plain, to_plain
+from opskit_mlflow.connection import MLflowConnection, error_code, is_missing
+from opskit_mlflow.encode import json_tags, read_json
+from opskit_mlflow.keys import DOC, HISTORY, MODEL, STATE_EXPERIMENT, escape
+from opskit_mlflow.outbox import is_unreachable
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion as MLflowModelVersion
+
+__all__ = ["ModelRegistry", "version_record"]
+
+
+def version_record(found: MLflowModelVersion, name: str) -> ModelVersion:
+    """The opskit record of the MLflow model version *found*, whose opskit model is *name*."""
+    tags = dict(found.tags or {})
+    signature = read_json(tags, DOC + "signature")
+    return ModelVersion(
+        name=name,
+        version=int(found.version),
+        digest=tags.get("opskit.digest", ""),
+        size_bytes=int(tags.get("opskit.size_bytes", "0")),
+        flavor=tags.get("opskit.flavor", "mlflow"),
+        run_id=tags.get("opskit.run_id") or None,
+        created_at=float(tags.get("opskit.created_at", found.creation_timestamp / 1000)),
+        signature=from_plain(Schema, signature) if signature else None,
+        metadata=read_json(tags, DOC + "metadata") or {},
+        aliases=sorted(getattr(found, "aliases", None) or ()),
+    )
+
+
+class ModelRegistry(MLflowConnection):
+    """Registering versions, looking models up, moving aliases."""
+
+    def register_model_version(
+        self,
+        name: str,
+        *,
+        digest: str,
+        size_bytes: int,
+        flavor: str,
+        run_id: str | None,
+        signature: Schema | None,
+        metadata: Mapping[str, Any],
+        model: object | None = None,
+    ) -> ModelVersion:
+        try:
+            return self._register(name, digest, size_bytes, flavor, run_id, signature, metadata, model)
+        except MlflowException as exc:
+            if is_unreachable(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    def _register(
+        self, name: str, digest: str, size_bytes: int, flavor: str, run_id: str | None,
+        signature: Schema | None, metadata: Mapping[str, Any], model: object | None,
+    ) -> ModelVersion:
+        from opskit_mlflow.native import pip_requirements, save_native
+
+        with self._lock:
+            self.flush()
+            now = time.time()
+            try:
+                self.client.create_registered_model(self._m(name), tags={"opskit.created_at": repr(now)})
+            except MlflowException as exc:
+                if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            mlflow_id = self._mlflow_id(run_id) if run_id else self._holder_run(name)
+            run = self._runs.get(run_id or "")
+            tags = {
+                "opskit.digest": digest,
+                "opskit.size_bytes": str(size_bytes),
+                "opskit.flavor": flavor,
+                "opskit.run_id": run_id or "",
+                "opskit.created_at": repr(now),
+                **json_tags(DOC + "signature", to_plain(signature)),
+                **json_tags(DOC + "metadata", dict(metadata)),
+            }
+            path = f"model-{digest.split(':')[-1][:12]}"
+            if model is not None:
+                packages = run.env.packages if run is not None and run.env is not None else {}
+                with tempfile.TemporaryDirectory(prefix="opskit-mlflow-") as tmp:
+                    tags["opskit.mlflow_flavor"] = save_native(
+                        model, Path(tmp) / path, signature=signature, requirements=pip_requirements(packages, model)
+                    )
+                    self.client.log_artifacts(mlflow_id, str(Path(tmp) / path), path)
+            created = self.client.create_model_version(
+                self._m(name), source=f"runs:/{mlflow_id}/{path}", run_id=mlflow_id, tags=tags
+            )
+            if run_id:
+                self.client.set_tag(mlflow_id, MODEL, f"{self._m(name)}:{created.version}")
+            return self._version(created)
+
+    def _holder_run(self, name: str) -> str:
+        """A run of the state experiment that holds the files of versions registered without a run."""
+        experiment_id = self._experiment_id(STATE_EXPERIMENT)
+        assert experiment_id is not None
+        return str(self.client.create_run(experiment_id, run_name=f"registry/{name}").info.run_id)
+
+    def _version(self, found: MLflowModelVersion) -> ModelVersion:
+        return version_record(found, self._strip(found.name))
+
+    def _registered(self, name: str) -> Any:
+        try:
+            return self.client.get_registered_model(self._m(name))
+        except MlflowException as exc:
+            if not is_missing(exc):
+                raise
+        known = ", ".join(sorted(self._strip(m.name) for m in self._registered_models())[:20]) or "none"
+        raise ModelNotFound(
+            f"no registered model {name!r} in the MLflow server at {self.tracking_uri} (models: {known}); "
+            "train one with @opskit.train(model=...)"
+        ) from None
+
+    def _registered_models(self) -> list[Any]:
+        pattern = f"name LIKE '{escape(self._ns)}%'" if self._ns else ""
+        found = self._all(
+            lambda token: self.client.search_registered_models(pattern, max_results=1000, page_token=token)
+        )
+        return [m for m in found if m.name.startswith(self._ns)]
+
+    def _versions(self, name: str) -> list[ModelVersion]:
+        found = self._all(
+            lambda token: self.client.search_model_versions(
+                f"name = '{escape(self._m(name))}'", max_results=10000, page_token=token
+            )
+        )
+        return sorted((self._version(v) for v in found), key=lambda v: v.version)
+
+    def _model(self, registered: Any) -> Model:
+        aliases = {alias: int(version) for alias, version in (getattr(registered, "aliases", None) or {}).items()}
+        return Model(
+            name=self._strip(registered.name),
+            created_at=float(registered.tags.get("opskit.created_at", registered.creation_timestamp / 1000)),
+            versions=self._versions(self._strip(registered.name)),
+            aliases=aliases,
+        )
+
+    def list_models(self) -> list[Model]:
+        with self._lock:
+            return sorted((self._model(r) for r in self._registered_models()), key=lambda m: m.name)
+
+    def get_model(self, name: str) -> Model:
+        with self._lock:
+            return self._model(self._registered(name))
+
+    def _numbers(self, name: str) -> str:
+        numbers = [v.version for v in self._versions(name)]
+        if not numbers:
+            return "no versions yet"
+        return f"versions {min(numbers)}–{max(numbers)}" if len(numbers) > 1 else f"version {numbers[0]}"
+
+    def get_model_version(self, ref: ModelRef) -> ModelVersion:
+        with self._lock:
+            registered = self._registered(ref.name)
+            if ref.alias is not None:
+                aliases = getattr(registered, "aliases", None) or {}
+                if ref.alias not in aliases:
+                    known = ", ".join(sorted(aliases)) or "none"
+                    raise ModelNotFound(
+                        f"model {ref.name!r} has no alias {ref.alias!r} (aliases: {known}); set one with "
+                        f"opskit.models.set_alias({ref.name!r}, {ref.alias!r}, VERSION)"
+                    )
+                number = int(aliases[ref.alias])
+            elif ref.version is not None:
+                number = ref.version
+            else:
+                versions = self._versions(ref.name)
+                if not versions:
+                    raise ModelNotFound(f"model {ref.name!r} has no versions yet")
+                return versions[-1]
+            try:
+                return self._version(self.client.get_model_version(self._m(ref.name), str(number)))
+            except MlflowException as exc:
+                if not is_missing(exc):
+                    raise
+            raise ModelNotFound(
+                f"model {ref.name!r} has no version {number} ({self._numbers(ref.name)}); "
+                f"see `opskit models show {ref.name}`"
+            )
+
+    def _record_alias(self, change: AliasChange) -> None:
+        body = [change.alias, change.version, change.previous_version, change.changed_at, change.user]
+        self.client.set_registered_model_tag(self._m(change.model), f"{HISTORY}{time.time_ns():020d}", json.dumps(body))
+
+    def set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
+        with self._lock:
+            self.get_model_version(ModelRef(name, version=version))
+            previous = (getattr(self._registered(name), "aliases", None) or {}).get(alias)
+            self.client.set_registered_model_alias(self._m(name), alias, str(version))
+            change = AliasChange(name, alias, version, int(previous) if previous else None, time.time(), user)
+            self._record_alias(change)
+            return change
+
+    def delete_alias(self, name: str, alias: str, *, user: str | None) -> AliasChange:
+        with self._lock:
+            previous = self.get_model_version(ModelRef(name, alias=alias)).version
+            self.client.delete_registered_model_alias(self._m(name), alias)
+            change = AliasChange(name, alias, None, previous, time.time(), user)
+            self._record_alias(change)
+            return change
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        with self._lock:
+            tags = self._registered(name).tags
+        changes = []
+        for key in sorted(k for k in tags if k.startswith(HISTORY)):
+            moved, version, previous, when, user = json.loads(tags[key])
+            if alias is None or moved == alias:
+                changes.append(AliasChange(name, moved, version, previous, when, user))
+        return changes

@@ -1,0 +1,58 @@
+"""State documents: small JSON documents kept as tagged runs of the experiment ``opskit.state``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mlflow.entities import RunTag
+
+from opskit_mlflow.connection import MLflowConnection
+from opskit_mlflow.encode import json_tags, read_json
+from opskit_mlflow.keys import BATCH_ITEMS, DOC, STATE_EXPERIMENT, escape
+
+__all__ = ["StateDocuments"]
+
+
+class StateDocuments(MLflowConnection):
+    """``put_state``, ``get_state``, ``list_state`` and ``delete_state``, one run per (kind, key)."""
+
+    def _state_runs(self, kind: str, key: str | None = None) -> list[Any]:
+        experiment_id = self._experiment_id(STATE_EXPERIMENT)
+        assert experiment_id is not None
+        text = f"tags.`opskit.state.kind` = '{escape(kind)}'"
+        if key is not None:
+            text += f" and tags.`opskit.state.key` = '{escape(key)}'"
+        return list(self._all(
+            lambda token: self.client.search_runs([experiment_id], filter_string=text, max_results=1000, page_token=token)
+        ))
+
+    def put_state(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        tags = {"opskit.state.kind": kind, "opskit.state.key": key, **json_tags(DOC + "state", dict(value))}
+        with self._lock:
+            found = self._state_runs(kind, key)
+            if found:
+                mlflow_id = found[0].info.run_id
+            else:
+                experiment_id = self._experiment_id(STATE_EXPERIMENT)
+                assert experiment_id is not None
+                mlflow_id = self.client.create_run(experiment_id, run_name=f"{kind}/{key}").info.run_id
+            items = [RunTag(k, v) for k, v in tags.items()]
+            for i in range(0, len(items), BATCH_ITEMS):
+                self.client.log_batch(mlflow_id, tags=items[i : i + BATCH_ITEMS])
+
+    def get_state(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._state_runs(kind, key)
+        return dict(read_json(found[0].data.tags, DOC + "state")) if found else None
+
+    def list_state(self, kind: str) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            found = self._state_runs(kind)
+        docs = {r.data.tags["opskit.state.key"]: dict(read_json(r.data.tags, DOC + "state")) for r in found}
+        return dict(sorted(docs.items()))
+
+    def delete_state(self, kind: str, key: str) -> None:
+        with self._lock:
+            for found in self._state_runs(kind, key):
+                self.client.delete_run(found.info.run_id)
