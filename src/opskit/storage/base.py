@@ -8,8 +8,10 @@ A reader never sees a half-written blob, and every read checks the digest
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -17,7 +19,17 @@ from attrs import frozen
 
 from opskit.errors import BlobCorrupted, InvalidValue
 
-__all__ = ["CHUNK", "BlobInfo", "Storage", "check_digest", "corrupted_blob", "digest_bytes", "digest_file"]
+__all__ = [
+    "CHUNK",
+    "BlobInfo",
+    "Storage",
+    "check_digest",
+    "corrupted_blob",
+    "digest_bytes",
+    "digest_file",
+    "digest_stream",
+    "write_verified",
+]
 
 CHUNK = 1 << 20
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -51,15 +63,54 @@ def digest_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def digest_file(path: Path) -> tuple[str, int]:
-    """Digest and size of a file, read in chunks."""
+def digest_stream(src: BinaryIO, chunk_size: int = CHUNK) -> tuple[str, int]:
+    """Digest and size of everything *src* yields, read in chunks."""
     h = hashlib.sha256()
     size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
+    while chunk := src.read(chunk_size):
+        h.update(chunk)
+        size += len(chunk)
     return "sha256:" + h.hexdigest(), size
+
+
+def digest_file(path: Path) -> tuple[str, int]:
+    """Digest and size of a file, read in chunks."""
+    with open(path, "rb") as fh:
+        return digest_stream(fh)
+
+
+def write_verified(
+    src: BinaryIO,
+    digest: str,
+    dest: Path,
+    *,
+    where: str,
+    chunk_size: int = CHUNK,
+    on_chunk: Callable[[int], object] | None = None,
+) -> Path:
+    """Stream *src* to *dest* through a temp file beside it; publish it only if it matches *digest*.
+
+    The caller sees the whole verified file or nothing; a mismatch raises
+    ``BlobCorrupted`` naming *where* the blob is stored.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := src.read(chunk_size):
+                h.update(chunk)
+                out.write(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
+        if "sha256:" + h.hexdigest() != digest:
+            raise corrupted_blob(digest, where)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
 
 
 @runtime_checkable

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -36,7 +34,15 @@ from opskit.errors import (
     StorageAccessDenied,
     UnknownBackend,
 )
-from opskit.storage.base import BlobInfo, check_digest, corrupted_blob, digest_bytes, digest_file
+from opskit.storage.base import (
+    BlobInfo,
+    check_digest,
+    corrupted_blob,
+    digest_bytes,
+    digest_file,
+    digest_stream,
+    write_verified,
+)
 from opskit.storage.progress import Progress
 from opskit.storage.retry import RetryPolicy, is_transient, with_retries
 
@@ -234,8 +240,11 @@ class FsspecStorage:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def _where(self, digest: str) -> str:
+        return f"{self.location}/{self._key(digest)[len(self.root) + 1 :]}"
+
     def _corrupted(self, digest: str) -> BlobCorrupted:
-        return corrupted_blob(digest, f"{self.location}/{self._key(digest)[len(self.root) + 1 :]}")
+        return corrupted_blob(digest, self._where(digest))
 
     def open(self, digest: str) -> BinaryIO:
         key = self._key(digest)
@@ -252,24 +261,8 @@ class FsspecStorage:
         return data
 
     def _download(self, digest: str, dest: Path) -> None:
-        h = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-        try:
-            with (
-                self.open(digest) as src,
-                os.fdopen(fd, "wb") as out,
-                Progress(f"download {digest[7:19]}", getattr(src, "size", None)) as bar,
-            ):
-                while chunk := src.read(self.chunk_size):
-                    h.update(chunk)
-                    out.write(chunk)
-                    bar.advance(len(chunk))
-            if "sha256:" + h.hexdigest() != digest:
-                raise self._corrupted(digest)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with self.open(digest) as src, Progress(f"download {digest[7:19]}", getattr(src, "size", None)) as bar:
+            write_verified(src, digest, dest, where=self._where(digest), chunk_size=self.chunk_size, on_chunk=bar.advance)
 
     def get_file(self, digest: str, dest: Path) -> Path:
         dest = Path(dest)
@@ -279,11 +272,8 @@ class FsspecStorage:
 
     def verify(self, digest: str) -> bool:
         def rehash() -> str:
-            h = hashlib.sha256()
             with self.open(digest) as src:
-                while chunk := src.read(self.chunk_size):
-                    h.update(chunk)
-            return "sha256:" + h.hexdigest()
+                return digest_stream(src, self.chunk_size)[0]
 
         try:
             return self._call("read a blob", rehash, digest) == digest

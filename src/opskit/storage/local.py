@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from opskit.errors import BlobCorrupted, BlobNotFound
-from opskit.storage.base import CHUNK, BlobInfo, check_digest, corrupted_blob, digest_bytes
+from opskit.storage.base import (
+    CHUNK,
+    BlobInfo,
+    check_digest,
+    corrupted_blob,
+    digest_bytes,
+    digest_stream,
+    write_verified,
+)
 
 __all__ = ["LocalStorage"]
 
@@ -89,22 +97,8 @@ class LocalStorage:
         return data
 
     def get_file(self, digest: str, dest: Path) -> Path:
-        h = hashlib.sha256()
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-        try:
-            with self.open(digest) as src, os.fdopen(fd, "wb") as out:
-                while chunk := src.read(CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-            if "sha256:" + h.hexdigest() != digest:
-                raise self._corrupted(digest)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return dest
+        with self.open(digest) as src:
+            return write_verified(src, digest, dest, where=str(self._path(digest)))
 
     def _corrupted(self, digest: str) -> BlobCorrupted:
         return corrupted_blob(digest, str(self._path(digest)))
@@ -126,11 +120,8 @@ class LocalStorage:
                         yield f"sha256:{prefix.name}{blob.name}"
 
     def verify(self, digest: str) -> bool:
-        h = hashlib.sha256()
         try:
             with self.open(digest) as fh:
-                while chunk := fh.read(CHUNK):
-                    h.update(chunk)
+                return digest_stream(fh)[0] == digest
         except BlobNotFound:
             return False
-        return "sha256:" + h.hexdigest() == digest

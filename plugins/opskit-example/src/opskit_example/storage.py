@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -13,7 +12,14 @@ from typing import BinaryIO
 
 from opskit.errors import BlobCorrupted, BlobNotFound
 from opskit.storage import BlobInfo
-from opskit.storage.base import CHUNK, check_digest, digest_bytes, digest_file
+from opskit.storage.base import (
+    CHUNK,
+    check_digest,
+    digest_bytes,
+    digest_file,
+    digest_stream,
+    write_verified,
+)
 
 
 class IndexedFolderStorage:
@@ -91,22 +97,9 @@ class IndexedFolderStorage:
         return data
 
     def get_file(self, digest: str, dest: Path) -> Path:
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        h = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-        try:
-            with self.open(digest) as src, os.fdopen(fd, "wb") as out:
-                while chunk := src.read(CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-            if "sha256:" + h.hexdigest() != digest:
-                raise BlobCorrupted(f"blob {digest} in {self.location} does not match its digest; restore it")
-            os.replace(tmp, dest)  # the caller sees the whole verified file or nothing
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return dest
+        # opskit's helper streams through a temp file and publishes only verified content.
+        with self.open(digest) as src:
+            return write_verified(src, digest, dest, where=self.location)
 
     def exists(self, digest: str) -> bool:
         return digest in self._index() and self._path(digest).is_file()
@@ -122,11 +115,8 @@ class IndexedFolderStorage:
         return iter(sorted(self._index()))
 
     def verify(self, digest: str) -> bool:
-        h = hashlib.sha256()
         try:
             with self.open(digest) as src:
-                while chunk := src.read(CHUNK):
-                    h.update(chunk)
+                return digest_stream(src)[0] == digest
         except BlobNotFound:
             return False
-        return "sha256:" + h.hexdigest() == digest
