@@ -115,6 +115,8 @@ def test_cli_errors_are_clear_and_exit_2() -> None:
     assert done.returncode == 2 and "opskit: error:" in done.stderr and "nope" in done.stderr
     done = _cli("runs", "list", "-f", "metrics.x >", check=False)
     assert done.returncode == 2 and "filter" in done.stderr.lower()
+    done = _cli("runs", "show", "ab'c", check=False)
+    assert done.returncode == 2 and "not a run id" in done.stderr
 
 
 def test_cli_plugins_lists_builtins_and_active_backends() -> None:

@@ -48,6 +48,10 @@ DEFAULT_PLUGINS = (
 )
 
 
+#: Entry-point plugin name → "distribution version", for ``opskit plugins``.
+_dist_of: dict[str, str] = {}
+
+
 def _names_from_env(var: str) -> set[str] | None:
     raw = os.environ.get(var)
     if raw is None:
@@ -76,8 +80,6 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             ) from exc
         _dist_of[ep.name] = f"{dist} {ep.dist.version if ep.dist else ''}".strip()
 
-
-_dist_of: dict[str, str] = {}
 
 
 def create_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True) -> pluggy.PluginManager:

@@ -50,6 +50,8 @@ def _find_run(prefix: str) -> str:
 
     if len(prefix) == 32:
         return prefix
+    if not prefix or any(ch not in "0123456789abcdef" for ch in prefix):
+        raise RunNotFound(f"{prefix!r} is not a run id: ids are hex digits, as printed by `opskit runs list`")
     matches = [r.id for r in search_runs(f"attributes.run_id LIKE '{prefix}%'", limit=2)]
     if len(matches) != 1:
         raise RunNotFound(

@@ -186,9 +186,10 @@ class ActiveRun:
         parent = _current.get()
         if parent is not None:
             self.tags.setdefault("opskit.parent_run_id", parent.id)
-        self.tracker.create_run(self.record(), pid=identity.pid())
+        started = self.record()
+        self.tracker.create_run(started, pid=identity.pid())
         self._token = _current.set(self)
-        hooks.before_run(self.record())
+        hooks.before_run(started)
         return self
 
     def end(self, status: RunStatus = "FINISHED", error: BaseException | None = None) -> Run:
