@@ -8,8 +8,9 @@ from opskit._backends import get_storage, get_tracker
 from opskit._hooks import hooks
 from opskit.errors import ModelLoadError
 from opskit.names import ModelRef
+from opskit.records import ModelVersion
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "load_version", "model_from_bytes"]
 
 
 def load_model(ref: str | ModelRef) -> Any:
@@ -18,8 +19,16 @@ def load_model(ref: str | ModelRef) -> Any:
     The blob's digest is checked before anything is unpickled (``BlobCorrupted``
     if it was tampered with).
     """
-    version = get_tracker().get_model_version(ModelRef.parse(ref))
-    data = get_storage().get_bytes(version.digest)
+    return load_version(get_tracker().get_model_version(ModelRef.parse(ref)))
+
+
+def load_version(version: ModelVersion) -> Any:
+    """Load one resolved version from the active storage (digest verified first)."""
+    return model_from_bytes(version, get_storage().get_bytes(version.digest))
+
+
+def model_from_bytes(version: ModelVersion, data: bytes) -> Any:
+    """Rebuild *version*'s model from its already verified bytes through the ``deserialize_model`` hook."""
     model = hooks.deserialize_model(version, data)
     if model is None:
         raise ModelLoadError(

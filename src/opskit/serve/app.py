@@ -28,7 +28,7 @@ from opskit.serve.payloads import Table, parse_invocations, parse_json, parse_re
 from opskit.serve.predlog import PredictionLog
 from opskit.serve.routing import Router
 from opskit.serve.validation import validate
-from opskit.serve.variants import Variant, source_from_spec
+from opskit.serve.variants import ServedModel, Variant, source_from_spec
 
 __all__ = ["SPEC_ENV", "ServerState", "build_app", "create_app"]
 
@@ -114,8 +114,6 @@ class ServerState:
                 except Exception as exc:  # keep serving the old version
                     print(f"opskit: cannot refresh {variant.source.ref}: {type(exc).__name__}: {exc}", flush=True)
                     continue
-                from opskit.serve.variants import ServedModel
-
                 variant.current = ServedModel(version, model)
                 self.metrics.model_switches.labels(variant.source.ref).inc()
                 print(f"opskit: {variant.source.ref} now serves {version.ref}", flush=True)

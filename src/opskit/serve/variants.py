@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
-from opskit.errors import BlobCorrupted, ModelLoadError
 from opskit.records import ModelVersion
 
 __all__ = ["FileSource", "ModelSource", "ServedModel", "StoreSource", "Variant", "source_from_spec"]
@@ -22,15 +21,6 @@ class ModelSource(Protocol):
     def resolve(self) -> ModelVersion: ...
 
     def load(self, version: ModelVersion) -> Any: ...
-
-
-def _deserialize(version: ModelVersion, data: bytes) -> Any:
-    from opskit._hooks import hooks
-
-    model = hooks.deserialize_model(version, data)
-    if model is None:
-        raise ModelLoadError(f"no installed plugin loads flavor {version.flavor!r} of {version.ref}; install it")
-    return model
 
 
 class StoreSource:
@@ -49,9 +39,9 @@ class StoreSource:
         return get_tracker().get_model_version(self._parsed)
 
     def load(self, version: ModelVersion) -> Any:
-        from opskit._backends import get_storage
+        from opskit.loading import load_version
 
-        return _deserialize(version, get_storage().get_bytes(version.digest))
+        return load_version(version)
 
 
 class FileSource:
@@ -70,12 +60,13 @@ class FileSource:
         return from_plain(ModelVersion, json.loads(self.version_file.read_text(encoding="utf-8")))
 
     def load(self, version: ModelVersion) -> Any:
-        from opskit.storage.base import digest_bytes
+        from opskit.loading import model_from_bytes
+        from opskit.storage.base import corrupted_blob, digest_bytes
 
         data = self.blob_file.read_bytes()
         if digest_bytes(data) != version.digest:
-            raise BlobCorrupted(f"{self.blob_file} does not match digest {version.digest}; rebuild the context")
-        return _deserialize(version, data)
+            raise corrupted_blob(version.digest, f"{self.blob_file} (rebuild the docker context)")
+        return model_from_bytes(version, data)
 
 
 def source_from_spec(entry: dict[str, Any]) -> ModelSource:
