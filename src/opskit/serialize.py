@@ -48,7 +48,7 @@ def to_dict(record: Any) -> dict[str, Any]:
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls, vars(records))
+    return typing.get_type_hints(cls)  # resolved in the record's own module
 
 
 def _build(tp: Any, value: Any) -> Any:

@@ -54,9 +54,9 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _plain(dep: Any) -> dict[str, Any]:
-    from opskit.deployments.api import _record_to_dict
+    from opskit.serialize import to_plain
 
-    return _record_to_dict(dep)
+    return dict(to_plain(dep))
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import attrs
 from opskit.deployments.target import Deployment, DeploymentSpec, Target
 from opskit.errors import DeploymentError, DeploymentNotFound, InvalidName
 from opskit.names import ModelRef
+from opskit.serialize import from_plain, to_plain
 
 __all__ = ["deploy", "get", "get_target", "list", "logs", "stop"]
 
@@ -49,19 +50,10 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _record_to_dict(deployment: Deployment) -> dict[str, Any]:
-    return attrs.asdict(deployment, recurse=False) | {"refs": builtins.list(deployment.refs)}
-
-
-def _record_from_dict(data: Mapping[str, Any]) -> Deployment:
-    known = {f.name for f in attrs.fields(Deployment)}
-    return Deployment(**{k: v for k, v in data.items() if k in known})
-
-
 def save(deployment: Deployment) -> None:
     from opskit._backends import get_tracker
 
-    get_tracker().put_state(STATE_KIND, deployment.name, _record_to_dict(deployment))
+    get_tracker().put_state(STATE_KIND, deployment.name, to_plain(deployment))
 
 
 def deploy(
@@ -90,7 +82,7 @@ def deploy(
     name = _check_name(name or ModelRef.parse(next(iter(weights))).name)
     existing = tracker.get_state(STATE_KIND, name)
     if existing is not None:
-        old = _record_from_dict(existing)
+        old = from_plain(Deployment, existing)
         if old.status() in {"running", "starting"}:
             raise DeploymentError(
                 f"deployment {name!r} is already running at {old.url}; stop it first "
@@ -113,7 +105,7 @@ def list() -> builtins.list[Deployment]:
     from opskit._backends import get_tracker
 
     found = get_tracker().list_state(STATE_KIND)
-    return [_record_from_dict(found[key]) for key in sorted(found)]
+    return [from_plain(Deployment, found[key]) for key in sorted(found)]
 
 
 def get(name: str) -> Deployment:
@@ -124,7 +116,7 @@ def get(name: str) -> Deployment:
     if data is None:
         known = ", ".join(d.name for d in list()) or "none"
         raise DeploymentNotFound(f"no deployment named {name!r} (known: {known}); see `opskit deployments list`")
-    return _record_from_dict(data)
+    return from_plain(Deployment, data)
 
 
 def stop(name: str) -> Deployment:
