@@ -7,7 +7,9 @@ import shutil
 
 import nox
 
-nox.options.default_venv_backend = "uv"
+# uv when nox can find it (`pip install 'nox[uv]'` brings it along), plain virtualenv + pip otherwise,
+# so the README's commands work on a machine that has only Python and pip.
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")

@@ -123,13 +123,13 @@ def test_import_opskit_loads_no_storage_library() -> None:
 
 
 def test_missing_s3fs_says_what_to_install() -> None:
-    """Selecting s3:// without s3fs raises UnknownBackend naming opskit[s3]."""
+    """Selecting s3:// without s3fs raises UnknownBackend naming opskit-ml[s3]."""
     out = run_python(
         "import sys\nsys.modules['s3fs'] = None\nimport opskit\nfrom opskit._backends import get_storage\n"
         "opskit.configure(storage='s3://bucket/p')\n"
         "try:\n    get_storage()\nexcept opskit.UnknownBackend as exc:\n    print(exc)\n"
     )
-    assert "pip install 'opskit[s3]'" in out.stdout
+    assert "pip install 'opskit-ml[s3]'" in out.stdout
 
 
 def test_fsspec_backend_by_name_needs_a_url() -> None:

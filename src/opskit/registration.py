@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from attrs import define, field, frozen
 
+from opskit.distribution import pip_install
 from opskit.errors import DuplicateBackend, InvalidName, UnknownBackend
 
 if TYPE_CHECKING:
@@ -83,5 +84,5 @@ class BackendRegistry:
         known = sorted({s for e in self.entries.values() if e.kind == kind for s in e.schemes})
         raise UnknownBackend(
             f"no {kind} backend handles URLs starting with {scheme!r}:// (handled: {', '.join(known) or 'none'}); "
-            f"install a plugin for it (for s3:// and other fsspec URLs: pip install 'opskit[s3]')"
+            f"install a plugin for it (for s3:// and other fsspec URLs: {pip_install('s3')})"
         )

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
+from opskit.distribution import pip_install
 from opskit.errors import (
     BackendUnavailable,
     BlobCorrupted,
@@ -56,20 +57,20 @@ CHUNK_SIZE = 8 << 20
 OBJECT_STORE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci"})
 
 _EXTRAS = {
-    "s3": ("s3fs", "opskit[s3]"),
-    "s3a": ("s3fs", "opskit[s3]"),
-    "gs": ("gcsfs", "opskit[gcs]"),
-    "gcs": ("gcsfs", "opskit[gcs]"),
-    "az": ("adlfs", "opskit[azure]"),
-    "abfs": ("adlfs", "opskit[azure]"),
-    "abfss": ("adlfs", "opskit[azure]"),
+    "s3": ("s3fs", "s3"),
+    "s3a": ("s3fs", "s3"),
+    "gs": ("gcsfs", "gcs"),
+    "gcs": ("gcsfs", "gcs"),
+    "az": ("adlfs", "azure"),
+    "abfs": ("adlfs", "azure"),
+    "abfss": ("adlfs", "azure"),
 }
 
 
 def install_hint(scheme: str) -> str:
     """What to install for URLs with *scheme*."""
-    package, extra = _EXTRAS.get(scheme, ("fsspec", "opskit[s3]"))
-    return f"pip install '{extra}' (it brings {package} and fsspec)"
+    package, extra = _EXTRAS.get(scheme, ("fsspec", "s3"))
+    return f"{pip_install(extra)} (it brings {package} and fsspec)"
 
 
 class FsspecStorage:

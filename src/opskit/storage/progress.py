@@ -61,7 +61,7 @@ class Progress:
                 TransferSpeedColumn,
             )
             from rich.progress import Progress as RichProgress
-        except ImportError:  # rich is optional (it comes with opskit[s3]): no bar then
+        except ImportError:  # rich is optional (it comes with the s3 extra): no bar then
             self._enabled = False
             return
 

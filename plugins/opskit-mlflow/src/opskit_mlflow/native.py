@@ -67,7 +67,7 @@ def to_mlflow_signature(schema: Schema | None) -> Any:
 
 def pip_requirements(packages: Mapping[str, str], model: object) -> list[str]:
     """Pinned requirements from the captured environment (MLflow's own inference costs seconds)."""
-    wanted = {*_ALWAYS, type(model).__module__.split(".", 1)[0], "opskit", "opskit-mlflow"}
+    wanted = {*_ALWAYS, type(model).__module__.split(".", 1)[0], "opskit-ml", "opskit-mlflow"}
     lowered = {name.lower().replace("_", "-"): (name, version) for name, version in packages.items()}
     found = []
     for name in sorted(wanted):

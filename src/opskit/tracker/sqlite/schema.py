@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from opskit.distribution import pip_install
 from opskit.errors import StoreError
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
@@ -93,7 +94,7 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"the store {path} has schema version {version}, newer than this opskit understands "
-            f"({SCHEMA_VERSION}); upgrade opskit (pip install -U opskit)"
+            f"({SCHEMA_VERSION}); upgrade opskit ({pip_install(upgrade=True)})"
         )
     if version == SCHEMA_VERSION:
         return version
