@@ -166,7 +166,7 @@ def test_registration_hooks_fill_the_registry() -> None:
     assert registry.for_scheme("storage", "file").name == "local"
     assert registry.for_scheme("storage", "s3").name == "fsspec"
     assert {c for c, _ in recorder.calls} == {"register_trackers", "register_storages", "register_targets"}
-    with pytest.raises(opskit.UnknownBackend, match="opskit\\[s3\\]"):
+    with pytest.raises(opskit.UnknownBackend, match="opskit-ml\\[s3\\]"):
         registry.for_scheme("storage", "nosuchscheme")
 
 
