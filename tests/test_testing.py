@@ -199,3 +199,14 @@ def test_plugin_manager_installs_exactly_the_given_plugins_and_restores() -> Non
     assert "mem-test" not in get_registry().names("storage")
     with plugin_manager(builtins=False):
         assert get_registry().names("storage") == []
+
+
+def test_the_documented_test_file_runs_and_passes(tmp_path: Path) -> None:
+    """The "Testing your plugin" file in docs/plugins.md runs under pytest as it is, every contract test passing."""
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    source = text.split("```python\n# test_memstore.py\n", 1)[1].split("```", 1)[0]
+    got = _outcomes(tmp_path, source)
+    assert len(got) > 20 and {outcome for outcome, _ in got.values()} == {"passed"}, got
+    assert any(name.startswith("TestStdoutTarget::test_deploy_status_stop") for name in got)
