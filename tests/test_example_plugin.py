@@ -81,3 +81,17 @@ def test_print_target_deploys_through_opskit_deploy() -> None:
     deployment = opskit.deploy("example-model@staging", target="print", name="printed", replicas=2)
     assert (deployment.target, deployment.refs, deployment.state) == ("print", ("example-model@staging",), "printed")
     assert [d.name for d in opskit.deployments.list()] == ["printed"]
+
+
+def test_print_target_reports_stopped_after_opskit_stops_it() -> None:
+    """opskit makes a new target per call: after `opskit.deployments.stop`, status() says stopped, from the record."""
+
+    @opskit.train(model="example-model", alias="staging")
+    def train() -> dict[str, int]:
+        return {"w": 1}
+
+    train()
+    opskit.deploy("example-model@staging", target="print", name="printed")
+    assert opskit.deployments.get("printed").status() == "printed"
+    opskit.deployments.stop("printed")
+    assert opskit.deployments.get("printed").status() == "stopped"

@@ -102,7 +102,7 @@ class IndexedFolderStorage:
             return write_verified(src, digest, dest, where=self.location)
 
     def exists(self, digest: str) -> bool:
-        return digest in self._index() and self._path(digest).is_file()
+        return self._path(digest).is_file() and digest in self._index()  # _path refuses a malformed digest
 
     def delete(self, digest: str) -> None:
         with self._lock:

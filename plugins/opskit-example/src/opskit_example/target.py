@@ -13,7 +13,11 @@ from opskit.deployments.target import Deployment, DeploymentSpec
 
 
 class PrintTarget:
-    """Prints each deployment request; its deployments are "printed" until stopped."""
+    """Prints each deployment request; its deployments are "printed" until stopped.
+
+    ``status`` reads the record it is given (opskit passes the one it keeps), not
+    memory: opskit makes a new target instance for every call.
+    """
 
     name = "print"
 
@@ -39,7 +43,10 @@ class PrintTarget:
         )
 
     def status(self, deployment: Deployment) -> str:
-        return "stopped" if deployment.name in self.stopped else "printed"
+        # opskit makes a new target for every call and keeps the record (state "stopped" once
+        # stopped), so the record is what tells; this instance's memory only helps within a call.
+        stopped = deployment.state == "stopped" or deployment.name in self.stopped
+        return "stopped" if stopped else "printed"
 
     def stop(self, deployment: Deployment) -> None:
         self.stopped.add(deployment.name)
