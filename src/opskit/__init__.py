@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# Public name → module that defines it.
+# The public API, in one table: public name → module that defines it.
+# To add a public name, add two lines: one here (keep the table sorted) and
+# `from <module> import Name as Name` under `if TYPE_CHECKING:` at the end of this file
+# (what type checkers read; `as Name` marks an explicit re-export). `__all__`, `dir(opskit)`
+# and the lazy `__getattr__` follow this table; tests/test_public_api.py fails until the
+# table and the imports agree and the object has a docstring.
 _EXPORTS: dict[str, str] = {
     "ActiveRun": "opskit.sdk.context",
     "AliasChange": "opskit.records",
@@ -77,148 +82,89 @@ _EXPORTS: dict[str, str] = {
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
 _SUBMODULES = ("deployments", "models", "plugins")
 
-__all__ = [
-    "ActiveRun",
-    "AliasChange",
-    "Artifact",
-    "BackendUnavailable",
-    "BlobCorrupted",
-    "BlobNotFound",
-    "CodeInfo",
-    "ColumnSpec",
-    "Config",
-    "ConfigError",
-    "DataInput",
-    "Deployment",
-    "DeploymentError",
-    "DeploymentNotFound",
-    "DuplicateBackend",
-    "EnvInfo",
-    "InvalidFilter",
-    "InvalidModelRef",
-    "InvalidName",
-    "InvalidPayload",
-    "InvalidValue",
-    "Metric",
-    "Model",
-    "ModelLoadError",
-    "ModelNotFound",
-    "ModelRef",
-    "ModelVersion",
-    "NoActiveRun",
-    "OpskitError",
-    "OpskitWarning",
-    "PluginError",
-    "Run",
-    "RunList",
-    "RunNotFound",
-    "Schema",
-    "SerializationError",
-    "SerializedModel",
-    "StorageAccessDenied",
-    "StoreError",
-    "UnknownBackend",
-    "__version__",
-    "active_run",
-    "configure",
-    "deploy",
-    "deployments",
-    "get_config",
-    "get_run",
-    "hookimpl",
-    "last_run",
-    "load_model",
-    "log_artifact",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "models",
-    "plugins",
-    "reset_defaults",
-    "search_runs",
-    "set_tag",
-    "set_tags",
-    "start_run",
-    "track",
-    "train",
-]
 
+# Hidden from type checkers, which read the `Name as Name` imports at the end instead:
+# with a module-level `__getattr__` mypy would accept any `opskit.<name>` as `Any`, and an
+# `__all__` it cannot evaluate would make it export nothing to `from opskit import *`.
+if not TYPE_CHECKING:
+    __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"opskit.{name}")
-    else:
-        raise AttributeError(f"module 'opskit' has no attribute {name!r}")
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        module = _EXPORTS.get(name)
+        if module is not None:
+            value = getattr(importlib.import_module(module), name)
+        elif name in _SUBMODULES:
+            value = importlib.import_module(f"opskit.{name}")
+        else:
+            raise AttributeError(f"module 'opskit' has no attribute {name!r}")
+        globals()[name] = value
+        return value
 
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
 
 
 if TYPE_CHECKING:
-    from opskit import deployments, models, plugins
-    from opskit.config import Config, configure, get_config, reset_defaults
-    from opskit.deployments.api import deploy
-    from opskit.deployments.target import Deployment
-    from opskit.errors import (
-        BackendUnavailable,
-        BlobCorrupted,
-        BlobNotFound,
-        ConfigError,
-        DeploymentError,
-        DeploymentNotFound,
-        DuplicateBackend,
-        InvalidFilter,
-        InvalidModelRef,
-        InvalidName,
-        InvalidPayload,
-        InvalidValue,
-        ModelLoadError,
-        ModelNotFound,
-        NoActiveRun,
-        OpskitError,
-        OpskitWarning,
-        PluginError,
-        RunNotFound,
-        SerializationError,
-        StoreError,
-        UnknownBackend,
-    )
-    from opskit.hookspecs import hookimpl
-    from opskit.loading import load_model
-    from opskit.names import ModelRef
-    from opskit.records import (
-        AliasChange,
-        Artifact,
-        CodeInfo,
-        ColumnSpec,
-        DataInput,
-        EnvInfo,
-        Metric,
-        Model,
-        ModelVersion,
-        Run,
-        RunList,
-        Schema,
-        SerializedModel,
-    )
-    from opskit.sdk.context import (
-        ActiveRun,
-        active_run,
-        log_artifact,
-        log_metric,
-        log_metrics,
-        log_param,
-        log_params,
-        set_tag,
-        set_tags,
-        start_run,
-    )
-    from opskit.sdk.decorators import track, train
-    from opskit.sdk.runs import get_run, last_run, search_runs
+    from opskit import deployments as deployments
+    from opskit import models as models
+    from opskit import plugins as plugins
+    from opskit.config import Config as Config
+    from opskit.config import configure as configure
+    from opskit.config import get_config as get_config
+    from opskit.config import reset_defaults as reset_defaults
+    from opskit.deployments.api import deploy as deploy
+    from opskit.deployments.target import Deployment as Deployment
+    from opskit.errors import BackendUnavailable as BackendUnavailable
+    from opskit.errors import BlobCorrupted as BlobCorrupted
+    from opskit.errors import BlobNotFound as BlobNotFound
+    from opskit.errors import ConfigError as ConfigError
+    from opskit.errors import DeploymentError as DeploymentError
+    from opskit.errors import DeploymentNotFound as DeploymentNotFound
+    from opskit.errors import DuplicateBackend as DuplicateBackend
+    from opskit.errors import InvalidFilter as InvalidFilter
+    from opskit.errors import InvalidModelRef as InvalidModelRef
+    from opskit.errors import InvalidName as InvalidName
+    from opskit.errors import InvalidPayload as InvalidPayload
+    from opskit.errors import InvalidValue as InvalidValue
+    from opskit.errors import ModelLoadError as ModelLoadError
+    from opskit.errors import ModelNotFound as ModelNotFound
+    from opskit.errors import NoActiveRun as NoActiveRun
+    from opskit.errors import OpskitError as OpskitError
+    from opskit.errors import OpskitWarning as OpskitWarning
+    from opskit.errors import PluginError as PluginError
+    from opskit.errors import RunNotFound as RunNotFound
+    from opskit.errors import SerializationError as SerializationError
+    from opskit.errors import StorageAccessDenied as StorageAccessDenied
+    from opskit.errors import StoreError as StoreError
+    from opskit.errors import UnknownBackend as UnknownBackend
+    from opskit.hookspecs import hookimpl as hookimpl
+    from opskit.loading import load_model as load_model
+    from opskit.names import ModelRef as ModelRef
+    from opskit.records import AliasChange as AliasChange
+    from opskit.records import Artifact as Artifact
+    from opskit.records import CodeInfo as CodeInfo
+    from opskit.records import ColumnSpec as ColumnSpec
+    from opskit.records import DataInput as DataInput
+    from opskit.records import EnvInfo as EnvInfo
+    from opskit.records import Metric as Metric
+    from opskit.records import Model as Model
+    from opskit.records import ModelVersion as ModelVersion
+    from opskit.records import Run as Run
+    from opskit.records import RunList as RunList
+    from opskit.records import Schema as Schema
+    from opskit.records import SerializedModel as SerializedModel
+    from opskit.sdk.context import ActiveRun as ActiveRun
+    from opskit.sdk.context import active_run as active_run
+    from opskit.sdk.context import log_artifact as log_artifact
+    from opskit.sdk.context import log_metric as log_metric
+    from opskit.sdk.context import log_metrics as log_metrics
+    from opskit.sdk.context import log_param as log_param
+    from opskit.sdk.context import log_params as log_params
+    from opskit.sdk.context import set_tag as set_tag
+    from opskit.sdk.context import set_tags as set_tags
+    from opskit.sdk.context import start_run as start_run
+    from opskit.sdk.decorators import track as track
+    from opskit.sdk.decorators import train as train
+    from opskit.sdk.runs import get_run as get_run
+    from opskit.sdk.runs import last_run as last_run
+    from opskit.sdk.runs import search_runs as search_runs
