@@ -46,9 +46,12 @@ sys.path.insert(0, str(here))
 os.chdir(here)
 os.environ.setdefault("OPSKIT_HOME", str(here / "store"))
 
-from opskit.serve.__main__ import main  # noqa: E402
+# The guard matters: with more than one worker, every worker process is spawned and
+# re-imports this file as its main module; only the first process may start the server.
+if __name__ == "__main__":
+    from opskit.serve.__main__ import main
 
-sys.exit(main([str(here / "spec.json"), *sys.argv[1:]]))
+    sys.exit(main([str(here / "spec.json"), *sys.argv[1:]]))
 '''
 
 
