@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opskit.deployments.local import server_spec
+from opskit.deployments.options import DOCKER_OPTIONS, Option, check_options
 from opskit.deployments.target import Deployment, DeploymentSpec
 from opskit.errors import DeploymentError
 
@@ -81,6 +82,8 @@ class DockerTarget:
     """Writes container build contexts; it never starts anything."""
 
     name = "docker"
+    #: Every option this target accepts; ``opskit.deploy`` checks them before anything is written.
+    options: dict[str, Option] = DOCKER_OPTIONS
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -99,7 +102,7 @@ class DockerTarget:
         return entry, version
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
-        options = dict(spec.options)
+        options = check_options(self.name, self.options, spec.options)
         raw_path = options.pop("path", None)
         if raw_path is None:
             raise DeploymentError("the docker target writes a build context: pass path=DIR (an empty or new folder)")
