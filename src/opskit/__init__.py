@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "SerializedModel": "opskit.records",
     "StorageAccessDenied": "opskit.errors",
     "StoreError": "opskit.errors",
+    "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
     "active_run": "opskit.sdk.context",
     "configure": "opskit.config",
@@ -119,6 +120,7 @@ __all__ = [
     "SerializedModel",
     "StorageAccessDenied",
     "StoreError",
+    "StoreNotFound",
     "UnknownBackend",
     "__version__",
     "active_run",
@@ -191,6 +193,7 @@ if TYPE_CHECKING:
         RunNotFound,
         SerializationError,
         StoreError,
+        StoreNotFound,
         UnknownBackend,
     )
     from opskit.hookspecs import hookimpl

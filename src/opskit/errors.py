@@ -30,6 +30,7 @@ __all__ = [
     "SerializationError",
     "StorageAccessDenied",
     "StoreError",
+    "StoreNotFound",
     "UnknownBackend",
 ]
 
@@ -92,6 +93,10 @@ class ModelLoadError(OpskitError):
 
 class StoreError(OpskitError):
     """The store itself is unusable: newer schema, unreadable file, ..."""
+
+
+class StoreNotFound(StoreError, FileNotFoundError):
+    """A command that only reads found no store where the configuration points (and created none)."""
 
 
 class PluginError(OpskitError):
