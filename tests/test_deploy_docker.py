@@ -20,8 +20,46 @@ from opskit.cli.main import main as cli
 from opskit.deployments.local import free_port
 
 
+def image_command(context: Path) -> tuple[list[str], dict[str, str]]:
+    """The Dockerfile's CMD (exec form) and ENV, as the container would run them."""
+    command: list[str] = []
+    env: dict[str, str] = {}
+    for line in (context / "Dockerfile").read_text().splitlines():
+        instruction, _, rest = line.partition(" ")
+        if instruction == "CMD":
+            command = json.loads(rest)
+        elif instruction == "ENV":
+            env.update(item.split("=", 1) for item in rest.split())
+    assert command, "the Dockerfile has no CMD"
+    return command, env
+
+
+def start_like_the_image(context: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start the context's CMD in the context folder (the image's WORKDIR) with the image's ENV, on 127.0.0.1."""
+    command, image_env = image_command(context)
+    assert command[0] == "python"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSKIT_", "PROMETHEUS_"))}
+    env.update(image_env)
+    env.update(PORT=str(port), OPSKIT_BIND="127.0.0.1", OPSKIT_HOME=str(context / "store"))
+    return subprocess.Popen(
+        [sys.executable, *command[1:]], cwd=context, env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, as `docker stop` does; SIGKILL if it has not exited in 30 s."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+        raise AssertionError("the server did not stop on SIGTERM") from None
+
+
 def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`opskit deploy --target docker` writes Dockerfile, pinned requirements, blob and an entrypoint that serves."""
+    """`opskit deploy --target docker` with default options writes a context whose CMD serves predictions."""
     X, y = load_wine(return_X_y=True, as_frame=True)
 
     @opskit.train(model="wine", alias="production")
@@ -30,7 +68,7 @@ def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFi
 
     model = fit(X, y)
     context = tmp_path / "ctx"
-    assert cli(["deploy", "wine@production", "--target", "docker", "--path", str(context), "--workers", "1", "--json"]) == 0
+    assert cli(["deploy", "wine@production", "--target", "docker", "--path", str(context), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert (record["target"], record["state"], record["path"]) == ("docker", "built", str(context))
     assert opskit.deployments.get("wine").status() == "built"
@@ -52,13 +90,9 @@ def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFi
     assert digest_bytes(blob.read_bytes()) == version.digest
     assert json.loads((context / "models" / "wine-v1.json").read_text())["digest"] == version.digest
 
+    assert json.loads((context / "spec.json").read_text())["workers"] == 2  # the default, as a newcomer gets it
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSKIT_")}
-    env.update(PORT=str(port), OPSKIT_HOME=str(tmp_path / "container-store"))
-    server = subprocess.Popen(
-        [sys.executable, str(context / "entrypoint.py")], cwd=tmp_path, env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    server = start_like_the_image(context, port)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -76,5 +110,6 @@ def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFi
         meta = httpx.get(f"{url}/metadata").json()
         assert (meta["version"], meta["digest"]) == ("wine:1", version.digest)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
+    output = server.stdout.read().decode() if server.stdout else ""
+    assert "Traceback" not in output, output

@@ -111,6 +111,8 @@ def test_cli_runs_and_models(trained: str) -> None:
 
 def test_cli_errors_are_clear_and_exit_2() -> None:
     """Unknown models and bad filters print one error line to stderr with exit status 2."""
+    with opskit.start_run():  # a store to look in (without one every command says there is none)
+        pass
     done = _cli("models", "show", "nope", check=False)
     assert done.returncode == 2 and "opskit: error:" in done.stderr and "nope" in done.stderr
     done = _cli("runs", "list", "-f", "metrics.x >", check=False)

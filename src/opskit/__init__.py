@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidFilter": "opskit.errors",
     "InvalidModelRef": "opskit.errors",
     "InvalidName": "opskit.errors",
+    "InvalidOption": "opskit.errors",
     "InvalidPayload": "opskit.errors",
     "InvalidValue": "opskit.errors",
     "Metric": "opskit.records",
@@ -57,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "SerializedModel": "opskit.records",
     "StorageAccessDenied": "opskit.errors",
     "StoreError": "opskit.errors",
+    "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
     "active_run": "opskit.sdk.context",
     "configure": "opskit.config",
@@ -124,6 +126,7 @@ if TYPE_CHECKING:
     from opskit.errors import InvalidFilter as InvalidFilter
     from opskit.errors import InvalidModelRef as InvalidModelRef
     from opskit.errors import InvalidName as InvalidName
+    from opskit.errors import InvalidOption as InvalidOption
     from opskit.errors import InvalidPayload as InvalidPayload
     from opskit.errors import InvalidValue as InvalidValue
     from opskit.errors import ModelLoadError as ModelLoadError
@@ -136,6 +139,7 @@ if TYPE_CHECKING:
     from opskit.errors import SerializationError as SerializationError
     from opskit.errors import StorageAccessDenied as StorageAccessDenied
     from opskit.errors import StoreError as StoreError
+    from opskit.errors import StoreNotFound as StoreNotFound
     from opskit.errors import UnknownBackend as UnknownBackend
     from opskit.hookspecs import hookimpl as hookimpl
     from opskit.loading import load_model as load_model

@@ -15,7 +15,7 @@ from attrs import field, frozen
 
 from opskit.errors import ConfigError
 
-__all__ = ["Config", "configure", "find_project_root", "get_config", "reset_defaults"]
+__all__ = ["Config", "configure", "create_home", "find_project_root", "get_config", "reset_defaults"]
 
 #: Option name → environment variable. Values from the environment are strings.
 ENV_VARS = {
@@ -135,6 +135,23 @@ def _resolve(overrides: Mapping[str, Any]) -> Config:
             raise ConfigError(f"{text}={values[text]!r} from {sources[text]} must be a non-empty string")
     values["home"] = home
     return Config(**values, sources=sources)
+
+
+#: Written into a store folder when opskit creates it, as pytest does for its cache: git ignores the store.
+HOME_GITIGNORE = "# Created by opskit: the store (runs, models, blobs) is not source code.\n*\n"
+
+
+def create_home(home: Path) -> Path:
+    """Create the store folder *home* if it is missing, with a ``.gitignore`` that ignores it whole.
+
+    A folder that already exists is left as it is (delete its ``.gitignore`` to commit a store on purpose).
+    """
+    try:
+        home.mkdir(parents=True)
+    except FileExistsError:
+        return home
+    (home / ".gitignore").write_text(HOME_GITIGNORE, encoding="utf-8")
+    return home
 
 
 _lock = threading.Lock()

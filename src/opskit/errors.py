@@ -17,6 +17,7 @@ __all__ = [
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
+    "InvalidOption",
     "InvalidPayload",
     "InvalidValue",
     "ModelLoadError",
@@ -29,6 +30,7 @@ __all__ = [
     "SerializationError",
     "StorageAccessDenied",
     "StoreError",
+    "StoreNotFound",
     "UnknownBackend",
 ]
 
@@ -93,6 +95,10 @@ class StoreError(OpskitError):
     """The store itself is unusable: newer schema, unreadable file, ..."""
 
 
+class StoreNotFound(StoreError, FileNotFoundError):
+    """A command that only reads found no store where the configuration points (and created none)."""
+
+
 class PluginError(OpskitError):
     """A plugin failed to load or misbehaved."""
 
@@ -115,6 +121,19 @@ class DeploymentError(OpskitError):
 
 class DeploymentNotFound(DeploymentError, LookupError):
     """No deployment has the given name."""
+
+
+class InvalidOption(DeploymentError, ValueError):
+    """A deployment option is unknown to its target or has a value the target cannot use.
+
+    ``option`` names it, ``value`` is what was given, ``accepted`` says what the option takes.
+    """
+
+    def __init__(self, message: str, *, option: str, value: object = None, accepted: str = "") -> None:
+        super().__init__(message)
+        self.option = option
+        self.value = value
+        self.accepted = accepted
 
 
 class InvalidPayload(OpskitError, ValueError):

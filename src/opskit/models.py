@@ -28,12 +28,37 @@ def get_version(ref: str | ModelRef) -> ModelVersion:
     return get_tracker().get_model_version(ModelRef.parse(ref))
 
 
-def set_alias(name: str, alias: str, version: int) -> AliasChange:
-    """Point *alias* at *version* of model *name*; the move is kept in the alias history."""
-    change = get_tracker().set_alias(
-        validate_model_name(name), validate_alias(alias), int(version), user=identity.user()
-    )
-    hooks.after_alias_changed(change)
+def _version_number(name: str, version: object) -> int:
+    """The version number *version* stands for: an int, its text, or a ``ModelVersion`` of model *name*."""
+    from opskit.errors import InvalidModelRef
+
+    if isinstance(version, ModelVersion):
+        if version.name != name:
+            raise InvalidModelRef(
+                f"{version.ref} is a version of model {version.name!r}, not of {name!r}; pass a version of {name!r} "
+                f"(see `opskit models show {name}`) or set the alias on {version.name!r}"
+            )
+        return version.version
+    if isinstance(version, str) and version.strip().isdigit():
+        version = int(version)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidModelRef(
+            f"version {version!r} of model {name!r} is not a version number: pass an int >= 1 or a ModelVersion "
+            f"(see `opskit models show {name}`)"
+        )
+    return version
+
+
+def set_alias(name: str, alias: str, version: int | ModelVersion) -> AliasChange:
+    """Point *alias* at *version* (a number or a ``ModelVersion`` of this model); the move is kept in the alias history.
+
+    Setting an alias to the version it already points at changes nothing: no history entry and no
+    ``after_alias_changed`` hook; the returned change has ``previous_version == version``.
+    """
+    name, alias = validate_model_name(name), validate_alias(alias)
+    change = get_tracker().set_alias(name, alias, _version_number(name, version), user=identity.user())
+    if change.previous_version != change.version:
+        hooks.after_alias_changed(change)
     return change
 
 

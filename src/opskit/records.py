@@ -323,7 +323,14 @@ class Run:
 
 
 class RunList(list[Run]):
-    """A list of runs that converts to a DataFrame with ``to_pandas()``."""
+    """A list of runs that converts to a DataFrame with ``to_pandas()``.
+
+    From ``search_runs``: ``limit`` is the most it could hold and ``truncated``
+    is True when more runs matched than it holds.
+    """
+
+    limit: int | None = None
+    truncated: bool = False
 
     def to_pandas(self) -> pandas.DataFrame:
         """One row per run: id, name, status, times, ``params.*``, ``metrics.*``, ``tags.*``."""
@@ -350,4 +357,6 @@ class RunList(list[Run]):
         if not self:
             return "<div>no runs</div>"
         html: str = self.to_pandas().to_html(index=False)
+        if self.truncated:
+            html += f"<div>first {len(self)} matching runs; more match: pass a larger limit=</div>"
         return html

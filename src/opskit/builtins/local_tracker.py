@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 
 
 def _local_tracker(config: Config) -> Tracker:
+    from opskit.config import create_home
     from opskit.tracker.sqlite import SQLiteTracker
 
-    tracker: Tracker = SQLiteTracker(config.home / "opskit.db")
+    tracker: Tracker = SQLiteTracker(create_home(config.home) / "opskit.db")
     return tracker
 
 

@@ -96,7 +96,10 @@ def _stop(args: argparse.Namespace) -> int:
     from opskit.deployments import stop
 
     dep = stop(args.name)
-    print(f"stopped {dep.name}")
+    if args.json:
+        print_json(_plain(dep))
+    else:
+        print(f"stopped {dep.name}")
     return 0
 
 
@@ -105,7 +108,11 @@ def _logs(args: argparse.Namespace) -> int:
 
     text = logs(args.name)
     lines = text.splitlines()
-    print("\n".join(lines[-args.tail :] if args.tail else lines))
+    shown = lines[-args.tail :] if args.tail else lines
+    if args.json:
+        print_json({"name": args.name, "lines": shown})
+    else:
+        print("\n".join(shown))
     return 0
 
 
@@ -122,16 +129,13 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--workers", type=int, help="server worker processes (local target; default 2)")
     p.add_argument("--path", help="folder for the build context (docker target)")
     p.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="target option, e.g. max_batch=32")
-    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(func=_deploy)
 
     deployments = sub.add_parser("deployments", help="recorded deployments").add_subparsers(dest="action", required=True)
     p = deployments.add_parser("list", help="every deployment and whether it is alive")
-    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(func=_list)
     p = deployments.add_parser("show", help="one deployment")
     p.add_argument("name")
-    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(func=_show)
     p = deployments.add_parser("stop", help="stop a deployment's server")
     p.add_argument("name")

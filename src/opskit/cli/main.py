@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from opskit.cli.tables import print_json, table, when
 from opskit.errors import OpskitError
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from opskit.records import ModelVersion, Run
+
+__all__ = ["build_parser", "differing_params", "main"]
 
 
 def _took(seconds: float | None) -> str:
@@ -18,15 +22,38 @@ def _took(seconds: float | None) -> str:
     return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def differing_params(runs: Sequence[Run]) -> list[str]:
+    """Param names whose value is not the same in every listed run (missing counts as a value)."""
+    import json
+
+    missing = object()
+    keys = sorted({key for run in runs for key in run.params})
+    return [
+        key
+        for key in keys
+        if len({json.dumps(run.params.get(key, missing), sort_keys=True, default=repr) for run in runs}) > 1
+    ]
+
+
 def _runs_list(args: argparse.Namespace) -> int:
     from opskit.sdk.runs import search_runs
     from opskit.serialize import to_dict
 
     runs = search_runs(args.filter, order_by=args.order_by, limit=args.limit, experiment=args.experiment)
+    if runs.truncated:
+        print(
+            f"opskit: showing the first {len(runs)} matching runs; more match: pass --limit N (e.g. --limit {len(runs) * 5})",
+            file=sys.stderr,
+        )
     if args.json:
         print_json([to_dict(r) for r in runs])
         return 0
-    rows = [
+    varied = differing_params(runs)
+    rows: list[tuple[object, ...]] = [
         (
             r.id[:12],
             r.name,
@@ -34,12 +61,17 @@ def _runs_list(args: argparse.Namespace) -> int:
             r.experiment,
             when(r.started_at),
             _took(r.duration),
+            ", ".join(f"{k}={_short(r.params[k])}" for k in varied if k in r.params),
             ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:3]),
             r.model_version.ref if r.model_version else None,
         )
         for r in runs
     ]
-    print(table(["RUN", "NAME", "STATUS", "EXPERIMENT", "STARTED (UTC)", "TOOK", "METRICS", "MODEL"], rows))
+    headers = ["RUN", "NAME", "STATUS", "EXPERIMENT", "STARTED (UTC)", "TOOK", "PARAMS", "METRICS", "MODEL"]
+    if not varied:  # nothing tells these runs apart by params: no empty column
+        headers.remove("PARAMS")
+        rows = [row[:6] + row[7:] for row in rows]
+    print(table(headers, rows))
     return 0
 
 
@@ -103,9 +135,13 @@ def _models_list(args: argparse.Namespace) -> int:
 
 def _models_show(args: argparse.Namespace) -> int:
     from opskit import models
+    from opskit.names import ModelRef
     from opskit.serialize import to_dict
 
-    model = models.get(args.name)
+    ref = ModelRef.parse(args.ref)
+    if ref.version is not None or ref.alias is not None:
+        return _show_version(models.get_version(ref), args)
+    model = models.get(ref.name)
     if args.json:
         print_json(to_dict(model))
         return 0
@@ -118,23 +154,51 @@ def _models_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_version(version: ModelVersion, args: argparse.Namespace) -> int:
+    """One version, as ``models show wine:2`` or ``models show wine@staging`` asks."""
+    from opskit.serialize import to_dict
+
+    if args.json:
+        print_json(to_dict(version))
+        return 0
+    print(f"model version {version.ref}" + (f"  (reference {args.ref})" if args.ref != version.ref else ""))
+    print(f"  aliases: {', '.join(version.aliases) or '-'}")
+    print(f"  flavor:  {version.flavor}")
+    print(f"  size:    {version.size_bytes} bytes")
+    print(f"  digest:  {version.digest}")
+    print(f"  run:     {version.run_id or '-'}")
+    print(f"  created: {when(version.created_at)} UTC")
+    if version.signature is not None:
+        print("  inputs:  " + ", ".join(f"{c.name}: {c.type}" for c in version.signature.columns))
+    for key, value in sorted(version.metadata.items()):
+        print(f"  {key}: {value}")
+    return 0
+
+
 def _models_alias(args: argparse.Namespace) -> int:
     from opskit import models
+    from opskit.serialize import to_plain
 
     change = models.set_alias(args.name, args.alias, args.version)
-    print(f"{change.model}@{change.alias}: {change.previous_version or '-'} → {change.version}")
+    unchanged = change.previous_version == change.version
+    if args.json:
+        print_json({**to_plain(change), "changed": not unchanged})
+    elif unchanged:
+        print(f"{change.model}@{change.alias} already points at version {change.version}: nothing changed")
+    else:
+        print(f"{change.model}@{change.alias}: {change.previous_version or '-'} → {change.version}")
     return 0
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from opskit._backends import get_storage, get_tracker
+    from opskit._backends import get_storage
     from opskit.config import get_config
     from opskit.plugins import get_registry, list_plugins
 
     config = get_config()
     registry = get_registry()
     plugins = list_plugins()
-    tracker, storage = get_tracker(), get_storage()
+    storage = get_storage()  # the tracker is named, not opened: listing plugins creates no store
     if args.json:
         print_json(
             {
@@ -143,7 +207,7 @@ def _plugins(args: argparse.Namespace) -> int:
                     for p in plugins
                 ],
                 "backends": {kind: registry.names(kind) for kind in ("tracker", "storage", "target")},
-                "active": {"tracker": tracker.name, "storage": storage.name, "storage_location": storage.location},
+                "active": {"tracker": config.tracker, "storage": storage.name, "storage_location": storage.location},
                 "home": str(config.home),
             }
         )
@@ -155,7 +219,7 @@ def _plugins(args: argparse.Namespace) -> int:
     ]
     print(table(["KIND", "BACKEND", "PLUGIN", "URL SCHEMES"], backend_rows))
     print()
-    print(f"active tracker: {tracker.name}   ({config.sources.get('tracker', 'default')})")
+    print(f"active tracker: {config.tracker}   ({config.sources.get('tracker', 'default')})")
     print(f"active storage: {storage.name} at {storage.location}   ({config.sources.get('storage', 'default')})")
     print(f"home:           {config.home}")
     return 0
@@ -207,37 +271,68 @@ def _sync(args: argparse.Namespace) -> int:
 
     tracker = get_tracker()
     sync = getattr(tracker, "sync", None)
-    if sync is None:
+    delivered = 0 if sync is None else int(sync())
+    if args.json:
+        print_json({"tracker": tracker.name, "delivered": delivered, "outbox": sync is not None})
+    elif sync is None:
         print(f"the {tracker.name} tracker writes directly: nothing to sync")
-        return 0
-    delivered = int(sync())
-    print(f"delivered {delivered} run(s) from the outbox to the {tracker.name} tracker")
+    else:
+        print(f"delivered {delivered} run(s) from the outbox to the {tracker.name} tracker")
     return 0
+
+
+def _require_store() -> None:
+    """Raise ``StoreNotFound`` when the local tracker has no store here (and create nothing)."""
+    from opskit.config import get_config
+    from opskit.errors import StoreNotFound
+
+    config = get_config()
+    if config.tracker != "local":  # the store is the tracker's server
+        return
+    db = config.home / "opskit.db"
+    if not db.is_file():
+        source = config.sources.get("home", "default")
+        raise StoreNotFound(
+            f"no opskit store here: {db} does not exist (home from {source}). Nothing has been tracked "
+            "in this folder yet: run this command in your project folder, or point OPSKIT_HOME (or home in "
+            "[tool.opskit] of pyproject.toml) at the store; train or track something to create one"
+        )
+
+
+def _global_flags(parser: argparse.ArgumentParser) -> None:
+    """``--json`` and ``--version`` on *parser* and every parser below it, so they work in any position."""
+    from opskit import __version__
+
+    actions = {option for action in parser._actions for option in action.option_strings}
+    if "--json" not in actions:
+        parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable JSON output")
+    if "--version" not in actions:
+        parser.add_argument("--version", action="version", version=f"opskit {__version__}", help="print the version and exit")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _global_flags(child)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opskit", description="Runs, models, deployments and plugins of the opskit store.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def with_json(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--json", action="store_true", help="machine-readable JSON output")
-        return p
-
     runs = sub.add_parser("runs", help="list and show runs").add_subparsers(dest="action", required=True)
-    p = with_json(runs.add_parser("list", help="list runs, newest first"))
+    p = runs.add_parser("list", help="list runs, newest first")
     p.add_argument("--filter", "-f", help="MLflow-style filter, e.g. \"metrics.r2 >= 0.5 and params.alpha < 1\"")
     p.add_argument("--order-by", "-o", action="append", help="e.g. \"metrics.r2 DESC\" (repeatable)")
-    p.add_argument("--limit", "-n", type=int, default=20)
+    p.add_argument("--limit", "-n", type=int, default=20, help="at most this many runs (default 20; says when more match)")
     p.add_argument("--experiment", "-e")
     p.set_defaults(func=_runs_list)
-    p = with_json(runs.add_parser("show", help="everything captured about one run"))
+    p = runs.add_parser("show", help="everything captured about one run")
     p.add_argument("run_id", help="run id or unique prefix")
     p.set_defaults(func=_runs_show)
 
     models = sub.add_parser("models", help="the model registry").add_subparsers(dest="action", required=True)
-    with_json(models.add_parser("list", help="registered models")).set_defaults(func=_models_list)
-    p = with_json(models.add_parser("show", help="versions and aliases of one model"))
-    p.add_argument("name")
+    models.add_parser("list", help="registered models").set_defaults(func=_models_list)
+    p = models.add_parser("show", help="versions and aliases of a model, or one version (wine:2, wine@staging)")
+    p.add_argument("ref", metavar="REF", help="wine (the model), wine:2 or wine@staging (one version)")
     p.set_defaults(func=_models_show)
     p = models.add_parser("set-alias", help="point an alias at a version")
     p.add_argument("name")
@@ -248,24 +343,28 @@ def build_parser() -> argparse.ArgumentParser:
     from opskit.cli.deploy_commands import add_parsers
 
     add_parsers(sub)
-    with_json(sub.add_parser("plugins", help="installed plugins and active backends")).set_defaults(func=_plugins)
-    p = with_json(sub.add_parser("doctor", help="check the store; --repair mends what it can"))
+    sub.add_parser("plugins", help="installed plugins and active backends").set_defaults(func=_plugins, needs_store=False)
+    p = sub.add_parser("doctor", help="check the store; --repair mends what it can")
     p.add_argument("--repair", action="store_true", help="remove old orphan blobs and temp files")
     p.add_argument("--no-verify", action="store_true", help="skip re-hashing every blob")
     p.set_defaults(func=_doctor)
 
     storage = sub.add_parser("storage", help="blob storage tools").add_subparsers(dest="action", required=True)
-    p = with_json(storage.add_parser("migrate", help="copy every blob to another storage (resumable, idempotent)"))
+    p = storage.add_parser("migrate", help="copy every blob to another storage (resumable, idempotent)")
     p.add_argument("--to", required=True, metavar="URL", help="destination: s3://bucket/prefix, a path, memory://…")
     p.add_argument("--no-verify", action="store_true", help="trust blobs already at the destination without re-hashing")
     p.set_defaults(func=_storage_migrate)
     sub.add_parser("sync", help="deliver runs a tracker kept in its outbox while its server was unreachable").set_defaults(func=_sync)
+    _global_flags(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.json = getattr(args, "json", False)
     try:
+        if getattr(args, "needs_store", True):
+            _require_store()
         return int(args.func(args))
     except OpskitError as exc:
         print(f"opskit: error: {exc}", file=sys.stderr)

@@ -69,11 +69,19 @@ def deploy(
 
     ``target="local"`` starts a model server on 127.0.0.1 and returns once it is
     healthy; ``target="docker"`` writes a build context to ``path=DIR``. Options
-    of the local server: ``workers``, ``max_batch``, ``max_wait_ms``,
-    ``log_sample``, ``max_body_bytes``, ``poll_interval``, ``timeout``.
+    of the server: ``workers``, ``max_batch``, ``max_wait_ms``, ``log_sample``,
+    ``max_body_bytes``, ``poll_interval``, ``log_level``; the local target also
+    takes ``timeout``. Every option is checked before anything starts: an
+    unknown name or a bad value raises ``InvalidOption``.
     """
     from opskit._backends import get_tracker
+    from opskit.deployments.options import check_options, check_port
 
+    chosen = get_target(target)
+    accepted = getattr(chosen, "options", None)  # a target plugin without a table checks its own options
+    if accepted is not None:
+        options = check_options(target, accepted, options)
+    port = check_port(port, target)
     weights = _weights(ref)
     shadow_ref = str(ModelRef.parse(shadow)) if shadow is not None else None
     tracker = get_tracker()
@@ -88,7 +96,6 @@ def deploy(
                 f"deployment {name!r} is already running at {old.url}; stop it first "
                 f"(opskit deployments stop {name}) or pass another name="
             )
-    chosen = get_target(target)
     spec = DeploymentSpec(name=name, target=target, variants=weights, shadow=shadow_ref, port=port, options=options)
     deployment = chosen.deploy(spec)
     if not deployment.created_at:

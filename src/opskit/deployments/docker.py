@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opskit.deployments.local import server_spec
+from opskit.deployments.options import DOCKER_OPTIONS, Option, check_options
 from opskit.deployments.target import Deployment, DeploymentSpec
 from opskit.errors import DeploymentError
 
@@ -46,9 +47,12 @@ sys.path.insert(0, str(here))
 os.chdir(here)
 os.environ.setdefault("OPSKIT_HOME", str(here / "store"))
 
-from opskit.serve.__main__ import main  # noqa: E402
+# The guard matters: with more than one worker, every worker process is spawned and
+# re-imports this file as its main module; only the first process may start the server.
+if __name__ == "__main__":
+    from opskit.serve.__main__ import main
 
-sys.exit(main([str(here / "spec.json"), *sys.argv[1:]]))
+    sys.exit(main([str(here / "spec.json"), *sys.argv[1:]]))
 '''
 
 
@@ -78,6 +82,8 @@ class DockerTarget:
     """Writes container build contexts; it never starts anything."""
 
     name = "docker"
+    #: Every option this target accepts; ``opskit.deploy`` checks them before anything is written.
+    options: dict[str, Option] = DOCKER_OPTIONS
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -96,7 +102,7 @@ class DockerTarget:
         return entry, version
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
-        options = dict(spec.options)
+        options = check_options(self.name, self.options, spec.options)
         raw_path = options.pop("path", None)
         if raw_path is None:
             raise DeploymentError("the docker target writes a build context: pass path=DIR (an empty or new folder)")

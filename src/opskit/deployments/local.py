@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.deployments.options import LOCAL_OPTIONS, SERVER_OPTIONS, Option, check_options
 from opskit.deployments.target import Deployment, DeploymentSpec
 from opskit.errors import DeploymentError
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["LocalTarget", "free_port", "server_spec"]
 
 HOST = "127.0.0.1"
-SERVER_OPTIONS = {"workers", "max_batch", "max_wait_ms", "log_sample", "max_body_bytes", "poll_interval", "log_level"}
 # Server processes started by this Python process, kept so they are reaped (no zombies).
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -43,13 +43,8 @@ def free_port() -> int:
 
 
 def server_spec(spec: DeploymentSpec, port: int, variants: list[dict[str, Any]], shadow: dict[str, Any] | None) -> dict[str, Any]:
-    """The JSON document ``python -m opskit.serve`` reads."""
-    unknown = set(spec.options) - SERVER_OPTIONS - {"timeout"}
-    if unknown:
-        raise DeploymentError(
-            f"unknown option(s) {sorted(unknown)} for target {spec.target!r}; known: {sorted(SERVER_OPTIONS | {'timeout'})}"
-        )
-    server = {k: v for k, v in spec.options.items() if k in SERVER_OPTIONS}
+    """The JSON document ``python -m opskit.serve`` reads (*spec*'s options already checked by its target)."""
+    server = check_options(spec.target, SERVER_OPTIONS, {k: v for k, v in spec.options.items() if k in SERVER_OPTIONS})
     server.setdefault("workers", 2)
     return {"name": spec.name, "host": HOST, "port": port, "variants": variants, "shadow": shadow, **server}
 
@@ -95,6 +90,8 @@ class LocalTarget:
     """Model servers as detached processes on this machine."""
 
     name = "local"
+    #: Every option this target accepts; ``opskit.deploy`` checks them before anything starts.
+    options: dict[str, Option] = LOCAL_OPTIONS
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -103,6 +100,7 @@ class LocalTarget:
         return self.config.home / "deployments" / name
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
+        check_options(self.name, self.options, spec.options)
         port = spec.port or free_port()
         folder = self.folder(spec.name)
         folder.mkdir(parents=True, exist_ok=True)

@@ -30,19 +30,43 @@ def last_run() -> Run | None:
     return found[0] if found else None
 
 
+#: How many runs ``search_runs`` returns when no ``limit`` is given.
+DEFAULT_LIMIT = 100
+
+
 def search_runs(
     filter: str | None = None,
     *,
     order_by: Sequence[str] | None = None,
-    limit: int = 100,
+    limit: int | None = None,
     experiment: str | None = None,
 ) -> RunList:
     """Runs matching an MLflow-style filter, e.g. ``"params.alpha > 0.1 and metrics.r2 >= 0.5"``.
 
     ``order_by`` takes keys like ``"metrics.r2 DESC"``; newest first otherwise.
-    Returns a list of ``Run`` records with ``.to_pandas()``.
+    Returns at most ``limit`` runs (default ``DEFAULT_LIMIT``, 100) as a list of
+    ``Run`` records with ``.to_pandas()``. When more runs match, the list's
+    ``truncated`` is True; without an explicit ``limit`` that also warns
+    (``OpskitWarning``), so the cut is never silent. Pass a larger ``limit`` for more.
     """
-    query = RunQuery.build(filter, order_by, limit, experiment)
+    import warnings
+
+    from opskit.errors import InvalidValue, OpskitWarning
+
+    wanted = DEFAULT_LIMIT if limit is None else limit
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+        raise InvalidValue(f"limit must be an integer of at least 1, got {limit!r}")
+    query = RunQuery.build(filter, order_by, wanted + 1, experiment)  # one more tells whether there are more
     tracker = get_tracker()
     tracker.mark_stale_runs()
-    return RunList(tracker.search_runs(query))
+    found = tracker.search_runs(query)
+    runs = RunList(found[:wanted])
+    runs.limit = wanted
+    runs.truncated = len(found) > wanted
+    if runs.truncated and limit is None:
+        warnings.warn(
+            f"search_runs returned the first {wanted} matching runs and more match; pass limit=N to get more",
+            OpskitWarning,
+            stacklevel=2,
+        )
+    return runs

@@ -20,7 +20,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec_path = Path(args.spec).resolve()
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    port = args.port or int(os.environ.get("PORT", 0) or 0) or int(spec["port"])
+    from opskit.deployments.options import SERVER_OPTIONS, check_options, check_port
+    from opskit.errors import OpskitError
+
+    try:  # the same checks as opskit.deploy: a bad value stops here, not in every worker
+        port = int(check_port(args.port or os.environ.get("PORT") or spec["port"], f"the model server ({spec_path})") or 0)
+        spec.update(check_options(f"the model server ({spec_path})", SERVER_OPTIONS, {k: spec[k] for k in SERVER_OPTIONS if k in spec}))
+    except OpskitError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     workers = int(spec.get("workers", 1))
     if workers > 1:
         # Every worker writes its metrics here, so /metrics on any worker reports all of them.

@@ -133,7 +133,11 @@ class Tracker(Protocol):
         ...
 
     def set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
-        """Point *alias* at *version* and record the move. Raises ``ModelNotFound``."""
+        """Point *alias* at *version* and record the move. Raises ``ModelNotFound``.
+
+        When the alias already points at *version*, record nothing and return a change whose
+        ``previous_version`` equals ``version``.
+        """
         ...
 
     def delete_alias(self, name: str, alias: str, *, user: str | None) -> AliasChange:

@@ -206,8 +206,10 @@ class ModelRegistry(MLflowConnection):
         with self._lock:
             self.get_model_version(ModelRef(name, version=version))
             previous = (getattr(self._registered(name), "aliases", None) or {}).get(alias)
-            self.client.set_registered_model_alias(self._m(name), alias, str(version))
             change = AliasChange(name, alias, version, int(previous) if previous else None, time.time(), user)
+            if change.previous_version == version:  # already there: nothing moved, nothing to record
+                return change
+            self.client.set_registered_model_alias(self._m(name), alias, str(version))
             self._record_alias(change)
             return change
 

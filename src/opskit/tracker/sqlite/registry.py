@@ -147,6 +147,8 @@ def set_alias(conn: sqlite3.Connection, name: str, alias: str, version: int, *, 
     row = conn.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)).fetchone()
     previous = None if row is None else int(row[0])
     now = time.time()
+    if previous == version:  # already there: nothing moved, nothing to record
+        return AliasChange(name, alias, version, previous, now, user)
     conn.execute("INSERT OR REPLACE INTO aliases (name, alias, version) VALUES (?, ?, ?)", (name, alias, version))
     conn.execute(
         "INSERT INTO alias_history (name, alias, version, previous_version, changed_at, user) VALUES (?, ?, ?, ?, ?, ?)",

@@ -1,0 +1,162 @@
+"""Every option a built-in deployment target accepts, checked in one place before anything starts.
+
+``opskit.deploy(..., **options)`` checks its options against the chosen
+target's ``options`` table (when the target has one) before it resolves a
+model, writes a file or starts a process; a bad name or value raises
+``InvalidOption`` naming the option, the value given and what it accepts.
+The model server checks the same table again when it reads its spec, so a
+hand-edited ``spec.json`` fails at once instead of crash-looping its workers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from attrs import frozen
+
+from opskit.errors import InvalidOption
+
+__all__ = ["DOCKER_OPTIONS", "LOCAL_OPTIONS", "SERVER_OPTIONS", "Option", "check_options", "check_port"]
+
+Kind = Literal["int", "float", "choice", "path"]
+
+
+@frozen
+class Option:
+    """One option: its kind, bounds or choices, and an example used in messages."""
+
+    name: str
+    kind: Kind
+    example: str
+    minimum: float | None = None
+    maximum: float | None = None
+    #: ``minimum`` itself is allowed (``>=``) or not (``>``).
+    inclusive: bool = True
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    def accepted(self) -> str:
+        """What the option takes, in words: ``an integer >= 1``."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "path":
+            return "a folder path"
+        what = "an integer" if self.kind == "int" else "a number"
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f"{'>=' if self.inclusive else '>'} {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:g}")
+        return f"{what} {' and '.join(bounds)}".rstrip()
+
+    def _refuse(self, target: str, value: object) -> InvalidOption:
+        accepted = self.accepted()
+        return InvalidOption(
+            f"option {self.name}={value!r} is not valid for {_where(target)}: {self.name} takes {accepted} "
+            f"(e.g. {self.name}={self.example})",
+            option=self.name, value=value, accepted=accepted,
+        )
+
+    def check(self, value: object, target: str) -> Any:
+        """The value in its canonical type, or ``InvalidOption``."""
+        if self.kind == "path":
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            if not isinstance(value, str) or not value.strip():
+                raise self._refuse(target, value)
+            return value
+        if self.kind == "choice":
+            if not isinstance(value, str) or value.strip().lower() not in self.choices:
+                raise self._refuse(target, value)
+            return value.strip().lower()
+        number = self._number(value)
+        if number is None:
+            raise self._refuse(target, value)
+        if isinstance(number, float) and (not math.isfinite(number) or (self.kind == "int" and not number.is_integer())):
+            raise self._refuse(target, value)
+        if self.kind == "int":
+            number = int(number)
+        else:
+            try:
+                number = float(number)
+            except OverflowError:
+                raise self._refuse(target, value) from None
+        low_ok = self.minimum is None or (number >= self.minimum if self.inclusive else number > self.minimum)
+        high_ok = self.maximum is None or number <= self.maximum
+        if not (low_ok and high_ok):
+            raise self._refuse(target, value)
+        return number
+
+    @staticmethod
+    def _number(value: object) -> float | int | None:
+        if isinstance(value, bool):  # True is an int to Python, not a batch size to anyone
+            return None
+        if isinstance(value, int | float):
+            return value
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                return int(text)
+            except ValueError:
+                pass
+            try:
+                return float(text)
+            except ValueError:
+                return None
+        return None
+
+
+def _where(target: str) -> str:
+    return target if " " in target else f"the {target} target"
+
+
+def _table(*options: Option) -> dict[str, Option]:
+    return {o.name: o for o in options}
+
+
+#: Options of the model server itself (``python -m opskit.serve`` reads them from its spec).
+SERVER_OPTIONS = _table(
+    Option("workers", "int", "2", minimum=1, help="server worker processes (default 2)"),
+    Option("max_batch", "int", "32", minimum=1, help="most requests scored in one model call (default 64)"),
+    Option("max_wait_ms", "float", "2", minimum=0, help="how long a batch waits for more requests (default 2)"),
+    Option("log_sample", "float", "0.1", minimum=0, maximum=1, help="share of requests written to the prediction log (default 1)"),
+    Option("max_body_bytes", "int", "8388608", minimum=1, help="largest request body accepted (default 8 MiB)"),
+    Option("poll_interval", "float", "1.0", minimum=0, inclusive=False, help="seconds between alias checks (default 1)"),
+    Option(
+        "log_level", "choice", "info", choices=("critical", "error", "warning", "info", "debug", "trace"),
+        help="server log level (default warning)",
+    ),
+)
+#: The ``local`` target: the server options, plus how long to wait for it to become healthy.
+LOCAL_OPTIONS = {
+    **SERVER_OPTIONS,
+    **_table(Option("timeout", "float", "120", minimum=0, inclusive=False, help="seconds to wait for /health (default 120)")),
+}
+#: The ``docker`` target: the server options, plus the folder for the build context.
+DOCKER_OPTIONS = {
+    **SERVER_OPTIONS,
+    **_table(Option("path", "path", "./wine-image", help="folder for the build context (new or empty; required)")),
+}
+
+
+def check_options(target: str, accepted: Mapping[str, Option], options: Mapping[str, Any]) -> dict[str, Any]:
+    """*options* with every value in its canonical type; ``InvalidOption`` for an unknown name or bad value."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        known = ", ".join(sorted(accepted))
+        raise InvalidOption(
+            f"unknown option {unknown[0]!r} for {_where(target)} (given {unknown[0]}={options[unknown[0]]!r}); "
+            f"it accepts: {known}",
+            option=unknown[0], value=options[unknown[0]], accepted=known,
+        )
+    return {name: accepted[name].check(value, target) for name, value in options.items()}
+
+
+def check_port(port: object, target: str) -> int | None:
+    """``None`` (pick a free one) or a TCP port number 1..65535."""
+    if port is None:
+        return None
+    return int(Option("port", "int", "8080", minimum=1, maximum=65535).check(port, target))
