@@ -126,8 +126,11 @@ class _Float(_Kind):
 
     def __init__(self, spec: ColumnSpec, dtype: Any) -> None:
         super().__init__(spec, dtype)
+        import numpy as np
+
         self.inf_ok = spec.infinite is True
-        self.numpy = getattr(dtype, "kind", "") == "f"
+        self.numpy = isinstance(dtype, np.dtype)
+        self.np_dtype = dtype if self.numpy else dtype.numpy_dtype
 
     def one(self, value: Any) -> Any:
         if value is None:
@@ -143,10 +146,12 @@ class _Float(_Kind):
             return math.nan
         if math.isinf(number) and not self.inf_ok:
             raise _Bad("infinite, but the model was trained without infinite values in this column; send a finite number")
-        if self.numpy and self.dtype.itemsize < 8 and math.isfinite(number):
+        if self.np_dtype.itemsize < 8 and math.isfinite(number):
             import numpy as np
 
-            if not math.isfinite(float(np.array(number).astype(self.dtype))):
+            with np.errstate(over="ignore"):
+                narrowed = float(np.array(number).astype(self.np_dtype))
+            if not math.isfinite(narrowed):
                 raise _Bad(f"out of range for {self.spec.type}")
         return number
 
@@ -175,15 +180,15 @@ class _Float(_Kind):
         import numpy as np
         import pandas as pd
 
-        if self.numpy:
-            if self.dtype == np.float64:
-                return arr
+        out = arr
+        if self.np_dtype != np.float64:
             with np.errstate(over="ignore"):
-                out = arr.astype(self.dtype)
+                out = arr.astype(self.np_dtype)
             if (np.isinf(out) & np.isfinite(arr)).any():
                 return None
+        if self.numpy:
             return out
-        return pd.array(arr, dtype=self.dtype)
+        return pd.arrays.FloatingArray(out, np.isnan(out))
 
     def build(self, values: list[Any]) -> Any:
         import numpy as np
@@ -323,8 +328,8 @@ class _Str(_Kind):
         import numpy as np
         import pandas as pd
 
-        if self.object:
-            return np.array(values, dtype=object)
+        if self.object:  # a Series: a bare object array of strings would become pandas' str dtype
+            return pd.Series(np.array(values, dtype=object), dtype=object, copy=False)
         return pd.array(values, dtype=self.dtype)
 
 
@@ -339,7 +344,11 @@ class _Category(_Kind):
     def one(self, value: Any) -> Any:
         if value is None:
             return self.missing()
-        if isinstance(value, list | dict) or (self.known is not None and value not in self.known):
+        try:
+            unknown = self.known is not None and value not in self.known
+        except TypeError:  # unhashable: a list or an object
+            unknown = True
+        if unknown or isinstance(value, list | dict):
             raise _Bad(f"expected {self.expected}")
         return value
 
@@ -349,13 +358,16 @@ class _Category(_Kind):
         if self.known is None:
             return None
         try:
-            out = pd.Categorical(values, dtype=self.dtype)
-        except (TypeError, ValueError):
+            seen = set(values)
+        except TypeError:  # a list or an object among the values
             return None
-        unknown = out.codes == -1
-        if unknown.any() and (not self.missing_ok or any(values[i] is not None for i in unknown.nonzero()[0])):
+        if _NONE in seen:
+            if not self.missing_ok:
+                return None
+            seen.discard(None)
+        if not seen <= self.known or any(type(v) is bool for v in seen) != any(type(c) is bool for c in self.known):
             return None
-        return out
+        return pd.Categorical(values, dtype=self.dtype)
 
     def build(self, values: list[Any]) -> Any:
         import pandas as pd

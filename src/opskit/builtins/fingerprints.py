@@ -156,8 +156,8 @@ def _array_schema(arr: Any) -> Schema:
     import numpy as np
 
     dtype = str(arr.dtype)
-    if arr.ndim > 2:
-        columns: tuple[ColumnSpec, ...] = ()
+    if arr.ndim > 2:  # one spec for the element type of the whole tensor
+        columns: tuple[ColumnSpec, ...] = (ColumnSpec("elements", dtype),)
     elif arr.dtype.kind == "f":
         matrix = arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1)
         nan, inf = np.isnan(matrix).any(axis=0), np.isinf(matrix).any(axis=0)
