@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from typing import Any
 
@@ -89,7 +90,7 @@ def _through(frame: pd.DataFrame, fmt: str) -> Any:
         table = parse_invocations(parse_json(json.dumps({"inputs": cols}).encode()))
     else:
         split = body["dataframe_split"]
-        text = pd.DataFrame(split["data"], columns=split["columns"], dtype=object).to_csv(index=False)
+        text = pd.DataFrame(split["data"], columns=split["columns"], dtype=object).to_csv(index=False, quoting=csv.QUOTE_ALL)
         table = parse_body(text.encode(), "text/csv", parse_invocations)
     return check(table, schema).data
 

@@ -53,28 +53,39 @@ class Cast:
 
     ``columns`` and ``rows`` are the values as received, in schema order (for the
     prediction log); ``data`` is what the model gets: a DataFrame with the
-    training dtypes, or an ndarray for tensor signatures.
+    training dtypes, or an ndarray for tensor signatures. ``raw`` is ``data``
+    before the DataFrame is built: when ``labels`` is set it is a float64 matrix
+    whose DataFrame is built once per micro-batch (``merge_casts``), off the
+    request path.
     """
 
     columns: tuple[str, ...] | None
     rows: list[list[Any]]
-    data: Any
+    raw: Any
+    labels: Any = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def data(self) -> Any:
+        return merge_casts([self])
+
 
 def merge_casts(parts: Sequence[Cast]) -> Any:
     """The model input of several requests stacked into one (for micro-batches)."""
-    if len(parts) == 1:
-        return parts[0].data
     import numpy as np
     import pandas as pd
 
-    first = parts[0].data
-    if isinstance(first, np.ndarray):
-        return np.concatenate([p.data for p in parts])
-    return pd.concat([p.data for p in parts], ignore_index=True)
+    if all(p.labels is not None for p in parts):
+        matrix = parts[0].raw if len(parts) == 1 else np.vstack([p.raw for p in parts])
+        return pd.DataFrame(matrix, columns=parts[0].labels, copy=False)
+    frames = [pd.DataFrame(p.raw, columns=p.labels, copy=False) if p.labels is not None else p.raw for p in parts]
+    if len(frames) == 1:
+        return frames[0]
+    if isinstance(frames[0], np.ndarray):
+        return np.concatenate(frames)
+    return pd.concat(frames, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- kinds
@@ -527,6 +538,7 @@ def _in_schema_order(columns: tuple[str, ...] | None, rows: list[list[Any]], nam
 
 
 def _untyped(columns: tuple[str, ...] | None, rows: list[list[Any]], text: bool) -> Any:
+    """A frame with inferred dtypes, for versions without a signature."""
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=list(columns) if columns is not None else None)
@@ -598,6 +610,37 @@ def _shape(shape: Sequence[int | None]) -> str:
     return "(" + ", ".join("n" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+class _Plan:
+    """What a schema needs per request, computed once per schema object."""
+
+    def __init__(self, schema: Schema) -> None:
+        import numpy as np
+        import pandas as pd
+
+        self.names = schema.names
+        self.labels = pd.Index(self.names)
+        self.kinds = [column_kind(spec) for spec in schema.columns]
+        self.all_float64 = schema.kind == "table" and bool(schema.columns) and all(
+            spec.type == "float64" for spec in schema.columns
+        )
+        self.nan_ok = np.array([k.missing_ok for k in self.kinds], dtype=bool)
+        self.inf_ok = np.array([spec.infinite is True for spec in schema.columns], dtype=bool)
+
+
+_PLANS: dict[int, tuple[Schema, _Plan]] = {}
+
+
+def _plan(schema: Schema) -> _Plan:
+    hit = _PLANS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_PLANS) > 256:
+        _PLANS.clear()
+    plan = _Plan(schema)
+    _PLANS[id(schema)] = (schema, plan)
+    return plan
+
+
 def cast_table(
     columns: tuple[str, ...] | None, rows: list[list[Any]], schema: Schema | None, *, text: bool = False
 ) -> Cast:
@@ -621,31 +664,24 @@ def cast_table(
         return Cast(None, rows, _tensor(schema, rows, text))
     import pandas as pd
 
-    names = schema.names
+    plan = _plan(schema)
+    names = plan.names
     rows = _in_schema_order(columns, rows, names)
-    if _all_float64(schema):
-        frame = _float_matrix(schema, rows, text)
-        if frame is not None:
-            return Cast(tuple(names), rows, frame)
+    if plan.all_float64 and not text:
+        matrix = _float_matrix(plan, rows)
+        if matrix is not None:
+            return Cast(tuple(names), rows, matrix, plan.labels)
     transposed = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     data = {
-        spec.name: _column(column_kind(spec), spec.name, list(values), text)
-        for spec, values in zip(schema.columns, transposed, strict=True)
+        name: _column(kind, name, list(values), text)
+        for name, kind, values in zip(names, plan.kinds, transposed, strict=True)
     }
     return Cast(tuple(names), rows, pd.DataFrame(data, copy=False))
 
 
-@functools.lru_cache(maxsize=64)
-def _all_float64(schema: Schema) -> bool:
-    return all(spec.type == "float64" for spec in schema.columns)
-
-
-def _float_matrix(schema: Schema, rows: list[list[Any]], text: bool) -> Any:
-    """The common all-float64 table in one NumPy call; None sends it down the per-column path."""
-    if text:
-        return None
+def _float_matrix(plan: _Plan, rows: list[list[Any]]) -> Any:
+    """The common all-float64 table as one NumPy matrix; None sends it down the per-column path."""
     import numpy as np
-    import pandas as pd
 
     types = set(map(type, itertools.chain.from_iterable(rows)))
     if not types <= {float, int}:
@@ -654,15 +690,11 @@ def _float_matrix(schema: Schema, rows: list[list[Any]], text: bool) -> Any:
         matrix = np.array(rows, dtype=np.float64)
     except (OverflowError, ValueError):
         return None
-    if matrix.ndim != 2:
+    if matrix.ndim != 2 or matrix.shape[1] != len(plan.names):
         return None
-    finite = np.isfinite(matrix)
-    if not finite.all():
-        for j, spec in enumerate(schema.columns):
-            column = matrix[:, j]
-            if (not column_kind(spec).missing_ok and np.isnan(column).any()) or (
-                spec.infinite is not True and np.isinf(column).any()
-            ):
-                return None
-    return pd.DataFrame(matrix, columns=schema.names, copy=False)
+    if not np.isfinite(matrix).all():
+        nan, inf = np.isnan(matrix).any(axis=0), np.isinf(matrix).any(axis=0)
+        if (nan & ~plan.nan_ok).any() or (inf & ~plan.inf_ok).any():
+            return None
+    return matrix
 

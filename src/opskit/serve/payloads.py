@@ -88,7 +88,7 @@ def parse_csv(body: bytes) -> Table:
     except UnicodeDecodeError:
         raise InvalidPayload("the CSV body is not UTF-8 text") from None
     try:
-        lines = list(csv.reader(io.StringIO(text)))
+        lines = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise InvalidPayload(f"malformed CSV: {exc}") from None
     lines = [line for line in lines if line]
