@@ -111,9 +111,9 @@ class _Kind:
         return None
 
     def build(self, values: list[Any]) -> Any:
-        import numpy as np
+        import pandas as pd
 
-        return np.array(values, dtype=object)
+        return pd.Series(values, dtype=object)  # one cell per value, even when a value is a list
 
     def from_text(self, text: str | None) -> Any:
         return None if text == "" else text
