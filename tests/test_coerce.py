@@ -131,7 +131,7 @@ def test_null_is_refused_where_training_had_no_missing_values(family: str) -> No
         (ColumnSpec("x", "string", missing=True), ["", "a", None], [1, True, [1]]),
         (ColumnSpec("x", "category", missing=True, categories=(1, 2)), [1, 2, None], [3, "1"]),
         (ColumnSpec("x", "datetime64[ns]", missing=True), ["2024-01-01", "2024-01-01T10:00:00.123456789", 0, None],
-         ["2024-01-01T10:00:00Z", "yesterday", True, "3000000-01-01"]),
+         ["2024-01-01T10:00:00Z", "yesterday", True, "3000000-01-01", "NaN", "NaT", float("nan")]),
         (ColumnSpec("x", "datetime64[ns, UTC]"), ["2024-01-01T00:00:00+05:00", "2024-01-01", 1.5e12], ["soon", [2024]]),
     ],
 )
@@ -164,6 +164,14 @@ def test_old_signatures_without_missing_flags_still_accept_nulls_where_the_dtype
         cast_table(("a", "b"), [[1.0, None]], schema)
     plain = opskit.serialize.from_plain(Schema, {"columns": [{"name": "a", "type": "float64"}], "kind": "table", "shape": None})
     assert plain.columns[0].missing is None and plain.columns[0].categories is None
+
+
+def test_versions_without_signature_take_any_table_but_refuse_ragged_rows() -> None:
+    """Without a signature the frame infers its dtypes; rows of different widths are a 400, not a model error."""
+    frame = cast_table(None, [[1, "a"], [2, "b"]], None).data
+    assert frame.shape == (2, 2)
+    with pytest.raises(InvalidPayload, match="row 1 has 1 values but row 0 has 2"):
+        cast_table(None, [[1, 2], [1]], None)
 
 
 def test_tensor_signatures_check_shape_and_element_type() -> None:

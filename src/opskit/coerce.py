@@ -414,6 +414,8 @@ class _Datetime(_Kind):
                     stamps = stamps.tz_localize("UTC")
             else:
                 raise _Bad(f"expected {self.expected}")
+            if stamps.isna().any():  # "NaN", "NaT" and "" parse as NaT: a missing value is null
+                raise _Bad(f"expected {self.expected}; send null for a missing value")
             return self._localize(stamps).astype(self.dtype)[0]
         except (ValueError, OverflowError) as exc:
             if isinstance(exc, _Bad):
@@ -430,6 +432,8 @@ class _Datetime(_Kind):
         try:
             if types == {str}:
                 stamps = self._localize(pd.to_datetime(values, format="ISO8601"))
+                if stamps.isna().any():  # a string that parses as NaT ("NaN", "NaT") is not a date-time
+                    return None
             elif types and types <= {int, float}:
                 stamps = pd.to_datetime(values, unit="ms")
                 if self.tz is not None:
@@ -541,6 +545,14 @@ def _untyped(columns: tuple[str, ...] | None, rows: list[list[Any]], text: bool)
     """A frame with inferred dtypes, for versions without a signature."""
     import pandas as pd
 
+    width = len(columns) if columns is not None else (len(rows[0]) if rows else 0)
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidPayload(
+                f"row {i} has {len(row) if isinstance(row, list) else 1} values but row 0 has {width}; "
+                "send one value per column in every row",
+                field=f"row {i}",
+            )
     frame = pd.DataFrame(rows, columns=list(columns) if columns is not None else None)
     if text:
         for name in frame.columns:
