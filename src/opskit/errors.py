@@ -32,6 +32,7 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "UnknownBackend",
+    "UnsupportedMediaType",
 ]
 
 
@@ -145,6 +146,10 @@ class InvalidPayload(OpskitError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class UnsupportedMediaType(InvalidPayload):
+    """A scoring request with a Content-Type the model server does not read (HTTP 415)."""
 
 
 class StorageAccessDenied(OpskitError, PermissionError):

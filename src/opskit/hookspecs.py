@@ -110,8 +110,9 @@ def fingerprint_data(name: str, value: object) -> DataInput | None:
 def infer_schema(value: object) -> Schema | None:
     """Infer the input schema of a model from its training data, or return ``None``.
 
-    Called with the first data argument of a ``@opskit.train`` function; the
-    result is stored as the model version's ``signature``.
+    Called with each data argument of a ``@opskit.train`` function; the model
+    version's ``signature`` is built from the results (see
+    ``opskit.sdk.decorators.model_signature``).
     """
 
 

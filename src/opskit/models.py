@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 from opskit._backends import get_tracker
 from opskit._hooks import hooks
 from opskit.names import ModelRef, validate_alias, validate_model_name
-from opskit.records import AliasChange, Model, ModelVersion
+from opskit.records import AliasChange, Model, ModelVersion, Schema
 from opskit.sdk import identity
 
-__all__ = ["delete_alias", "get", "get_version", "history", "list", "set_alias"]
+__all__ = ["delete_alias", "get", "get_version", "history", "list", "register", "set_alias"]
 
 
 def list() -> builtins.list[Model]:
@@ -72,3 +73,27 @@ def delete_alias(name: str, alias: str) -> AliasChange:
 def history(name: str, alias: str | None = None) -> builtins.list[AliasChange]:
     """Every move of the model's aliases (or of one alias), oldest first."""
     return get_tracker().alias_history(validate_model_name(name), alias)
+
+
+def register(
+    model: object,
+    name: str,
+    *,
+    signature: Schema | Any | None = None,
+    input_example: Any | None = None,
+    alias: str | None = None,
+) -> ModelVersion:
+    """Register a model you already fitted as the next version of *name* (no run; ``run_id`` is None).
+
+    ``signature`` is an ``opskit.Schema`` or data to infer it from (e.g. the
+    training frame); ``input_example`` a few rows (dtypes only). Without either,
+    the model's own feature names are used when it has them (their dtypes are
+    then unknown: pass ``signature=`` so the server can cast requests exactly).
+    """
+    from opskit.sdk.decorators import explicit_signature, model_signature, register_version
+
+    validate_model_name(name)
+    if alias is not None:
+        validate_alias(alias)
+    schema = explicit_signature(signature, input_example) or model_signature(model, [])
+    return register_version(get_tracker(), None, name, model, alias=alias, signature=schema)

@@ -87,12 +87,27 @@ class Metric:
     timestamp: float
 
 
+def _categories(items: Iterable[Any] | None) -> tuple[Any, ...] | None:
+    return None if items is None else tuple(items)
+
+
 @frozen
 class ColumnSpec:
-    """One column of an input schema."""
+    """One column of an input schema.
+
+    ``type`` is the pandas/NumPy dtype as text (``float64``, ``Int64``, ``boolean``,
+    ``datetime64[ns, UTC]``, ``category``, ``string``...). ``missing`` and
+    ``infinite`` say whether the training data had missing or infinite values in
+    the column (None: not recorded, as in signatures from before opskit 0.2);
+    ``categories`` and ``ordered`` describe a ``category`` column.
+    """
 
     name: str
     type: str
+    missing: bool | None = None
+    infinite: bool | None = None
+    categories: tuple[Any, ...] | None = field(default=None, converter=_categories)
+    ordered: bool | None = None
 
 
 @frozen

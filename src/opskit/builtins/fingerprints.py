@@ -23,8 +23,31 @@ def _top_module(value: object) -> str:
     return type(value).__module__.split(".", 1)[0]
 
 
+_PLAIN = (str, int, float, bool)
+
+
+def column_spec(name: str, series: Any) -> ColumnSpec:
+    """What the server needs to rebuild a column exactly: dtype, missing/infinite values seen, categories."""
+    import numpy as np
+    import pandas as pd
+
+    dtype = series.dtype
+    missing = bool(series.isna().any())
+    infinite: bool | None = None
+    if getattr(dtype, "kind", "") == "f":
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        infinite = bool(np.isinf(values).any())
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = dtype.categories.tolist()
+        plain = all(isinstance(c, _PLAIN) for c in categories)
+        return ColumnSpec(
+            name, "category", missing=missing, categories=categories if plain else None, ordered=bool(dtype.ordered)
+        )
+    return ColumnSpec(name, str(dtype), missing=missing, infinite=infinite)
+
+
 def _table_schema(df: Any) -> Schema:
-    return Schema(tuple(ColumnSpec(str(name), str(dtype)) for name, dtype in df.dtypes.items()))
+    return Schema(tuple(column_spec(str(name), df[name]) for name in df.columns))
 
 
 def _digest_frame(obj: Any) -> str:
@@ -97,7 +120,7 @@ def fingerprint_data(name: str, value: object) -> DataInput | None:
     if top == "pandas" and type(value).__name__ in ("DataFrame", "Series"):
         is_frame = type(value).__name__ == "DataFrame"
         v: Any = value
-        schema = _table_schema(v) if is_frame else Schema((ColumnSpec(str(v.name), str(v.dtype)),))
+        schema = _table_schema(v) if is_frame else Schema((column_spec(str(v.name), v),))
         return DataInput(
             name=name,
             kind="dataframe" if is_frame else "series",
@@ -130,8 +153,20 @@ def fingerprint_data(name: str, value: object) -> DataInput | None:
 
 
 def _array_schema(arr: Any) -> Schema:
-    width = arr.shape[1] if arr.ndim == 2 else 1
-    columns = tuple(ColumnSpec(str(i), str(arr.dtype)) for i in range(width)) if arr.ndim <= 2 else ()
+    import numpy as np
+
+    dtype = str(arr.dtype)
+    if arr.ndim > 2:  # one spec for the element type of the whole tensor
+        columns: tuple[ColumnSpec, ...] = (ColumnSpec("elements", dtype),)
+    elif arr.dtype.kind == "f":
+        matrix = arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1)
+        nan, inf = np.isnan(matrix).any(axis=0), np.isinf(matrix).any(axis=0)
+        columns = tuple(
+            ColumnSpec(str(i), dtype, missing=bool(nan[i]), infinite=bool(inf[i])) for i in range(matrix.shape[1])
+        )
+    else:
+        width = arr.shape[1] if arr.ndim == 2 else 1
+        columns = tuple(ColumnSpec(str(i), dtype, missing=False if arr.dtype.kind in "iub" else None) for i in range(width))
     return Schema(columns, kind="tensor", shape=(None, *(int(n) for n in arr.shape[1:])))
 
 
@@ -142,7 +177,7 @@ def infer_schema(value: object) -> Schema | None:
     if top == "pandas" and type(value).__name__ == "DataFrame":
         return _table_schema(v)
     if top == "pandas" and type(value).__name__ == "Series":
-        return Schema((ColumnSpec(str(v.name), str(v.dtype)),))
+        return Schema((column_spec(str(v.name), v),))
     if top == "numpy" and type(value).__name__ == "ndarray":
         return _array_schema(v)
     return None

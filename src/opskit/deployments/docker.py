@@ -32,7 +32,7 @@ __all__ = ["DockerTarget"]
 
 DEFAULT_PORT = 8080
 #: What the server needs at run time, beyond the model's own libraries.
-RUNTIME = ("attrs", "cloudpickle", "pluggy", "starlette", "uvicorn", "uvloop", "httptools", "prometheus-client", "pandas", "numpy")
+RUNTIME = ("attrs", "cloudpickle", "pluggy", "starlette", "uvicorn", "uvloop", "httptools", "prometheus-client", "orjson", "pandas", "numpy")
 FLAVOR_LIBRARIES = {"sklearn": ("scikit-learn", "scipy", "joblib", "threadpoolctl")}
 
 ENTRYPOINT = '''\

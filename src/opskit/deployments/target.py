@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.error
 import urllib.request
@@ -13,9 +14,63 @@ from attrs import field, frozen
 from opskit.errors import DeploymentError
 
 if TYPE_CHECKING:
-    import pandas
+    pass
 
-__all__ = ["Deployment", "DeploymentSpec", "Target"]
+__all__ = ["Deployment", "DeploymentSpec", "Target", "request_body"]
+
+
+def _plain(value: Any) -> Any:
+    """One cell as exact JSON: missing → null, timestamps → ISO 8601 (full precision), NumPy scalars → Python."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, bool | int | str):
+        return value
+    module = type(value).__module__.split(".", 1)[0]
+    if module == "pandas" and type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if module == "numpy" and hasattr(value, "item"):
+        return _plain(value.item())
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _column(series: Any) -> list[Any]:
+    dtype = series.dtype
+    if getattr(dtype, "kind", "") == "f" and type(dtype).__module__.startswith("numpy"):
+        return [None if v != v else v for v in series.to_numpy().tolist()]
+    return [_plain(v) for v in series.tolist()]
+
+
+def request_body(data: Any) -> dict[str, Any]:
+    """The ``/invocations`` document for *data*, with every value exact (floats unrounded, timestamps in full)."""
+    if isinstance(data, dict):
+        return {"dataframe_records": [{str(k): _plain(v) for k, v in data.items()}]}
+    if isinstance(data, list | tuple):
+        if data and all(isinstance(r, dict) for r in data):
+            return {"dataframe_records": [{str(k): _plain(v) for k, v in r.items()} for r in data]}
+        return {"inputs": [_plain(r) for r in data]}
+    module = type(data).__module__.split(".", 1)[0]
+    kind = type(data).__name__
+    if module == "pandas" and kind == "Series":
+        data = data.to_frame()
+        kind = "DataFrame"
+    if module == "pandas" and kind == "DataFrame":
+        columns = [_column(data.iloc[:, j]) for j in range(data.shape[1])]
+        rows = [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in range(len(data))]
+        return {"dataframe_split": {"columns": [str(c) for c in data.columns], "data": rows}}
+    if module == "numpy" and kind == "ndarray":
+        if data.dtype.kind in "fiub":
+            return {"inputs": _plain(data.tolist())}
+        return {"inputs": _plain(data.astype(object).tolist())}
+    raise DeploymentError(
+        f"cannot send a {type(data).__qualname__} to a deployment; pass a pandas DataFrame or Series, a NumPy array, "
+        "a list of records (dicts) or a list of rows"
+    )
 
 
 def _tuple(items: Any) -> tuple[str, ...]:
@@ -83,18 +138,16 @@ class Deployment:
 
         return read_predictions(self.name)
 
-    def predict(self, data: pandas.DataFrame | list[dict[str, Any]], *, timeout: float = 60.0) -> list[Any]:
-        """Score *data* (a DataFrame or a list of records) over HTTP; returns the predictions."""
+    def predict(self, data: Any, *, timeout: float = 60.0) -> list[Any]:
+        """Score *data* over HTTP, sent exactly (no rounding); returns the predictions.
+
+        *data* is what ``model.predict`` takes: a DataFrame, a Series (one column),
+        a NumPy array, a list of records (dicts), one record, or a list of rows.
+        """
         if self.url is None:
             raise DeploymentError(f"deployment {self.name!r} ({self.target}) has no URL to send requests to")
-        if isinstance(data, list):
-            body: dict[str, Any] = {"dataframe_records": data}
-        else:
-            split = json.loads(data.to_json(orient="split", index=False))
-            body = {"dataframe_split": {"columns": split["columns"], "data": split["data"]}}
-        request = urllib.request.Request(
-            f"{self.url}/invocations", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-        )
+        body = json.dumps(request_body(data)).encode()
+        request = urllib.request.Request(f"{self.url}/invocations", data=body, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 predictions: list[Any] = json.loads(response.read())["predictions"]

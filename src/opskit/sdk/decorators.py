@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import attrs
 from attrs import frozen
@@ -13,11 +13,14 @@ from attrs import frozen
 from opskit._hooks import hooks
 from opskit.errors import InvalidValue, OpskitWarning
 from opskit.names import validate_alias, validate_model_name
-from opskit.records import DataInput, ModelVersion, Schema
+from opskit.records import ColumnSpec, ModelVersion, Schema
 from opskit.sdk import identity
 from opskit.sdk.context import ActiveRun, new_run
 
-__all__ = ["register_model", "track", "train"]
+if TYPE_CHECKING:
+    from opskit.tracker.base import Tracker
+
+__all__ = ["explicit_signature", "model_signature", "register_model", "register_version", "track", "train"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,10 +34,18 @@ class _Options:
     name: str | None
     experiment: str | None
     tags: Mapping[str, Any]
+    signature: Schema | None = None
 
 
 def register_model(run: ActiveRun, name: str, model: object, *, alias: str | None, signature: Schema | None) -> ModelVersion:
     """Serialize *model*, store its blob, register a version from *run* and move *alias* to it."""
+    return register_version(run.tracker, run.id, name, model, alias=alias, signature=signature)
+
+
+def register_version(
+    tracker: Tracker, run_id: str | None, name: str, model: object, *, alias: str | None, signature: Schema | None
+) -> ModelVersion:
+    """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it."""
     from opskit._backends import get_storage
 
     serialized = hooks.serialize_model(model)
@@ -44,19 +55,19 @@ def register_model(run: ActiveRun, name: str, model: object, *, alias: str | Non
             "or install a plugin with a `serialize_model` hook for it"
         )
     blob = get_storage().put_bytes(serialized.data)
-    version = run.tracker.register_model_version(
+    version = tracker.register_model_version(
         name,
         digest=blob.digest,
         size_bytes=blob.size_bytes,
         flavor=serialized.flavor,
-        run_id=run.id,
+        run_id=run_id,
         signature=signature,
         metadata=serialized.metadata,
         model=model,
     )
     hooks.after_model_registered(version)
     if alias is not None:
-        change = run.tracker.set_alias(name, alias, version.version, user=identity.user())
+        change = tracker.set_alias(name, alias, version.version, user=identity.user())
         hooks.after_alias_changed(change)
         version = attrs.evolve(version, aliases=(*version.aliases, alias))
     return version
@@ -100,9 +111,8 @@ def _wrap(fn: Callable[P, R], opts: _Options, *, is_train: bool) -> Callable[P, 
                         stacklevel=2,
                     )
                 else:
-                    run.model_version = register_model(
-                        run, model_name, result, alias=opts.alias, signature=_signature(data)
-                    )
+                    signature = opts.signature or model_signature(result, [v for _, v in data])
+                    run.model_version = register_model(run, model_name, result, alias=opts.alias, signature=signature)
         except BaseException as exc:
             run.end("FAILED" if isinstance(exc, Exception) else "KILLED", exc)
             raise
@@ -113,22 +123,92 @@ def _wrap(fn: Callable[P, R], opts: _Options, *, is_train: bool) -> Callable[P, 
     return wrapper
 
 
-def _signature(data: list[tuple[DataInput, object]]) -> Schema | None:
-    """The schema of the first data argument that has one (files and folders have none)."""
-    for _, value in data:
-        schema = hooks.infer_schema(value)
-        if schema is not None:
-            return schema
+def _feature_names(model: object) -> list[str] | None:
+    """The input columns a fitted model consumes, when it says (scikit-learn, XGBoost, LightGBM, CatBoost)."""
+    for attr in ("feature_names_in_", "feature_names", "feature_name_", "feature_names_"):
+        try:
+            names = getattr(model, attr, None)
+        except Exception:  # a property of an unfitted model may raise anything
+            continue
+        if names is not None and not isinstance(names, str | bytes) and not callable(names):
+            try:
+                found = [str(n) for n in names]
+            except TypeError:
+                continue
+            if found:
+                return found
     return None
 
 
+def _width(model: object) -> int | None:
+    try:
+        n = getattr(model, "n_features_in_", None)
+    except Exception:
+        return None
+    return int(n) if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def model_signature(model: object, data: list[object]) -> Schema | None:
+    """What *model* consumes: its feature names with their dtypes from the data it was trained on.
+
+    A model that names its input columns (``feature_names_in_`` and friends) gets
+    those columns, typed from the first data argument that holds them all (so a
+    target column in the same frame is left out). A model that only knows its
+    width (``n_features_in_``) gets the first data schema of that width. Other
+    models get the schema of the first data argument that has one. ``None`` when
+    nothing fits (pass ``signature=`` or ``input_example=``).
+    """
+    schemas = [s for s in (hooks.infer_schema(v) for v in data) if s is not None]
+    names = _feature_names(model)
+    if names is not None:
+        for schema in schemas:
+            if schema.kind == "table" and set(names) <= set(schema.names):
+                by_name = {c.name: c for c in schema.columns}
+                return Schema(tuple(by_name[n] for n in names))
+        return Schema(tuple(ColumnSpec(n, "unknown") for n in names))
+    width = _width(model)
+    if width is not None:
+        for schema in schemas:
+            if len(schema.columns) == width or (schema.shape is not None and schema.shape[1:2] == (width,)):
+                return schema
+        if schemas:
+            return None
+    return schemas[0] if schemas else None
+
+
+def explicit_signature(signature: Schema | object | None, input_example: object | None) -> Schema | None:
+    """A signature stated by the user: a ``Schema``, data to infer it from, or an input example.
+
+    From an input example (a few rows) only dtypes and categories are kept:
+    whether missing or infinite values are valid stays unknown (so they are
+    accepted wherever the dtype can hold them).
+    """
+    if signature is not None and input_example is not None:
+        raise InvalidValue("pass either signature= or input_example=, not both")
+    if signature is None and input_example is None:
+        return None
+    if isinstance(signature, Schema):
+        return signature
+    value = signature if signature is not None else input_example
+    schema = hooks.infer_schema(value)
+    if schema is None:
+        what = "signature" if signature is not None else "input_example"
+        raise InvalidValue(
+            f"cannot infer a schema from the {what} {type(value).__qualname__}; pass an opskit.Schema, "
+            "a pandas DataFrame or a NumPy array"
+        )
+    if input_example is not None:
+        schema = attrs.evolve(schema, columns=[attrs.evolve(c, missing=None, infinite=None) for c in schema.columns])
+    return schema
+
+
 def _options(model: str | None, alias: str | None, register: bool, name: str | None,
-             experiment: str | None, tags: Mapping[str, Any] | None) -> _Options:
+             experiment: str | None, tags: Mapping[str, Any] | None, signature: Schema | None = None) -> _Options:
     if model is not None:
         validate_model_name(model)
     if alias is not None:
         validate_alias(alias)
-    return _Options(model, alias, register, name, experiment, dict(tags or {}))
+    return _Options(model, alias, register, name, experiment, dict(tags or {}), signature)
 
 
 @overload
@@ -144,6 +224,8 @@ def train(
     name: str | None = None,
     experiment: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    signature: Schema | object | None = None,
+    input_example: object | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -157,14 +239,19 @@ def train(
     name: str | None = None,
     experiment: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    signature: Schema | object | None = None,
+    input_example: object | None = None,
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Track every call as a run and register the returned model as a new version.
 
     ``model`` names the registered model (default: the function name); ``alias``
     moves that alias to each new version; ``register=False`` keeps the run only.
+    ``signature`` (an ``opskit.Schema`` or data to infer it from) or
+    ``input_example`` (a few rows) states the model's input; by default it is
+    taken from the returned model's feature names and the data arguments.
     The decorated function keeps its signature and returns what it returned.
     """
-    opts = _options(model, alias, register, name, experiment, tags)
+    opts = _options(model, alias, register, name, experiment, tags, explicit_signature(signature, input_example))
     if fn is not None:
         return _wrap(fn, opts, is_train=True)
     return lambda f: _wrap(f, opts, is_train=True)

@@ -21,13 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from opskit.errors import InvalidPayload
+from opskit.coerce import Cast, merge_casts
+from opskit.errors import InvalidPayload, UnsupportedMediaType
 from opskit.serve.batching import MicroBatcher
 from opskit.serve.metrics import CONTENT_TYPE_LATEST, Metrics
-from opskit.serve.payloads import Table, parse_invocations, parse_json, parse_records
+from opskit.serve.payloads import Table, parse_body, parse_invocations, parse_records
 from opskit.serve.predlog import PredictionLog
 from opskit.serve.routing import Router
-from opskit.serve.validation import validate
+from opskit.serve.validation import check
 from opskit.serve.variants import ServedModel, Variant, source_from_spec
 
 __all__ = ["SPEC_ENV", "ServerState", "build_app", "create_app"]
@@ -39,6 +40,14 @@ ROUTING_HEADER = "x-routing-key"
 
 class BodyTooLarge(Exception):
     pass
+
+
+class VariantFailed(Exception):
+    """The model of *variant* raised on a request (answered 500, counted for that variant)."""
+
+    def __init__(self, variant: Variant, version: str, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.variant, self.version, self.error = variant, version, error
 
 
 class ServerState:
@@ -57,18 +66,21 @@ class ServerState:
         self.router = Router([v.weight for v in self.variants])
         batch, wait = int(spec.get("max_batch", 64)), float(spec.get("max_wait_ms", 2.0)) / 1000
         self.metrics = Metrics()
-        self.batchers = {id(v): MicroBatcher(self._measured(v), max_batch=batch, max_wait=wait) for v in self.all_variants}
+        self.batchers = {
+            id(v): MicroBatcher(self._measured(v), max_batch=batch, max_wait=wait, merge=merge_casts)
+            for v in self.all_variants
+        }
         self.predlog = PredictionLog(self.name, sample=float(spec.get("log_sample", 1.0)))
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opskit-store")
         self.background: set[asyncio.Task[Any]] = set()
         self.ready = False
 
-    def _measured(self, variant: Variant) -> Callable[[tuple[str, ...] | None, list[list[Any]]], list[tuple[str, Any]]]:
+    def _measured(self, variant: Variant) -> Callable[[tuple[str, ...] | None, Any], list[tuple[str, Any]]]:
         batch_rows = self.metrics.batch_rows.labels(variant.source.ref)
 
-        def predict(columns: tuple[str, ...] | None, rows: list[list[Any]]) -> list[tuple[str, Any]]:
-            batch_rows.observe(len(rows))
-            return variant.predict(columns, rows)
+        def predict(columns: tuple[str, ...] | None, data: Any) -> list[tuple[str, Any]]:
+            batch_rows.observe(len(data))
+            return variant.predict(data)
 
         return predict
 
@@ -122,8 +134,12 @@ class ServerState:
         variant = self.variants[self.router.choose(key)]
         served = variant.current
         assert served is not None
-        checked = validate(table, served.version.signature)
-        labelled = await self.batchers[id(variant)].submit(checked.columns, checked.rows)
+        checked = check(table, served.version.signature)
+        try:
+            labelled = await self.batchers[id(variant)].submit(checked.columns, checked)
+        except Exception as exc:
+            self.metrics.variant_requests.labels(variant.source.ref, "primary", "error").inc()
+            raise VariantFailed(variant, served.version.ref, exc) from exc
         version = labelled[0][0]
         predictions = [p for _, p in labelled]
         self.metrics.variant_requests.labels(variant.source.ref, "primary", "ok").inc()
@@ -138,8 +154,8 @@ class ServerState:
         assert shadow is not None and shadow.current is not None
         ref = shadow.source.ref
         try:
-            checked = validate(table, shadow.current.version.signature)
-            labelled = await self.batchers[id(shadow)].submit(checked.columns, checked.rows)
+            checked: Cast = check(table, shadow.current.version.signature)
+            labelled = await self.batchers[id(shadow)].submit(checked.columns, checked)
         except Exception:
             self.metrics.variant_requests.labels(ref, "shadow", "error").inc()
             return
@@ -148,11 +164,13 @@ class ServerState:
         self.predlog.record(labelled[0][0], "shadow", checked.columns, checked.rows, [p for _, p in labelled])
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {"error_code": code, "message": message}
     if field is not None:
         body["field"] = field
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -178,14 +196,21 @@ def _scoring(state: ServerState, endpoint: str, parse: Callable[[Any], Table]) -
         response: Response
         try:
             body = await _read_body(request, state.max_body)
-            table = parse(parse_json(body))
+            table = parse_body(body, request.headers.get("content-type"), parse)
             variant, version, predictions = await state.score(table, request.headers.get(ROUTING_HEADER))
+        except UnsupportedMediaType as exc:
+            metrics.errors.labels(endpoint, "unsupported_media_type").inc()
+            response = _error(415, "BAD_REQUEST", str(exc), exc.field)
         except InvalidPayload as exc:
             metrics.errors.labels(endpoint, "invalid_input").inc()
             response = _error(400, "BAD_REQUEST", str(exc), exc.field)
         except BodyTooLarge:
             metrics.errors.labels(endpoint, "too_large").inc()
             response = _error(413, "BAD_REQUEST", f"the request body is larger than {state.max_body} bytes; send fewer rows per request")
+        except VariantFailed as exc:
+            metrics.errors.labels(endpoint, "model_error").inc()
+            headers = {"x-opskit-variant": exc.variant.source.ref, "x-opskit-version": exc.version}
+            response = _error(500, "MODEL_ERROR", f"the model {exc.version} failed: {exc}", headers=headers)
         except Exception as exc:
             metrics.errors.labels(endpoint, "model_error").inc()
             response = _error(500, "MODEL_ERROR", f"the model failed: {type(exc).__name__}: {exc}")
@@ -194,7 +219,7 @@ def _scoring(state: ServerState, endpoint: str, parse: Callable[[Any], Table]) -
             if endpoint == "predict":
                 payload.update(variant=variant.source.ref, version=version)
             headers = {"x-opskit-variant": variant.source.ref, "x-opskit-version": version}
-            response = Response(json.dumps(payload), media_type="application/json", headers=headers)
+            response = Response(_dumps(payload), media_type="application/json", headers=headers)
         metrics.requests.labels(endpoint, str(response.status_code)).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
         return response
@@ -202,13 +227,34 @@ def _scoring(state: ServerState, endpoint: str, parse: Callable[[Any], Table]) -
     return handler
 
 
+def _dumps(payload: dict[str, Any]) -> bytes:
+    """The response body: orjson (NumPy scalars included) when it can, else the standard library."""
+    try:
+        import orjson
+
+        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    except (ImportError, TypeError):
+        return json.dumps(payload).encode()
+
+
 def _describe(variant: Variant) -> dict[str, Any]:
     served = variant.current
     if served is None:
         return {"ref": variant.source.ref, "loaded": False}
     v = served.version
-    schema = [{"name": c.name, "type": c.type} for c in v.signature.columns] if v.signature else None
+    schema = [_column(c) for c in v.signature.columns] if v.signature else None
     return {"ref": variant.source.ref, "version": v.ref, "digest": v.digest, "flavor": v.flavor, "weight": variant.weight, "input_schema": schema}
+
+
+def _column(spec: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": spec.name, "type": spec.type}
+    if spec.missing is not None:
+        out["missing"] = spec.missing
+    if spec.infinite is not None:
+        out["infinite"] = spec.infinite
+    if spec.categories is not None:
+        out.update(categories=list(spec.categories), ordered=bool(spec.ordered))
+    return out
 
 
 def build_app(spec: dict[str, Any]) -> Starlette:

@@ -16,28 +16,35 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["MicroBatcher", "PredictFn"]
+__all__ = ["MergeFn", "MicroBatcher", "PredictFn"]
 
-#: ``predict(columns, rows) -> one prediction per row``.
-PredictFn = Callable[[tuple[str, ...] | None, list[list[Any]]], Sequence[Any]]
+#: ``predict(columns, rows) -> one prediction per row`` (*rows*: the merged parts).
+PredictFn = Callable[[tuple[str, ...] | None, Any], Sequence[Any]]
+#: ``merge(parts) -> rows``: stacks the parts of one batch (default: concatenated lists).
+MergeFn = Callable[[list[Any]], Any]
+
+
+def _concat(parts: list[Any]) -> Any:
+    return [row for part in parts for row in part]
 
 
 class MicroBatcher:
     """Gather rows from concurrent callers into batched ``predict`` calls (one asyncio loop)."""
 
-    def __init__(self, predict: PredictFn, *, max_batch: int = 64, max_wait: float = 0.002) -> None:
+    def __init__(self, predict: PredictFn, *, max_batch: int = 64, max_wait: float = 0.002, merge: MergeFn = _concat) -> None:
         self.predict = predict
+        self.merge = merge
         self.max_batch = max(1, max_batch)
         self.max_wait = max(0.0, max_wait)
         self.batches = 0
         self.rows = 0
-        self._queue: asyncio.Queue[tuple[tuple[str, ...] | None, list[list[Any]], asyncio.Future[list[Any]]]] | None = None
+        self._queue: asyncio.Queue[tuple[tuple[str, ...] | None, Any, asyncio.Future[list[Any]]]] | None = None
         self._inflight = 0
         self._task: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opskit-predict")
 
-    async def submit(self, columns: tuple[str, ...] | None, rows: list[list[Any]]) -> list[Any]:
-        """Predict *rows*; resolves when the batch holding them is done (or raises its error)."""
+    async def submit(self, columns: tuple[str, ...] | None, rows: Any) -> list[Any]:
+        """Predict *rows* (any sized part ``merge`` stacks); resolves when its batch is done (or raises its error)."""
         loop = asyncio.get_running_loop()
         if self._queue is None:
             self._queue = asyncio.Queue()
@@ -73,9 +80,9 @@ class MicroBatcher:
                     break
                 batch.append(item)
                 size += len(item[1])
-            rows = [row for _, chunk, _ in batch for row in chunk]
             try:
-                predictions = await self._call(loop, batch[0][0], rows)
+                parts = [chunk for _, chunk, _ in batch]
+                predictions = await self._call(loop, batch[0][0], parts)
             except Exception as exc:
                 if len(batch) == 1:
                     if not batch[0][2].done():
@@ -84,7 +91,7 @@ class MicroBatcher:
                 # One bad request must not fail its neighbours: retry each on its own.
                 for columns, chunk, future in batch:
                     try:
-                        result = await self._call(loop, columns, chunk)
+                        result = await self._call(loop, columns, [chunk])
                     except Exception as single:
                         if not future.done():
                             future.set_exception(single)
@@ -93,17 +100,22 @@ class MicroBatcher:
                             future.set_result(list(result))
                 continue
             self.batches += 1
-            self.rows += len(rows)
+            self.rows += len(predictions)
             start = 0
             for _, chunk, future in batch:
                 if not future.done():
                     future.set_result(list(predictions[start : start + len(chunk)]))
                 start += len(chunk)
 
-    async def _call(self, loop: asyncio.AbstractEventLoop, columns: tuple[str, ...] | None, rows: list[list[Any]]) -> Sequence[Any]:
-        predictions = await loop.run_in_executor(self._pool, self.predict, columns, rows)
-        if len(predictions) != len(rows):
-            raise ValueError(f"the model returned {len(predictions)} predictions for {len(rows)} rows")
+    def _merge_and_predict(self, columns: tuple[str, ...] | None, parts: list[Any]) -> Sequence[Any]:
+        return self.predict(columns, self.merge(parts))
+
+    async def _call(self, loop: asyncio.AbstractEventLoop, columns: tuple[str, ...] | None, parts: list[Any]) -> Sequence[Any]:
+        """Merge and predict in the worker thread (both can be slow); one prediction per row or an error."""
+        predictions = await loop.run_in_executor(self._pool, self._merge_and_predict, columns, parts)
+        rows = sum(len(part) for part in parts)
+        if len(predictions) != rows:
+            raise ValueError(f"the model returned {len(predictions)} predictions for {rows} rows")
         return predictions
 
     async def close(self) -> None:

@@ -9,42 +9,113 @@
 
 ``/predict`` takes records: a JSON list of objects, or one object.
 Positional rows have ``columns=None``; validation names them from the schema.
+
+Both endpoints also take ``Content-Type: text/csv`` (a header row, then one
+line per row), as MLflow's server does; its fields are strings, cast per the
+column's dtype (an empty field is a missing value).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from attrs import frozen
 
-from opskit.errors import InvalidPayload
+from opskit.errors import InvalidPayload, UnsupportedMediaType
 
-__all__ = ["MLFLOW_KEYS", "Table", "parse_invocations", "parse_json", "parse_records"]
+__all__ = ["CONTENT_TYPES", "MLFLOW_KEYS", "Table", "parse_body", "parse_csv", "parse_invocations", "parse_json", "parse_records"]
+
+#: The content types the scoring endpoints accept (a missing Content-Type is read as JSON).
+CONTENT_TYPES = ("application/json", "text/csv")
 
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
 @frozen
 class Table:
-    """Rows of values; ``columns`` is None when rows are positional."""
+    """Rows of values; ``columns`` is None when rows are positional; ``text`` when values are CSV fields."""
 
     columns: tuple[str, ...] | None
     rows: list[list[Any]]
+    text: bool = False
 
     def __len__(self) -> int:
         return len(self.rows)
 
 
+def _empty(body: bytes) -> None:
+    if not body.strip():
+        raise InvalidPayload(
+            "the request body is empty; send a JSON document such as "
+            '{"dataframe_records": [{"column": value}]} or CSV with a header row (Content-Type: text/csv)'
+        )
+
+
 def parse_json(body: bytes) -> Any:
-    """Decode a request body, or raise ``InvalidPayload`` saying where the JSON breaks."""
+    """Decode a request body, or raise ``InvalidPayload`` saying where the JSON breaks.
+
+    orjson when installed (fast); the standard library otherwise and for what
+    orjson refuses: ``NaN``, ``Infinity`` and numbers beyond a double (``1e400``),
+    which the dtype checks then accept or refuse per column.
+    """
+    _empty(body)
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is in the serve extra
+        pass
+    else:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(body)
     except (UnicodeDecodeError, RecursionError):
         raise InvalidPayload("the request body is not UTF-8 JSON; send a JSON document") from None
     except json.JSONDecodeError as exc:
         raise InvalidPayload(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def parse_csv(body: bytes) -> Table:
+    """A CSV body (header row, then rows) → a table of strings, or ``InvalidPayload`` naming the line."""
+    _empty(body)
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidPayload("the CSV body is not UTF-8 text") from None
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise InvalidPayload(f"malformed CSV: {exc}") from None
+    lines = [line for line in lines if line]
+    header, data = lines[0], lines[1:]
+    if not data:
+        raise InvalidPayload("the CSV body has a header row but no data rows; send one line per row after the header")
+    if len(set(header)) != len(header):
+        raise InvalidPayload("the CSV header has duplicate column names", field=header[0])
+    for i, row in enumerate(data):
+        if len(row) != len(header):
+            raise InvalidPayload(
+                f"CSV line {i + 2} has {len(row)} fields for {len(header)} columns", field=f"row {i}"
+            )
+    return Table(tuple(header), [list(row) for row in data], text=True)
+
+
+def parse_body(body: bytes, content_type: str | None, parse: Any) -> Table:
+    """A request body by its Content-Type: JSON through *parse* (an endpoint's document parser), or CSV."""
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if media == "text/csv":
+        return parse_csv(body)
+    if media == "application/json" or media.endswith("+json"):
+        table: Table = parse(parse_json(body))
+        return table
+    raise UnsupportedMediaType(
+        f"unsupported Content-Type {media!r}; send one of {', '.join(CONTENT_TYPES)}", field="Content-Type"
+    )
 
 
 def _records(items: Any, where: str) -> Table:

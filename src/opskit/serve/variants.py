@@ -100,14 +100,11 @@ class Variant:
         self.current = served
         return served
 
-    def predict(self, columns: tuple[str, ...] | None, rows: list[list[Any]]) -> list[tuple[str, Any]]:
-        """Run the current model on *rows*; each prediction comes with the version that made it."""
+    def predict(self, data: Any) -> list[tuple[str, Any]]:
+        """Run the current model on *data* (cast to its training dtypes); each prediction comes with its version."""
         served = self.current  # one read: a swap during the call does not affect this batch
         assert served is not None, "variant used before its model was loaded"
-        import pandas as pd
-
-        frame = pd.DataFrame(rows, columns=list(columns) if columns is not None else None)
-        out = served.model.predict(frame)
+        out = served.model.predict(data)
         values = out.tolist() if hasattr(out, "tolist") else list(out)
         label = served.version.ref
         return [(label, v) for v in values]
