@@ -1,19 +1,43 @@
-"""Name validation for models, aliases, params, metrics and tags; the model reference parser."""
+"""Name validation for models, aliases, params, metrics and tags; the model reference parser.
+
+One set of rules for every tracker: each rule below is the stricter of what the
+local tracker and MLflow accept, so code that runs on one tracker runs on the
+other, and a bad name fails before any training starts (never half-way, on the
+server). MLflow's own rules (``mlflow.utils.validation``) are noted beside each.
+"""
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from attrs import frozen
 
-from opskit.errors import InvalidModelRef, InvalidName
+from opskit.errors import InvalidModelRef, InvalidName, InvalidValue
 
-__all__ = ["ModelRef", "validate_alias", "validate_key", "validate_model_name"]
+__all__ = [
+    "MAX_EXPERIMENT_CHARS",
+    "MAX_TAG_CHARS",
+    "ModelRef",
+    "validate_alias",
+    "validate_experiment",
+    "validate_key",
+    "validate_model_name",
+    "validate_tag_value",
+]
 
+# Model names: MLflow refuses '/' and ':' and names that are not their own normalized path.
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+# Aliases: MLflow accepts [\w-]{1,255} but reserves 'latest' and 'v<digits>' (any case): 'v2'
+# would be read as version 2 in a models:/ URI.
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
-# Param, metric and tag keys: what MLflow accepts, so both trackers agree.
+_VERSION_ALIAS = re.compile(r"^[vV][0-9]+$")
+# Param, metric and tag keys: MLflow accepts [/\w.\- :]{1,250} whose normalized path is itself.
 _KEY = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
+#: MLflow cuts longer run tag values (MAX_TAG_VAL_LENGTH); opskit refuses them on every tracker.
+MAX_TAG_CHARS = 8000
+#: MLflow's limit for experiment names (MAX_EXPERIMENT_NAME_LENGTH), namespace prefix included.
+MAX_EXPERIMENT_CHARS = 400
 
 
 def validate_model_name(name: object) -> str:
@@ -33,6 +57,11 @@ def validate_alias(alias: object) -> str:
             f"invalid alias {alias!r}: use 1-64 characters, letters, digits, '_' or '-', starting "
             "with a letter (for example 'production'); 'latest' is reserved"
         )
+    if _VERSION_ALIAS.match(alias):
+        raise InvalidName(
+            f"invalid alias {alias!r}: 'v' followed by digits is reserved for version numbers "
+            "(MLflow refuses it); pick a word such as 'production' or 'candidate-2'"
+        )
     return alias
 
 
@@ -43,7 +72,33 @@ def validate_key(key: object, kind: str = "key") -> str:
             f"invalid {kind} name {key!r}: use 1-250 characters, letters, digits, '_', '-', '.', "
             "' ' or '/' (for example 'val/r2')"
         )
+    if posixpath.normpath(key) != key:  # 'a//b', 'a/', './a', 'a/./b', '.': MLflow refuses them
+        raise InvalidName(
+            f"invalid {kind} name {key!r}: '/' separates non-empty parts and no part may be '.' "
+            "(for example 'val/r2')"
+        )
     return key
+
+
+def validate_tag_value(key: str, value: object) -> str:
+    """Return the tag value as text (``str(value)``), else raise ``InvalidValue`` when it is too long."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TAG_CHARS:
+        raise InvalidValue(
+            f"tag {key!r} is {len(text)} characters long (limit {MAX_TAG_CHARS}, as in MLflow); "
+            "log long text as an artifact with opskit.log_artifact, or as a param"
+        )
+    return text
+
+
+def validate_experiment(name: object) -> str:
+    """Return *name* if it is a valid experiment name, else raise ``InvalidName``."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_EXPERIMENT_CHARS or not name.isprintable():
+        raise InvalidName(
+            f"invalid experiment name {name!r}: use 1-{MAX_EXPERIMENT_CHARS} printable characters "
+            "that are not all spaces (for example 'wine-quality')"
+        )
+    return name
 
 
 @frozen

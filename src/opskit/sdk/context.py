@@ -20,7 +20,7 @@ from attrs import define, field
 
 from opskit._hooks import hooks
 from opskit.errors import InvalidValue, NoActiveRun
-from opskit.names import validate_key
+from opskit.names import validate_experiment, validate_key, validate_tag_value
 from opskit.records import (
     Artifact,
     CodeInfo,
@@ -61,10 +61,33 @@ def _key(key: str, kind: str) -> str:
 
 
 def _metric_value(key: str, value: object) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidValue(f"metric {key!r} must be a number, got {type(value).__name__} {value!r}") from None
+    """*value* as a float: Python and NumPy numbers (and anything with ``__float__``, such as a
+    one-element tensor); strings, bools (NumPy's too), None and complex numbers raise ``InvalidValue``."""
+    if type(value) is float:
+        return value
+    kind = type(value)
+    dtype = getattr(value, "dtype", None)
+    refused = (
+        value is None
+        or isinstance(value, str | bytes | bool | complex)
+        or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
+        or getattr(dtype, "kind", None) in ("b", "c", "U", "S", "O")
+        or not hasattr(value, "__float__")
+    )
+    if not refused:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    raise InvalidValue(
+        f"metric {key!r} must be a number (int, float or a NumPy number), got {type(value).__name__} "
+        f"{value!r}; convert text with float(...) and log flags as params or tags"
+    )
+
+
+def _tag_values(tags: Mapping[str, Any]) -> dict[str, str]:
+    """Tags as text, keys and value lengths checked (the same limits on every tracker)."""
+    return {_key(k, "tag"): validate_tag_value(k, v) for k, v in tags.items()}
 
 
 @define(eq=False)
@@ -131,7 +154,7 @@ class ActiveRun:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set string tags (values are converted with ``str``)."""
-        clean = {_key(k, "tag"): str(v) for k, v in tags.items()}
+        clean = _tag_values(tags)
         self.tags.update(clean)
         self.tracker.set_tags(self.id, clean)
 
@@ -253,12 +276,12 @@ def new_run(
     from opskit.capture.params import check_param_value
 
     run_id = identity.new_run_id()
-    clean_tags = {_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+    clean_tags = _tag_values(tags or {})
     clean_params = {_key(k, "param"): check_param_value(k, v) for k, v in (params or {}).items()}
     return ActiveRun(
         id=run_id,
         name=name or f"run-{run_id[:8]}",
-        experiment=experiment or _default_experiment(fallback_experiment),
+        experiment=validate_experiment(experiment or _default_experiment(fallback_experiment)),
         started_at=time.time(),
         tracker=get_tracker(),
         params=clean_params,

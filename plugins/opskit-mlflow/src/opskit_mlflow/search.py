@@ -89,8 +89,8 @@ def _value(run: Run, clause_kind: str, key: str, numeric: bool) -> Any:
     if key not in run.params:
         return None
     value = run.params[key]
-    if numeric:
-        return value if _is_number(value) else None
+    if numeric:  # NaN is no number: it matches no numeric comparison (SQL's NULL locally)
+        return value if _is_number(value) and value == value else None
     return _param_text(value)
 
 
@@ -157,7 +157,8 @@ def _order_value(run: Run, kind: str, key: str) -> Any:
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
-    # SQLite orders numbers before text; mixed types never raise here.
-    if _is_number(value) or isinstance(value, bool):
+    # SQLite orders numbers before text; mixed types never raise here. NaN sorts as the text
+    # 'NaN' (the local tracker cannot read it as a number) and lists/dicts as compact JSON.
+    if (_is_number(value) and value == value) or isinstance(value, bool):
         return (0, float(value))
-    return (1, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+    return (1, _param_text(value))
