@@ -72,7 +72,7 @@ def validate_key(key: object, kind: str = "key") -> str:
             f"invalid {kind} name {key!r}: use 1-250 characters, letters, digits, '_', '-', '.', "
             "' ' or '/' (for example 'val/r2')"
         )
-    if posixpath.normpath(key) != key:  # 'a//b', 'a/', './a', 'a/./b', '.': MLflow refuses them
+    if posixpath.normpath(key) != key or key == ".":  # 'a//b', 'a/', './a', 'a/./b', '.': MLflow refuses them
         raise InvalidName(
             f"invalid {kind} name {key!r}: '/' separates non-empty parts and no part may be '.' "
             "(for example 'val/r2')"

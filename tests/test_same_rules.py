@@ -1,0 +1,241 @@
+"""The same code behaves the same on every tracker: names, values and searches (issue 8, items 4 and 5)."""
+
+from __future__ import annotations
+
+import math
+import os
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+
+import opskit
+from opskit.cli.main import main as cli
+
+pytestmark = pytest.mark.trackers("local", "mlflow")
+
+
+class Doubler:
+    """A tiny model the built-in pickle serializer stores."""
+
+    def predict(self, rows: list[float]) -> list[float]:
+        return [2 * r for r in rows]
+
+
+def test_a_version_alias_is_refused_before_training_on_every_tracker(tracker: str) -> None:
+    """alias='v2' raises InvalidName at decoration time: no run, no half-done registration on any tracker."""
+    with pytest.raises(opskit.InvalidName, match="reserved for version numbers"):
+
+        @opskit.train(model="m", alias="v2")
+        def fit(k: int = 1) -> Doubler:
+            return Doubler()
+
+    assert opskit.search_runs() == []
+    with pytest.raises(opskit.ModelNotFound):
+        opskit.models.get("m")
+
+
+@pytest.mark.parametrize("alias", ["v2", "V10", "v0", "latest", "LATEST"])
+def test_reserved_aliases_are_refused_by_set_alias_too(tracker: str, alias: str) -> None:
+    """set_alias refuses MLflow's reserved aliases with InvalidName on every tracker; the version keeps its aliases."""
+
+    @opskit.train(model="m")
+    def fit(k: int = 1) -> Doubler:
+        return Doubler()
+
+    fit()
+    with pytest.raises(opskit.InvalidName):
+        opskit.models.set_alias("m", alias, 1)
+    assert opskit.models.get("m").aliases == {}
+
+
+def test_an_allowed_alias_works_on_every_tracker(tracker: str) -> None:
+    """An alias the rules accept (even 'v2-candidate') is accepted by the server too and resolves."""
+
+    @opskit.train(model="m", alias="v2-candidate")
+    def fit(k: int = 1) -> Doubler:
+        return Doubler()
+
+    fit()
+    assert opskit.load_model("m@v2-candidate").predict([1.0]) == [2.0]
+
+
+@pytest.mark.parametrize("key", ["a//b", "a/", "./a", "a/./b", ".", "a/.", "../x", "/a", "a:b", "ä"])
+def test_path_like_and_foreign_keys_are_refused_before_the_run(tracker: str, key: str) -> None:
+    """Keys MLflow would refuse on the server are refused by opskit up front, on every tracker, with InvalidName."""
+    with pytest.raises(opskit.InvalidName):
+        opskit.start_run(params={key: 1})
+    assert opskit.search_runs() == []
+    with opskit.start_run() as run:
+        for log in (lambda: opskit.log_param(key, 1), lambda: opskit.log_metric(key, 1.0), lambda: opskit.set_tag(key, "x")):
+            with pytest.raises(opskit.InvalidName):
+                log()
+    assert opskit.get_run(run.id).params == {} and opskit.get_run(run.id).metrics == {}
+
+
+def test_tag_values_have_one_limit_on_every_tracker(tracker: str) -> None:
+    """A tag value of 8,000 characters is kept whole; 8,001 raises InvalidValue (MLflow would cut it silently)."""
+    longest = "é" * 8000
+    with opskit.start_run() as run:
+        opskit.set_tag("long", longest)
+        with pytest.raises(opskit.InvalidValue, match="8001 characters"):
+            opskit.set_tag("too_long", "x" * 8001)
+    assert opskit.get_run(run.id).tags["long"] == longest
+    assert "too_long" not in opskit.get_run(run.id).tags
+    with pytest.raises(opskit.InvalidValue):
+
+        @opskit.track(tags={"note": "x" * 8001})
+        def f() -> None:
+            return None
+
+
+def test_param_values_have_one_limit_on_every_tracker(tracker: str) -> None:
+    """A 6,000-character param is kept whole; a longer string or list raises InvalidValue (MLflow would cut it)."""
+    with opskit.start_run() as run:
+        opskit.log_param("text", "ü" * 6000)
+        with pytest.raises(opskit.InvalidValue, match="6001 characters"):
+            opskit.log_param("long", "x" * 6001)
+        with pytest.raises(opskit.InvalidValue, match="as JSON"):
+            opskit.log_param("list", list(range(2000)))
+    assert opskit.get_run(run.id).params == {"text": "ü" * 6000}
+
+
+def test_experiment_names_are_checked_up_front(tracker: str) -> None:
+    """An empty or over-long experiment name raises InvalidName before anything is stored."""
+    for bad in ("   ", "x" * 401, "a\nb", 3):
+        with pytest.raises(opskit.InvalidName):
+            opskit.start_run(experiment=bad)  # type: ignore[arg-type]
+    assert opskit.search_runs() == []
+
+
+def test_a_nan_param_does_not_break_later_searches(tracker: str) -> None:
+    """After a run with alpha=NaN, filters and order_by on alpha answer the same on every tracker; NaN reads back as NaN."""
+
+    @opskit.track
+    def fit(alpha: float) -> None:
+        return None
+
+    for alpha in (float("nan"), 0.5, float("inf"), -1.0, float("-inf")):
+        fit(alpha)
+    found = [r.params["alpha"] for r in opskit.search_runs("params.alpha > 0")]
+    assert found == [math.inf, 0.5]
+    assert [r.params["alpha"] for r in opskit.search_runs("params.alpha != 0.5")] == [-math.inf, -1.0, math.inf]
+    ordered = [r.params["alpha"] for r in opskit.search_runs(order_by=["params.alpha"])]
+    assert ordered[:4] == [-math.inf, -1.0, 0.5, math.inf] and math.isnan(ordered[4])
+    assert [r.params["alpha"] for r in opskit.search_runs("params.alpha = 'Infinity'")] == [math.inf]
+    assert math.isnan(opskit.search_runs("params.alpha = 'NaN'")[0].params["alpha"])
+
+
+def test_the_cli_searches_past_a_nan_param(tracker: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`opskit runs list --filter 'params.alpha > 0'` prints the matching run, not a traceback."""
+    for alpha in (float("nan"), 2.0):
+        with opskit.start_run(name=f"a{alpha}", params={"alpha": alpha}):
+            pass
+    assert cli(["runs", "list", "--filter", "params.alpha > 0", "--order-by", "params.alpha"]) == 0
+    out = capsys.readouterr().out
+    assert "a2.0" in out and "anan" not in out
+
+
+def test_the_cli_reports_a_bad_filter_without_a_traceback(tracker: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed filter is an OpskitError: the CLI prints one line of error and returns 2."""
+    assert cli(["runs", "list", "--filter", "params.alpha >"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("opskit: error:") and "Traceback" not in err
+
+
+def test_runs_show_accepts_the_trackers_own_run_id(tracker: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`opskit runs show` finds a run by the id MLflow shows for it (and by opskit's id) on the MLflow tracker."""
+    with opskit.start_run(name="shown") as run:
+        opskit.log_metric("acc", 0.9)
+    ids = [run.id]
+    if tracker == "mlflow":
+        from mlflow import MlflowClient
+
+        namespace = os.environ["OPSKIT_MLFLOW_NAMESPACE"]
+        experiment = MlflowClient().get_experiment_by_name(f"{namespace}.{run.experiment}")
+        assert experiment is not None
+        found = MlflowClient().search_runs([experiment.experiment_id])
+        ids.append(found[0].info.run_id)
+        assert ids[1] != run.id
+    for shown in ids:
+        assert cli(["runs", "show", shown]) == 0
+        assert "shown" in capsys.readouterr().out
+        assert opskit.get_run(shown).name == "shown"
+
+
+def test_numpy_hyper_parameters_are_recorded_as_json_numbers(tracker: str) -> None:
+    """np.int64(50), np.float32(0.5) and np.bool_(False) arguments are params 50, 0.5 and False on every tracker."""
+
+    @opskit.track
+    def fit(n: Any, rate: Any, flag: Any, sizes: Any = (), opts: Any = None) -> None:
+        opskit.log_param("n2", np.int64(5))
+        opskit.log_params({"f16": np.float16(0.25), "nested": {"a": [np.float64(0.1), np.int16(-3)]}})
+
+    fit(np.int64(50), np.float32(0.5), flag=np.bool_(False), sizes=(np.int32(64), np.uint8(32)),
+        opts={"depth": np.int64(3), "frac": Fraction(1, 4), "dec": Decimal("0.1")})
+    run = opskit.last_run()
+    assert run is not None
+    expected = {"n": 50, "rate": 0.5, "flag": False, "sizes": [64, 32], "opts": {"depth": 3, "frac": 0.25, "dec": 0.1},
+                "n2": 5, "f16": 0.25, "nested": {"a": [0.1, -3]}}
+    stored = opskit.get_run(run.id).params
+    assert stored == expected
+    assert {k: type(v) for k, v in stored.items()} == {k: type(v) for k, v in expected.items()}
+    assert [r.id for r in opskit.search_runs("params.n = 50 and params.rate = 0.5 and params.flag = 'false'")] == [run.id]
+
+
+def test_inexact_numbers_are_refused_not_rounded(tracker: str) -> None:
+    """Fraction(1, 3) and a Decimal with more digits than a float raise InvalidValue from log_param; complex too."""
+    with opskit.start_run() as run:
+        for bad in (Fraction(1, 3), Decimal("0.1000000000000000000001"), np.complex64(1 + 2j), 1j):
+            with pytest.raises(opskit.InvalidValue):
+                opskit.log_param("x", bad)
+    assert opskit.get_run(run.id).params == {}
+
+
+def test_an_argument_that_cannot_be_a_param_is_reported_not_dropped_silently(tracker: str) -> None:
+    """A captured argument that is too long for a param warns (naming it) and the run still happens."""
+
+    @opskit.track
+    def fit(note: str, third: Any = Fraction(1, 3)) -> int:
+        return 1
+
+    with pytest.warns(opskit.OpskitWarning) as caught:
+        assert fit("x" * 7000) == 1
+    assert {"'note'", "'third'"} <= {m for w in caught for m in ("'note'", "'third'") if m in str(w.message)}
+    run = opskit.last_run()
+    assert run is not None and run.status == "FINISHED" and "note" not in run.params
+
+
+@pytest.mark.parametrize("bad", ["0.5", True, False, None, np.bool_(True), b"1", 1j, [0.5], np.array([True])])
+def test_log_metric_refuses_non_numbers(tracker: str, bad: object) -> None:
+    """Strings, bools (NumPy's too), None, bytes, complex numbers and lists raise InvalidValue; nothing is logged."""
+    with opskit.start_run() as run:
+        with pytest.raises(opskit.InvalidValue, match="must be a number"):
+            opskit.log_metric("acc", bad)  # type: ignore[arg-type]
+        with pytest.raises(opskit.InvalidValue):
+            opskit.log_metrics({"acc": bad})  # type: ignore[dict-item]
+    assert opskit.get_run(run.id).metrics == {}
+
+
+def test_log_metric_accepts_numpy_and_other_numbers(tracker: str) -> None:
+    """NumPy floats and ints, Decimal and Fraction are logged as floats."""
+    values = [np.float32(0.5), np.int64(3), np.uint16(7), np.float64(0.25), Decimal("1.5"), Fraction(1, 4), 2]
+    with opskit.start_run() as run:
+        for value in values:
+            opskit.log_metric("m", value)  # type: ignore[arg-type]
+    assert [m.value for m in opskit.get_run(run.id).metric_history("m")] == [0.5, 3.0, 7.0, 0.25, 1.5, 0.25, 2.0]
+
+
+def test_list_params_match_however_the_filter_spaces_them(tracker: str) -> None:
+    """params.layers = '[64, 32]' and '[64,32]' both find the run logged with layers=[64, 32]; dict keys in any order."""
+    with opskit.start_run(params={"layers": [64, 32], "opts": {"b": 1, "a": [1, 2]}}) as run:
+        pass
+    with opskit.start_run(params={"layers": "[64, 32]"}) as text_run:
+        pass
+    assert [r.id for r in opskit.search_runs("params.layers = '[64,32]'")] == [run.id]
+    assert {r.id for r in opskit.search_runs("params.layers = '[64, 32]'")} == {run.id, text_run.id}
+    assert [r.id for r in opskit.search_runs("params.opts = '{\"b\": 1, \"a\": [1, 2]}'")] == [run.id]
+    assert [r.id for r in opskit.search_runs("params.layers IN ('[64,  32]', 'x') and params.opts != '{}'")] == [run.id]
+    assert [r.id for r in opskit.search_runs("params.layers != '[ 64 , 32 ]'")] == [text_run.id]
