@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import opskit
 from opskit.cli.main import main as cli
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.trackers("local", "mlflow")
 class Doubler:
     """A tiny model the built-in pickle serializer stores."""
 
-    def predict(self, rows: list[float]) -> list[float]:
+    def predict(self, rows):  # type: ignore[no-untyped-def]  (no hints: MLflow's pyfunc would warn about them)
         return [2 * r for r in rows]
 
 
@@ -239,3 +241,115 @@ def test_list_params_match_however_the_filter_spaces_them(tracker: str) -> None:
     assert [r.id for r in opskit.search_runs("params.opts = '{\"b\": 1, \"a\": [1, 2]}'")] == [run.id]
     assert [r.id for r in opskit.search_runs("params.layers IN ('[64,  32]', 'x') and params.opts != '{}'")] == [run.id]
     assert [r.id for r in opskit.search_runs("params.layers != '[ 64 , 32 ]'")] == [text_run.id]
+
+
+# -- spaces of values and references, on every tracker -------------------------------------------------
+
+_numpy_scalars = st.one_of(
+    st.integers(-(2**31), 2**31 - 1).map(np.int64),
+    st.integers(0, 255).map(np.uint8),
+    st.integers(-(2**15), 2**15 - 1).map(np.int16),
+    st.floats(width=32, allow_nan=False).map(np.float32),
+    st.floats(width=16, allow_nan=False).map(np.float16),
+    st.floats().map(np.float64),
+    st.booleans().map(np.bool_),
+)
+_param_leaves = (
+    st.integers(-(2**53), 2**53) | st.floats() | st.booleans() | st.none() | _numpy_scalars
+    | st.text(max_size=20) | st.sampled_from(["日本語", "é" * 5990, "NaN", "[1, 2]", "'quoted'", "back\\slash"])
+)
+_param_values = st.recursive(_param_leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+
+
+def _expected(value: Any) -> Any:
+    """What a param should read back as: NumPy scalars as Python values, tuples as lists."""
+    if isinstance(value, np.generic):
+        return float(str(value)) if isinstance(value, np.floating) else value.item()
+    if isinstance(value, list | tuple):
+        return [_expected(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expected(v) for k, v in value.items()}
+    return value
+
+
+def _same(left: Any, right: Any) -> bool:
+    """Equal, with NaN equal to NaN and the type kept (1 is not True, 1.0 is not 1 in a list)."""
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
+        return math.isnan(right)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    return type(left) is type(right) and left == right
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b/c", "d e"]), _param_values, min_size=1, max_size=3))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_param_value_is_kept_or_refused_the_same_on_every_tracker(tracker: str, params: dict[str, Any]) -> None:
+    """Any value is either stored and read back equal (NumPy scalars as Python values, NaN as NaN), or refused
+    with InvalidValue before anything is stored: on every tracker, the same way."""
+    expected = {k: _expected(v) for k, v in params.items()}
+    from opskit.capture.params import MAX_PARAM_CHARS, param_text
+
+    too_long = [k for k, v in expected.items() if len(param_text(v)) > MAX_PARAM_CHARS]
+    if too_long:
+        with pytest.raises(opskit.InvalidValue):
+            opskit.start_run(params=params)
+        return
+    with opskit.start_run(params=params) as run:
+        pass
+    stored = opskit.get_run(run.id).params
+    assert _same(stored, expected)
+    for key, value in expected.items():  # and every one of them can be searched for, past NaN and infinities
+        if isinstance(value, str):
+            quoted = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+            assert run.id in [r.id for r in opskit.search_runs(f"params.`{key}` = {quoted}", limit=1000)]
+        elif isinstance(value, float) and math.isfinite(value):
+            assert run.id in [r.id for r in opskit.search_runs(f"params.`{key}` >= {value!r}", limit=1000)]
+        opskit.search_runs(order_by=[f"params.`{key}` DESC"])
+
+
+_refs = st.one_of(
+    st.sampled_from(["m", "other"]),
+    st.builds(lambda n, v: f"{n}:{v}", st.sampled_from(["m", "other"]), st.integers(0, 4)),
+    st.builds(lambda n, a: f"{n}@{a}", st.sampled_from(["m", "other"]), st.sampled_from(["prod", "staging", "v2", "latest", "none-yet"])),
+    st.text(st.sampled_from(list("m@:v2 x")), max_size=6),
+)
+
+
+@pytest.fixture
+def three_versions(tracker: str) -> dict[str, int]:
+    """Model 'm' with versions 1-3, 'prod' on 1 and 'staging' on 3; the aliases as a dict."""
+
+    @opskit.train(model="m")
+    def fit(k: int) -> Doubler:
+        return Doubler()
+
+    for k in range(3):
+        fit(k)
+    opskit.models.set_alias("m", "prod", 1)
+    opskit.models.set_alias("m", "staging", 3)
+    return {"prod": 1, "staging": 3}
+
+
+@given(_refs)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_model_reference_resolves_the_same_on_every_tracker(three_versions: dict[str, int], ref: str) -> None:
+    """name, name:N and name@alias find the same version on every tracker, or fail with the same error type."""
+    try:
+        parsed = opskit.ModelRef.parse(ref)
+    except opskit.InvalidModelRef:
+        with pytest.raises(opskit.InvalidModelRef):
+            opskit.models.get_version(ref)
+        return
+    if parsed.name != "m":
+        want: int | None = None
+    elif parsed.alias is not None:
+        want = three_versions.get(parsed.alias)
+    else:
+        want = parsed.version if parsed.version is not None and parsed.version <= 3 else (3 if parsed.version is None else None)
+    if want is None:
+        with pytest.raises(opskit.ModelNotFound):
+            opskit.models.get_version(ref)
+    else:
+        assert opskit.models.get_version(ref).version == want
