@@ -104,12 +104,19 @@ def test_param_values_have_one_limit_on_every_tracker(tracker: str) -> None:
     assert opskit.get_run(run.id).params == {"text": "ü" * 6000}
 
 
-def test_experiment_names_are_checked_up_front(tracker: str) -> None:
-    """An empty or over-long experiment name raises InvalidName before anything is stored."""
-    for bad in ("   ", "x" * 401, "a\nb", 3):
+def test_experiment_and_run_names_are_checked_up_front(tracker: str) -> None:
+    """A blank or over-long experiment or run name raises InvalidName before anything is stored."""
+    for bad in ("   ", "x" * 201, "a\nb", 3):
         with pytest.raises(opskit.InvalidName):
             opskit.start_run(experiment=bad)  # type: ignore[arg-type]
+    with pytest.raises(opskit.InvalidName):
+        opskit.start_run(name="x" * 251)
+    with pytest.raises(opskit.InvalidName):
+        opskit.track(name="x" * 251)
     assert opskit.search_runs() == []
+    with opskit.start_run(name="r" * 250, experiment="e" * 200) as run:
+        pass
+    assert (opskit.get_run(run.id).name, opskit.get_run(run.id).experiment) == ("r" * 250, "e" * 200)
 
 
 def test_a_nan_param_does_not_break_later_searches(tracker: str) -> None:
@@ -128,6 +135,25 @@ def test_a_nan_param_does_not_break_later_searches(tracker: str) -> None:
     assert ordered[:4] == [-math.inf, -1.0, 0.5, math.inf] and math.isnan(ordered[4])
     assert [r.params["alpha"] for r in opskit.search_runs("params.alpha = 'Infinity'")] == [math.inf]
     assert math.isnan(opskit.search_runs("params.alpha = 'NaN'")[0].params["alpha"])
+
+
+def test_a_nan_metric_matches_no_comparison_on_every_tracker(tracker: str) -> None:
+    """A NaN metric matches no filter (not even !=) and sorts with the runs that lack the metric, on every tracker."""
+    for value in (math.nan, 1.0, math.inf, -1.0):
+        with opskit.start_run(name=str(value)):
+            opskit.log_metric("m", value)
+    with opskit.start_run(name="none"):
+        pass
+
+    def names(*args: Any, **kwargs: Any) -> list[str]:
+        return [r.name for r in opskit.search_runs(*args, **kwargs)]
+
+    assert names("metrics.m > 0") == ["inf", "1.0"]
+    assert names("metrics.m != 1") == ["-1.0", "inf"]
+    assert names("metrics.m < 5") == ["-1.0", "1.0"]
+    assert names("metrics.m <= 5", limit=1) == ["-1.0"]
+    assert names(order_by=["metrics.m"]) == ["-1.0", "1.0", "inf", "none", "nan"]
+    assert names(order_by=["metrics.m DESC"]) == ["inf", "1.0", "-1.0", "none", "nan"]
 
 
 def test_the_cli_searches_past_a_nan_param(tracker: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,12 +17,14 @@ from opskit.errors import InvalidModelRef, InvalidName, InvalidValue
 
 __all__ = [
     "MAX_EXPERIMENT_CHARS",
+    "MAX_RUN_NAME_CHARS",
     "MAX_TAG_CHARS",
     "ModelRef",
     "validate_alias",
     "validate_experiment",
     "validate_key",
     "validate_model_name",
+    "validate_run_name",
     "validate_tag_value",
 ]
 
@@ -36,8 +38,11 @@ _VERSION_ALIAS = re.compile(r"^[vV][0-9]+$")
 _KEY = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
 #: MLflow cuts longer run tag values (MAX_TAG_VAL_LENGTH); opskit refuses them on every tracker.
 MAX_TAG_CHARS = 8000
-#: MLflow's limit for experiment names (MAX_EXPERIMENT_NAME_LENGTH), namespace prefix included.
-MAX_EXPERIMENT_CHARS = 400
+#: MLflow keeps experiment names in a 256-character column (PostgreSQL enforces it); the rest
+#: is room for the MLflow tracker's namespace prefix.
+MAX_EXPERIMENT_CHARS = 200
+#: MLflow keeps run names in a 250-character column.
+MAX_RUN_NAME_CHARS = 250
 
 
 def validate_model_name(name: object) -> str:
@@ -97,6 +102,16 @@ def validate_experiment(name: object) -> str:
         raise InvalidName(
             f"invalid experiment name {name!r}: use 1-{MAX_EXPERIMENT_CHARS} printable characters "
             "that are not all spaces (for example 'wine-quality')"
+        )
+    return name
+
+
+
+def validate_run_name(name: object) -> str:
+    """Return *name* if it is a valid run name, else raise ``InvalidName``."""
+    if not isinstance(name, str) or not name or len(name) > MAX_RUN_NAME_CHARS:
+        raise InvalidName(
+            f"invalid run name {name!r}: use 1-{MAX_RUN_NAME_CHARS} characters (for example 'baseline')"
         )
     return name
 

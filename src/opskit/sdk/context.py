@@ -20,7 +20,7 @@ from attrs import define, field
 
 from opskit._hooks import hooks
 from opskit.errors import InvalidValue, NoActiveRun
-from opskit.names import validate_experiment, validate_key, validate_tag_value
+from opskit.names import validate_experiment, validate_key, validate_run_name, validate_tag_value
 from opskit.records import (
     Artifact,
     CodeInfo,
@@ -280,7 +280,7 @@ def new_run(
     clean_params = {_key(k, "param"): check_param_value(k, v) for k, v in (params or {}).items()}
     return ActiveRun(
         id=run_id,
-        name=name or f"run-{run_id[:8]}",
+        name=validate_run_name(name) if name else f"run-{run_id[:8]}",
         experiment=validate_experiment(experiment or _default_experiment(fallback_experiment)),
         started_at=time.time(),
         tracker=get_tracker(),

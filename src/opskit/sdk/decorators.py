@@ -17,6 +17,7 @@ from opskit.names import (
     validate_experiment,
     validate_key,
     validate_model_name,
+    validate_run_name,
     validate_tag_value,
 )
 from opskit.records import DataInput, ModelVersion, Schema
@@ -136,6 +137,8 @@ def _options(model: str | None, alias: str | None, register: bool, name: str | N
         validate_alias(alias)
     if experiment is not None:
         validate_experiment(experiment)
+    if name is not None:
+        validate_run_name(name)
     for key, value in (tags or {}).items():  # every name rule at decoration time, not after training
         validate_key(key, "tag")
         validate_tag_value(key, value)
