@@ -379,3 +379,30 @@ def test_any_model_reference_resolves_the_same_on_every_tracker(three_versions: 
             opskit.models.get_version(ref)
     else:
         assert opskit.models.get_version(ref).version == want
+
+
+def test_star_args_are_recorded_under_valid_keys(tracker: str) -> None:
+    """A decorated function with *args and **kwargs runs on every tracker; positional extras are params xs.0, xs.1."""
+
+    @opskit.track
+    def fit(*xs: Any, **kw: Any) -> int:
+        return len(xs) + len(kw)
+
+    assert fit(1, np.int64(2), a=3) == 3
+    run = opskit.last_run()
+    assert run is not None and run.params == {"xs.0": 1, "xs.1": 2, "a": 3}
+
+
+def test_a_data_argument_with_an_invalid_name_is_refused_before_the_call(tracker: str) -> None:
+    """A **kwargs data argument whose name cannot be a key raises InvalidName before the function runs."""
+    import pandas as pd
+
+    called = []
+
+    @opskit.track
+    def fit(**data: Any) -> None:
+        called.append(True)
+
+    with pytest.raises(opskit.InvalidName, match="data argument"):
+        fit(**{"a//b": pd.DataFrame({"x": [1]})})
+    assert called == [] and opskit.search_runs() == []

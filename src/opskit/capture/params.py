@@ -25,7 +25,8 @@ _NOT_SCALAR = object()
 
 
 def bind_arguments(sig: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Arguments by name, defaults applied, ``*args``/``**kwargs`` flattened; ``self``/``cls`` dropped."""
+    """Arguments by name, defaults applied, ``*args`` as ``args.0``, ``args.1``, ..., ``**kwargs``
+    flattened; ``self``/``cls`` dropped."""
     bound = sig.bind(*args, **kwargs)
     bound.apply_defaults()
     out: dict[str, Any] = {}
@@ -36,7 +37,8 @@ def bind_arguments(sig: inspect.Signature, args: tuple[Any, ...], kwargs: Mappin
         if kind is inspect.Parameter.VAR_KEYWORD:
             out.update(value)
         elif kind is inspect.Parameter.VAR_POSITIONAL:
-            out.update({f"{name}[{i}]": item for i, item in enumerate(value)})
+            # xs.0, xs.1: a valid key on every tracker (brackets are not; MLflow refuses them)
+            out.update({f"{name}.{i}": item for i, item in enumerate(value)})
         else:
             out[name] = value
     return out

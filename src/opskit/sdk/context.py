@@ -278,6 +278,8 @@ def new_run(
     run_id = identity.new_run_id()
     clean_tags = _tag_values(tags or {})
     clean_params = {_key(k, "param"): check_param_value(k, v) for k, v in (params or {}).items()}
+    for data in inputs or ():  # its name becomes a tag key on MLflow (opskit.data.<name>)
+        _key(data.name, "data argument")
     return ActiveRun(
         id=run_id,
         name=validate_run_name(name) if name else f"run-{run_id[:8]}",
