@@ -82,3 +82,37 @@ def test_parsed_filters_with_json_spellings_agree(tmp_path_factory: pytest.TempP
     expected = [r.id for r in tracker.search_runs(RunQuery(clauses=(clause,)))]
     assert [r.id for r in search.order_runs([r for r in runs if search.matches(r, clause)], RunQuery())] == expected
     tracker.close()
+
+
+metric_values = st.floats(-3, 3) | st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1.0])
+metric_clauses = st.builds(
+    lambda op, v: Clause("metrics", "m", op, v), comparisons, st.floats(-3, 3) | st.sampled_from([0, 1, math.inf, -math.inf])
+)
+
+
+@given(st.lists(metric_values | st.none(), min_size=1, max_size=6), metric_clauses, st.booleans())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_metric_filters_and_order_agree_with_nan_and_infinities(
+    tmp_path_factory: pytest.TempPathFactory, values: list[float | None], clause: Clause, descending: bool
+) -> None:
+    """NaN metrics match no comparison and sort with the missing ones; infinities are numbers: in SQL and in Python."""
+    from opskit.query import OrderKey
+
+    tracker = SQLiteTracker(Path(tmp_path_factory.mktemp("metrics")) / "opskit.db")
+    runs = [
+        Run(id=f"r{i}", name=f"r{i}", status="FINISHED", experiment="e", started_at=1000.0 + i,
+            metrics={} if value is None else {"m": value})
+        for i, value in enumerate(values)
+    ]
+    for run in runs:
+        tracker.create_run(run)
+    from opskit.records import Metric
+
+    for run, value in zip(runs, values, strict=True):
+        if value is not None:
+            tracker.log_metrics(run.id, [Metric("m", value, 0, 1.0)])
+    expected = [r.id for r in tracker.search_runs(RunQuery(clauses=(clause,)))]
+    assert [r.id for r in search.order_runs([r for r in runs if search.matches(r, clause)], RunQuery())] == expected
+    query = RunQuery(order=(OrderKey("metrics", "m", descending),))
+    assert [r.id for r in search.order_runs(runs, query)] == [r.id for r in tracker.search_runs(query)]
+    tracker.close()
