@@ -406,3 +406,13 @@ def test_a_data_argument_with_an_invalid_name_is_refused_before_the_call(tracker
     with pytest.raises(opskit.InvalidName, match="data argument"):
         fit(**{"a//b": pd.DataFrame({"x": [1]})})
     assert called == [] and opskit.search_runs() == []
+
+
+@pytest.mark.parametrize("key", ["mlflow.runName", "MLflow.note", "opskit.run_id", "opskit.json.params"])
+def test_tag_keys_of_the_trackers_own_bookkeeping_are_refused(tracker: str, key: str) -> None:
+    """set_tag('mlflow.runName') would rename the run on MLflow and be a plain tag locally: refused on both, up front."""
+    with opskit.start_run(name="kept") as run, pytest.raises(opskit.InvalidName, match="bookkeeping"):
+        opskit.set_tag(key, "x")
+    assert opskit.get_run(run.id).name == "kept" and opskit.get_run(run.id).tags == {}
+    with pytest.raises(opskit.InvalidName):
+        opskit.track(tags={key: "x"})

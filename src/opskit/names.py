@@ -19,12 +19,14 @@ __all__ = [
     "MAX_EXPERIMENT_CHARS",
     "MAX_RUN_NAME_CHARS",
     "MAX_TAG_CHARS",
+    "RESERVED_TAG_PREFIXES",
     "ModelRef",
     "validate_alias",
     "validate_experiment",
     "validate_key",
     "validate_model_name",
     "validate_run_name",
+    "validate_tag_key",
     "validate_tag_value",
 ]
 
@@ -83,6 +85,22 @@ def validate_key(key: object, kind: str = "key") -> str:
             "(for example 'val/r2')"
         )
     return key
+
+
+#: Tag key prefixes the trackers keep for themselves: on MLflow such tags change the run
+#: (``mlflow.runName``) or are hidden from ``run.tags``; ``opskit.*`` holds opskit's records.
+RESERVED_TAG_PREFIXES = ("mlflow.", "opskit.")
+
+
+def validate_tag_key(key: object) -> str:
+    """Return *key* if it is a valid tag key (a valid key, not a reserved prefix), else raise ``InvalidName``."""
+    name = validate_key(key, "tag")
+    if name.lower().startswith(RESERVED_TAG_PREFIXES):
+        raise InvalidName(
+            f"invalid tag name {name!r}: tags starting with 'mlflow.' or 'opskit.' are the trackers' own "
+            "bookkeeping; use another prefix (for example 'team' or 'data.version')"
+        )
+    return name
 
 
 def validate_tag_value(key: str, value: object) -> str:

@@ -20,7 +20,13 @@ from attrs import define, field
 
 from opskit._hooks import hooks
 from opskit.errors import InvalidValue, NoActiveRun
-from opskit.names import validate_experiment, validate_key, validate_run_name, validate_tag_value
+from opskit.names import (
+    validate_experiment,
+    validate_key,
+    validate_run_name,
+    validate_tag_key,
+    validate_tag_value,
+)
 from opskit.records import (
     Artifact,
     CodeInfo,
@@ -87,7 +93,7 @@ def _metric_value(key: str, value: object) -> float:
 
 def _tag_values(tags: Mapping[str, Any]) -> dict[str, str]:
     """Tags as text, keys and value lengths checked (the same limits on every tracker)."""
-    return {_key(k, "tag"): validate_tag_value(k, v) for k, v in tags.items()}
+    return {validate_tag_key(k): validate_tag_value(k, v) for k, v in tags.items()}
 
 
 @define(eq=False)

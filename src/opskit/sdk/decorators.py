@@ -15,9 +15,9 @@ from opskit.errors import InvalidValue, OpskitWarning
 from opskit.names import (
     validate_alias,
     validate_experiment,
-    validate_key,
     validate_model_name,
     validate_run_name,
+    validate_tag_key,
     validate_tag_value,
 )
 from opskit.records import DataInput, ModelVersion, Schema
@@ -140,7 +140,7 @@ def _options(model: str | None, alias: str | None, register: bool, name: str | N
     if name is not None:
         validate_run_name(name)
     for key, value in (tags or {}).items():  # every name rule at decoration time, not after training
-        validate_key(key, "tag")
+        validate_tag_key(key)
         validate_tag_value(key, value)
     return _Options(model, alias, register, name, experiment, dict(tags or {}))
 
