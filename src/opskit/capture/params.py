@@ -159,7 +159,7 @@ def split_arguments(
             elif _looks_like_param(value):
                 params[name] = check_param_value(name, value)
         except InvalidValue as exc:  # a param that cannot be stored as it is: say so, keep running
-            warnings.warn(f"argument {name!r} is not recorded as a param: {exc}", OpskitWarning, stacklevel=4)
+            warnings.warn(f"argument {name!r} is not recorded as a param: {exc}", OpskitWarning, stacklevel=3)
     return params, inputs
 
 
