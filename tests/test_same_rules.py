@@ -416,3 +416,17 @@ def test_tag_keys_of_the_trackers_own_bookkeeping_are_refused(tracker: str, key:
     assert opskit.get_run(run.id).name == "kept" and opskit.get_run(run.id).tags == {}
     with pytest.raises(opskit.InvalidName):
         opskit.track(tags={key: "x"})
+
+
+def test_metric_steps_accept_numpy_integers_and_refuse_the_rest(tracker: str) -> None:
+    """A NumPy integer step is a step on every tracker; negative, bool, float and 2**63 steps raise InvalidValue."""
+    with opskit.start_run() as run:
+        for step in np.arange(3):
+            opskit.log_metric("loss", 1.0 / (int(step) + 1), step=step)
+        opskit.log_metrics({"acc": 0.5}, step=np.uint8(7))
+        for bad in (-1, True, 1.0, 2**63, "1"):
+            with pytest.raises(opskit.InvalidValue, match="non-negative int"):
+                opskit.log_metric("loss", 0.1, step=bad)  # type: ignore[arg-type]
+    stored = opskit.get_run(run.id)
+    assert [m.step for m in stored.metric_history("loss")] == [0, 1, 2]
+    assert [m.step for m in stored.metric_history("acc")] == [7]

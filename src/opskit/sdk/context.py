@@ -91,6 +91,18 @@ def _metric_value(key: str, value: object) -> float:
     )
 
 
+def _step_value(key: str, step: object) -> int:
+    """*step* as an int: Python and NumPy integers from 0 to 2**63 - 1 (a 64-bit integer on both
+    trackers); anything else raises ``InvalidValue``."""
+    import numbers
+
+    if not isinstance(step, bool) and isinstance(step, numbers.Integral) and 0 <= int(step) < 2**63:
+        return int(step)
+    raise InvalidValue(
+        f"step for metric {key!r} must be a non-negative int below 2**63, got {type(step).__name__} {step!r}"
+    )
+
+
 def _tag_values(tags: Mapping[str, Any]) -> dict[str, str]:
     """Tags as text, keys and value lengths checked (the same limits on every tracker)."""
     return {validate_tag_key(k): validate_tag_value(k, v) for k, v in tags.items()}
@@ -123,10 +135,7 @@ class ActiveRun:
         """Log one metric point; *step* defaults to one more than the key's last step."""
         _key(key, "metric")
         number = _metric_value(key, value)
-        if step is None:
-            step = self.steps.get(key, -1) + 1
-        elif not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise InvalidValue(f"step for metric {key!r} must be a non-negative int, got {step!r}")
+        step = self.steps.get(key, -1) + 1 if step is None else _step_value(key, step)
         self.steps[key] = step
         self.latest[key] = number
         self.tracker.log_metrics(self.id, (Metric(key, number, step, time.time()),))
@@ -138,9 +147,7 @@ class ActiveRun:
         for key, value in metrics.items():
             _key(key, "metric")
             number = _metric_value(key, value)
-            point_step = self.steps.get(key, -1) + 1 if step is None else step
-            if not isinstance(point_step, int) or isinstance(point_step, bool) or point_step < 0:
-                raise InvalidValue(f"step for metric {key!r} must be a non-negative int, got {step!r}")
+            point_step = self.steps.get(key, -1) + 1 if step is None else _step_value(key, step)
             points.append(Metric(key, number, point_step, now))
         for point in points:
             self.steps[point.key] = point.step
