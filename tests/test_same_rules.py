@@ -430,3 +430,26 @@ def test_metric_steps_accept_numpy_integers_and_refuse_the_rest(tracker: str) ->
     stored = opskit.get_run(run.id)
     assert [m.step for m in stored.metric_history("loss")] == [0, 1, 2]
     assert [m.step for m in stored.metric_history("acc")] == [7]
+
+
+_key_texts = st.text(st.sampled_from([*"aZ09_-./ ", "ä", ":", "\t"]), min_size=1, max_size=10) | st.sampled_from(
+    ["a" * 250, "x/y z", "v1", "a.b-c_d", "a/b/c"]
+)
+
+
+@given(_key_texts, st.text(max_size=30))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_key_is_refused_up_front_or_stored_on_every_tracker(tracker: str, key: str, text: str) -> None:
+    """A key either raises InvalidName before the run exists, or works as param, metric and tag key on every tracker."""
+    from opskit.names import validate_key
+
+    try:
+        validate_key(key)
+    except opskit.InvalidName:
+        with pytest.raises(opskit.InvalidName):
+            opskit.start_run(params={key: 1})
+        return
+    with opskit.start_run(params={key: text}, tags={key: text}) as run:
+        opskit.log_metric(key, 0.5)
+    stored = opskit.get_run(run.id)
+    assert (stored.params, stored.tags, stored.metrics) == ({key: text}, {key: text}, {key: 0.5})
