@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -262,3 +263,20 @@ def test_json_documents_split_over_tags_round_trip(first: str, second: str) -> N
     assert read_json(tags, "opskit.json.doc") == {"text": first}
     tags.update(json_tags("opskit.json.doc", [second]))  # stale parts of a longer value stay behind
     assert read_json(tags, "opskit.json.doc") == [second]
+
+
+@pytest.mark.parametrize("tracker", ["mlflow-pg"], indirect=True)
+def test_nan_params_and_metrics_search_the_same_on_postgresql(tracker: str) -> None:
+    """On a PostgreSQL store (where NaN sorts above every number) NaN still matches no comparison and sorts as locally."""
+    for value in (math.nan, 1.0, math.inf, -1.0):
+        with opskit.start_run(name=str(value), params={"alpha": value}):
+            opskit.log_metric("m", value)
+
+    def names(*args: object, **kwargs: object) -> list[str]:
+        return [r.name for r in opskit.search_runs(*args, **kwargs)]  # type: ignore[arg-type]
+
+    assert names("metrics.m > 0") == names("params.alpha > 0") == ["inf", "1.0"]
+    assert names("metrics.m != 1") == names("params.alpha != 1") == ["-1.0", "inf"]
+    assert names("metrics.m >= -1", limit=2) == ["-1.0", "inf"]
+    assert names(order_by=["metrics.m DESC"]) == ["inf", "1.0", "-1.0", "nan"]
+    assert names(order_by=["params.alpha"]) == ["-1.0", "1.0", "inf", "nan"]

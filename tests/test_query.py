@@ -298,3 +298,21 @@ def test_run_query_build() -> None:
         (Clause("metrics", "r2", ">", 0.5),), (OrderKey("metrics", "r2", True),), 5, "exp"
     )
     assert RunQuery.build() == RunQuery()
+
+
+@pytest.mark.parametrize(
+    ("text", "clause"),
+    [
+        ("params.l = '[64, 32]'", Clause("params", "l", "IN", ("[64, 32]", "[64,32]"))),
+        ("params.l != '[64, 32]'", Clause("params", "l", "NOT IN", ("[64, 32]", "[64,32]"))),
+        ("params.d = '{\"b\": 1, \"a\": 2}'", Clause("params", "d", "IN", ('{"b": 1, "a": 2}', '{"a":2,"b":1}'))),
+        ("params.l IN ('[1, 2]', 'x')", Clause("params", "l", "IN", ("[1, 2]", "[1,2]", "x"))),
+        ("params.l = '[64,32]'", Clause("params", "l", "=", "[64,32]")),
+        ("params.l = '[not json'", Clause("params", "l", "=", "[not json")),
+        ("params.l LIKE '[64, %'", Clause("params", "l", "LIKE", "[64, %")),
+        ("tags.l = '[64, 32]'", Clause("tags", "l", "=", "[64, 32]")),
+    ],
+)
+def test_quoted_lists_and_dicts_are_also_tried_in_compact_json(text: str, clause: Clause) -> None:
+    """A quoted list/dict compared with a param is also tried in its compact JSON spelling (how list params compare)."""
+    assert parse_filter(text) == (clause,)

@@ -1,19 +1,50 @@
-"""Name validation for models, aliases, params, metrics and tags; the model reference parser."""
+"""Name validation for models, aliases, params, metrics and tags; the model reference parser.
+
+One set of rules for every tracker: each rule below is the stricter of what the
+local tracker and MLflow accept, so code that runs on one tracker runs on the
+other, and a bad name fails before any training starts (never half-way, on the
+server). MLflow's own rules (``mlflow.utils.validation``) are noted beside each.
+"""
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from attrs import frozen
 
-from opskit.errors import InvalidModelRef, InvalidName
+from opskit.errors import InvalidModelRef, InvalidName, InvalidValue
 
-__all__ = ["ModelRef", "validate_alias", "validate_key", "validate_model_name"]
+__all__ = [
+    "MAX_EXPERIMENT_CHARS",
+    "MAX_RUN_NAME_CHARS",
+    "MAX_TAG_CHARS",
+    "RESERVED_TAG_PREFIXES",
+    "ModelRef",
+    "validate_alias",
+    "validate_experiment",
+    "validate_key",
+    "validate_model_name",
+    "validate_run_name",
+    "validate_tag_key",
+    "validate_tag_value",
+]
 
+# Model names: MLflow refuses '/' and ':' and names that are not their own normalized path.
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+# Aliases: MLflow accepts [\w-]{1,255} but reserves 'latest' and 'v<digits>' (any case): 'v2'
+# would be read as version 2 in a models:/ URI.
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
-# Param, metric and tag keys: what MLflow accepts, so both trackers agree.
+_VERSION_ALIAS = re.compile(r"^[vV][0-9]+$")
+# Param, metric and tag keys: MLflow accepts [/\w.\- :]{1,250} whose normalized path is itself.
 _KEY = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
+#: MLflow cuts longer run tag values (MAX_TAG_VAL_LENGTH); opskit refuses them on every tracker.
+MAX_TAG_CHARS = 8000
+#: MLflow keeps experiment names in a 256-character column (PostgreSQL enforces it); the rest
+#: is room for the MLflow tracker's namespace prefix.
+MAX_EXPERIMENT_CHARS = 200
+#: MLflow keeps run names in a 250-character column.
+MAX_RUN_NAME_CHARS = 250
 
 
 def validate_model_name(name: object) -> str:
@@ -33,6 +64,11 @@ def validate_alias(alias: object) -> str:
             f"invalid alias {alias!r}: use 1-64 characters, letters, digits, '_' or '-', starting "
             "with a letter (for example 'production'); 'latest' is reserved"
         )
+    if _VERSION_ALIAS.match(alias):
+        raise InvalidName(
+            f"invalid alias {alias!r}: 'v' followed by digits is reserved for version numbers "
+            "(MLflow refuses it); pick a word such as 'production' or 'candidate-2'"
+        )
     return alias
 
 
@@ -43,7 +79,59 @@ def validate_key(key: object, kind: str = "key") -> str:
             f"invalid {kind} name {key!r}: use 1-250 characters, letters, digits, '_', '-', '.', "
             "' ' or '/' (for example 'val/r2')"
         )
+    if posixpath.normpath(key) != key or key == ".":  # 'a//b', 'a/', './a', 'a/./b', '.': MLflow refuses them
+        raise InvalidName(
+            f"invalid {kind} name {key!r}: '/' separates non-empty parts and no part may be '.' "
+            "(for example 'val/r2')"
+        )
     return key
+
+
+#: Tag key prefixes the trackers keep for themselves: on MLflow such tags change the run
+#: (``mlflow.runName``) or are hidden from ``run.tags``; ``opskit.*`` holds opskit's records.
+RESERVED_TAG_PREFIXES = ("mlflow.", "opskit.")
+
+
+def validate_tag_key(key: object) -> str:
+    """Return *key* if it is a valid tag key (a valid key, not a reserved prefix), else raise ``InvalidName``."""
+    name = validate_key(key, "tag")
+    if name.lower().startswith(RESERVED_TAG_PREFIXES):
+        raise InvalidName(
+            f"invalid tag name {name!r}: tags starting with 'mlflow.' or 'opskit.' are the trackers' own "
+            "bookkeeping; use another prefix (for example 'team' or 'data.version')"
+        )
+    return name
+
+
+def validate_tag_value(key: str, value: object) -> str:
+    """Return the tag value as text (``str(value)``), else raise ``InvalidValue`` when it is too long."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TAG_CHARS:
+        raise InvalidValue(
+            f"tag {key!r} is {len(text)} characters long (limit {MAX_TAG_CHARS}, as in MLflow); "
+            "log long text as an artifact with opskit.log_artifact, or as a param"
+        )
+    return text
+
+
+def validate_experiment(name: object) -> str:
+    """Return *name* if it is a valid experiment name, else raise ``InvalidName``."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_EXPERIMENT_CHARS or not name.isprintable():
+        raise InvalidName(
+            f"invalid experiment name {name!r}: use 1-{MAX_EXPERIMENT_CHARS} printable characters "
+            "that are not all spaces (for example 'wine-quality')"
+        )
+    return name
+
+
+
+def validate_run_name(name: object) -> str:
+    """Return *name* if it is a valid run name, else raise ``InvalidName``."""
+    if not isinstance(name, str) or not name or len(name) > MAX_RUN_NAME_CHARS:
+        raise InvalidName(
+            f"invalid run name {name!r}: use 1-{MAX_RUN_NAME_CHARS} characters (for example 'baseline')"
+        )
+    return name
 
 
 @frozen

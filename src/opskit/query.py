@@ -6,6 +6,7 @@ and ``order_by=["metrics.r2 DESC", "started_at"]``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Literal
@@ -198,6 +199,36 @@ def _check_value(kind: KeyKind, key: str, op: str, value: Value, pos: int) -> Va
     return value
 
 
+def _json_spellings(clause: Clause) -> Clause:
+    """``params.layers = '[64, 32]'`` matches the list param ``[64, 32]`` however the list is spaced.
+
+    List and dict params compare as their compact JSON (``[64,32]``, keys sorted). A quoted
+    list or dict in an equality or IN is therefore also tried in that spelling: ``=`` becomes
+    ``IN (as written, compact)`` and ``!=`` becomes ``NOT IN``, so a string param spelled
+    exactly as written still matches too.
+    """
+    if clause.kind != "params" or clause.op not in ("=", "!=", "IN", "NOT IN"):
+        return clause
+    items = clause.value if isinstance(clause.value, tuple) else (clause.value,)
+    spelled: list[str | float | int] = []
+    for item in items:
+        if item is None:
+            return clause
+        spelled.append(item)
+        if isinstance(item, str) and item[:1] in "[{":
+            try:
+                parsed = json.loads(item)
+            except ValueError:
+                continue
+            compact = json.dumps(parsed, separators=(",", ":"), sort_keys=True)
+            if isinstance(parsed, list | dict) and compact != item and compact not in items:
+                spelled.append(compact)
+    if len(spelled) == len(items):
+        return clause
+    op: Op = "IN" if clause.op in ("=", "IN") else "NOT IN"
+    return Clause(clause.kind, clause.key, op, tuple(spelled))
+
+
 class _Parser:
     """Recursive descent over the tokens: ``clause (AND clause)*``."""
 
@@ -236,7 +267,7 @@ class _Parser:
         op = self._operator()
         value_pos = self._peek()[2]
         value = self._list() if op in ("IN", "NOT IN") else self._value()
-        return Clause(key_kind, key, op, _check_value(key_kind, key, op, value, value_pos))
+        return _json_spellings(Clause(key_kind, key, op, _check_value(key_kind, key, op, value, value_pos)))
 
     def _operator(self) -> Op:
         kind, token, pos = self._next()

@@ -20,7 +20,13 @@ from attrs import define, field
 
 from opskit._hooks import hooks
 from opskit.errors import InvalidValue, NoActiveRun
-from opskit.names import validate_key
+from opskit.names import (
+    validate_experiment,
+    validate_key,
+    validate_run_name,
+    validate_tag_key,
+    validate_tag_value,
+)
 from opskit.records import (
     Artifact,
     CodeInfo,
@@ -61,10 +67,45 @@ def _key(key: str, kind: str) -> str:
 
 
 def _metric_value(key: str, value: object) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidValue(f"metric {key!r} must be a number, got {type(value).__name__} {value!r}") from None
+    """*value* as a float: Python and NumPy numbers (and anything with ``__float__``, such as a
+    one-element tensor); strings, bools (NumPy's too), None and complex numbers raise ``InvalidValue``."""
+    if type(value) is float:
+        return value
+    kind = type(value)
+    dtype = getattr(value, "dtype", None)
+    refused = (
+        value is None
+        or isinstance(value, str | bytes | bool | complex)
+        or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
+        or getattr(dtype, "kind", None) in ("b", "c", "U", "S", "O")
+        or not hasattr(value, "__float__")
+    )
+    if not refused:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    raise InvalidValue(
+        f"metric {key!r} must be a number (int, float or a NumPy number), got {type(value).__name__} "
+        f"{value!r}; convert text with float(...) and log flags as params or tags"
+    )
+
+
+def _step_value(key: str, step: object) -> int:
+    """*step* as an int: Python and NumPy integers from 0 to 2**63 - 1 (a 64-bit integer on both
+    trackers); anything else raises ``InvalidValue``."""
+    import numbers
+
+    if not isinstance(step, bool) and isinstance(step, numbers.Integral) and 0 <= int(step) < 2**63:
+        return int(step)
+    raise InvalidValue(
+        f"step for metric {key!r} must be a non-negative int below 2**63, got {type(step).__name__} {step!r}"
+    )
+
+
+def _tag_values(tags: Mapping[str, Any]) -> dict[str, str]:
+    """Tags as text, keys and value lengths checked (the same limits on every tracker)."""
+    return {validate_tag_key(k): validate_tag_value(k, v) for k, v in tags.items()}
 
 
 @define(eq=False)
@@ -94,10 +135,7 @@ class ActiveRun:
         """Log one metric point; *step* defaults to one more than the key's last step."""
         _key(key, "metric")
         number = _metric_value(key, value)
-        if step is None:
-            step = self.steps.get(key, -1) + 1
-        elif not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise InvalidValue(f"step for metric {key!r} must be a non-negative int, got {step!r}")
+        step = self.steps.get(key, -1) + 1 if step is None else _step_value(key, step)
         self.steps[key] = step
         self.latest[key] = number
         self.tracker.log_metrics(self.id, (Metric(key, number, step, time.time()),))
@@ -109,9 +147,7 @@ class ActiveRun:
         for key, value in metrics.items():
             _key(key, "metric")
             number = _metric_value(key, value)
-            point_step = self.steps.get(key, -1) + 1 if step is None else step
-            if not isinstance(point_step, int) or isinstance(point_step, bool) or point_step < 0:
-                raise InvalidValue(f"step for metric {key!r} must be a non-negative int, got {step!r}")
+            point_step = self.steps.get(key, -1) + 1 if step is None else _step_value(key, step)
             points.append(Metric(key, number, point_step, now))
         for point in points:
             self.steps[point.key] = point.step
@@ -131,7 +167,7 @@ class ActiveRun:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set string tags (values are converted with ``str``)."""
-        clean = {_key(k, "tag"): str(v) for k, v in tags.items()}
+        clean = _tag_values(tags)
         self.tags.update(clean)
         self.tracker.set_tags(self.id, clean)
 
@@ -253,12 +289,14 @@ def new_run(
     from opskit.capture.params import check_param_value
 
     run_id = identity.new_run_id()
-    clean_tags = {_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+    clean_tags = _tag_values(tags or {})
     clean_params = {_key(k, "param"): check_param_value(k, v) for k, v in (params or {}).items()}
+    for data in inputs or ():  # its name becomes a tag key on MLflow (opskit.data.<name>)
+        _key(data.name, "data argument")
     return ActiveRun(
         id=run_id,
-        name=name or f"run-{run_id[:8]}",
-        experiment=experiment or _default_experiment(fallback_experiment),
+        name=validate_run_name(name) if name else f"run-{run_id[:8]}",
+        experiment=validate_experiment(experiment or _default_experiment(fallback_experiment)),
         started_at=time.time(),
         tracker=get_tracker(),
         params=clean_params,

@@ -12,7 +12,14 @@ from attrs import frozen
 
 from opskit._hooks import hooks
 from opskit.errors import InvalidValue, OpskitWarning
-from opskit.names import validate_alias, validate_model_name
+from opskit.names import (
+    validate_alias,
+    validate_experiment,
+    validate_model_name,
+    validate_run_name,
+    validate_tag_key,
+    validate_tag_value,
+)
 from opskit.records import ColumnSpec, ModelVersion, Schema
 from opskit.sdk import identity
 from opskit.sdk.context import ActiveRun, new_run
@@ -208,6 +215,13 @@ def _options(model: str | None, alias: str | None, register: bool, name: str | N
         validate_model_name(model)
     if alias is not None:
         validate_alias(alias)
+    if experiment is not None:
+        validate_experiment(experiment)
+    if name is not None:
+        validate_run_name(name)
+    for key, value in (tags or {}).items():  # every name rule at decoration time, not after training
+        validate_tag_key(key)
+        validate_tag_value(key, value)
     return _Options(model, alias, register, name, experiment, dict(tags or {}), signature)
 
 

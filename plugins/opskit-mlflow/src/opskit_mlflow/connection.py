@@ -164,6 +164,16 @@ class MLflowConnection:
             if not token:
                 return
 
+    def _by_mlflow_id(self, mlflow_id: str) -> list[Any]:
+        """The MLflow run with this MLflow run id (as a one-item list), or an empty list."""
+        try:
+            found = self.client.get_run(mlflow_id)
+        except MlflowException as exc:
+            if is_missing(exc):
+                return []
+            raise
+        return [found]
+
     def _mlflow_id(self, run_id: str) -> str:
         found = self._ids.get(run_id)
         if found is not None:
@@ -171,6 +181,8 @@ class MLflowConnection:
         hits = self.client.search_runs(
             self._run_experiments(), filter_string=f"tags.`{RUN_ID}` = '{run_id}'", max_results=1, run_view_type=3
         ) if "'" not in run_id else []
+        if not hits and len(run_id) == 32 and all(ch in "0123456789abcdef" for ch in run_id):
+            hits = self._by_mlflow_id(run_id)  # the id MLflow shows (UI, MlflowClient) works too
         if not hits:
             raise RunNotFound(
                 f"no run with id {run_id!r} in the MLflow server at {self.tracking_uri}; "

@@ -58,7 +58,7 @@ class RunReader(MLflowConnection):
                 model_version = None
         status = found.info.status
         return Run(
-            id=tags[RUN_ID],
+            id=tags.get(RUN_ID, found.info.run_id),  # a run logged with MLflow itself keeps its MLflow id
             name=found.info.run_name or "",
             status=status if status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else "RUNNING",
             experiment=self._experiment_name(found.info.experiment_id),

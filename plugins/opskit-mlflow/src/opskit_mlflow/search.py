@@ -68,8 +68,13 @@ def mlflow_filter(query: RunQuery) -> str:
 
 
 def pushes_everything(query: RunQuery) -> bool:
-    """True when the server's answer needs no post-filtering or re-ordering (so its limit can be used)."""
-    return not query.order and all(_translate(c) is not None and c.kind != "params" for c in query.clauses)
+    """True when the server's answer needs no post-filtering or re-ordering (so its limit can be used).
+
+    Metric clauses are always re-checked: MLflow's stores disagree about NaN (``metrics.m != 1``
+    matches a NaN metric on the server, and PostgreSQL sorts NaN above every number), while
+    opskit's NaN matches no comparison.
+    """
+    return not query.order and all(_translate(c) is not None and c.kind not in ("params", "metrics") for c in query.clauses)
 
 
 def _param_text(value: Any) -> str:
@@ -82,15 +87,16 @@ def _param_text(value: Any) -> str:
 def _value(run: Run, clause_kind: str, key: str, numeric: bool) -> Any:
     if clause_kind == "attributes":
         return getattr(run, key)
-    if clause_kind == "metrics":
-        return run.metrics.get(key)
+    if clause_kind == "metrics":  # a NaN metric is NULL in SQL: no comparison matches, it sorts last
+        metric = run.metrics.get(key)
+        return None if metric is None or metric != metric else metric
     if clause_kind == "tags":
         return run.tags.get(key)
     if key not in run.params:
         return None
     value = run.params[key]
-    if numeric:
-        return value if _is_number(value) else None
+    if numeric:  # NaN is no number: it matches no numeric comparison (SQL's NULL locally)
+        return value if _is_number(value) and value == value else None
     return _param_text(value)
 
 
@@ -157,7 +163,8 @@ def _order_value(run: Run, kind: str, key: str) -> Any:
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
-    # SQLite orders numbers before text; mixed types never raise here.
-    if _is_number(value) or isinstance(value, bool):
+    # SQLite orders numbers before text; mixed types never raise here. NaN sorts as the text
+    # 'NaN' (the local tracker cannot read it as a number) and lists/dicts as compact JSON.
+    if (_is_number(value) and value == value) or isinstance(value, bool):
         return (0, float(value))
-    return (1, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+    return (1, _param_text(value))

@@ -39,6 +39,37 @@ def _numeric(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+# Python writes NaN and the infinities as NaN/Infinity/-Infinity, which SQLite's JSON functions
+# refuse ("malformed JSON"): every json_* call is guarded by json_valid inside a CASE (whose
+# branches, unlike AND, are evaluated only when taken). Infinities compare as numbers (SQLite's
+# 9e999 is +inf); NaN is no number (as in Python, it matches no comparison) and reads as 'NaN'.
+_INFINITIES = "WHEN 'Infinity' THEN 9e999 WHEN '-Infinity' THEN -9e999"
+
+
+def _param_number(column: str) -> str:
+    """The param as an SQL number, or NULL when it is not a number (text, list, NaN, ...)."""
+    return (
+        f"(CASE {column} {_INFINITIES} ELSE CASE WHEN json_valid({column}) THEN "
+        f"CASE WHEN json_type({column}) IN ('integer', 'real') THEN json_extract({column}, '$') END END END)"
+    )
+
+
+def _param_text(column: str) -> str:
+    """The param as text: a string as itself, anything else as its compact JSON spelling."""
+    return (
+        f"(CASE WHEN NOT json_valid({column}) THEN {column} "
+        f"WHEN json_type({column}) = 'text' THEN json_extract({column}, '$') ELSE {column} END)"
+    )
+
+
+def _param_sortable(column: str) -> str:
+    """What a param sorts by: numbers (infinities too) as numbers, the rest as text, null as NULL."""
+    return (
+        f"(CASE {column} {_INFINITIES} ELSE CASE WHEN json_valid({column}) "
+        f"THEN json_extract({column}, '$') ELSE {column} END END)"
+    )
+
+
 def _condition(clause: Clause, args: list[Any]) -> str:
     if clause.kind == "attributes":
         return _compare(_COLUMNS[clause.key], clause, args)
@@ -53,11 +84,11 @@ def _condition(clause: Clause, args: list[Any]) -> str:
     # params hold JSON: numbers compare as numbers, everything else as the decoded text.
     args.append(clause.key)
     if _numeric(clause.value):
-        inner = "json_type(p.value) IN ('integer', 'real') AND " + _compare("json_extract(p.value, '$')", clause, args)
+        inner = _compare(_param_number("p.value"), clause, args)
     else:
         # Text params compare as their text; numbers, booleans and null as their JSON spelling
         # (0.1, 1e-05, true, null), which is how Python printed them when they were logged.
-        text = "CASE json_type(p.value) WHEN 'text' THEN json_extract(p.value, '$') ELSE p.value END"
+        text = _param_text("p.value")
         if isinstance(clause.value, tuple):  # numbers in a mixed list compare as their spelling too
             spelled = tuple(json.dumps(v) if _numeric(v) else v for v in clause.value)
             clause = Clause(clause.kind, clause.key, clause.op, spelled)
@@ -73,7 +104,7 @@ def _order_expr(key: OrderKey, args: list[Any]) -> str:
         return "(SELECT value FROM latest_metrics WHERE run_id = r.id AND key = ?)"
     if key.kind == "tags":
         return "(SELECT value FROM tags WHERE run_id = r.id AND key = ?)"
-    return "(SELECT json_extract(value, '$') FROM params WHERE run_id = r.id AND key = ?)"
+    return f"(SELECT {_param_sortable('value')} FROM params WHERE run_id = r.id AND key = ?)"
 
 
 def build_search(query: RunQuery) -> tuple[str, list[Any]]:
