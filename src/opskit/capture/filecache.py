@@ -213,7 +213,9 @@ def digest_file(
     return digest, after[0]
 
 
-def digest_dir(path: Path, cache: StatCache | None = None) -> tuple[str, int]:
+def digest_dir(
+    path: Path, cache: StatCache | None = None, *, clock: Callable[[], int] = time.time_ns
+) -> tuple[str, int]:
     """(digest, total size) of a directory: xxh3-128 of its sorted manifest of files."""
     cache = cache if cache is not None else default_cache()
     entries: list[tuple[str, Path]] = []
@@ -228,7 +230,7 @@ def digest_dir(path: Path, cache: StatCache | None = None) -> tuple[str, int]:
     h.update(b"opskit-dir-v1")
     total = 0
     for rel, full in entries:
-        digest, size = digest_file(full, cache)
+        digest, size = digest_file(full, cache, clock=clock)
         raw = rel.encode("utf-8", "surrogateescape")
         h.update(struct.pack("<Q", len(raw)) + raw + digest.encode() + b"\0" + struct.pack("<Q", size))
         total += size

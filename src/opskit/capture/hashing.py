@@ -196,6 +196,8 @@ def _feed_ndarray_bytes(h: Hasher, arr: Any) -> None:
 
 
 def _feed_array(h: Hasher, arr: Any) -> None:
+    if not arr.dtype.hasobject:
+        arr = _little_endian(arr)
     _text(h, arr.dtype.str if arr.dtype.fields is None else repr(arr.dtype.descr))
     _field(h, struct.pack(f"<{arr.ndim}q", *arr.shape))
     if arr.dtype.hasobject:
@@ -265,7 +267,10 @@ def _feed_arrow(h: Hasher, arr: Any) -> None:
         if end > start and bufs[2] is not None:
             h.update(memoryview(bufs[2])[start:end])
         return
-    width = getattr(t, "bit_width", 0)
+    try:
+        width = t.bit_width
+    except ValueError:  # not a fixed-width type
+        width = 0
     if width and width % 8 == 0 and t.num_buffers == 2:  # fixed-width values (numbers, times, decimals)
         size = width // 8
         raw = np.frombuffer(arr.buffers()[1], dtype=np.uint8)[arr.offset * size : (arr.offset + n) * size]
@@ -303,6 +308,8 @@ def _feed_values(h: Hasher, values: Any, use_arrow: bool) -> None:
     import numpy as np
     import pandas as pd
 
+    if type(values) is pd.arrays.NumpyExtensionArray:  # not its subclasses (python-backed strings)
+        values = values.to_numpy()  # the ndarray itself, no copy
     dtype = values.dtype
     _text(h, str(dtype))
     h.update(struct.pack("<Q", len(values)))
