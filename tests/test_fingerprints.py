@@ -26,7 +26,13 @@ from hypothesis.extra import numpy as hnp
 from opskit._hooks import hooks
 from opskit.capture import filecache
 from opskit.capture.filecache import RACY_WINDOW_NS, StatCache, digest_dir, digest_file, stat_key
-from opskit.capture.hashing import algorithm_of, digest_array, digest_frame, same_content
+from opskit.capture.hashing import (
+    algorithm_of,
+    digest_array,
+    digest_frame,
+    digest_objects,
+    same_content,
+)
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 LATER = 10 * RACY_WINDOW_NS  # a clock this far ahead makes a just-written file safe to cache
@@ -178,7 +184,7 @@ def test_any_changed_cell_changes_the_digest(df: pd.DataFrame, data: st.DataObje
     values = df.iloc[:, col].array.copy()
     values[row] = _changed(values, row)
     other = df.copy()
-    other[df.columns[col]] = values
+    other.isetitem(col, pd.Series(values, index=df.index, dtype=df.dtypes.iloc[col]))
     assert other.dtypes.iloc[col] == df.dtypes.iloc[col]
     assume(not other.iloc[:, col].equals(df.iloc[:, col]) or df.iloc[:, col].dtype.kind in "fc")
     first, second = both(df), both(other)
@@ -231,6 +237,8 @@ def test_unhashable_object_cells_fingerprint_stably(tmp_path: Path) -> None:
     changed = pd.DataFrame({"a": [[1, 2], {"k": [1.5, 0]}, {"s", "t", "u"}, (1, "x"), 3, b"raw"]})
     assert both(df) != both(changed)
     assert digest_frame(pd.DataFrame({"a": [{"x": 1, "y": 2}]})) == digest_frame(pd.DataFrame({"a": [{"y": 2, "x": 1}]}))
+    scalars = [np.int64(1), np.float32(1.0), np.datetime64("2020-01-01"), 1, 1.0]
+    assert len({digest_objects([v]) for v in scalars}) == len(scalars)  # NumPy scalars by dtype and bytes
     blob = tmp_path / "frames.pkl"
     blob.write_bytes(pickle.dumps([df]))
     for seed in ("1", "2"):

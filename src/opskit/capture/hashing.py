@@ -133,6 +133,11 @@ def _encode(value: object, out: bytearray) -> None:
     elif isinstance(value, set | frozenset):
         members = sorted(_encoded(v) for v in value)
         out += b"S" + struct.pack("<Q", len(members)) + b"".join(members)
+    elif type(value).__module__ == "numpy" and hasattr(value, "dtype") and hasattr(value, "tobytes") and not value.dtype.hasobject:
+        # a NumPy scalar: its dtype and bytes (a pickle would name numpy's private modules)
+        dtype = value.dtype.str.encode()
+        raw = value.tobytes()
+        out += b"n" + struct.pack("<Q", len(dtype)) + dtype + struct.pack("<Q", len(raw)) + raw
     else:
         cls = type(value)
         out += b"o"
