@@ -261,6 +261,8 @@ def test_without_pyarrow_the_python_path_is_used() -> None:
     scope: dict[str, Any] = {}
     exec(build, scope)
     assert out.stdout.strip() == digest_frame(scope["df"], use_arrow=False) != digest_frame(scope["df"])
+    plain = pd.DataFrame({"n": [1, 2], "m": pd.array([1, None], dtype="Int64"), "c": pd.Categorical([3, 1])})
+    assert digest_frame(plain, use_arrow=False) == digest_frame(plain)  # no Arrow column: one digest either way
 
 
 # -- NumPy arrays ------------------------------------------------------------------------------

@@ -5,10 +5,12 @@ One fast hash, **xxh3-128** (the ``xxhash`` package), fed straight from column m
 * NumPy-backed numeric, bool, complex, ``datetime64`` and ``timedelta64`` columns are hashed
   from their buffers without conversion (a strided column is copied in bounded chunks);
   tz-aware datetimes from their int64 UTC view.
-* Every other pandas dtype (strings, categories, nullable ``Int*``/``Float*``/``boolean``,
-  periods, intervals, Arrow-backed columns) goes through its Arrow array: validity mask,
-  value buffers with the slots under nulls zeroed, string offsets rebased, dictionaries
-  (categories) and their indices. Object columns of ``str``/``bytes`` too.
+* Nullable ``Int*``/``UInt*``/``Float*``/``boolean``: the NA mask, then the values with 0
+  under each NA. Categories: every category in order (hashed as a column), the order flag,
+  then the integer codes.
+* Every other pandas dtype (strings, periods, intervals, Arrow-backed columns) goes through
+  its Arrow array: validity mask, value buffers with the slots under nulls zeroed, string
+  offsets rebased, dictionaries and their indices. Object columns of ``str``/``bytes`` too.
 * Anything else (object columns with lists, dicts, mixed types, or no ``pyarrow`` at all)
   goes through a slower canonical encoder of the Python values (:func:`_encode`).
 
@@ -21,9 +23,9 @@ Digests are ``"xxh3_128:<32 hex>"``; older stores hold ``"sha256:<64 hex>"`` dig
 valid: :func:`same_content` treats digests of different algorithms as "unknown", never equal.
 
 The frame layout has a version tag (``FRAME_SCHEME``) hashed first, so any future change of
-layout gives new digests rather than colliding ones. Without ``pyarrow`` the non-NumPy columns
-go through the canonical encoder instead: that path is several times slower and gives
-*different* digests (its scheme tag differs) for frames that have such columns.
+layout gives new digests rather than colliding ones. Without ``pyarrow`` the Arrow columns
+go through the canonical encoder instead: that path is much slower and gives *different*
+digests for frames that have such columns (each column records which path fed it).
 """
 
 from __future__ import annotations
@@ -328,6 +330,22 @@ def _feed_values(h: Hasher, values: Any, use_arrow: bool) -> None:
         h.update(b"utc-i8")
         _feed_ndarray_bytes(h, np.asarray(values.view("i8")))
         return
+    if isinstance(values, pd.arrays.IntegerArray | pd.arrays.FloatingArray | pd.arrays.BooleanArray):
+        # nullable numbers: the NA mask, then the values with 0 under every NA
+        mask = np.asarray(values.isna(), dtype=bool)
+        h.update(b"masked")
+        h.update(np.packbits(mask, bitorder="little"))
+        filled = values.to_numpy(dtype=dtype.numpy_dtype, na_value=dtype.numpy_dtype.type(0))
+        _feed_ndarray_bytes(h, filled)
+        return
+    if isinstance(dtype, pd.CategoricalDtype):
+        # categories (all of them, in order), the order flag, the codes (-1 for NA)
+        h.update(b"categorical" + (b"T" if dtype.ordered else b"F"))
+        _feed_values(h, pd.Index(dtype.categories).array, use_arrow)
+        codes = np.asarray(values.codes)
+        _text(h, codes.dtype.str)
+        _feed_ndarray_bytes(h, codes)
+        return
     if isinstance(dtype, np.dtype) and dtype.kind == "O":
         strings = _object_to_arrow(np.asarray(values)) if use_arrow else None
         if strings is not None:
@@ -352,17 +370,10 @@ def _feed_values(h: Hasher, values: Any, use_arrow: bool) -> None:
 
 
 def _feed_python(h: Hasher, values: Any) -> None:
-    """The slow path: NA mask, then each value (categories as their list plus codes)."""
+    """The slow path: NA mask, then each value."""
     import numpy as np
     import pandas as pd
 
-    dtype = values.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        h.update(b"categorical")
-        h.update(b"T" if dtype.ordered else b"F")
-        _feed_values(h, pd.Index(dtype.categories).array, use_arrow=False)
-        _feed_ndarray_bytes(h, np.asarray(values.codes, dtype="<i8"))
-        return
     h.update(b"python")
     mask = np.asarray(pd.isna(values), dtype=bool)
     h.update(np.packbits(mask, bitorder="little"))
@@ -396,7 +407,7 @@ def digest_frame(obj: Any, *, use_arrow: bool | None = None) -> str:
 
     arrow = (_arrow() is not None) if use_arrow is None else use_arrow
     h = new_hasher()
-    h.update(FRAME_SCHEME + (b"/arrow" if arrow else b"/python"))
+    h.update(FRAME_SCHEME + b"/pandas")  # each column records whether Arrow or Python fed it
     _text(h, type(obj).__name__)
     _field(h, struct.pack(f"<{len(obj.shape)}q", *obj.shape))
     if isinstance(obj, pd.Index):
