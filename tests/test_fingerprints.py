@@ -194,7 +194,7 @@ def test_any_changed_cell_changes_the_digest(df: pd.DataFrame, data: st.DataObje
 @SETTINGS
 @given(frames(min_rows=1))
 def test_schema_and_order_changes_change_the_digest(df: pd.DataFrame) -> None:
-    """A renamed column, a swapped column order, a reordered row set and a changed index all change the digest."""
+    """A renamed column, a swapped column order, reordered rows, a changed index or a changed dtype all change the digest."""
     base = both(df)
     assert both(df.rename(columns={df.columns[0]: "renamed"})) != base
     if df.shape[1] > 1:
@@ -206,6 +206,9 @@ def test_schema_and_order_changes_change_the_digest(df: pd.DataFrame) -> None:
         assert both(df.set_axis(pd.Index(list(range(len(df))), dtype="int64"))) != base  # RangeIndex vs Int64 index
     assert both(df.set_axis(df.index.set_names(["z"] * df.index.nlevels))) != base
     assert both(df.iloc[:, 0]) != both(df.iloc[:, [0]])  # a Series is not a one-column frame
+    first = df.columns[0]
+    if df[first].dtype != object:
+        assert both(df.astype({first: object})) != base  # same values, another dtype
     assert both(df.copy()) == base  # equal content, equal digest
 
 
