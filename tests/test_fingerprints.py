@@ -234,6 +234,19 @@ def test_dtype_and_name_changes_with_equal_values_change_the_digest(frame: pd.Da
     assert both(frame)[0] != both(changed)[0] and both(frame)[1] != both(changed)[1]
 
 
+def test_equal_columns_hash_equally_whatever_their_history() -> None:
+    """Hidden values under NA, sliced Arrow buffers and chunked Arrow arrays do not change the digest."""
+    mask = np.array([False, True])
+    assert both(pd.Series(pd.arrays.IntegerArray(np.array([1, 99]), mask))) == both(pd.Series(pd.arrays.IntegerArray(np.array([1, 0]), mask)))
+    assert both(pd.Series(pd.arrays.FloatingArray(np.array([1.5, np.inf]), mask))) == both(pd.Series(pd.array([1.5, None], dtype="Float64")))
+    sliced = pd.Series(["x", None, "b"], dtype="string[pyarrow]").iloc[1:].reset_index(drop=True)
+    assert both(sliced) == both(pd.Series([None, "b"], dtype="string[pyarrow]"))
+    import pyarrow as pa
+
+    chunked = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([["a"], [None, "c"]])))
+    assert both(chunked) == both(pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([["a", None, "c"]]))))
+
+
 def test_unhashable_object_cells_fingerprint_stably(tmp_path: Path) -> None:
     """Object columns of lists, dicts, sets and mixed types fingerprint, the same in a new process, and change with a nested value."""
     df = pd.DataFrame({"a": [[1, 2], {"k": [1.5, None]}, {"s", "t", "u"}, (1, "x"), 3, b"raw"]})

@@ -268,7 +268,10 @@ def _feed_arrow(h: Hasher, arr: Any) -> None:
             arr = pc.fill_null(arr, pa.scalar("" if pa.types.is_string(t) or pa.types.is_large_string(t) else b"", t))
         wide = pa.types.is_large_string(t) or pa.types.is_large_binary(t)
         bufs = arr.buffers()
-        offsets = np.frombuffer(bufs[1], dtype="<i8" if wide else "<i4")[arr.offset : arr.offset + n + 1]
+        if bufs[1] is None:  # an empty array may come without an offsets buffer
+            offsets = np.zeros(n + 1, dtype="<i8" if wide else "<i4")
+        else:
+            offsets = np.frombuffer(bufs[1], dtype="<i8" if wide else "<i4")[arr.offset : arr.offset + n + 1]
         start, end = (int(offsets[0]), int(offsets[-1])) if n else (0, 0)
         h.update(offsets - start if start else offsets)
         if end > start and bufs[2] is not None:
