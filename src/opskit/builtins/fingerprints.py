@@ -1,22 +1,20 @@
 """Built-in plugin: fingerprints and schemas for pandas, NumPy and files.
 
+The hashing itself lives in :mod:`opskit.capture.hashing` (frames, arrays) and
+:mod:`opskit.capture.filecache` (files and folders, with the persistent stat cache).
+
 pandas and NumPy are never imported here unless the value already is one of
 their objects (so ``import opskit`` stays light).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
 from opskit.hookspecs import hookimpl
 from opskit.records import ColumnSpec, DataInput, Schema
-from opskit.storage.base import CHUNK
-
-_file_cache: dict[tuple[str, int, int], str] = {}
 
 
 def _top_module(value: object) -> str:
@@ -51,54 +49,27 @@ def _table_schema(df: Any) -> Schema:
 
 
 def _digest_frame(obj: Any) -> str:
-    import pandas as pd
+    from opskit.capture.hashing import digest_frame
 
-    h = hashlib.sha256()
-    h.update(repr((type(obj).__name__, obj.shape)).encode())
-    if isinstance(obj, pd.DataFrame):
-        h.update(repr([(str(c), str(t)) for c, t in obj.dtypes.items()]).encode())
-    else:
-        h.update(repr((str(obj.name), str(obj.dtype))).encode())
-    try:
-        h.update(pd.util.hash_pandas_object(obj, index=True).to_numpy().tobytes())
-    except TypeError:  # unhashable cells (lists, dicts): fall back to the pickled content
-        h.update(pickle.dumps(obj, protocol=5))
-    return "sha256:" + h.hexdigest()
+    return digest_frame(obj)
 
 
 def _digest_array(arr: Any) -> str:
-    import numpy as np
+    from opskit.capture.hashing import digest_array
 
-    h = hashlib.sha256()
-    h.update(repr((str(arr.dtype), arr.shape)).encode())
-    if arr.dtype.hasobject:
-        h.update(pickle.dumps(arr.tolist(), protocol=5))
-    else:
-        h.update(np.ascontiguousarray(arr).data)
-    return "sha256:" + h.hexdigest()
+    return digest_array(arr)
 
 
 def _digest_file(path: Path) -> tuple[str, int]:
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    cached = _file_cache.get(key)
-    if cached is None:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                h.update(chunk)
-        cached = _file_cache[key] = "sha256:" + h.hexdigest()
-    return cached, stat.st_size
+    from opskit.capture.filecache import digest_file
+
+    return digest_file(path)
 
 
 def _digest_dir(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    total = 0
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest, size = _digest_file(file)
-        h.update(f"{file.relative_to(path).as_posix()}\0{digest}\n".encode())
-        total += size
-    return "sha256:" + h.hexdigest(), total
+    from opskit.capture.filecache import digest_dir
+
+    return digest_dir(path)
 
 
 def _as_path(value: object) -> Path | None:
