@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from opskit.capture.hashing import ALGORITHM, finish, new_hasher
+from opskit.config import create_home
 
 __all__ = ["RACY_WINDOW_NS", "StatCache", "default_cache", "digest_dir", "digest_file"]
 
@@ -101,7 +102,9 @@ class StatCache:
             return self._conn
         assert self.db_path is not None
         try:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            # The store folder is created the one way opskit creates it (with its .gitignore).
+            create_home(self.db_path.parent.parent)
+            self.db_path.parent.mkdir(exist_ok=True)
             conn = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("PRAGMA journal_mode = WAL")
