@@ -10,10 +10,13 @@ __all__ = [
     "BackendUnavailable",
     "BlobCorrupted",
     "BlobNotFound",
+    "ColumnNotFound",
     "ConfigError",
     "DeploymentError",
     "DeploymentNotFound",
     "DuplicateBackend",
+    "DuplicateDriftMethod",
+    "InvalidDataset",
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
@@ -30,6 +33,7 @@ __all__ = [
     "StorageAccessDenied",
     "StoreError",
     "UnknownBackend",
+    "UnknownDriftMethod",
 ]
 
 
@@ -130,3 +134,19 @@ class InvalidPayload(OpskitError, ValueError):
 
 class StorageAccessDenied(OpskitError, PermissionError):
     """The storage refused the credentials, or the bucket/container does not exist."""
+
+
+class InvalidDataset(OpskitError, ValueError):
+    """Data handed to ``opskit.monitor`` cannot be used: empty, unreadable, or column kinds disagree."""
+
+
+class ColumnNotFound(OpskitError, LookupError):
+    """A named column is not in the data (or the reference profile)."""
+
+
+class UnknownDriftMethod(OpskitError, LookupError):
+    """No registered drift method has the given name, or it does not apply to the column's kind."""
+
+
+class DuplicateDriftMethod(PluginError):
+    """Two plugins registered a drift method under the same name."""
