@@ -110,15 +110,15 @@ def as_table(data: object, *, role: str) -> Table:
     if data is None:
         raise InvalidDataset(f"no {role} data given: pass a pandas DataFrame, a pyarrow Table or a Parquet path")
     module = type(data).__module__.split(".")[0]
+    frame: Any = data
     if module == "pandas" and hasattr(data, "columns"):
-        names = tuple(str(c) for c in data.columns)
+        names = tuple(str(c) for c in frame.columns)
         if len(set(names)) != len(names):
             raise InvalidDataset(f"the {role} DataFrame has duplicate column names: rename them first")
-        frame = data
         lookup = {str(c): c for c in frame.columns}
         return Table(names, len(frame), f"{role} data", lambda n: _pandas_column(frame[lookup[n]], n))
     if module == "pyarrow" and hasattr(data, "column_names"):
-        table = data
+        table: Any = data
         return Table(tuple(table.column_names), table.num_rows, f"{role} data", lambda n: _arrow_column(table.column(n), n))
     if isinstance(data, Mapping):
         import pandas as pd

@@ -162,7 +162,7 @@ def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None]
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(os.fspath(reference))  # type: ignore[arg-type]
+            table = pq.read_table(os.fspath(reference))  # type: ignore[call-overload]
         except OSError as exc:
             raise InvalidDataset(f"cannot read reference Parquet data at {reference!r}: {exc}") from exc
         return as_table(table, role="reference"), None

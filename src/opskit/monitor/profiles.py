@@ -8,7 +8,12 @@ import numpy as np
 
 from opskit.errors import InvalidDataset
 from opskit.monitor.data import Column, as_table
-from opskit.monitor.records import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
+from opskit.monitor.records import (
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    ReferenceProfile,
+)
 from opskit.monitor.stats import CategoricalData, NumericData
 
 __all__ = ["DEFAULT_MAX_CATEGORIES", "DEFAULT_SKETCH_SIZE", "column_data", "profile", "profile_column"]

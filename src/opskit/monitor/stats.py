@@ -73,7 +73,7 @@ class NumericData:
         """The empirical CDF ``P(X <= x)`` at each point of *x* (right-continuous step function)."""
         idx = np.searchsorted(self.values, x, side="right")
         if self.weights is None:
-            return idx / self.values.size  # type: ignore[no-any-return]
+            return idx / self.values.size
         cum = np.concatenate(([0.0], np.cumsum(self.weights)))
         return cum[idx] / cum[-1]  # type: ignore[no-any-return]
 
@@ -92,10 +92,10 @@ class NumericData:
             lo = np.floor(pos).astype(np.int64)
             hi = np.minimum(lo + 1, self.values.size - 1)
             frac = pos - lo
-            return self.values[lo] + (self.values[hi] - self.values[lo]) * frac  # type: ignore[no-any-return]
+            return self.values[lo] + (self.values[hi] - self.values[lo]) * frac
         cum = np.cumsum(self.weights)
         idx = np.searchsorted(cum / cum[-1], probs, side="left")
-        return self.values[np.minimum(idx, self.values.size - 1)]  # type: ignore[no-any-return]
+        return self.values[np.minimum(idx, self.values.size - 1)]
 
 
 @frozen(eq=False)
