@@ -135,8 +135,11 @@ def numeric_distances(reference: NumericData, current: NumericData) -> tuple[flo
         count_ref = np.cumsum(order < n)
         ends = np.append(np.flatnonzero(merged[1:] != merged[:-1]), merged.size - 1)
         at_ref = count_ref[ends]
-        diff = at_ref / n - (ends + 1 - at_ref) / m
-        values = merged[ends]
+        # F_ref - F_cur = at_ref/n - at_cur/m, kept in integers (scaled by n·m) until the end.
+        scaled = at_ref * (n + m) - (ends + 1) * n
+        d = max(int(scaled.max()), -int(scaled.min()), 0) / (n * m)
+        w = float(np.dot(np.abs(scaled[:-1]).astype(np.float64), np.diff(merged[ends]))) / (n * m)
+        return min(d, 1.0), w
     d = max(float(diff.max()), min(max(-float(diff.min()), 0.0), 1.0))
     w = float(np.sum(np.abs(diff[:-1]) * np.diff(values)))
     return d, w
