@@ -189,8 +189,9 @@ class DriftReport:
 class NumericProfile:
     """A numeric column's reference sketch.
 
-    ``points`` are ``len(points)`` equally weighted quantiles of the non-missing values,
-    at probabilities ``(i + 0.5) / len(points)``, ascending; when the column has no more
+    ``points`` are ``len(points)`` equally weighted points, ascending: the sorted
+    non-missing values cut into equal-count bins, each bin represented by its mean (so the
+    sketch's CDF is within ``1 / len(points)`` of the data's); when the column has no more
     non-missing values than the sketch size they are the values themselves
     (``exact=True``). ``count`` is the number of non-missing values, ``missing`` the
     number of missing ones (null or NaN); ``mean``/``std`` (population, ddof=0) are exact.
