@@ -343,3 +343,16 @@ def test_builtin_methods_come_through_the_hook_and_duplicates_name_both_plugins(
     with pytest.raises(opskit.errors.DuplicateDriftMethod, match="'ks'") as info:
         drift_methods(pm)
     assert "'opskit.builtins.drift_methods'" in str(info.value) and "'dup-plugin'" in str(info.value)
+
+
+def test_monitor_package_imports_lightly() -> None:
+    """`opskit.monitor` is reachable lazily and importing it loads no numpy, scipy, pandas or pyarrow."""
+    from conftest import run_python
+
+    out = run_python(
+        "import sys, json, opskit\n"
+        "m = opskit.monitor\n"
+        "assert 'drift' in dir(m) and 'profile' in dir(m)\n"
+        "print(json.dumps([x for x in ('numpy', 'scipy', 'pandas', 'pyarrow') if x in sys.modules]))"
+    )
+    assert json.loads(out.stdout) == []
