@@ -54,9 +54,8 @@ def _pandas_column(series: Any, name: str) -> Column:
 
     rows = len(series)
     if _is_numeric_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        missing = int(np.isnan(values).sum())
-        return Column(name, "numeric", NumericData.from_values(values), missing, rows)
+        data = NumericData.from_values(series.to_numpy(dtype=np.float64, na_value=np.nan))
+        return Column(name, "numeric", data, rows - data.n, rows)
     nulls = series.isna()
     missing = int(nulls.sum())
     if missing == rows and rows > 0 and not isinstance(series.dtype, pd.CategoricalDtype | pd.StringDtype):
@@ -74,9 +73,8 @@ def _arrow_column(chunked: Any, name: str) -> Column:
     typ = chunked.type
     if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
         values = pc.fill_null(pc.cast(chunked, pa.float64()), float("nan")).to_numpy()
-        values = np.asarray(values, dtype=np.float64)
-        missing = int(np.isnan(values).sum())
-        return Column(name, "numeric", NumericData.from_values(values), missing, rows)
+        data = NumericData.from_values(np.asarray(values, dtype=np.float64))
+        return Column(name, "numeric", data, rows - data.n, rows)
     if pa.types.is_null(typ):
         return Column(name, "numeric", NumericData.from_values(np.empty(0)), rows, rows)
     counts = _arrow_value_counts(chunked)
