@@ -356,3 +356,13 @@ def test_monitor_package_imports_lightly() -> None:
         "print(json.dumps([x for x in ('numpy', 'scipy', 'pandas', 'pyarrow') if x in sys.modules]))"
     )
     assert json.loads(out.stdout) == []
+
+
+def test_profile_from_parquet_equals_profile_from_frame(tmp_path: Path) -> None:
+    """profile() reads a Parquet path; the result equals the profile of the same DataFrame."""
+    ref = wine(3000, 141)
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.Table.from_pandas(ref, preserve_index=False), path)
+    assert opskit.monitor.profile(path) == opskit.monitor.profile(ref)
+    with pytest.raises(opskit.errors.InvalidDataset, match="cannot read"):
+        opskit.monitor.profile(tmp_path / "missing.parquet")

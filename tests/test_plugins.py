@@ -172,8 +172,11 @@ def test_registration_hooks_fill_the_registry() -> None:
     assert registry.for_scheme("storage", "s3").name == "fsspec"
     assert {c for c, _ in recorder.calls} == {"register_trackers", "register_storages", "register_targets"}
     from opskit.monitor.methods import drift_methods
+    from opskit.monitor.stats import NumericData
 
-    assert drift_methods(pm)["recorder_range"].plugin == drift_methods(pm)["recorder_range"].plugin != "opskit.builtins.drift_methods"
+    methods = drift_methods(pm)
+    assert methods["recorder_range"].plugin == pm.get_name(recorder) and "ks" in methods
+    assert methods["recorder_range"].compute(NumericData.from_values([1, 2]), NumericData.from_values([1, 5])) == (3.0, None)
     assert ("register_drift_methods", None) in recorder.calls
     with pytest.raises(opskit.UnknownBackend, match="opskit-ml\\[s3\\]"):
         registry.for_scheme("storage", "nosuchscheme")

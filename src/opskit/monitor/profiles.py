@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from opskit.errors import InvalidDataset
-from opskit.monitor.data import Column, as_table
+from opskit.monitor.data import Column, as_table, is_parquet_path
 from opskit.monitor.records import (
     CategoricalProfile,
     ColumnProfile,
@@ -33,7 +33,7 @@ def profile(
     sketch_size: int = DEFAULT_SKETCH_SIZE,
     max_categories: int = DEFAULT_MAX_CATEGORIES,
 ) -> ReferenceProfile:
-    """Profile reference data (a pandas DataFrame, pyarrow Table or mapping of column → values).
+    """Profile reference data (a pandas DataFrame, pyarrow Table, mapping of column → values, or a Parquet path, read whole).
 
     Per numeric column: ``sketch_size`` points, the means of equal-count bins of the sorted
     values (the values themselves when there are no more than that), exact mean, std, min, max, and the
@@ -44,6 +44,13 @@ def profile(
     """
     if sketch_size < 2 or max_categories < 1:
         raise InvalidDataset(f"sketch_size must be >= 2 and max_categories >= 1 (got {sketch_size}, {max_categories})")
+    if is_parquet_path(data):
+        import pyarrow.parquet as pq
+
+        try:
+            data = pq.read_table(data, columns=list(columns) if columns is not None else None)
+        except (OSError, ValueError) as exc:
+            raise InvalidDataset(f"cannot read reference Parquet data at {data!r}: {exc}") from exc
     table = as_table(data, role="reference")
     if table.rows == 0:
         raise InvalidDataset("the reference data has no rows: profile the training data, not an empty frame")
