@@ -133,13 +133,15 @@ def numeric_distances(reference: NumericData, current: NumericData) -> tuple[flo
         both = np.concatenate((reference.values, current.values))
         order = np.argsort(both, kind="stable")
         merged = both[order]
-        count_ref = np.cumsum(order < n)
-        ends = np.append(np.flatnonzero(merged[1:] != merged[:-1]), merged.size - 1)
-        at_ref = count_ref[ends]
-        # F_ref - F_cur = at_ref/n - at_cur/m, kept in integers (scaled by n·m) until the end.
-        scaled = at_ref * (n + m) - (ends + 1) * n
+        # n·m·(F_ref - F_cur) after each merged value: +m per reference value, -n per current
+        # value, kept in integers until the final division.
+        scaled = np.cumsum(np.where(order < n, m, -n))
+        ends = np.flatnonzero(merged[1:] != merged[:-1])
+        if ends.size + 1 < merged.size:  # ties: the step functions jump only after the last of equal values
+            ends = np.append(ends, merged.size - 1)
+            scaled, merged = scaled[ends], merged[ends]
         d = max(int(scaled.max()), -int(scaled.min()), 0) / (n * m)
-        w = float(np.dot(np.abs(scaled[:-1]).astype(np.float64), np.diff(merged[ends]))) / (n * m)
+        w = float(np.dot(np.abs(scaled[:-1]).astype(np.float64), np.diff(merged))) / (n * m)
         return min(d, 1.0), w
     d = max(float(diff.max()), min(max(-float(diff.min()), 0.0), 1.0))
     w = float(np.sum(np.abs(diff[:-1]) * np.diff(values)))
