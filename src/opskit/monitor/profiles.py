@@ -98,7 +98,7 @@ def profile_column(column: Column, sketch_size: int, max_categories: int) -> Col
 def column_data(col: ColumnProfile) -> NumericData | CategoricalData:
     """The statistics' view of a profiled column (a sketch stands for ``count`` values)."""
     if isinstance(col, NumericProfile):
-        return NumericData(np.asarray(col.points, dtype=np.float64), col.count, exact=col.exact)
+        return NumericData(np.asarray(col.points, dtype=np.float64), col.count, exact=col.exact, moments=(col.mean, col.std))
     counts = dict(col.counts)
     if col.other:
         counts[OTHER] = col.other

@@ -54,12 +54,16 @@ class NumericData:
     equally weighted quantile points); otherwise one non-negative weight per value.
     ``n`` is the number of non-missing rows the column stands for (used for p-values);
     ``exact`` is ``True`` when *values* are the raw observations themselves.
+    ``moments`` optionally gives the exact mean and standard deviation of the data a
+    sketch stands for.
     """
 
     values: FloatArray
     n: int
     exact: bool = True
     weights: FloatArray | None = None
+    #: Exact (mean, population std) when known (a profile stores them); else computed from *values*.
+    moments: tuple[float, float] | None = None
 
     @classmethod
     def from_values(cls, values: Any) -> NumericData:
@@ -80,6 +84,8 @@ class NumericData:
 
     def mean_std(self) -> tuple[float, float]:
         """Mean and population standard deviation (ddof=0) of the column."""
+        if self.moments is not None:
+            return self.moments
         if self.weights is None:
             return float(np.mean(self.values)), float(np.std(self.values))
         mean = float(np.average(self.values, weights=self.weights))
