@@ -366,3 +366,14 @@ def test_profile_from_parquet_equals_profile_from_frame(tmp_path: Path) -> None:
     assert opskit.monitor.profile(path) == opskit.monitor.profile(ref)
     with pytest.raises(opskit.errors.InvalidDataset, match="cannot read"):
         opskit.monitor.profile(tmp_path / "missing.parquet")
+
+
+def test_drift_leaves_the_warning_filters_as_they_were() -> None:
+    """drift() silences scipy's exact-to-asymptotic notice without changing the caller's warning filters."""
+    import warnings
+
+    before = list(warnings.filters)
+    rng = np.random.default_rng(151)
+    frames = [pd.DataFrame({f"c{i}": rng.integers(0, 3, size=n) for i in range(8)}) for n in (1000, 997)]
+    opskit.monitor.drift(frames[0].astype(float), frames[1].astype(float))
+    assert warnings.filters == before

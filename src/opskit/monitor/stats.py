@@ -13,6 +13,7 @@ for. A categorical column is a :class:`CategoricalData`: value → count.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -42,6 +43,8 @@ FloatArray = npt.NDArray[np.float64]
 PSI_BINS = 10
 #: Proportions below this are raised to it before PSI's logarithm (an empty bin would be infinite).
 PSI_EPS = 1e-4
+_WARNINGS_LOCK = threading.Lock()
+
 #: scipy's ``ks_2samp(method="auto")`` computes the exact p-value up to this sample size.
 KS_EXACT_MAX_N = 10_000
 
@@ -165,8 +168,10 @@ def ks_pvalue(d: float, reference: NumericData, current: NumericData) -> float:
 
     n1, n2 = reference.n, current.n
     if reference.exact and current.exact and max(n1, n2) <= KS_EXACT_MAX_N and reference.weights is None and current.weights is None:
-        with warnings.catch_warnings():  # scipy's own fallback to 'asymp' warns; the result is still scipy's
-            warnings.simplefilter("ignore", RuntimeWarning)
+        # scipy warns when its exact method falls back to 'asymp'; the result is still scipy's.
+        # catch_warnings swaps process-wide state: the lock keeps drift()'s threads from interleaving it.
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="ks_2samp", category=RuntimeWarning)
             return float(stats.ks_2samp(reference.values, current.values).pvalue)
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
