@@ -377,3 +377,15 @@ def test_drift_leaves_the_warning_filters_as_they_were() -> None:
     frames = [pd.DataFrame({f"c{i}": rng.integers(0, 3, size=n) for i in range(8)}) for n in (1000, 997)]
     opskit.monitor.drift(frames[0].astype(float), frames[1].astype(float))
     assert warnings.filters == before
+
+
+def test_categorical_dtype_with_unused_categories_and_mixed_types() -> None:
+    """Unused categories of a pandas Categorical are ignored; 1 and "1" are the same category."""
+    rng = np.random.default_rng(161)
+    values = rng.choice(["a", "b"], size=400)
+    ref = pd.DataFrame({"c": pd.Categorical(values, categories=["a", "b", "never"]), "m": pd.Series([1, "1", "x", "x"] * 100, dtype=object)})
+    cur = pd.DataFrame({"c": pd.Categorical(rng.choice(["a", "b"], size=400), categories=["a", "b", "unused"]), "m": ["1", "x"] * 200})
+    report = opskit.monitor.drift(ref, cur)
+    col = report.columns["c"]
+    assert col.kind == "categorical" and math.isfinite(col.statistic) and not col.drifted
+    assert report.columns["m"].statistic == 0.0 and not report.columns["m"].drifted

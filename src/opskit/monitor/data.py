@@ -61,8 +61,11 @@ def _pandas_column(series: Any, name: str) -> Column:
     if missing == rows and rows > 0 and not isinstance(series.dtype, pd.CategoricalDtype | pd.StringDtype):
         # An all-missing column has no kind of its own; numeric, so it compares with either kind.
         return Column(name, "numeric", NumericData.from_values(np.empty(0)), missing, rows)
-    counts = series[~nulls].astype(str).value_counts(sort=False)
-    return Column(name, "categorical", CategoricalData({str(k): int(v) for k, v in counts.items()}), missing, rows)
+    out: dict[str, int] = {}
+    for key, count in series.value_counts(sort=False, dropna=True).items():  # count first, stringify the few keys
+        if count:  # a pandas Categorical lists its unused categories with count 0
+            out[str(key)] = out.get(str(key), 0) + int(count)
+    return Column(name, "categorical", CategoricalData(out), missing, rows)
 
 
 def _arrow_column(chunked: Any, name: str) -> Column:

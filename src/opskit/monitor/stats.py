@@ -200,7 +200,7 @@ def psi_numeric(reference: NumericData, current: NumericData, bins: int = PSI_BI
 
 
 def _aligned(reference: CategoricalData, current: CategoricalData) -> tuple[FloatArray, FloatArray]:
-    keys = sorted(set(reference.counts) | set(current.counts))
+    keys = sorted(k for k in set(reference.counts) | set(current.counts) if reference.counts.get(k) or current.counts.get(k))
     ref = np.array([reference.counts.get(k, 0) for k in keys], dtype=np.float64)
     cur = np.array([current.counts.get(k, 0) for k in keys], dtype=np.float64)
     return ref, cur
