@@ -149,3 +149,24 @@ def test_empty_column_is_refused() -> None:
     """numeric_distances needs a value on each side."""
     with pytest.raises(ValueError, match="at least one"):
         numeric_distances(NumericData.from_values([]), NumericData.from_values([1.0]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=30, max_size=3000),
+    st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=300),
+    st.integers(2, 200),
+)
+def test_profile_ks_is_within_the_documented_bound(a: list[float], b: list[float], sketch_size: int) -> None:
+    """KS from a profile differs from exact KS by at most 1/sketch_size (+1.5/n for uneven bins)."""
+    import pandas as pd
+
+    from opskit.monitor.profiles import column_data, profile
+
+    prof = profile(pd.DataFrame({"x": a}), sketch_size=sketch_size)
+    sketch = column_data(prof.columns["x"])
+    assert isinstance(sketch, NumericData)
+    current = NumericData.from_values(b)
+    exact, _ = numeric_distances(NumericData.from_values(a), current)
+    approx, _ = numeric_distances(sketch, current)
+    assert abs(approx - exact) <= 1 / sketch_size + 1.5 / len(a) + 1e-12
