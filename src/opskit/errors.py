@@ -10,10 +10,13 @@ __all__ = [
     "BackendUnavailable",
     "BlobCorrupted",
     "BlobNotFound",
+    "ColumnNotFound",
     "ConfigError",
     "DeploymentError",
     "DeploymentNotFound",
     "DuplicateBackend",
+    "DuplicateDriftMethod",
+    "InvalidDataset",
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
@@ -32,6 +35,7 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "UnknownBackend",
+    "UnknownDriftMethod",
     "UnsupportedMediaType",
 ]
 
@@ -154,3 +158,19 @@ class UnsupportedMediaType(InvalidPayload):
 
 class StorageAccessDenied(OpskitError, PermissionError):
     """The storage refused the credentials, or the bucket/container does not exist."""
+
+
+class InvalidDataset(OpskitError, ValueError):
+    """Data handed to ``opskit.monitor`` cannot be used: empty, unreadable, or column kinds disagree."""
+
+
+class ColumnNotFound(OpskitError, LookupError):
+    """A named column is not in the data (or the reference profile)."""
+
+
+class UnknownDriftMethod(OpskitError, LookupError):
+    """No registered drift method has the given name, or it does not apply to the column's kind."""
+
+
+class DuplicateDriftMethod(PluginError):
+    """Two plugins registered a drift method under the same name."""
