@@ -6,9 +6,11 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,204 @@ def test_doctor_finds_and_repairs(trained: str, store: Path) -> None:
     report = json.loads(_cli("doctor", "--repair", "--json").stdout)
     assert report["ok"] is True
     assert not path.exists() and blob.exists()
+
+
+# -- nothing a log_* call accepted is lost, whatever ends the process (issue 8) -----------------
+
+_UNENDED = """
+import os, sys, opskit
+run = opskit.start_run(name="eda")
+opskit.log_params({"lr": 0.1, "layers": [64, 32]})
+for step in range(3):
+    opskit.log_metric("loss", 1.0 / (step + 1))
+opskit.set_tag("phase", "eda")
+print(run.id, flush=True)
+"""
+
+_ENDINGS = {
+    "normal exit": ("", 0, "FINISHED", None),
+    "sys.exit(0)": ("sys.exit(0)", 0, "FINISHED", None),
+    "sys.exit(3)": ("sys.exit(3)", 3, "FAILED", "sys.exit(3)"),
+    "uncaught exception": ("raise ValueError('bad fold')", 1, "FAILED", "ValueError: bad fold"),
+    "KeyboardInterrupt": ("raise KeyboardInterrupt", -signal.SIGINT, "KILLED", "KeyboardInterrupt"),
+}
+
+
+def _assert_all_points(run_id: str) -> opskit.Run:
+    run = opskit.get_run(run_id)
+    assert run.params == {"lr": 0.1, "layers": [64, 32]}
+    assert run.tags == {"phase": "eda"}
+    assert run.metrics == {"loss": pytest.approx(1 / 3)}
+    assert [(p.step, p.value) for p in run.metric_history("loss")] == [(0, 1.0), (1, 0.5), (2, pytest.approx(1 / 3))]
+    return run
+
+
+@pytest.mark.parametrize("ending", list(_ENDINGS))
+def test_a_run_never_ended_keeps_everything_and_gets_an_honest_status(ending: str) -> None:
+    """A start_run() never ended keeps its params, metrics and tags; normal exit/sys.exit/exception set its status."""
+    tail, code, status, error = _ENDINGS[ending]
+    done = run_python(_UNENDED + tail + "\n", check=False)
+    assert done.returncode == code, done.stderr
+    run = _assert_all_points(done.stdout.split()[0])
+    assert run.status == status
+    assert run.ended_at is not None
+    if error is None:
+        assert run.error is None
+    else:
+        assert error in (run.error or "")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_terminating_signal_writes_everything_and_marks_the_run_killed(sig: signal.Signals) -> None:
+    """SIGTERM/SIGHUP (and SIGINT with its default disposition) write every point; the run ends KILLED by that signal."""
+    code = _UNENDED + "import signal\n"
+    if sig == signal.SIGINT:  # a process started in the background of a shell: SIGINT is not KeyboardInterrupt
+        code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n" + code
+    code += "sys.stdin.read()\n"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == -sig  # it still dies of the signal
+    proc.stdin.close()  # type: ignore[union-attr]
+    proc.stdout.close()
+    run = _assert_all_points(run_id)
+    assert run.status == "KILLED"
+    assert sig.name in (run.error or "")
+
+
+def test_a_signal_handler_of_the_program_still_decides() -> None:
+    """A SIGTERM handler installed by the program is called (buffers written first); a graceful exit finishes the run."""
+    code = (
+        "import signal, sys\n"
+        "stop = []\n"
+        "signal.signal(signal.SIGTERM, lambda s, f: stop.append(s))\n"
+        + _UNENDED
+        + "import time\n"
+        "while not stop:\n"
+        "    time.sleep(0.01)\n"
+        "opskit.log_metric('after', 1.0)\n"
+        "print('graceful', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert proc.stdout.read().strip() == "graceful"
+    proc.stdout.close()
+    run = opskit.get_run(run_id)
+    assert run.status == "FINISHED"
+    assert run.metrics["after"] == 1.0 and len(run.metric_history("loss")) == 3
+
+
+def test_points_are_written_within_about_a_second_without_another_log_call() -> None:
+    """Another process sees a point (and the params/tags) while the writer is still alive and logs nothing more."""
+    code = _UNENDED + "sys.stdin.read()\n"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        run_id = proc.stdout.readline().strip()
+        seen = opskit.get_run(run_id)
+        for _ in range(600):  # bounded wait (at most 60 s); no assertion on how long it took
+            if len(seen.metric_history("loss")) == 3 and seen.tags:
+                break
+            time.sleep(0.1)
+            seen = opskit.get_run(run_id)
+        assert seen.status == "RUNNING"
+        assert proc.poll() is None  # the writer is alive
+        _assert_all_points(run_id)
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+        proc.stdout.close()
+    assert opskit.get_run(run_id).status == "FINISHED"
+
+
+_FOLDS = """
+import multiprocessing, opskit
+run = opskit.start_run(name="cv")
+
+def fold(k):
+    run.log_metric("fold_auc", 0.5 + k / 10, step=k)
+    return k
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        assert sorted(pool.map(fold, range(4))) == [0, 1, 2, 3]
+    print(run.id, flush=True)
+"""
+
+
+@pytest.mark.parametrize("end", ["run.end()", ""])
+def test_forked_pool_workers_points_all_arrive(end: str) -> None:
+    """Four fork-pool workers log fold_auc to the parent's run: all 4 points arrive, whether or not the run is ended."""
+    done = run_python(_FOLDS + ("    " + end + "\n" if end else ""))
+    run = opskit.get_run(done.stdout.split()[0])
+    assert run.status == "FINISHED"
+    assert sorted((p.step, p.value) for p in run.metric_history("fold_auc")) == [
+        (k, pytest.approx(0.5 + k / 10)) for k in range(4)
+    ]
+
+
+def test_a_forked_child_writes_its_points_itself_and_cannot_end_the_parents_run() -> None:
+    """os.fork children logging to the parent's run (params, tags, metrics) write them before os._exit; end() is refused."""
+    done = run_python(
+        textwrap.dedent(
+            """
+            import os, opskit
+            run = opskit.start_run(name="forked")
+            opskit.log_metric("parent", 1.0)
+            children = []
+            for k in range(3):
+                pid = os.fork()
+                if pid == 0:
+                    run.log_metric("child", float(k), step=k)
+                    run.log_params({f"p{k}": k})
+                    run.set_tags({f"t{k}": "x"})
+                    try:
+                        run.end()
+                    except opskit.errors.RunNotOwned as exc:
+                        print("refused:", exc, flush=True)
+                        os._exit(0)
+                    os._exit(1)
+                children.append(pid)
+            assert all(os.waitpid(pid, 0)[1] == 0 for pid in children)
+            opskit.log_metric("parent", 2.0)
+            run.end()
+            print(run.id, flush=True)
+            """
+        )
+    )
+    lines = done.stdout.split("\n")
+    assert sum(line.startswith("refused:") and "forked process" in line for line in lines) == 3
+    run = opskit.get_run(lines[-2].strip())
+    assert run.status == "FINISHED"
+    assert run.params == {"p0": 0, "p1": 1, "p2": 2}
+    assert run.tags == {"t0": "x", "t1": "x", "t2": "x"}
+    assert sorted(p.value for p in run.metric_history("child")) == [0.0, 1.0, 2.0]
+    assert [p.value for p in run.metric_history("parent")] == [1.0, 2.0]
+
+
+def test_a_run_begun_in_a_pool_worker_is_ended_when_the_worker_exits() -> None:
+    """A run a multiprocessing worker begins and never ends is written and FINISHED when the worker process exits."""
+    done = run_python(
+        textwrap.dedent(
+            """
+            import multiprocessing, opskit
+
+            def work():
+                run = opskit.start_run(name="worker")
+                opskit.log_metric("m", 1.0)
+                print(run.id, flush=True)
+
+            if __name__ == "__main__":
+                p = multiprocessing.get_context("fork").Process(target=work)
+                p.start()
+                p.join()
+                assert p.exitcode == 0
+            """
+        )
+    )
+    run = opskit.get_run(done.stdout.split()[0])
+    assert (run.status, run.metrics) == ("FINISHED", {"m": 1.0})

@@ -25,7 +25,9 @@ __all__ = [
     "OpskitError",
     "OpskitWarning",
     "PluginError",
+    "RegistrationQueued",
     "RunNotFound",
+    "RunNotOwned",
     "SerializationError",
     "StorageAccessDenied",
     "StoreError",
@@ -130,3 +132,11 @@ class InvalidPayload(OpskitError, ValueError):
 
 class StorageAccessDenied(OpskitError, PermissionError):
     """The storage refused the credentials, or the bucket/container does not exist."""
+
+
+class RunNotOwned(OpskitError, RuntimeError):
+    """A forked process tried to end a run that its parent process began (it may only log to it)."""
+
+
+class RegistrationQueued(OpskitWarning):
+    """The tracker could not be reached: the model blob is stored and its registration waits for `opskit sync`."""

@@ -8,6 +8,7 @@ worker thread, use the run handle's methods (``run.log_metric(...)``).
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
 import traceback
@@ -19,7 +20,7 @@ from typing import Any
 from attrs import define, field
 
 from opskit._hooks import hooks
-from opskit.errors import InvalidValue, NoActiveRun
+from opskit.errors import InvalidValue, NoActiveRun, RunNotOwned
 from opskit.names import validate_key
 from opskit.records import (
     Artifact,
@@ -31,7 +32,7 @@ from opskit.records import (
     Run,
     RunStatus,
 )
-from opskit.sdk import identity
+from opskit.sdk import identity, lifecycle
 from opskit.tracker.base import Tracker
 
 __all__ = [
@@ -86,6 +87,8 @@ class ActiveRun:
     steps: dict[str, int] = field(factory=dict, repr=False)
     model_version: ModelVersion | None = field(default=None, repr=False)
     status: RunStatus = "RUNNING"
+    #: The process that began the run: it ends the run; a forked child only logs to it (at once).
+    pid: int = field(factory=os.getpid, repr=False)
     _token: contextvars.Token[ActiveRun | None] | None = field(default=None, repr=False)
 
     # -- logging -------------------------------------------------------------------------------
@@ -101,6 +104,7 @@ class ActiveRun:
         self.steps[key] = step
         self.latest[key] = number
         self.tracker.log_metrics(self.id, (Metric(key, number, step, time.time()),))
+        lifecycle.accepted(self)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log several metrics at once (same step)."""
@@ -117,6 +121,7 @@ class ActiveRun:
             self.steps[point.key] = point.step
             self.latest[point.key] = point.value
         self.tracker.log_metrics(self.id, points)
+        lifecycle.accepted(self)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log params (JSON values)."""
@@ -125,6 +130,7 @@ class ActiveRun:
         clean = {_key(k, "param"): check_param_value(k, v) for k, v in params.items()}
         self.params.update(clean)
         self.tracker.log_params(self.id, clean)
+        lifecycle.accepted(self)
 
     def log_param(self, key: str, value: Any) -> None:
         self.log_params({key: value})
@@ -134,6 +140,7 @@ class ActiveRun:
         clean = {_key(k, "tag"): str(v) for k, v in tags.items()}
         self.tags.update(clean)
         self.tracker.set_tags(self.id, clean)
+        lifecycle.accepted(self)
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
@@ -188,16 +195,27 @@ class ActiveRun:
             self.tags.setdefault("opskit.parent_run_id", parent.id)
         started = self.record()
         self.tracker.create_run(started, pid=identity.pid())
+        self.pid = os.getpid()
         self._token = _current.set(self)
+        lifecycle.opened(self)
         hooks.before_run(started)
         return self
 
-    def end(self, status: RunStatus = "FINISHED", error: BaseException | None = None) -> Run:
-        """Flush, store the final status, restore the parent run, call ``after_run``."""
+    def end(self, status: RunStatus = "FINISHED", error: BaseException | None = None, *, reason: str | None = None) -> Run:
+        """Flush, store the final status, restore the parent run, call ``after_run``.
+
+        *reason* is stored as the run's error text when no exception ended it (e.g. a signal).
+        """
         global _last_run_id
         if self.status != "RUNNING":
             return self.record()
-        text = None
+        if self.pid != os.getpid():
+            raise RunNotOwned(
+                f"run {self.id} ({self.name!r}) was begun by process {self.pid}; this forked process "
+                f"({os.getpid()}) may log to it but not end it: let process {self.pid} end it, or begin "
+                "a run of its own here with opskit.start_run()"
+            )
+        text = reason
         if error is not None:
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         ended_at = time.time()
@@ -205,6 +223,7 @@ class ActiveRun:
         try:
             self.tracker.end_run(self.id, status=status, ended_at=ended_at, error=text)
         finally:
+            lifecycle.closed(self)
             if self._token is not None:
                 try:
                     _current.reset(self._token)
@@ -228,7 +247,7 @@ class ActiveRun:
         if exc is None:
             self.end("FINISHED")
         else:
-            self.end("FAILED" if isinstance(exc, Exception) else "KILLED", exc)
+            self.end(lifecycle.exit_status(exc), exc)
 
 
 def _default_experiment(fallback: str) -> str:

@@ -14,7 +14,7 @@ from opskit._hooks import hooks
 from opskit.errors import InvalidValue, OpskitWarning
 from opskit.names import validate_alias, validate_model_name
 from opskit.records import DataInput, ModelVersion, Schema
-from opskit.sdk import identity
+from opskit.sdk import identity, lifecycle
 from opskit.sdk.context import ActiveRun, new_run
 
 __all__ = ["register_model", "track", "train"]
@@ -104,7 +104,7 @@ def _wrap(fn: Callable[P, R], opts: _Options, *, is_train: bool) -> Callable[P, 
                         run, model_name, result, alias=opts.alias, signature=_signature(data)
                     )
         except BaseException as exc:
-            run.end("FAILED" if isinstance(exc, Exception) else "KILLED", exc)
+            run.end(lifecycle.exit_status(exc), exc)
             raise
         run.end("FINISHED")
         return result

@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,16 @@ FLUSH_POINTS = 5000
 FLUSH_SECONDS = 1.0
 _CHUNK = 500
 
+_trackers: weakref.WeakSet[SQLiteTracker] = weakref.WeakSet()
+#: Connections a forked child inherited: kept open (never used) so that closing them cannot
+#: checkpoint or remove the WAL file under the parent, which still uses it.
+_inherited: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    for tracker in list(_trackers):
+        tracker._forked()
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
@@ -79,13 +90,22 @@ class SQLiteTracker:
         self._digest_of: dict[int, tuple[Any, str]] = {}
         self._docs: dict[str, Any] = {}
         self._connection()  # open (and migrate) now, so a bad store fails at selection time
+        _trackers.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: the parent writes what it buffered; the child opens its own connection."""
+        self._lock = threading.RLock()  # another thread of the parent may have held it at the fork
+        self._metrics, self._params, self._tags = [], {}, {}
+        if self._conn is not None:
+            _inherited.append(self._conn)
+        self._conn, self._pid = None, None
 
     # -- connection and transactions -------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            if self._pid is not None and self._pid != os.getpid():  # forked: the parent owns its buffers
-                self._metrics, self._params, self._tags = [], {}, {}
+            if self._conn is not None:  # forked without the at-fork hook: never close the parent's connection
+                _inherited.append(self._conn)
             conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 60000")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -432,3 +452,5 @@ class SQLiteTracker:
             self._conn = None
 
 
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
