@@ -347,3 +347,80 @@ def test_a_run_begun_in_a_pool_worker_is_ended_when_the_worker_exits() -> None:
     )
     run = opskit.get_run(done.stdout.split()[0])
     assert (run.status, run.metrics) == ("FINISHED", {"m": 1.0})
+
+
+# -- doctor --repair never deletes a blob that a record refers to (issue 8) ----------------------
+
+
+def _age_every_blob(store: Path) -> int:
+    """Make every stored blob look older than doctor's grace period; return how many there are."""
+    blobs = [p for p in (store / "blobs").rglob("*") if p.is_file()]
+    for path in blobs:
+        os.utime(path, (1, 1))
+    return len(blobs)
+
+
+def test_doctor_repair_keeps_the_prediction_log_of_a_deployment(store: Path) -> None:
+    """After a deployment logged predictions, `doctor --repair` with every blob aged past an hour keeps predictions() working."""
+    import httpx
+    from sklearn.datasets import load_wine
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+
+    @opskit.train(model="logged", alias="production")
+    def fit(X: object, y: object) -> DecisionTreeClassifier:
+        return DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+
+    fit(X, y)
+    dep = opskit.deploy("logged@production", name="logged", log_sample=1.0, poll_interval=0.3)
+    try:
+        assert dep.url is not None
+        answer = httpx.post(f"{dep.url}/predict", json=X.iloc[:3].to_dict(orient="records"), timeout=60)
+        assert answer.status_code == 200
+        records: list[dict[str, object]] = []
+        for _ in range(300):  # bounded wait for the background batch (at most 30 s)
+            records = dep.predictions()
+            if records:
+                break
+            time.sleep(0.1)
+        assert records, "the server never wrote its prediction log"
+    finally:
+        opskit.deployments.stop("logged")
+    assert _age_every_blob(store) >= 2  # the model and at least one prediction-log batch
+    report = json.loads(_cli("doctor", "--repair", "--json").stdout)
+    assert report["ok"] is True
+    assert opskit.deployments.get("logged").predictions() == records
+    assert opskit.load_model("logged@production") is not None
+
+
+def test_doctor_repair_keeps_blobs_of_every_kind_of_record(store: Path) -> None:
+    """Blobs referenced by a model version, an artifact and any kind of state document survive `doctor --repair`; only true orphans go."""
+    from opskit._backends import get_tracker
+
+    storage = get_storage()
+
+    @opskit.train(model="kept")
+    def fit() -> dict[str, int]:
+        artifact = Path("notes.txt")
+        artifact.write_text("an artifact")
+        opskit.log_artifact(artifact)
+        return {"w": 1}
+
+    fit()
+    nested = storage.put_bytes(b"kept by a plugin's state document")
+    flat = storage.put_bytes(b"kept by a deployment-like record")
+    orphan = storage.put_bytes(b"nobody points at me")
+    tracker = get_tracker()
+    tracker.put_state("my-plugin.batches", "b1", {"batches": [{"meta": {"blob": nested.digest}}]})
+    tracker.put_state("deployment-like", "d1", {"digest": flat.digest, "note": f"see {orphan.digest}!"})
+    referenced = tracker.referenced_digests()
+    assert {nested.digest, flat.digest} <= referenced
+    assert orphan.digest not in referenced  # mentioned inside a sentence is not a reference
+    _age_every_blob(store)
+    report = json.loads(_cli("doctor", "--repair", "--json").stdout)
+    assert report["ok"] is True
+    assert set(storage.iter_digests()) == referenced
+    assert storage.get_bytes(nested.digest) == b"kept by a plugin's state document"
+    assert opskit.last_run() is not None and opskit.load_model("kept") == {"w": 1}
+    assert not storage.exists(orphan.digest)

@@ -40,6 +40,7 @@ from opskit.records import (
 )
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
+from opskit.tracker.base import digests_in
 from opskit.tracker.sqlite import registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
@@ -442,7 +443,11 @@ class SQLiteTracker:
         conn = self._read()
         with self._lock:
             rows = conn.execute("SELECT digest FROM model_versions UNION SELECT digest FROM artifacts").fetchall()
-        return {row[0] for row in rows}
+            documents = conn.execute("SELECT value FROM state").fetchall()
+        digests = {row[0] for row in rows}
+        for (value,) in documents:
+            digests |= digests_in(json.loads(value))
+        return digests
 
     def close(self) -> None:
         with self._lock:
