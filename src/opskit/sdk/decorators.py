@@ -11,7 +11,7 @@ import attrs
 from attrs import frozen
 
 from opskit._hooks import hooks
-from opskit.errors import InvalidValue, OpskitWarning
+from opskit.errors import BackendUnavailable, InvalidValue, OpskitWarning, RegistrationQueued
 from opskit.names import validate_alias, validate_model_name
 from opskit.records import DataInput, ModelVersion, Schema
 from opskit.sdk import identity, lifecycle
@@ -33,8 +33,15 @@ class _Options:
     tags: Mapping[str, Any]
 
 
-def register_model(run: ActiveRun, name: str, model: object, *, alias: str | None, signature: Schema | None) -> ModelVersion:
-    """Serialize *model*, store its blob, register a version from *run* and move *alias* to it."""
+def register_model(
+    run: ActiveRun, name: str, model: object, *, alias: str | None, signature: Schema | None
+) -> ModelVersion | None:
+    """Serialize *model*, store its blob, register a version from *run* and move *alias* to it.
+
+    If the tracker cannot be reached and keeps an outbox, the registration (and the alias
+    move) waits there with the run for ``opskit sync``: a ``RegistrationQueued`` warning,
+    and None instead of the version. Training is never lost to an outage.
+    """
     from opskit._backends import get_storage
 
     serialized = hooks.serialize_model(model)
@@ -44,22 +51,57 @@ def register_model(run: ActiveRun, name: str, model: object, *, alias: str | Non
             "or install a plugin with a `serialize_model` hook for it"
         )
     blob = get_storage().put_bytes(serialized.data)
-    version = run.tracker.register_model_version(
-        name,
-        digest=blob.digest,
-        size_bytes=blob.size_bytes,
-        flavor=serialized.flavor,
-        run_id=run.id,
-        signature=signature,
-        metadata=serialized.metadata,
-        model=model,
+    queued = functools.partial(
+        _queue_registration, run, name, digest=blob.digest, size_bytes=blob.size_bytes, flavor=serialized.flavor,
+        signature=signature, metadata=serialized.metadata, alias=alias,
     )
+    try:
+        version = run.tracker.register_model_version(
+            name,
+            digest=blob.digest,
+            size_bytes=blob.size_bytes,
+            flavor=serialized.flavor,
+            run_id=run.id,
+            signature=signature,
+            metadata=serialized.metadata,
+            model=model,
+        )
+    except BackendUnavailable as exc:
+        return queued(error=exc, version=None)
     hooks.after_model_registered(version)
     if alias is not None:
-        change = run.tracker.set_alias(name, alias, version.version, user=identity.user())
+        try:
+            change = run.tracker.set_alias(name, alias, version.version, user=identity.user())
+        except BackendUnavailable as exc:
+            queued(error=exc, version=version.version)
+            return version
         hooks.after_alias_changed(change)
         version = attrs.evolve(version, aliases=(*version.aliases, alias))
     return version
+
+
+def _queue_registration(
+    run: ActiveRun, name: str, *, digest: str, size_bytes: int, flavor: str, signature: Schema | None,
+    metadata: Mapping[str, Any], alias: str | None, error: BackendUnavailable, version: int | None,
+) -> None:
+    """Hand a registration the tracker could not take to its outbox (re-raise *error* if it has none)."""
+    import warnings
+
+    queue = getattr(run.tracker, "queue_registration", None)
+    if queue is None or not queue(
+        name, digest=digest, size_bytes=size_bytes, flavor=flavor, run_id=run.id, signature=signature,
+        metadata=metadata, alias=alias, user=identity.user(), version=version,
+    ):
+        raise error
+    what = f"moving alias {alias!r} to {name}:{version}" if version is not None else (
+        f"registering model {name!r}" + (f" (and moving alias {alias!r})" if alias else "")
+    )
+    warnings.warn(
+        f"{what} failed: {error}. Nothing is lost: the model blob {digest} is stored and the "
+        f"registration waits with run {run.id} in the outbox; run `opskit sync` when the server is back",
+        RegistrationQueued,
+        stacklevel=4,
+    )
 
 
 def _wrap(fn: Callable[P, R], opts: _Options, *, is_train: bool) -> Callable[P, R]:
