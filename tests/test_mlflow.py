@@ -303,6 +303,41 @@ def test_training_is_not_lost_when_the_server_goes_down_before_registration(
         server.stop()
 
 
+@pytest.mark.parametrize("tracker", ["mlflow"], indirect=True)
+def test_nothing_is_lost_at_exit_or_from_forked_workers(tracker: str) -> None:
+    """With the MLflow tracker too: an unended run is written and FAILED after sys.exit(3); 4 fork-pool workers' points all arrive."""
+    done = run_python(
+        "import sys, opskit\n"
+        "run = opskit.start_run(name='eda', params={'lr': 0.1})\n"
+        "opskit.log_metric('loss', 0.5)\n"
+        "opskit.set_tag('phase', 'eda')\n"
+        "print(run.id, flush=True)\n"
+        "sys.exit(3)\n",
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    run = opskit.get_run(done.stdout.split()[0])
+    assert (run.status, run.params, run.metrics, run.tags) == ("FAILED", {"lr": 0.1}, {"loss": 0.5}, {"phase": "eda"})
+    assert "sys.exit(3)" in (run.error or "")
+    done = run_python(
+        "import multiprocessing, opskit\n"
+        "run = opskit.start_run(name='cv')\n"
+        "def fold(k):\n"
+        "    run.log_metric('fold_auc', 0.5 + k / 10, step=k)\n"
+        "    return k\n"
+        "if __name__ == '__main__':\n"
+        "    with multiprocessing.get_context('fork').Pool(4) as pool:\n"
+        "        assert sorted(pool.map(fold, range(4))) == [0, 1, 2, 3]\n"
+        "    run.end()\n"
+        "    print(run.id, flush=True)\n"
+    )
+    run = opskit.get_run(done.stdout.split()[0])
+    assert run.status == "FINISHED"
+    assert sorted((p.step, p.value) for p in run.metric_history("fold_auc")) == [
+        (k, pytest.approx(0.5 + k / 10)) for k in range(4)
+    ]
+
+
 @given(st.text(max_size=20_000), st.text(max_size=20_000))
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_json_documents_split_over_tags_round_trip(first: str, second: str) -> None:
