@@ -4,7 +4,12 @@ Concurrency: every write is one ``BEGIN IMMEDIATE`` transaction with a long
 busy timeout, so processes queue instead of failing with "database is locked".
 Speed: a run costs two transactions (create, end); params, metrics and tags
 logged in between are buffered and written with ``executemany`` at the end, at
-5,000 points, after a second, or before any read.
+5,000 points, after a second (the SDK's background flusher calls ``flush``), or
+before any read.
+
+Fork safety: a forked child never touches (nor closes: closing could checkpoint or
+remove the WAL file under the parent) the connection it inherited; it drops the
+copied buffers (the parent writes them) and opens its own connection.
 """
 
 from __future__ import annotations
