@@ -304,7 +304,7 @@ def test_a_forked_child_writes_its_points_itself_and_cannot_end_the_parents_run(
                     try:
                         run.end()
                     except opskit.errors.RunNotOwned as exc:
-                        print("refused:", exc, flush=True)
+                        os.write(1, f"refused: {exc}\\n".encode())  # one write: lines of children never interleave
                         os._exit(0)
                     os._exit(1)
                 children.append(pid)
