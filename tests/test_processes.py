@@ -424,3 +424,28 @@ def test_doctor_repair_keeps_blobs_of_every_kind_of_record(store: Path) -> None:
     assert storage.get_bytes(nested.digest) == b"kept by a plugin's state document"
     assert opskit.last_run() is not None and opskit.load_model("kept") == {"w": 1}
     assert not storage.exists(orphan.digest)
+
+
+def test_pool_terminate_never_waits_for_a_worker_that_missed_its_signal() -> None:
+    """With a run open (opskit's SIGTERM handler installed), 60 fork pools in a row all terminate: workers keep the default SIGTERM."""
+    done = run_python(
+        textwrap.dedent(
+            """
+            import multiprocessing, signal, opskit
+            run = opskit.start_run(name="pools")
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # opskit's handler, in this process
+
+            def fold(k):
+                run.log_metric("k", float(k), step=k)
+                return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+            if __name__ == "__main__":
+                for _ in range(60):
+                    with multiprocessing.get_context("fork").Pool(4) as pool:
+                        assert all(pool.map(fold, range(4)))
+                print(run.id, flush=True)
+            """
+        )
+    )
+    run = opskit.get_run(done.stdout.split()[0])
+    assert run.status == "FINISHED" and len(run.metric_history("k")) == 240

@@ -17,13 +17,18 @@ Three mechanisms, all installed lazily by the first run (``import opskit`` insta
   first, and runs end at exit).
 - **Forked children.** After ``os.fork`` (``multiprocessing`` with the ``fork``
   start method), a run begun in the parent is still the parent's: the child
-  writes every point it logs to it at once, through its own connection, and
-  never ends it. Runs the child begins itself behave as in any process.
+  may log to it but not end it. A child writes every point at once, through
+  its own connection, so ``os._exit`` or a signal loses nothing. The child gets
+  the signal handlers back that opskit replaced (a worker blocked on a lock can
+  miss a signal handled in Python, and ``Pool.terminate()`` would then wait for
+  it forever); runs it begins and leaves open are ended at its exit (also by a
+  ``multiprocessing`` worker, through its finalizers).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -65,6 +70,7 @@ _exit_code: list[object] = []  # the code of the last sys.exit() call, if any
 _real_exit: Callable[..., Any] | None = None
 _reported: set[str] = set()
 _exiting = False  # at exit or dying of a signal: no new thread, every write at once
+_forked = False  # a forked child: every write at once (it may die of a signal with no handler of ours)
 
 
 def exit_status(error: BaseException) -> RunStatus:
@@ -80,7 +86,7 @@ def exit_status(error: BaseException) -> RunStatus:
 def accepted(run: ActiveRun) -> None:
     """A ``log_*`` call put writes into *run*'s tracker: have them written soon (at once in a forked child)."""
     tracker = run.tracker
-    if run.pid != _pid or _exiting:  # a parent's run in a forked child (or the end): write at once
+    if _forked or run.pid != _pid or _exiting:  # in a forked child (or at the end): write at once
         with _flushing:
             tracker.flush()
         return
@@ -224,8 +230,8 @@ def _wrap_sys_exit() -> None:
 
 
 def _install_signal_handlers() -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return  # only the main thread may install handlers; the next run begun there does
+    if _forked or threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may install handlers (the next run begun there does); never in a child
     for sig in SIGNALS:
         if sig in _previous:
             continue
@@ -267,7 +273,15 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _state, _flushing, _pid, _thread, _wake, _stop
+    global _state, _flushing, _pid, _thread, _wake, _stop, _forked
+    _forked = True
+    # Give the signals back to what handled them before opskit: a worker blocked on a lock
+    # whose SIGTERM handler is Python code can miss the signal (multiprocessing's
+    # Pool.terminate() then waits forever). Nothing waits in a child's buffers anyway.
+    for sig, previous in _previous.items():
+        if signal.getsignal(sig) is _on_signal:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, previous)
     _state, _flushing = threading.RLock(), threading.RLock()
     _wake, _stop = threading.Event(), threading.Event()
     _pid = os.getpid()
