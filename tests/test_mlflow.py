@@ -133,7 +133,7 @@ def test_filters_mean_the_same_on_every_tracker(tracker: str, text: str, expecte
 
 @pytest.mark.parametrize("tracker", ["mlflow", "mlflow-pg"], indirect=True)
 def test_state_documents_and_referenced_digests(tracker: str) -> None:
-    """State documents round-trip, replace, list and delete; model and artifact digests are reported."""
+    """State documents round-trip, replace, list and delete; digests of models and of every kind of state document are reported."""
     from opskit._backends import get_tracker
 
     store = get_tracker()
@@ -152,7 +152,14 @@ def test_state_documents_and_referenced_digests(tracker: str) -> None:
         return {"w": 1}
 
     train()
-    assert opskit.models.get_version("digests").digest in store.referenced_digests()
+    from opskit._backends import get_storage
+
+    logged = get_storage().put_bytes(b"a prediction-log batch")
+    store.put_state("predictions", "dep/1", {"deployment": "dep", "digest": logged.digest, "records": 1})
+    store.put_state("any-plugin-kind", "k", {"nested": [{"blob": get_storage().put_bytes(b"kept").digest}]})
+    referenced = store.referenced_digests()
+    assert {opskit.models.get_version("digests").digest, logged.digest} <= referenced
+    assert len(referenced) == 3  # the model, the prediction-log batch and the plugin's blob
     assert opskit.search_runs()[0].name == "train"  # state runs never show up as runs
     from opskit.doctor import run_doctor
 

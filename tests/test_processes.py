@@ -427,7 +427,7 @@ def test_doctor_repair_keeps_blobs_of_every_kind_of_record(store: Path) -> None:
 
 
 def test_pool_terminate_never_waits_for_a_worker_that_missed_its_signal() -> None:
-    """With a run open (opskit's SIGTERM handler installed), 60 fork pools in a row all terminate: workers keep the default SIGTERM."""
+    """With a run open (opskit's SIGTERM handler installed), 40 fork pools in a row (replacing workers) all terminate: workers keep the default SIGTERM."""
     done = run_python(
         textwrap.dedent(
             """
@@ -440,12 +440,53 @@ def test_pool_terminate_never_waits_for_a_worker_that_missed_its_signal() -> Non
                 return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
             if __name__ == "__main__":
-                for _ in range(60):
-                    with multiprocessing.get_context("fork").Pool(4) as pool:
-                        assert all(pool.map(fold, range(4)))
+                for _ in range(40):  # one task per worker: replacements are forked while the pool ends
+                    with multiprocessing.get_context("fork").Pool(4, maxtasksperchild=1) as pool:
+                        assert all(pool.map(fold, range(8)))
                 print(run.id, flush=True)
             """
         )
     )
     run = opskit.get_run(done.stdout.split()[0])
-    assert run.status == "FINISHED" and len(run.metric_history("k")) == 240
+    assert run.status == "FINISHED" and len(run.metric_history("k")) == 320
+
+
+def test_a_run_sent_to_spawned_workers_is_a_handle_that_writes_or_refuses_clearly(tmp_path: Path) -> None:
+    """A run passed to spawn-pool workers: their 4 points arrive; a worker configured for another store raises ConfigError."""
+    script = tmp_path / "spawned.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import functools, multiprocessing, os, sys, opskit
+
+            def fold(run, k):
+                run.log_metric("fold_auc", 0.5 + k / 10, step=k)
+                return k
+
+            def elsewhere():
+                os.environ["OPSKIT_HOME"] = os.path.join(os.getcwd(), "other-store")
+
+            if __name__ == "__main__":
+                run = opskit.start_run(name="spawned")
+                ctx = multiprocessing.get_context("spawn")
+                with ctx.Pool(2) as pool:
+                    assert sorted(pool.map(functools.partial(fold, run), range(4))) == [0, 1, 2, 3]
+                with ctx.Pool(1, initializer=elsewhere) as pool:
+                    try:
+                        pool.map(functools.partial(fold, run), [9])
+                    except opskit.errors.ConfigError as exc:
+                        print("refused:", str(exc).replace("\\n", " "), flush=True)
+                run.end()
+                print(run.id, flush=True)
+            """
+        )
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    refused, run_id = done.stdout.strip().split("\n")
+    assert refused.startswith("refused:") and "other-store" in refused and "OPSKIT_HOME" in refused
+    run = opskit.get_run(run_id)
+    assert run.status == "FINISHED"
+    assert sorted((p.step, p.value) for p in run.metric_history("fold_auc")) == [
+        (k, pytest.approx(0.5 + k / 10)) for k in range(4)
+    ]

@@ -241,6 +241,14 @@ class ActiveRun:
     def __enter__(self) -> ActiveRun:
         return self
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Sent to another process (a ``spawn`` pool's arguments, ...), the run is a handle to log through.
+
+        The receiving process writes every point at once to the same store and may not end the
+        run; if its configuration selects another store it raises ``ConfigError`` there.
+        """
+        return _run_handle, (self.id, self.name, self.experiment, self.started_at, self.pid, _store_of(self.tracker))
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
@@ -248,6 +256,48 @@ class ActiveRun:
             self.end("FINISHED")
         else:
             self.end(lifecycle.exit_status(exc), exc)
+
+
+def _store_of(tracker: Tracker) -> str:
+    """Which store *tracker* writes to (the same text in every process that selects that store)."""
+    where = getattr(tracker, "path", None) or getattr(tracker, "tracking_uri", None) or ""
+    namespace = getattr(tracker, "namespace", None) or ""
+    return f"{tracker.name} tracker at {where}" + (f" (namespace {namespace})" if namespace else "")
+
+
+class _OtherStore:
+    """The tracker of a run handle whose process selects another store: every use raises ``ConfigError``.
+
+    Unpickling must not raise (a ``multiprocessing`` pool whose task cannot be unpickled waits
+    forever); the first ``log_*`` call does, and the error reaches the caller of ``pool.map``.
+    """
+
+    name = "other-store"
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    def __getattr__(self, attribute: str) -> Any:
+        from opskit.errors import ConfigError
+
+        raise ConfigError(self._message)
+
+
+def _run_handle(run_id: str, name: str, experiment: str, started_at: float, pid: int, store: str) -> ActiveRun:
+    """Rebuild a run sent from process *pid* as a handle on this process's tracker (which must be the same store)."""
+    from typing import cast
+
+    from opskit._backends import get_tracker
+
+    tracker = get_tracker()
+    here = _store_of(tracker)
+    if here != store:
+        tracker = cast(Tracker, _OtherStore(
+            f"run {run_id} ({name!r}) was sent from process {pid}, whose store is the {store}, but this "
+            f"process ({os.getpid()}) selects the {here}: its points would go elsewhere. Give this process "
+            "the same configuration (OPSKIT_HOME, OPSKIT_TRACKER, tracker options) as the one that began the run"
+        ))
+    return ActiveRun(id=run_id, name=name, experiment=experiment, started_at=started_at, tracker=tracker, pid=pid)
 
 
 def _default_experiment(fallback: str) -> str:

@@ -262,12 +262,27 @@ def _on_signal(sig: int, frame: FrameType | None) -> None:
 # -- fork ---------------------------------------------------------------------------------------------
 
 
+_mask: list[set[int | signal.Signals]] = []
+
+
 def _before_fork() -> None:
     _state.acquire()
     _flushing.acquire()
+    if _previous and not _forked and hasattr(signal, "pthread_sigmask"):
+        # A signal that reaches the child before its handlers are given back would be taken
+        # by opskit's Python handler and then dropped by Python's reset of signal state in
+        # the child: keep such signals pending until then (multiprocessing forks replacement
+        # workers that it terminates right away).
+        _mask.append(signal.pthread_sigmask(signal.SIG_BLOCK, list(_previous)))
+
+
+def _restore_mask() -> None:
+    if _mask:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _mask.pop())
 
 
 def _after_fork_in_parent() -> None:
+    _restore_mask()
     _flushing.release()
     _state.release()
 
@@ -289,6 +304,7 @@ def _after_fork_in_child() -> None:
     _open.clear()  # the parent's runs: the parent ends them
     _dirty.clear()
     _exit_code.clear()
+    _restore_mask()  # handlers given back: a signal sent meanwhile acts now, as without opskit
 
 
 if hasattr(os, "register_at_fork"):

@@ -29,8 +29,9 @@ class StateDocuments(MLflowConnection):
 
     def _all_state_documents(self) -> list[dict[str, Any]]:
         """Every state document of every kind (for ``referenced_digests``)."""
-        experiment_id = self._experiment_id(STATE_EXPERIMENT)
-        assert experiment_id is not None
+        experiment_id = self._experiment_id(STATE_EXPERIMENT, create=False)
+        if experiment_id is None:
+            return []
         found = self._all(lambda token: self.client.search_runs(
             [experiment_id], filter_string="tags.`opskit.state.kind` != ''", max_results=1000, page_token=token
         ))
