@@ -199,7 +199,7 @@ def _at_exit() -> None:
     flush_now()
     if not _open:
         return
-    last = getattr(sys, "last_value", None)
+    last = None if _interactive() else getattr(sys, "last_value", None)
     if isinstance(last, BaseException):
         text = "".join(traceback.format_exception(type(last), last, last.__traceback__))
         _end_open_runs(exit_status(last), f"the process ended with an uncaught exception:\n{text}")
@@ -207,6 +207,13 @@ def _at_exit() -> None:
         _end_open_runs("FAILED", f"the process called sys.exit({_exit_code[-1]!r}) before the run ended")
     else:
         _end_open_runs("FINISHED", None)
+
+
+def _interactive() -> bool:
+    """In IPython/Jupyter, ``sys.last_value`` is the last error any cell showed, not why the process ends."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    return callable(get) and get() is not None
 
 
 def _wrap_sys_exit() -> None:
