@@ -490,3 +490,23 @@ def test_a_run_sent_to_spawned_workers_is_a_handle_that_writes_or_refuses_clearl
     assert sorted((p.step, p.value) for p in run.metric_history("fold_auc")) == [
         (k, pytest.approx(0.5 + k / 10)) for k in range(4)
     ]
+
+
+def test_import_installs_nothing_and_the_flusher_starts_with_the_first_point() -> None:
+    """`import opskit` leaves signals, sys.exit and threads alone; the first run installs handlers, the first point starts the flusher."""
+    run_python(
+        textwrap.dedent(
+            """
+            import signal, sys, threading
+            exit_before, term_before = sys.exit, signal.getsignal(signal.SIGTERM)
+            import opskit
+            assert (sys.exit, signal.getsignal(signal.SIGTERM)) == (exit_before, term_before)
+            run = opskit.start_run(name="lazy")
+            assert signal.getsignal(signal.SIGTERM) is not term_before and sys.exit is not exit_before
+            assert "opskit-flusher" not in [t.name for t in threading.enumerate()]
+            opskit.log_metric("m", 1.0)
+            assert "opskit-flusher" in [t.name for t in threading.enumerate()]
+            run.end()
+            """
+        )
+    )
