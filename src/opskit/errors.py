@@ -29,7 +29,9 @@ __all__ = [
     "OpskitError",
     "OpskitWarning",
     "PluginError",
+    "RegistrationQueued",
     "RunNotFound",
+    "RunNotOwned",
     "SerializationError",
     "StorageAccessDenied",
     "StoreError",
@@ -174,3 +176,11 @@ class UnknownDriftMethod(OpskitError, LookupError):
 
 class DuplicateDriftMethod(PluginError):
     """Two plugins registered a drift method under the same name."""
+
+
+class RunNotOwned(OpskitError, RuntimeError):
+    """A forked process tried to end a run that its parent process began (it may only log to it)."""
+
+
+class RegistrationQueued(OpskitWarning):
+    """The tracker could not be reached: the model blob is stored and its registration waits for `opskit sync`."""
