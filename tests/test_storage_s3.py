@@ -88,7 +88,7 @@ def test_quickstart_on_s3_keeps_no_blob_on_local_disk(s3_server: S3Server, s3_bu
     assert not (home / "blobs").exists()
     # Only the tracker's database (and the store's own .gitignore) live locally: no blob.
     local = [p.name for p in home.iterdir() if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")]
-    assert local in ([], [".gitignore"])
+    assert local == [".gitignore"]
 
 
 def test_corrupted_object_is_refused_on_load(s3_server: S3Server, s3_bucket: str) -> None:
