@@ -8,6 +8,7 @@ from pathlib import Path
 from attrs import define, field, frozen
 
 from opskit._backends import get_storage, get_tracker
+from opskit.storage.capabilities import SupportsUploadCleanup
 from opskit.storage.local import LocalStorage
 
 __all__ = ["Finding", "Report", "run_doctor"]
@@ -112,14 +113,12 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
 
 def _unfinished_uploads(report: Report, storage: object, *, repair: bool) -> None:
     """Multipart uploads left by killed processes (object stores only): harmless, but they cost space."""
-    list_uploads = getattr(storage, "incomplete_uploads", None)
-    abort = getattr(storage, "abort_upload", None)
-    if not callable(list_uploads) or not callable(abort):
+    if not isinstance(storage, SupportsUploadCleanup):
         return
-    stale = list_uploads(time.time() - GRACE_SECONDS)
+    stale = storage.incomplete_uploads(time.time() - GRACE_SECONDS)
     if repair:
         for key, upload_id in stale:
-            abort(key, upload_id)
+            storage.abort_upload(key, upload_id)
     report.add(
         "unfinished uploads",
         True,

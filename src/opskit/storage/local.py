@@ -13,6 +13,7 @@ from opskit.errors import BlobCorrupted, BlobNotFound
 from opskit.storage.base import (
     CHUNK,
     BlobInfo,
+    Storage,
     check_digest,
     corrupted_blob,
     digest_bytes,
@@ -23,7 +24,7 @@ from opskit.storage.base import (
 __all__ = ["LocalStorage"]
 
 
-class LocalStorage:
+class LocalStorage(Storage):
     """Blobs in a local folder; identical content is stored once."""
 
     name = "local"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from opskit.errors import BlobCorrupted, BlobNotFound
-from opskit.storage import BlobInfo
+from opskit.storage import BlobInfo, Storage
 from opskit.storage.base import (
     CHUNK,
     check_digest,
@@ -22,7 +22,7 @@ from opskit.storage.base import (
 )
 
 
-class IndexedFolderStorage:
+class IndexedFolderStorage(Storage):
     """Implements ``opskit.storage.Storage``: atomic writes (temp file + rename), verified reads."""
 
     name = "example"

@@ -23,6 +23,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from opskit.tracker.base import Tracker
+from opskit.tracker.capabilities import SupportsSync
 from opskit_mlflow.delivery import OutboxDelivery
 from opskit_mlflow.encode import read_json
 from opskit_mlflow.keys import DOC, RUN_ID, STATE_EXPERIMENT
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["STATE_EXPERIMENT", "MLflowTracker"]
 
 
-class MLflowTracker(OutboxDelivery, RunReader, ModelRegistry, StateDocuments):
+class MLflowTracker(OutboxDelivery, RunReader, ModelRegistry, StateDocuments, Tracker, SupportsSync):
     """The ``mlflow`` tracker: talks to one MLflow tracking server through ``MlflowClient``."""
 
     name = "mlflow"

@@ -39,6 +39,7 @@ from opskit.records import (
 )
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
+from opskit.tracker.base import Tracker
 from opskit.tracker.sqlite import registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
@@ -60,7 +61,7 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + _CHUNK]
 
 
-class SQLiteTracker:
+class SQLiteTracker(Tracker):
     """The embedded tracker (registered as ``local``)."""
 
     name = "local"

@@ -1,0 +1,31 @@
+"""Optional storage capabilities: extras a storage backend may offer beyond ``Storage``.
+
+Each capability is a ``runtime_checkable`` protocol. A backend declares one by
+subclassing it (``class MyStorage(Storage, SupportsUploadCleanup)``), so mypy
+checks the methods, and opskit finds it with ``isinstance`` instead of probing
+attribute names.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+__all__ = ["SupportsUploadCleanup"]
+
+
+@runtime_checkable
+class SupportsUploadCleanup(Protocol):
+    """A storage whose interrupted writes can leave unfinished uploads behind (object-store multipart uploads).
+
+    ``opskit doctor`` lists them, and ``opskit doctor --repair`` aborts those
+    older than an hour.
+    """
+
+    def incomplete_uploads(self, started_before: float | None = None) -> list[tuple[str, str]]:
+        """``(key, upload id)`` of every unfinished upload, sorted; only those started before *started_before*
+        (epoch seconds) when given, so uploads in progress elsewhere are left alone. Readers never see them."""
+        ...
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        """Abort one unfinished upload so the server frees its parts."""
+        ...
