@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from opskit.errors import BlobCorrupted, BlobNotFound, InvalidValue
 from opskit.storage.base import CHUNK, BlobInfo, Storage, digest_bytes
+from opskit.storage.capabilities import SupportsUploadCleanup
 from opskit.testing._context import Contract, declared
 
 __all__ = ["StorageContract"]
@@ -196,3 +197,15 @@ class StorageContract(Contract):
             assert isinstance(stream.read(0), bytes)
             buffer = io.BytesIO(stream.read())
         assert buffer.getvalue() == b"stream me"
+
+    # -- optional capabilities -------------------------------------------------------------------------
+
+    def test_a_declared_upload_cleanup_lists_sorted_string_pairs(self, storage: Storage) -> None:
+        """A storage that declares ``SupportsUploadCleanup`` lists (key, upload id) string pairs, sorted, none before 1970."""
+        if not isinstance(storage, SupportsUploadCleanup):
+            pytest.skip(f"{type(storage).__name__} does not declare SupportsUploadCleanup")
+        storage.put_bytes(b"opskit.testing: a completed write")
+        found = storage.incomplete_uploads(None)
+        assert found == sorted(found)
+        assert all(isinstance(key, str) and isinstance(upload, str) for key, upload in found)
+        assert storage.incomplete_uploads(0.0) == [], "started_before=0 must leave out every upload"
