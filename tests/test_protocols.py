@@ -234,3 +234,45 @@ def test_a_target_declaring_options_gets_them_checked_and_converted(tmp_path: Pa
         assert TabledTarget.seen == []
         opskit.deploy(ref, target="tabled", replicas="3")
         assert TabledTarget.seen == [{"replicas": 3}]
+
+
+BROKEN_CAPABILITIES = '''
+import pytest
+from opskit.storage.local import LocalStorage
+from opskit.testing import StorageContract, TrackerContract
+from opskit.tracker.capabilities import SupportsSync
+from opskit.tracker.sqlite import SQLiteTracker
+
+class Undeclared(LocalStorage):
+    def incomplete_uploads(self, started_before=None):  # opskit doctor would call it, untested
+        return []
+
+class TestUndeclared(StorageContract):
+    unsupported = {"tamper": "not under test here"}
+
+    @pytest.fixture
+    def storage(self, tmp_path):
+        return Undeclared(tmp_path / "blobs")
+
+class Resending(SQLiteTracker, SupportsSync):
+    def sync(self):  # delivers the same run every time
+        return 1
+
+class TestResending(TrackerContract):
+    unsupported = {"reader": "one instance only"}
+
+    @pytest.fixture
+    def tracker(self, tmp_path):
+        return Resending(tmp_path / "db.sqlite")
+'''
+
+
+def test_capability_contract_tests_fail_on_broken_capabilities(tmp_path: Path) -> None:
+    """An undeclared cleanup method and a sync that delivers again each fail their capability contract test."""
+    from test_testing import _outcomes
+
+    got = _outcomes(tmp_path, BROKEN_CAPABILITIES, "upload_cleanup", "sync_when_declared")
+    outcome, message = got["TestUndeclared::test_upload_cleanup_when_declared_lists_sorted_string_pairs"]
+    assert outcome == "failure" and "declaring SupportsUploadCleanup" in message
+    outcome, message = got["TestResending::test_sync_when_declared_delivers_everything_once"]
+    assert outcome == "failure" and "must not send anything twice" in message

@@ -200,10 +200,17 @@ class StorageContract(Contract):
 
     # -- optional capabilities -------------------------------------------------------------------------
 
-    def test_a_declared_upload_cleanup_lists_sorted_string_pairs(self, storage: Storage) -> None:
-        """A storage that declares ``SupportsUploadCleanup`` lists (key, upload id) string pairs, sorted, none before 1970."""
-        if not isinstance(storage, SupportsUploadCleanup):
-            pytest.skip(f"{type(storage).__name__} does not declare SupportsUploadCleanup")
+    def test_upload_cleanup_when_declared_lists_sorted_string_pairs(self, storage: Storage) -> None:
+        """``SupportsUploadCleanup``: declared, it lists sorted (key, upload id) pairs, none before 1970; else neither method."""
+        if SupportsUploadCleanup not in type(storage).__mro__:
+            methods = {"incomplete_uploads", "abort_upload"}
+            present = sorted(methods & set(dir(storage)))
+            assert present == [], (
+                f"{type(storage).__name__} has {present} without declaring SupportsUploadCleanup: declare it as a base "
+                "class (both methods) so mypy and this suite check it, or rename them"
+            )
+            return
+        assert isinstance(storage, SupportsUploadCleanup)
         storage.put_bytes(b"opskit.testing: a completed write")
         found = storage.incomplete_uploads(None)
         assert found == sorted(found)
