@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -11,13 +12,14 @@ from typing import Any, ClassVar, Protocol
 import pytest
 
 import opskit
+from opskit._backends import get_storage
 from opskit.cli.main import main as cli
 from opskit.deployments.options import Option
 from opskit.deployments.target import Deployment, DeploymentSpec, SupportsOptions, Target
 from opskit.doctor import run_doctor
 from opskit.hookspecs import hookimpl
 from opskit.storage.base import Storage
-from opskit.storage.capabilities import SupportsUploadCleanup
+from opskit.storage.capabilities import SupportsBlobAge, SupportsUploadCleanup
 from opskit.storage.local import LocalStorage
 from opskit.testing import fresh_store, plugin_manager, register_test_model
 from opskit.tracker.base import RegistryTracker, RunTracker, StateStore, Tracker
@@ -64,6 +66,7 @@ def test_old_and_new_import_paths_resolve_to_the_same_protocols() -> None:
     assert (opskit.tracker.RunTracker, opskit.tracker.RegistryTracker, opskit.tracker.StateStore) == (RunTracker, RegistryTracker, StateStore)
     assert opskit.tracker.SupportsSync is SupportsSync
     assert opskit.storage.Storage is Storage and opskit.storage.SupportsUploadCleanup is SupportsUploadCleanup
+    assert opskit.storage.SupportsBlobAge is SupportsBlobAge
 
 
 def test_built_in_and_plugin_backends_declare_their_contracts() -> None:
@@ -79,14 +82,14 @@ def test_built_in_and_plugin_backends_declare_their_contracts() -> None:
     declared = {
         SQLiteTracker: {Tracker},
         MLflowTracker: {Tracker, SupportsSync},
-        LocalStorage: {Storage},
+        LocalStorage: {Storage, SupportsBlobAge},
         FsspecStorage: {Storage, SupportsUploadCleanup},
-        IndexedFolderStorage: {Storage},
+        IndexedFolderStorage: {Storage, SupportsBlobAge},
         LocalTarget: {Target, SupportsOptions},
         DockerTarget: {Target, SupportsOptions},
         PrintTarget: {Target},
     }
-    capabilities = {SupportsSync, SupportsUploadCleanup, SupportsOptions}
+    capabilities = {SupportsSync, SupportsUploadCleanup, SupportsBlobAge, SupportsOptions}
     for cls, protocols in declared.items():
         assert protocols <= set(cls.__mro__), cls
         assert capabilities & set(cls.__mro__) == protocols & capabilities, f"{cls.__name__} declares a capability it should not"
@@ -194,6 +197,25 @@ def test_doctor_aborts_old_uploads_of_a_storage_declaring_upload_cleanup(tmp_pat
         assert UploadingStorage.uploads == {("blobs/new", "u2"): now}
         opskit.configure(storage="local")
         assert all(f.check != "unfinished uploads" for f in run_doctor().findings)
+
+
+def test_doctor_repairs_old_orphans_only_where_the_storage_reports_blob_ages(tmp_path: Path) -> None:
+    """--repair removes old orphans of a plugin storage declaring ``SupportsBlobAge``; without it, keeps them and says why."""
+    with fresh_store(tmp_path / ".opskit"):
+        opskit.configure(storage=f"example://{tmp_path / 'blobs'}")
+        old, new = get_storage().put_bytes(b"old orphan").digest, get_storage().put_bytes(b"new orphan").digest
+        path = tmp_path / "blobs" / old.replace(":", "-")
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+        finding = next(f for f in run_doctor(repair=True).findings if f.check == "orphan blobs")
+        assert finding.repaired and "removed 1 older than an hour" in finding.detail
+        assert not get_storage().exists(old) and get_storage().exists(new)
+
+        opskit.configure(storage="memory://protocols-orphans")
+        orphan = get_storage().put_bytes(b"orphan in memory").digest
+        finding = next(f for f in run_doctor(repair=True).findings if f.check == "orphan blobs")
+        assert not finding.repaired and "does not report blob ages" in finding.detail
+        assert get_storage().exists(orphan)
+        get_storage().delete(orphan)
 
 
 class TabledTarget(Target, SupportsOptions):

@@ -8,7 +8,8 @@ from pathlib import Path
 from attrs import define, field, frozen
 
 from opskit._backends import get_storage, get_tracker
-from opskit.storage.capabilities import SupportsUploadCleanup
+from opskit.errors import BlobNotFound
+from opskit.storage.capabilities import SupportsBlobAge, SupportsUploadCleanup
 from opskit.storage.local import LocalStorage
 
 __all__ = ["Finding", "Report", "run_doctor"]
@@ -78,18 +79,26 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
         )
     orphans = sorted(stored - referenced)
     removed = 0
-    if repair and orphans and isinstance(storage, LocalStorage):
+    if repair and orphans and isinstance(storage, SupportsBlobAge):  # age unknown: never remove
         cutoff = time.time() - GRACE_SECONDS
         for digest in orphans:
-            path = storage._path(digest)
-            if path.stat().st_mtime < cutoff:
+            try:
+                old = storage.stored_at(digest) < cutoff
+            except BlobNotFound:  # removed meanwhile
+                continue
+            if old:
                 storage.delete(digest)
                 removed += 1
+    if not repair:
+        outcome = " (harmless; `opskit doctor --repair` removes old ones)"
+    elif isinstance(storage, SupportsBlobAge):
+        outcome = f"; removed {removed} older than an hour"
+    else:
+        outcome = f"; kept: {storage.name} storage does not report blob ages, so none can be told safe to remove"
     report.add(
         "orphan blobs",
         True,
-        f"{len(orphans)} blob(s) not referenced by any run or model"
-        + (f"; removed {removed} older than an hour" if repair else " (harmless; `opskit doctor --repair` removes old ones)")
+        f"{len(orphans)} blob(s) not referenced by any run or model" + outcome
         if orphans
         else "none",
         repaired=removed > 0,

@@ -10,7 +10,21 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-__all__ = ["SupportsUploadCleanup"]
+__all__ = ["SupportsBlobAge", "SupportsUploadCleanup"]
+
+
+@runtime_checkable
+class SupportsBlobAge(Protocol):
+    """A storage that knows when each blob was written.
+
+    ``opskit doctor --repair`` then removes orphan blobs (referenced by no run or
+    model) older than an hour; younger ones may belong to a run in progress.
+    Without it, doctor only reports orphans.
+    """
+
+    def stored_at(self, digest: str) -> float:
+        """When the blob was written (epoch seconds). Raises ``BlobNotFound`` when it is not stored."""
+        ...
 
 
 @runtime_checkable

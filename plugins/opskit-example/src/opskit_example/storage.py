@@ -20,9 +20,10 @@ from opskit.storage.base import (
     digest_stream,
     write_verified,
 )
+from opskit.storage.capabilities import SupportsBlobAge
 
 
-class IndexedFolderStorage(Storage):
+class IndexedFolderStorage(Storage, SupportsBlobAge):
     """Implements ``opskit.storage.Storage``: atomic writes (temp file + rename), verified reads."""
 
     name = "example"
@@ -86,6 +87,12 @@ class IndexedFolderStorage(Storage):
     def open(self, digest: str) -> BinaryIO:
         try:
             return open(self._path(digest), "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
+
+    def stored_at(self, digest: str) -> float:
+        try:
+            return self._path(digest).stat().st_mtime
         except FileNotFoundError:
             raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
 
