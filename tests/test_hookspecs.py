@@ -44,3 +44,63 @@ def test_registration_hooks_are_called_by_the_registry_builder() -> None:
     """The registration hooks, which the facade leaves out, are called where the backend registry is built."""
     source = "".join(path.read_text() for path in (ROOT / "src" / "opskit").rglob("*.py"))
     assert all(f"hook.{name}" in source for name in REGISTRATION), REGISTRATION
+
+
+class OrderRecorder:
+    """Records every hook a train call fires, answering None so the built-ins still do the work."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @hookspecs.hookimpl
+    def fingerprint_data(self, name: str, value: object) -> None:
+        self.calls.append("fingerprint_data")
+
+    @hookspecs.hookimpl
+    def before_run(self) -> None:
+        self.calls.append("before_run")
+
+    @hookspecs.hookimpl
+    def infer_schema(self, value: object) -> None:
+        self.calls.append("infer_schema")
+
+    @hookspecs.hookimpl
+    def serialize_model(self, model: object) -> None:
+        self.calls.append("serialize_model")
+
+    @hookspecs.hookimpl
+    def after_model_registered(self) -> None:
+        self.calls.append("after_model_registered")
+
+    @hookspecs.hookimpl
+    def after_alias_changed(self) -> None:
+        self.calls.append("after_alias_changed")
+
+    @hookspecs.hookimpl
+    def after_run(self) -> None:
+        self.calls.append("after_run")
+
+
+def test_a_train_call_fires_hooks_in_the_documented_order(tmp_path: Path) -> None:
+    """docs/plugins.md "Hook call order": fingerprint, before_run, infer_schema, serialize, registered, alias, after_run."""
+    import pandas as pd
+
+    import opskit
+    from opskit.testing import fresh_store, plugin_manager
+
+    recorder = OrderRecorder()
+    with fresh_store(tmp_path / ".opskit"), plugin_manager(recorder):
+
+        @opskit.train(model="ordered", alias="prod")
+        def fit(frame: pd.DataFrame) -> dict[str, int]:
+            return {"rows": len(frame)}
+
+        fit(pd.DataFrame({"x": [1, 2, 3]}))
+    assert recorder.calls == [
+        "fingerprint_data", "before_run", "infer_schema", "serialize_model", "after_model_registered",
+        "after_alias_changed", "after_run",
+    ]
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    steps = docs.split("## Hook call order", 1)[1].split("**A registration**", 1)[0]
+    positions = [steps.index(f"`{name}(") for name in recorder.calls]
+    assert positions == sorted(positions), "docs/plugins.md lists the train hooks in another order"
