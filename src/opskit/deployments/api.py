@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from opskit.deployments.target import Deployment, DeploymentSpec, Target
+from opskit.deployments.target import Deployment, DeploymentSpec, SupportsOptions, Target
 from opskit.errors import DeploymentError, DeploymentNotFound, InvalidName
 from opskit.names import ModelRef
 from opskit.serialize import from_plain, to_plain
@@ -78,9 +78,8 @@ def deploy(
     from opskit.deployments.options import check_options, check_port
 
     chosen = get_target(target)
-    accepted = getattr(chosen, "options", None)  # a target plugin without a table checks its own options
-    if accepted is not None:
-        options = check_options(target, accepted, options)
+    if isinstance(chosen, SupportsOptions):  # a target without a table checks its own options
+        options = check_options(target, chosen.options, options)
     port = check_port(port, target)
     weights = _weights(ref)
     shadow_ref = str(ModelRef.parse(shadow)) if shadow is not None else None

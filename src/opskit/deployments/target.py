@@ -14,9 +14,11 @@ from attrs import field, frozen
 from opskit.errors import DeploymentError
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Mapping
 
-__all__ = ["Deployment", "DeploymentSpec", "Target", "request_body"]
+    from opskit.deployments.options import Option
+
+__all__ = ["Deployment", "DeploymentSpec", "SupportsOptions", "Target", "request_body"]
 
 
 def _plain(value: Any) -> Any:
@@ -201,4 +203,20 @@ class Target(Protocol):
 
     def logs(self, deployment: Deployment) -> str:
         """The deployment's log output ("" when there is none)."""
+        ...
+
+
+@runtime_checkable
+class SupportsOptions(Protocol):
+    """An optional target capability: a table of the deploy options it accepts.
+
+    With it, ``opskit.deploy`` checks ``spec.options`` against the table before
+    anything starts (an unknown name or a bad value raises ``InvalidOption``) and
+    hands the target the values converted to their type. A target without it
+    checks its own options in ``deploy``.
+    """
+
+    @property
+    def options(self) -> Mapping[str, Option]:
+        """Option name → ``opskit.deployments.options.Option`` (kind, bounds or choices, an example)."""
         ...
