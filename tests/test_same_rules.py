@@ -459,3 +459,14 @@ def test_any_key_is_refused_up_front_or_stored_on_every_tracker(tracker: str, ke
         opskit.log_metric(key, 0.5)
     stored = opskit.get_run(run.id)
     assert (stored.params, stored.tags, stored.metrics) == ({key: text}, {key: text}, {key: 0.5})
+
+
+@pytest.mark.parametrize("text", ["'", "it's", "back\\slash", 'say "hi"', "`tick`", "\\'"])
+def test_quotes_and_backslashes_in_values_are_found_on_every_tracker(tracker: str, text: str) -> None:
+    """A param or tag value with quotes or backslashes is found by an equality filter (escaped as opskit documents)."""
+    with opskit.start_run(params={"p": text}, tags={"t": text}) as run:
+        pass
+    quoted = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    assert [r.id for r in opskit.search_runs(f"params.p = {quoted}")] == [run.id]
+    assert [r.id for r in opskit.search_runs(f"tags.t = {quoted}")] == [run.id]
+    assert run.id not in [r.id for r in opskit.search_runs(f"tags.t != {quoted}")]

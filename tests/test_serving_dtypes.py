@@ -305,5 +305,5 @@ def test_any_values_in_any_column_get_200_or_a_400_never_a_500(s: Store, row: di
     else:
         response = httpx.post(f"{s.url('timely')}/invocations", content=json.dumps({"dataframe_records": [row]}), headers={"content-type": "application/json"}, timeout=30)
     assert response.status_code in {200, 400}, response.text
-    if response.status_code == 400:
-        assert response.json()["field"] in row
+    if response.status_code == 400 and not (fmt == "csv" and response.json()["message"].startswith("CSV record")):
+        assert response.json()["field"] in row  # else: a value with a bare line break split the CSV row

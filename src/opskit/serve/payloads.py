@@ -100,7 +100,8 @@ def parse_csv(body: bytes) -> Table:
     for i, row in enumerate(data):
         if len(row) != len(header):
             raise InvalidPayload(
-                f"CSV line {i + 2} has {len(row)} fields for {len(header)} columns", field=f"row {i}"
+                f"CSV record {i + 2} (data row {i}) has {len(row)} fields for {len(header)} columns; quote "
+                "fields that contain commas, quotes or line breaks"
             )
     return Table(tuple(header), [list(row) for row in data], text=True)
 

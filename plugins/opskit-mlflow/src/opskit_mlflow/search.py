@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from opskit.query import Clause, RunQuery
 from opskit.records import Run
@@ -26,7 +26,16 @@ _ATTRIBUTE_NAMES = {"status": "attributes.status", "name": "attributes.run_name"
 
 
 def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + value + "'"
+
+
+def _quotable(value: object) -> TypeGuard[str]:
+    """Text MLflow's filter parser reads back unchanged inside single quotes (no quote or backslash in it).
+
+    MLflow's parser has no escape for a quote inside a string literal, so such values are
+    not pushed to the server; opskit's own check in Python filters them (never narrower).
+    """
+    return isinstance(value, str) and not any(ch in value for ch in "'\\\"`")
 
 
 def _is_number(value: object) -> bool:
@@ -48,14 +57,14 @@ def _translate(clause: Clause) -> str | None:
     key = "`" + clause.key.replace("`", "") + "`"
     if clause.kind == "metrics" and clause.op in _NUMERIC_OPS and _is_number(clause.value):
         return f"metrics.{key} {clause.op} {clause.value!r}"
-    if clause.kind == "tags" and clause.op in _STRING_OPS and isinstance(clause.value, str):
+    if clause.kind == "tags" and clause.op in _STRING_OPS and _quotable(clause.value):
         return f"tags.{key} {clause.op} {_quote(clause.value)}"
-    if clause.kind == "params" and clause.op == "=" and _plain_text(clause.value):
+    if clause.kind == "params" and clause.op == "=" and _plain_text(clause.value) and _quotable(clause.value):
         return f"params.{key} = {_quote(str(clause.value))}"
-    if clause.kind == "attributes" and clause.key == "id" and clause.op == "=" and isinstance(clause.value, str):
+    if clause.kind == "attributes" and clause.key == "id" and clause.op == "=" and _quotable(clause.value):
         return f"tags.`opskit.run_id` = {_quote(clause.value)}"
     name = _ATTRIBUTE_NAMES.get(clause.key) if clause.kind == "attributes" else None
-    if name is not None and clause.op in _STRING_OPS and isinstance(clause.value, str):
+    if name is not None and clause.op in _STRING_OPS and _quotable(clause.value):
         return f"{name} {clause.op} {_quote(clause.value)}"
     return None
 
