@@ -7,7 +7,7 @@ from pathlib import Path
 
 from attrs import define, field, frozen
 
-from opskit._backends import get_storage, get_tracker
+from opskit.runtime import get_storage, get_tracker
 from opskit.storage.local import LocalStorage
 
 __all__ = ["Finding", "Report", "run_doctor"]

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from opskit.deployments.target import Deployment
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
+    from opskit.records.deployments import Deployment
     from opskit.registration import RegisterStorage, RegisterTarget, RegisterTracker
 
 __all__ = ["hookimpl", "hookspec"]
