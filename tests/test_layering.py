@@ -140,11 +140,14 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(groups, key=len, reverse=True)
 
 
-def test_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
+def test_graph_sees_every_kind_of_import() -> None:
     """The graph counts function-level and TYPE_CHECKING imports, not only module-level ones."""
     graph = import_graph()
-    # sdk.runs imports the tracker lazily, inside functions; the edge must be seen.
-    assert "opskit.errors" in graph["opskit.config"]
+    assert "opskit.errors" in graph["opskit.config"]  # module level
+    assert "opskit.runtime" in graph["opskit.deployments.client"]  # inside a function only
+    assert "opskit.records.deployments" in graph["opskit.hookspecs"]  # under TYPE_CHECKING only
+    assert "opskit.records.runs" in graph["opskit.query"]  # `from opskit.records.runs import NAME`
+    assert "opskit.tracker.sqlite.tracker" in graph["opskit.tracker.sqlite"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
@@ -164,3 +167,58 @@ def test_allowed_edges_exist() -> None:
     graph = import_graph()
     stale = [edge for edge in ALLOWED if edge[1] not in graph.get(edge[0], set())]
     assert stale == []
+
+
+#: Old import paths kept as deprecated shims; opskit's own modules use the new homes.
+SHIMS = {
+    "opskit._backends": None,  # every name
+    "opskit.config": {"configure", "get_config", "reset_defaults"},
+}
+
+
+def test_no_module_uses_the_shims() -> None:
+    """No module of opskit imports through a deprecated shim (they exist for plugins and old code only)."""
+    offenders = []
+    for name, path in _modules().items():
+        if name in SHIMS or name == "opskit":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module in SHIMS:
+                names = SHIMS[node.module]
+                if names is None or {a.name for a in node.names} & names:
+                    offenders.append((name, node.lineno, node.module))
+            elif isinstance(node, ast.Import) and any(a.name in SHIMS and SHIMS[a.name] is None for a in node.names):
+                offenders.append((name, node.lineno, "import"))
+    assert offenders == []
+
+
+def test_records_import_nothing_above_them() -> None:
+    """The record modules import only each other (records are data: no backend, no runtime, no I/O module)."""
+    graph = import_graph()
+    records = {name for name in graph if name == "opskit.records" or name.startswith("opskit.records.")}
+    outside = {(name, target) for name in records for target in graph[name] if target not in records}
+    assert sorted(outside) == []
+    io_modules = {"urllib", "http", "socket", "sqlite3", "subprocess", "requests", "fsspec"}
+    for name in records:
+        tree = ast.parse(_modules()[name].read_text(encoding="utf-8"))
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not imported & io_modules, name
+
+
+def test_plugins_in_this_repo_import_no_private_opskit_module() -> None:
+    """The plugins under plugins/ use public opskit modules only (opskit.runtime, not opskit._backends)."""
+    root = SRC.parent / "plugins"
+    offenders = []
+    for path in root.rglob("src/**/*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            for module in modules:
+                parts = module.split(".")
+                if parts[0] == "opskit" and any(p.startswith("_") for p in parts[1:]):
+                    offenders.append((str(path.relative_to(root)), node.lineno, module))
+    assert offenders == []

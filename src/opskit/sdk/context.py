@@ -176,7 +176,7 @@ class ActiveRun:
 
     def log_artifact(self, path: str | Path, name: str | None = None) -> list[Artifact]:
         """Store a file (or every file of a folder) with the run; returns the artifacts."""
-        from opskit._backends import get_storage
+        from opskit.runtime import get_storage
 
         source = Path(path)
         if not source.exists():
@@ -268,7 +268,7 @@ class ActiveRun:
 
 
 def _default_experiment(fallback: str) -> str:
-    from opskit.config import get_config
+    from opskit.runtime import get_config
 
     return get_config().experiment or fallback
 
@@ -285,7 +285,7 @@ def new_run(
     inputs: list[DataInput] | None = None,
 ) -> ActiveRun:
     """Build (not yet begin) an ``ActiveRun`` against the active tracker."""
-    from opskit._backends import get_tracker
+    from opskit.runtime import get_tracker
     from opskit.capture.params import check_param_value
 
     run_id = identity.new_run_id()
@@ -321,7 +321,7 @@ def start_run(
     """
     from opskit.capture.code import capture_code
     from opskit.capture.env import capture_env
-    from opskit.config import get_config
+    from opskit.runtime import get_config
 
     config = get_config()
     run = new_run(

@@ -53,7 +53,7 @@ def register_version(
     tracker: Tracker, run_id: str | None, name: str, model: object, *, alias: str | None, signature: Schema | None
 ) -> ModelVersion:
     """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it."""
-    from opskit._backends import get_storage
+    from opskit.runtime import get_storage
 
     serialized = hooks.serialize_model(model)
     if serialized is None:
@@ -90,7 +90,7 @@ def _wrap(fn: Callable[P, R], opts: _Options, *, is_train: bool) -> Callable[P, 
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from opskit.capture.env import capture_env
         from opskit.capture.params import bind_arguments, split_arguments
-        from opskit.config import get_config
+        from opskit.runtime import get_config
 
         config = get_config()
         params, data = split_arguments(bind_arguments(sig, args, kwargs))
