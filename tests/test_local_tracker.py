@@ -592,3 +592,24 @@ def test_a_failed_end_run_keeps_other_runs_points(tracker: Tracker) -> None:
     with pytest.raises(RunNotFound):
         tracker.end_run("no-such-run", status="FINISHED", ended_at=2.0)
     assert tracker.metric_history(run.id, "m") == [Metric("m", 1.0, 0, 1.0)]
+
+
+_digests = st.binary(min_size=1, max_size=8).map(lambda b: "sha256:" + __import__("hashlib").sha256(b).hexdigest())
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+
+
+@given(
+    st.lists(_digests, max_size=6),
+    st.recursive(_scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4), max_leaves=20),
+)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_digest_anywhere_in_a_state_document_is_a_reference(digests: list[str], filler: Any) -> None:
+    """digests_in finds each digest wherever it sits in a JSON value (nested lists/dicts), and nothing else."""
+    from opskit.tracker.base import digests_in
+
+    document: Any = {"filler": filler}
+    for i, digest in enumerate(digests):
+        document = [document, {f"k{i}": digest}] if i % 2 else {"inner": document, "blob": [digest]}
+    assert digests_in(document) == set(digests) | digests_in(filler)
+    assert digests_in(json.loads(json.dumps(document))) == set(digests) | digests_in(filler)
+    assert all(d.startswith("sha256:") and len(d) == 71 for d in digests_in(filler))

@@ -21,6 +21,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 import opskit
 from conftest import ROOT, run_python
+from opskit.tracker.base import digests_in_text
 from servers import MLflowServer
 
 
@@ -133,7 +134,7 @@ def test_filters_mean_the_same_on_every_tracker(tracker: str, text: str, expecte
 
 @pytest.mark.parametrize("tracker", ["mlflow", "mlflow-pg"], indirect=True)
 def test_state_documents_and_referenced_digests(tracker: str) -> None:
-    """State documents round-trip, replace, list and delete; model and artifact digests are reported."""
+    """State documents round-trip, replace, list and delete; digests of models and of every kind of state document are reported."""
     from opskit._backends import get_tracker
 
     store = get_tracker()
@@ -152,7 +153,14 @@ def test_state_documents_and_referenced_digests(tracker: str) -> None:
         return {"w": 1}
 
     train()
-    assert opskit.models.get_version("digests").digest in store.referenced_digests()
+    from opskit._backends import get_storage
+
+    logged = get_storage().put_bytes(b"a prediction-log batch")
+    store.put_state("predictions", "dep/1", {"deployment": "dep", "digest": logged.digest, "records": 1})
+    store.put_state("any-plugin-kind", "k", {"nested": [{"blob": get_storage().put_bytes(b"kept").digest}]})
+    referenced = store.referenced_digests()
+    assert {opskit.models.get_version("digests").digest, logged.digest} <= referenced
+    assert len(referenced) == 3  # the model, the prediction-log batch and the plugin's blob
     assert opskit.search_runs()[0].name == "train"  # state runs never show up as runs
     from opskit.doctor import run_doctor
 
@@ -219,7 +227,7 @@ def test_a_run_survives_a_server_outage(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_runs_started_while_the_server_is_down_arrive_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Path) -> None:
-    """With no server at all, runs go to the outbox whole; registering a model fails clearly; sync delivers."""
+    """With no server at all, runs and a registration go to the outbox whole; training returns its model; sync delivers all."""
     server = MLflowServer(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)  # not started yet
     monkeypatch.setenv("OPSKIT_TRACKER", "mlflow")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
@@ -230,26 +238,112 @@ def test_runs_started_while_the_server_is_down_arrive_later(tmp_path: Path, monk
         opskit.log_metric("score", 0.5)
         return seed
 
-    @opskit.train(model="offline-model")
+    @opskit.train(model="offline-model", alias="staging")
     def train() -> dict[str, int]:
+        opskit.log_metric("acc", 0.9)
         return {"w": 1}
 
     with pytest.warns(opskit.OpskitWarning, match="unreachable"):
         assert offline(seed=7) == 7
-    with pytest.warns(opskit.OpskitWarning, match="unreachable"), pytest.raises(opskit.BackendUnavailable, match="cannot be registered"):
-        train()
+    with pytest.warns(opskit.errors.RegistrationQueued, match="opskit sync"):
+        assert train() == {"w": 1}
     assert len(list((store / "mlflow-outbox").glob("*.jsonl"))) == 2
     server.start()
     try:
         from opskit._backends import get_tracker
 
-        assert get_tracker().sync() == 2  # type: ignore[attr-defined]
+        tracker = get_tracker()
+        queued = opskit.search_runs()  # nothing delivered yet
+        assert queued == []
+        waiting = set().union(*(digests_in_text(p.read_text()) for p in (store / "mlflow-outbox").glob("*.jsonl")))
+        assert waiting and waiting <= tracker.referenced_digests()  # doctor --repair keeps the queued model blob
+        assert tracker.sync() == 2  # type: ignore[attr-defined]
         first, second = opskit.search_runs(order_by=["started_at"])
         assert (first.name, first.status, first.params, first.metrics) == ("offline", "FINISHED", {"seed": 7}, {"score": 0.5})
-        assert second.name == "train" and second.status == "FAILED" and "BackendUnavailable" in (second.error or "")
+        assert (second.name, second.status, second.metrics, second.error) == ("train", "FINISHED", {"acc": 0.9}, None)
+        version = opskit.models.get_version("offline-model@staging")
+        assert (version.version, version.run_id, version.digest in waiting) == (1, second.id, True)
+        assert opskit.load_model("offline-model@staging") == {"w": 1}
+        assert opskit.get_run(second.id).model_version is not None
         assert not list((store / "mlflow-outbox").glob("*"))
     finally:
         server.stop()
+
+
+def test_training_is_not_lost_when_the_server_goes_down_before_registration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
+    """Server stops during training: the model is returned with a warning, blob stored; `opskit sync` registers it and moves the alias after the run."""
+    server = MLflowServer(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)
+    server.start()
+    try:
+        monkeypatch.setenv("OPSKIT_TRACKER", "mlflow")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+        opskit.reset_defaults()
+
+        @opskit.train(model="outage", alias="production")
+        def train(alpha: float = 0.5) -> dict[str, float]:
+            opskit.log_metric("r2", 1 - alpha)
+            if alpha < 0.5:
+                server.stop()  # the server goes away while this run trains
+            return {"alpha": alpha}
+
+        assert train(alpha=0.75) == {"alpha": 0.75}  # version 1, online
+        with pytest.warns(opskit.errors.RegistrationQueued, match="registering model 'outage'.*alias 'production'"):
+            assert train(alpha=0.25) == {"alpha": 0.25}
+        server.start()
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "opskit"), "sync"], capture_output=True, text=True, env=dict(os.environ),
+            timeout=300, check=False,
+        )
+        assert done.returncode == 0 and "delivered 1 run" in done.stdout, done.stdout + done.stderr
+        second = opskit.search_runs(order_by=["started_at"])[-1]
+        assert (second.status, second.params, second.metrics) == ("FINISHED", {"alpha": 0.25}, {"r2": 0.75})
+        version = opskit.models.get_version("outage@production")
+        assert (version.version, version.run_id) == (2, second.id)
+        assert opskit.load_model("outage@production") == {"alpha": 0.25}
+        history = opskit.models.history("outage", "production")
+        assert [(c.version, c.previous_version) for c in history] == [(1, None), (2, 1)]
+        client = MlflowClient(tracking_uri=server.url)  # what MLflow itself sees: version 2 belongs to the run
+        assert client.get_run(client.get_model_version("outage", "2").run_id).data.tags["opskit.run_id"] == second.id
+        assert not list((store / "mlflow-outbox").glob("*"))
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("tracker", ["mlflow"], indirect=True)
+def test_nothing_is_lost_at_exit_or_from_forked_workers(tracker: str) -> None:
+    """With the MLflow tracker too: an unended run is written and FAILED after sys.exit(3); 4 fork-pool workers' points all arrive."""
+    done = run_python(
+        "import sys, opskit\n"
+        "run = opskit.start_run(name='eda', params={'lr': 0.1})\n"
+        "opskit.log_metric('loss', 0.5)\n"
+        "opskit.set_tag('phase', 'eda')\n"
+        "print(run.id, flush=True)\n"
+        "sys.exit(3)\n",
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    run = opskit.get_run(done.stdout.split()[0])
+    assert (run.status, run.params, run.metrics, run.tags) == ("FAILED", {"lr": 0.1}, {"loss": 0.5}, {"phase": "eda"})
+    assert "sys.exit(3)" in (run.error or "")
+    done = run_python(
+        "import multiprocessing, opskit\n"
+        "run = opskit.start_run(name='cv')\n"
+        "def fold(k):\n"
+        "    run.log_metric('fold_auc', 0.5 + k / 10, step=k)\n"
+        "    return k\n"
+        "if __name__ == '__main__':\n"
+        "    with multiprocessing.get_context('fork').Pool(4) as pool:\n"
+        "        assert sorted(pool.map(fold, range(4))) == [0, 1, 2, 3]\n"
+        "    run.end()\n"
+        "    print(run.id, flush=True)\n"
+    )
+    run = opskit.get_run(done.stdout.split()[0])
+    assert run.status == "FINISHED"
+    assert sorted((p.step, p.value) for p in run.metric_history("fold_auc")) == [
+        (k, pytest.approx(0.5 + k / 10)) for k in range(4)
+    ]
 
 
 @given(st.text(max_size=20_000), st.text(max_size=20_000))

@@ -37,6 +37,11 @@ class Recorder:
         self.calls.append(("register_targets", None))
 
     @opskit.hookimpl
+    def register_drift_methods(self, register: Any) -> None:
+        register("recorder_range", lambda ref, cur: (float(cur.values[-1] - ref.values[-1]), None), kinds=("numeric",), threshold=1.0)
+        self.calls.append(("register_drift_methods", None))
+
+    @opskit.hookimpl
     def serialize_model(self, model: object) -> SerializedModel | None:
         if isinstance(model, Weights):
             return SerializedModel("weights", ",".join(map(str, model.values)).encode(), {"n": len(model.values)})
@@ -166,6 +171,13 @@ def test_registration_hooks_fill_the_registry() -> None:
     assert registry.for_scheme("storage", "file").name == "local"
     assert registry.for_scheme("storage", "s3").name == "fsspec"
     assert {c for c, _ in recorder.calls} == {"register_trackers", "register_storages", "register_targets"}
+    from opskit.monitor.methods import drift_methods
+    from opskit.monitor.stats import NumericData
+
+    methods = drift_methods(pm)
+    assert methods["recorder_range"].plugin == pm.get_name(recorder) and "ks" in methods
+    assert methods["recorder_range"].compute(NumericData.from_values([1, 2]), NumericData.from_values([1, 5])) == (3.0, None)
+    assert ("register_drift_methods", None) in recorder.calls
     with pytest.raises(opskit.UnknownBackend, match="opskit-ml\\[s3\\]"):
         registry.for_scheme("storage", "nosuchscheme")
 

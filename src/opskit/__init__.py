@@ -83,7 +83,7 @@ _EXPORTS: dict[str, str] = {
     "train": "opskit.sdk.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
-_SUBMODULES = ("deployments", "models", "plugins")
+_SUBMODULES = ("deployments", "models", "monitor", "plugins")
 
 
 # Hidden from type checkers, which read the `Name as Name` imports at the end instead:
@@ -110,6 +110,7 @@ if not TYPE_CHECKING:
 if TYPE_CHECKING:
     from opskit import deployments as deployments
     from opskit import models as models
+    from opskit import monitor as monitor
     from opskit import plugins as plugins
     from opskit.config import Config as Config
     from opskit.deployments.api import deploy as deploy

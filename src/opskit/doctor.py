@@ -87,7 +87,7 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
     report.add(
         "orphan blobs",
         True,
-        f"{len(orphans)} blob(s) not referenced by any run or model"
+        f"{len(orphans)} blob(s) not referenced by any record (run, model version, state document)"
         + (f"; removed {removed} older than an hour" if repair else " (harmless; `opskit doctor --repair` removes old ones)")
         if orphans
         else "none",

@@ -10,10 +10,13 @@ __all__ = [
     "BackendUnavailable",
     "BlobCorrupted",
     "BlobNotFound",
+    "ColumnNotFound",
     "ConfigError",
     "DeploymentError",
     "DeploymentNotFound",
     "DuplicateBackend",
+    "DuplicateDriftMethod",
+    "InvalidDataset",
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
@@ -26,12 +29,15 @@ __all__ = [
     "OpskitError",
     "OpskitWarning",
     "PluginError",
+    "RegistrationQueued",
     "RunNotFound",
+    "RunNotOwned",
     "SerializationError",
     "StorageAccessDenied",
     "StoreError",
     "StoreNotFound",
     "UnknownBackend",
+    "UnknownDriftMethod",
     "UnsupportedMediaType",
 ]
 
@@ -154,3 +160,27 @@ class UnsupportedMediaType(InvalidPayload):
 
 class StorageAccessDenied(OpskitError, PermissionError):
     """The storage refused the credentials, or the bucket/container does not exist."""
+
+
+class InvalidDataset(OpskitError, ValueError):
+    """Data handed to ``opskit.monitor`` cannot be used: empty, unreadable, or column kinds disagree."""
+
+
+class ColumnNotFound(OpskitError, LookupError):
+    """A named column is not in the data (or the reference profile)."""
+
+
+class UnknownDriftMethod(OpskitError, LookupError):
+    """No registered drift method has the given name, or it does not apply to the column's kind."""
+
+
+class DuplicateDriftMethod(PluginError):
+    """Two plugins registered a drift method under the same name."""
+
+
+class RunNotOwned(OpskitError, RuntimeError):
+    """A forked process tried to end a run that its parent process began (it may only log to it)."""
+
+
+class RegistrationQueued(OpskitWarning):
+    """The tracker could not be reached: the model blob is stored and its registration waits for `opskit sync`."""

@@ -27,7 +27,12 @@ import pluggy
 if TYPE_CHECKING:
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
     from opskit.records.deployments import Deployment
-    from opskit.registration import RegisterStorage, RegisterTarget, RegisterTracker
+    from opskit.registration import (
+        RegisterDriftMethod,
+        RegisterStorage,
+        RegisterTarget,
+        RegisterTracker,
+    )
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -68,6 +73,22 @@ def register_targets(register: RegisterTarget) -> None:
     :class:`opskit.deployments.Target` (``deploy(spec)``, ``status``, ``stop``,
     ``logs``). Targets are listed by ``opskit plugins`` and selected by
     ``opskit.deploy(..., target="name")``. Built-ins: ``local`` and ``docker``.
+    """
+
+
+@hookspec
+def register_drift_methods(register: RegisterDriftMethod) -> None:
+    """Register drift statistics: ``register("name", compute, kinds=("numeric",), threshold=0.1)``.
+
+    ``compute(reference, current)`` receives two ``opskit.monitor.stats.NumericData``
+    (sorted float64 ``values``, ``n``, ``cdf(x)``, ``mean_std()``) or two
+    ``CategoricalData`` (``counts``) and returns ``(statistic, p_value)``, ``p_value``
+    ``None`` for a distance. ``kinds`` says which columns it applies to (``"numeric"``,
+    ``"categorical"``); ``threshold`` is the default decision threshold (p-value methods
+    flag drift when ``p_value < threshold``, distances when ``statistic >= threshold``).
+    Select it with ``opskit.monitor.drift(..., methods={"column": "name"})``. Built-ins:
+    ``ks``, ``wasserstein``, ``psi``, ``chisquare``, ``jensenshannon``. A name registered
+    twice is a ``DuplicateDriftMethod`` naming both plugins.
     """
 
 

@@ -89,6 +89,8 @@ def register(
     training frame); ``input_example`` a few rows (dtypes only). Without either,
     the model's own feature names are used when it has them (their dtypes are
     then unknown: pass ``signature=`` so the server can cast requests exactly).
+    Raises ``BackendUnavailable`` when the tracker cannot be reached (there is no run whose
+    outbox could keep the registration).
     """
     from opskit.sdk.decorators import explicit_signature, model_signature, register_version
 
@@ -96,4 +98,6 @@ def register(
     if alias is not None:
         validate_alias(alias)
     schema = explicit_signature(signature, input_example) or model_signature(model, [])
-    return register_version(get_tracker(), None, name, model, alias=alias, signature=schema)
+    version = register_version(get_tracker(), None, name, model, alias=alias, signature=schema)
+    assert version is not None  # only a run's registration is queued during an outage; this one raises
+    return version

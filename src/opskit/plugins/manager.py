@@ -44,6 +44,7 @@ DEFAULT_PLUGINS = (
     "opskit.builtins.fingerprints",
     "opskit.builtins.local_target",
     "opskit.builtins.docker_target",
+    "opskit.builtins.drift_methods",
 )
 
 

@@ -8,6 +8,7 @@ worker thread, use the run handle's methods (``run.log_metric(...)``).
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
 import traceback
@@ -19,7 +20,7 @@ from typing import Any
 from attrs import define, field
 
 from opskit._hooks import hooks
-from opskit.errors import InvalidValue, NoActiveRun
+from opskit.errors import InvalidValue, NoActiveRun, RunNotOwned
 from opskit.names import (
     validate_experiment,
     validate_key,
@@ -37,7 +38,7 @@ from opskit.records import (
     Run,
     RunStatus,
 )
-from opskit.sdk import identity
+from opskit.sdk import identity, lifecycle
 from opskit.tracker.base import Tracker
 
 __all__ = [
@@ -127,6 +128,8 @@ class ActiveRun:
     steps: dict[str, int] = field(factory=dict, repr=False)
     model_version: ModelVersion | None = field(default=None, repr=False)
     status: RunStatus = "RUNNING"
+    #: The process that began the run: it ends the run; a forked child only logs to it (at once).
+    pid: int = field(factory=os.getpid, repr=False)
     _token: contextvars.Token[ActiveRun | None] | None = field(default=None, repr=False)
 
     # -- logging -------------------------------------------------------------------------------
@@ -139,6 +142,7 @@ class ActiveRun:
         self.steps[key] = step
         self.latest[key] = number
         self.tracker.log_metrics(self.id, (Metric(key, number, step, time.time()),))
+        lifecycle.accepted(self)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log several metrics at once (same step)."""
@@ -153,6 +157,7 @@ class ActiveRun:
             self.steps[point.key] = point.step
             self.latest[point.key] = point.value
         self.tracker.log_metrics(self.id, points)
+        lifecycle.accepted(self)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log params (JSON values)."""
@@ -161,6 +166,7 @@ class ActiveRun:
         clean = {_key(k, "param"): check_param_value(k, v) for k, v in params.items()}
         self.params.update(clean)
         self.tracker.log_params(self.id, clean)
+        lifecycle.accepted(self)
 
     def log_param(self, key: str, value: Any) -> None:
         self.log_params({key: value})
@@ -170,6 +176,7 @@ class ActiveRun:
         clean = _tag_values(tags)
         self.tags.update(clean)
         self.tracker.set_tags(self.id, clean)
+        lifecycle.accepted(self)
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
@@ -224,16 +231,27 @@ class ActiveRun:
             self.tags.setdefault("opskit.parent_run_id", parent.id)
         started = self.record()
         self.tracker.create_run(started, pid=identity.pid())
+        self.pid = os.getpid()
         self._token = _current.set(self)
+        lifecycle.opened(self)
         hooks.before_run(started)
         return self
 
-    def end(self, status: RunStatus = "FINISHED", error: BaseException | None = None) -> Run:
-        """Flush, store the final status, restore the parent run, call ``after_run``."""
+    def end(self, status: RunStatus = "FINISHED", error: BaseException | None = None, *, reason: str | None = None) -> Run:
+        """Flush, store the final status, restore the parent run, call ``after_run``.
+
+        *reason* is stored as the run's error text when no exception ended it (e.g. a signal).
+        """
         global _last_run_id
         if self.status != "RUNNING":
             return self.record()
-        text = None
+        if self.pid != os.getpid():
+            raise RunNotOwned(
+                f"run {self.id} ({self.name!r}) was begun by process {self.pid}; this forked process "
+                f"({os.getpid()}) may log to it but not end it: let process {self.pid} end it, or begin "
+                "a run of its own here with opskit.start_run()"
+            )
+        text = reason
         if error is not None:
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         ended_at = time.time()
@@ -241,6 +259,7 @@ class ActiveRun:
         try:
             self.tracker.end_run(self.id, status=status, ended_at=ended_at, error=text)
         finally:
+            lifecycle.closed(self)
             if self._token is not None:
                 try:
                     _current.reset(self._token)
@@ -258,13 +277,63 @@ class ActiveRun:
     def __enter__(self) -> ActiveRun:
         return self
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Sent to another process (a ``spawn`` pool's arguments, ...), the run is a handle to log through.
+
+        The receiving process writes every point at once to the same store and may not end the
+        run; if its configuration selects another store it raises ``ConfigError`` there.
+        """
+        return _run_handle, (self.id, self.name, self.experiment, self.started_at, self.pid, _store_of(self.tracker))
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc is None:
             self.end("FINISHED")
         else:
-            self.end("FAILED" if isinstance(exc, Exception) else "KILLED", exc)
+            self.end(lifecycle.exit_status(exc), exc)
+
+
+def _store_of(tracker: Tracker) -> str:
+    """Which store *tracker* writes to (the same text in every process that selects that store)."""
+    where = getattr(tracker, "path", None) or getattr(tracker, "tracking_uri", None) or ""
+    namespace = getattr(tracker, "namespace", None) or ""
+    return f"{tracker.name} tracker at {where}" + (f" (namespace {namespace})" if namespace else "")
+
+
+class _OtherStore:
+    """The tracker of a run handle whose process selects another store: every use raises ``ConfigError``.
+
+    Unpickling must not raise (a ``multiprocessing`` pool whose task cannot be unpickled waits
+    forever); the first ``log_*`` call does, and the error reaches the caller of ``pool.map``.
+    """
+
+    name = "other-store"
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    def __getattr__(self, attribute: str) -> Any:
+        from opskit.errors import ConfigError
+
+        raise ConfigError(self._message)
+
+
+def _run_handle(run_id: str, name: str, experiment: str, started_at: float, pid: int, store: str) -> ActiveRun:
+    """Rebuild a run sent from process *pid* as a handle on this process's tracker (which must be the same store)."""
+    from typing import cast
+
+    from opskit.runtime import get_tracker
+
+    tracker = get_tracker()
+    here = _store_of(tracker)
+    if here != store:
+        tracker = cast(Tracker, _OtherStore(
+            f"run {run_id} ({name!r}) was sent from process {pid}, whose store is the {store}, but this "
+            f"process ({os.getpid()}) selects the {here}: its points would go elsewhere. Give this process "
+            "the same configuration (OPSKIT_HOME, OPSKIT_TRACKER, tracker options) as the one that began the run"
+        ))
+    return ActiveRun(id=run_id, name=name, experiment=experiment, started_at=started_at, tracker=tracker, pid=pid)
 
 
 def _default_experiment(fallback: str) -> str:
@@ -285,8 +354,8 @@ def new_run(
     inputs: list[DataInput] | None = None,
 ) -> ActiveRun:
     """Build (not yet begin) an ``ActiveRun`` against the active tracker."""
-    from opskit.runtime import get_tracker
     from opskit.capture.params import check_param_value
+    from opskit.runtime import get_tracker
 
     run_id = identity.new_run_id()
     clean_tags = _tag_values(tags or {})

@@ -11,7 +11,7 @@ import attrs
 from attrs import frozen
 
 from opskit._hooks import hooks
-from opskit.errors import InvalidValue, OpskitWarning
+from opskit.errors import BackendUnavailable, InvalidValue, OpskitWarning, RegistrationQueued
 from opskit.names import (
     validate_alias,
     validate_experiment,
@@ -21,7 +21,7 @@ from opskit.names import (
     validate_tag_value,
 )
 from opskit.records import ColumnSpec, ModelVersion, Schema
-from opskit.sdk import identity
+from opskit.sdk import identity, lifecycle
 from opskit.sdk.context import ActiveRun, new_run
 
 if TYPE_CHECKING:
@@ -44,15 +44,26 @@ class _Options:
     signature: Schema | None = None
 
 
-def register_model(run: ActiveRun, name: str, model: object, *, alias: str | None, signature: Schema | None) -> ModelVersion:
-    """Serialize *model*, store its blob, register a version from *run* and move *alias* to it."""
+def register_model(
+    run: ActiveRun, name: str, model: object, *, alias: str | None, signature: Schema | None
+) -> ModelVersion | None:
+    """Serialize *model*, store its blob, register a version from *run* and move *alias* to it.
+
+    If the tracker cannot be reached and keeps an outbox, the registration (and the alias
+    move) waits there with the run for ``opskit sync``: a ``RegistrationQueued`` warning,
+    and None instead of the version. Training is never lost to an outage.
+    """
     return register_version(run.tracker, run.id, name, model, alias=alias, signature=signature)
 
 
 def register_version(
     tracker: Tracker, run_id: str | None, name: str, model: object, *, alias: str | None, signature: Schema | None
-) -> ModelVersion:
-    """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it."""
+) -> ModelVersion | None:
+    """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it.
+
+    During an outage a registration that belongs to a run is queued in the tracker's outbox
+    (see ``register_model``) and None is returned; one without a run raises ``BackendUnavailable``.
+    """
     from opskit.runtime import get_storage
 
     serialized = hooks.serialize_model(model)
@@ -62,22 +73,58 @@ def register_version(
             "or install a plugin with a `serialize_model` hook for it"
         )
     blob = get_storage().put_bytes(serialized.data)
-    version = tracker.register_model_version(
-        name,
-        digest=blob.digest,
-        size_bytes=blob.size_bytes,
-        flavor=serialized.flavor,
-        run_id=run_id,
-        signature=signature,
-        metadata=serialized.metadata,
-        model=model,
+    queued = functools.partial(
+        _queue_registration, tracker, run_id, name, digest=blob.digest, size_bytes=blob.size_bytes,
+        flavor=serialized.flavor, signature=signature, metadata=serialized.metadata, alias=alias,
     )
+    try:
+        version = tracker.register_model_version(
+            name,
+            digest=blob.digest,
+            size_bytes=blob.size_bytes,
+            flavor=serialized.flavor,
+            run_id=run_id,
+            signature=signature,
+            metadata=serialized.metadata,
+            model=model,
+        )
+    except BackendUnavailable as exc:
+        return queued(error=exc, version=None)
     hooks.after_model_registered(version)
     if alias is not None:
-        change = tracker.set_alias(name, alias, version.version, user=identity.user())
+        try:
+            change = tracker.set_alias(name, alias, version.version, user=identity.user())
+        except BackendUnavailable as exc:
+            queued(error=exc, version=version.version)
+            return version
         hooks.after_alias_changed(change)
         version = attrs.evolve(version, aliases=(*version.aliases, alias))
     return version
+
+
+def _queue_registration(
+    tracker: Tracker, run_id: str | None, name: str, *, digest: str, size_bytes: int, flavor: str,
+    signature: Schema | None, metadata: Mapping[str, Any], alias: str | None, error: BackendUnavailable,
+    version: int | None,
+) -> None:
+    """Hand a registration the tracker could not take to its outbox (re-raise *error* if it has none)."""
+    import warnings
+
+    queue = getattr(tracker, "queue_registration", None)
+    if run_id is None or queue is None or not queue(
+        name, digest=digest, size_bytes=size_bytes, flavor=flavor, run_id=run_id, signature=signature,
+        metadata=metadata, alias=alias, user=identity.user(), version=version,
+    ):
+        raise error
+    what = f"moving alias {alias!r} to {name}:{version}" if version is not None else (
+        f"registering model {name!r}" + (f" (and moving alias {alias!r})" if alias else "")
+    )
+    warnings.warn(
+        f"{what} failed: {error}. Nothing is lost: the model blob {digest} is stored and the "
+        f"registration waits with run {run_id} in the outbox; run `opskit sync` when the server is back",
+        RegistrationQueued,
+        stacklevel=5,
+    )
 
 
 def _wrap(fn: Callable[P, R], opts: _Options, *, is_train: bool) -> Callable[P, R]:
@@ -121,7 +168,7 @@ def _wrap(fn: Callable[P, R], opts: _Options, *, is_train: bool) -> Callable[P, 
                     signature = opts.signature or model_signature(result, [v for _, v in data])
                     run.model_version = register_model(run, model_name, result, alias=opts.alias, signature=signature)
         except BaseException as exc:
-            run.end("FAILED" if isinstance(exc, Exception) else "KILLED", exc)
+            run.end(lifecycle.exit_status(exc), exc)
             raise
         run.end("FINISHED")
         return result

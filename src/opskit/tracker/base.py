@@ -12,6 +12,7 @@ cheap to call in a tight loop; a tracker flushes its buffer at ``end_run``, at
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,7 +30,35 @@ from opskit.records import (
     Schema,
 )
 
-__all__ = ["Tracker"]
+__all__ = ["Tracker", "digests_in", "digests_in_text"]
+
+_BLOB_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def digests_in(value: Any) -> set[str]:
+    """Every blob digest (``sha256:<64 hex>``) anywhere in a JSON value: what a state document keeps alive.
+
+    Any kind of state document may keep blobs (prediction-log batches today, more
+    kinds tomorrow); a tracker's ``referenced_digests`` counts every digest in
+    every document, so ``opskit doctor --repair`` never deletes a blob a record needs.
+    """
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) == 71 and _BLOB_DIGEST.fullmatch(item):
+                found.add(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
+def digests_in_text(text: str) -> set[str]:
+    """Every blob digest written anywhere in *text* (e.g. a file of queued operations)."""
+    return set(_BLOB_DIGEST.findall(text))
 
 
 @runtime_checkable
@@ -167,7 +196,9 @@ class Tracker(Protocol):
         ...
 
     def referenced_digests(self) -> set[str]:
-        """Every blob digest a model version or artifact refers to (for ``opskit doctor``)."""
+        """Every blob digest a record refers to: model versions, artifacts and every state document
+        (``digests_in``), plus anything a tracker keeps for later delivery. ``opskit doctor --repair``
+        deletes only blobs outside this set, so it must hold every kind of record that keeps blobs."""
         ...
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
     from opskit_mlflow.writing import Buffer
 
 __all__ = ["MLflowConnection", "error_code", "is_missing"]
+
+
+_connections: weakref.WeakSet[MLflowConnection] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for connection in list(_connections):
+        connection._forked()
 
 
 def error_code(error: MlflowException) -> str:
@@ -70,6 +79,18 @@ class MLflowConnection:
         self._experiment_names: dict[str, str] = {}
         self._points = 0
         self._last_flush = time.monotonic()
+        _connections.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: the parent sends what it buffered; the child sends only its own writes.
+
+        MLflow's HTTP session is per process already (its cache is keyed by the pid).
+        """
+        self._lock = threading.RLock()  # another thread of the parent may have held it at the fork
+        for buffer in self._buffers.values():
+            buffer.new_params, buffer.tags, buffer.metrics = {}, {}, []
+            buffer.params_dirty = buffer.infinite_dirty = False
+        self._points = 0
 
     # -- provided by the other parts (RunWriter, RunReader, OutboxDelivery) ------------------------
 
@@ -190,3 +211,7 @@ class MLflowConnection:
             )
         self._ids[run_id] = hits[0].info.run_id
         return str(hits[0].info.run_id)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -12,12 +12,13 @@ from opskit.errors import RunNotFound
 from opskit.serialize import from_dict
 from opskit.tracker.sqlite.process import is_alive
 from opskit_mlflow.outbox import is_unreachable
+from opskit_mlflow.registry import ModelRegistry
 from opskit_mlflow.writing import Buffer, RunWriter
 
 __all__ = ["OutboxDelivery"]
 
 
-class OutboxDelivery(RunWriter):
+class OutboxDelivery(RunWriter, ModelRegistry):
     """``sync``: replays each run kept in the outbox through the same writes as a live run."""
 
     def _deliver_quietly(self) -> None:
@@ -73,6 +74,8 @@ class OutboxDelivery(RunWriter):
             buffer.tags = dict(op["tags"])
             buffer.metrics = [MLflowMetric(k, v, ts, step) for k, v, ts, step in op["metrics"]]
             self._send_batch(self._mlflow_id(run_id), buffer)
+        elif kind == "register":  # after the run's writes, before its end: run, version, alias
+            self._deliver_registration(run_id, op)
         elif kind == "end":
             run = from_dict(op["run"]) if op.get("run") else None
             self._finish(self._mlflow_id(run_id), run, op["status"], float(op["ended_at"]))

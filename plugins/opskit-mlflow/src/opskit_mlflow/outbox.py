@@ -65,6 +65,10 @@ class Outbox:
         busy = set(self._files.values())
         return sorted(p for p in self.folder.glob("*.jsonl") if p not in busy)
 
+    def files(self) -> list[Path]:
+        """Every file in the outbox, complete or still being written, oldest first."""
+        return sorted(self.folder.glob("*.jsonl")) if self.folder.is_dir() else []
+
     @staticmethod
     def read(path: Path) -> Iterator[dict[str, Any]]:
         with path.open(encoding="utf-8") as lines:

@@ -65,10 +65,84 @@ class ModelRegistry(MLflowConnection):
     ) -> ModelVersion:
         try:
             return self._register(name, digest, size_bytes, flavor, run_id, signature, metadata, model)
-        except MlflowException as exc:
+        except Exception as exc:
             if is_unreachable(exc):
                 raise self._unavailable(exc) from exc
             raise
+
+    def queue_registration(
+        self,
+        name: str,
+        *,
+        digest: str,
+        size_bytes: int,
+        flavor: str,
+        run_id: str,
+        signature: Schema | None,
+        metadata: Mapping[str, Any],
+        alias: str | None,
+        user: str | None,
+        version: int | None = None,
+    ) -> bool:
+        """Keep a registration (and its alias move) that could not reach the server in *run_id*'s outbox.
+
+        ``opskit sync`` delivers it after the run's earlier writes and before its end: the run,
+        then the version, then the alias. With *version*, the version exists and only the alias
+        move waits. Returns False when this tracker has no outbox (the caller raises).
+        """
+        if self.outbox is None:
+            return False
+        with self._lock:
+            self._go_offline(run_id, ConnectionError("the server did not answer at model registration"))
+            self.flush()  # the run's buffered writes go first (to the outbox, the server being down)
+            self.outbox.append(run_id, {
+                "op": "register", "name": name, "digest": digest, "size_bytes": size_bytes, "flavor": flavor,
+                "signature": to_plain(signature), "metadata": dict(metadata), "alias": alias, "user": user,
+                "version": version,
+            })
+        return True
+
+    def _deliver_registration(self, run_id: str, op: Mapping[str, Any]) -> None:
+        """Register a queued version (once: a version of the same blob from the same run is reused), then move its alias."""
+        name = str(op["name"])
+        number = op.get("version")
+        if number is None:
+            done = [v for v in self._versions_if_any(name) if v.digest == op["digest"] and v.run_id == run_id]
+            if done:
+                number = done[0].version
+            else:
+                signature = from_plain(Schema, op["signature"]) if op.get("signature") else None
+                model = self._queued_model(name, op, run_id, signature)
+                number = self._register(
+                    name, str(op["digest"]), int(op["size_bytes"]), str(op["flavor"]), run_id, signature,
+                    dict(op.get("metadata") or {}), model,
+                ).version
+        if op.get("alias"):
+            self.set_alias(name, str(op["alias"]), int(number), user=op.get("user"))
+
+    def _versions_if_any(self, name: str) -> list[ModelVersion]:
+        try:
+            return self._versions(name)
+        except MlflowException as exc:
+            if is_missing(exc):
+                return []
+            raise
+
+    @staticmethod
+    def _queued_model(name: str, op: Mapping[str, Any], run_id: str, signature: Schema | None) -> object | None:
+        """The model object rebuilt from its stored blob, so MLflow gets its native flavor too (None if no plugin loads it)."""
+        from opskit.errors import OpskitError
+        from opskit.loading import load_version
+
+        provisional = ModelVersion(
+            name=name, version=0, digest=str(op["digest"]), size_bytes=int(op["size_bytes"]), flavor=str(op["flavor"]),
+            run_id=run_id, created_at=time.time(), signature=signature, metadata=dict(op.get("metadata") or {}),
+        )
+        try:
+            model: object = load_version(provisional)
+        except OpskitError:
+            return None
+        return model
 
     def _register(
         self, name: str, digest: str, size_bytes: int, flavor: str, run_id: str | None,
@@ -97,6 +171,8 @@ class ModelRegistry(MLflowConnection):
             }
             path = f"model-{digest.split(':')[-1][:12]}"
             if model is not None:
+                if run is None and run_id:  # a queued registration, delivered by `opskit sync`
+                    run = self.get_run(run_id)
                 packages = run.env.packages if run is not None and run.env is not None else {}
                 with tempfile.TemporaryDirectory(prefix="opskit-mlflow-") as tmp:
                     tags["opskit.mlflow_flavor"] = save_native(
@@ -203,6 +279,14 @@ class ModelRegistry(MLflowConnection):
         self.client.set_registered_model_tag(self._m(change.model), f"{HISTORY}{time.time_ns():020d}", json.dumps(body))
 
     def set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
+        try:
+            return self._set_alias(name, alias, version, user=user)
+        except Exception as exc:
+            if is_unreachable(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    def _set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
         with self._lock:
             self.get_model_version(ModelRef(name, version=version))
             previous = (getattr(self._registered(name), "aliases", None) or {}).get(alias)

@@ -27,6 +27,16 @@ class StateDocuments(MLflowConnection):
             lambda token: self.client.search_runs([experiment_id], filter_string=text, max_results=1000, page_token=token)
         ))
 
+    def _all_state_documents(self) -> list[dict[str, Any]]:
+        """Every state document of every kind (for ``referenced_digests``)."""
+        experiment_id = self._experiment_id(STATE_EXPERIMENT, create=False)
+        if experiment_id is None:
+            return []
+        found = self._all(lambda token: self.client.search_runs(
+            [experiment_id], filter_string="tags.`opskit.state.kind` != ''", max_results=1000, page_token=token
+        ))
+        return [dict(read_json(r.data.tags, DOC + "state") or {}) for r in found]
+
     def put_state(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
         tags = {"opskit.state.kind": kind, "opskit.state.key": key, **json_tags(DOC + "state", dict(value))}
         with self._lock:

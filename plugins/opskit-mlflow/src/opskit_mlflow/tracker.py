@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from opskit.tracker.base import digests_in, digests_in_text
 from opskit_mlflow.delivery import OutboxDelivery
 from opskit_mlflow.encode import read_json
 from opskit_mlflow.keys import DOC, RUN_ID, STATE_EXPERIMENT
@@ -61,6 +62,11 @@ class MLflowTracker(OutboxDelivery, RunReader, ModelRegistry, StateDocuments):
             )) if experiment_ids else iter(())
             for found in runs:
                 digests.update(a["digest"] for a in read_json(found.data.tags, DOC + "artifacts") or [])
+            for document in self._all_state_documents():  # prediction logs, deployments, any kind
+                digests |= digests_in(document)
+            if self.outbox is not None:  # offline runs and queued registrations, delivered later
+                for path in self.outbox.files():
+                    digests |= digests_in_text(path.read_text(encoding="utf-8", errors="replace"))
         return digests
 
     def close(self) -> None:

@@ -42,3 +42,7 @@ def is_alive(pid: int, started: int | None) -> bool:
     if now == -1:
         return False
     return not (started is not None and now is not None and now != started)
+
+
+if hasattr(os, "register_at_fork"):  # a forked child is another process, started later
+    os.register_at_fork(after_in_child=own_start.cache_clear)

@@ -4,7 +4,12 @@ Concurrency: every write is one ``BEGIN IMMEDIATE`` transaction with a long
 busy timeout, so processes queue instead of failing with "database is locked".
 Speed: a run costs two transactions (create, end); params, metrics and tags
 logged in between are buffered and written with ``executemany`` at the end, at
-5,000 points, after a second, or before any read.
+5,000 points, after a second (the SDK's background flusher calls ``flush``), or
+before any read.
+
+Fork safety: a forked child never touches (nor closes: closing could checkpoint or
+remove the WAL file under the parent) the connection it inherited; it drops the
+copied buffers (the parent writes them) and opens its own connection.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import socket
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +45,7 @@ from opskit.records import (
 )
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
+from opskit.tracker.base import digests_in
 from opskit.tracker.sqlite import registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
@@ -49,6 +56,16 @@ __all__ = ["SQLiteTracker"]
 FLUSH_POINTS = 5000
 FLUSH_SECONDS = 1.0
 _CHUNK = 500
+
+_trackers: weakref.WeakSet[SQLiteTracker] = weakref.WeakSet()
+#: Connections a forked child inherited: kept open (never used) so that closing them cannot
+#: checkpoint or remove the WAL file under the parent, which still uses it.
+_inherited: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    for tracker in list(_trackers):
+        tracker._forked()
 
 
 def _dumps(value: Any) -> str:
@@ -79,13 +96,22 @@ class SQLiteTracker:
         self._digest_of: dict[int, tuple[Any, str]] = {}
         self._docs: dict[str, Any] = {}
         self._connection()  # open (and migrate) now, so a bad store fails at selection time
+        _trackers.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: the parent writes what it buffered; the child opens its own connection."""
+        self._lock = threading.RLock()  # another thread of the parent may have held it at the fork
+        self._metrics, self._params, self._tags = [], {}, {}
+        if self._conn is not None:
+            _inherited.append(self._conn)
+        self._conn, self._pid = None, None
 
     # -- connection and transactions -------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            if self._pid is not None and self._pid != os.getpid():  # forked: the parent owns its buffers
-                self._metrics, self._params, self._tags = [], {}, {}
+            if self._conn is not None:  # forked without the at-fork hook: never close the parent's connection
+                _inherited.append(self._conn)
             conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 60000")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -422,7 +448,11 @@ class SQLiteTracker:
         conn = self._read()
         with self._lock:
             rows = conn.execute("SELECT digest FROM model_versions UNION SELECT digest FROM artifacts").fetchall()
-        return {row[0] for row in rows}
+            documents = conn.execute("SELECT value FROM state").fetchall()
+        digests = {row[0] for row in rows}
+        for (value,) in documents:
+            digests |= digests_in(json.loads(value))
+        return digests
 
     def close(self) -> None:
         with self._lock:
@@ -432,3 +462,5 @@ class SQLiteTracker:
             self._conn = None
 
 
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,53 @@
+"""Monitoring: data drift between reference (training) data and current (live) data.
+
+    report = opskit.monitor.drift(reference=X_train, current=live_df)
+    report.drifted, report.share_drifted, report.columns["alcohol"].p_value
+    prof = opskit.monitor.profile(X_train)        # compact, JSON round trip
+    opskit.monitor.drift(reference=prof, current="live/*.parquet dir")
+
+Importing this package is cheap; numpy, scipy, pandas and pyarrow (the ``monitor``
+extra: ``pip install 'opskit-ml[monitor]'``) load on first use. See docs/monitoring.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "CategoricalProfile": "opskit.monitor.records",
+    "ColumnDrift": "opskit.monitor.records",
+    "DriftMethod": "opskit.monitor.methods",
+    "DriftReport": "opskit.monitor.records",
+    "NumericProfile": "opskit.monitor.records",
+    "ReferenceProfile": "opskit.monitor.records",
+    "drift": "opskit.monitor.detect",
+    "drift_methods": "opskit.monitor.methods",
+    "profile": "opskit.monitor.profiles",
+}
+
+if not TYPE_CHECKING:
+    __all__ = sorted(_EXPORTS)
+
+    def __getattr__(name: str) -> Any:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'opskit.monitor' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from opskit.monitor.detect import drift as drift
+    from opskit.monitor.methods import DriftMethod as DriftMethod
+    from opskit.monitor.methods import drift_methods as drift_methods
+    from opskit.monitor.profiles import profile as profile
+    from opskit.monitor.records import CategoricalProfile as CategoricalProfile
+    from opskit.monitor.records import ColumnDrift as ColumnDrift
+    from opskit.monitor.records import DriftReport as DriftReport
+    from opskit.monitor.records import NumericProfile as NumericProfile
+    from opskit.monitor.records import ReferenceProfile as ReferenceProfile

@@ -1,0 +1,231 @@
+"""Turning user data into columns: pandas DataFrames, Arrow tables, Parquet files streamed in batches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from attrs import define, field, frozen
+
+from opskit.errors import ColumnNotFound, InvalidDataset
+from opskit.monitor.stats import CategoricalData, FloatArray, NumericData
+
+__all__ = ["Column", "ColumnBinner", "Table", "as_table", "is_parquet_path", "stream_parquet"]
+
+
+@frozen(eq=False)
+class Column:
+    """One column ready for the statistics: its kind, its data, its missing and total row counts."""
+
+    name: str
+    kind: str  # "numeric" | "categorical"
+    data: NumericData | CategoricalData
+    missing: int
+    rows: int
+
+
+@frozen(eq=False)
+class Table:
+    """Column names (in order), row count, and a way to get one column at a time."""
+
+    names: tuple[str, ...]
+    rows: int
+    source: str
+    _get: Any
+
+    def column(self, name: str) -> Column:
+        if name not in self.names:
+            raise ColumnNotFound(f"column {name!r} is not in the {self.source} (columns: {', '.join(self.names)})")
+        col: Column = self._get(name)
+        return col
+
+
+def _is_numeric_dtype(dtype: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
+
+
+def _pandas_column(series: Any, name: str) -> Column:
+    import pandas as pd
+
+    rows = len(series)
+    if _is_numeric_dtype(series.dtype):
+        data = NumericData.from_values(series.to_numpy(dtype=np.float64, na_value=np.nan))
+        return Column(name, "numeric", data, rows - data.n, rows)
+    nulls = series.isna()
+    missing = int(nulls.sum())
+    if missing == rows and rows > 0 and not isinstance(series.dtype, pd.CategoricalDtype | pd.StringDtype):
+        # An all-missing column has no kind of its own; numeric, so it compares with either kind.
+        return Column(name, "numeric", NumericData.from_values(np.empty(0)), missing, rows)
+    out: dict[str, int] = {}
+    for key, count in series.value_counts(sort=False, dropna=True).items():  # count first, stringify the few keys
+        if count:  # a pandas Categorical lists its unused categories with count 0
+            out[str(key)] = out.get(str(key), 0) + int(count)
+    return Column(name, "categorical", CategoricalData(out), missing, rows)
+
+
+def _arrow_column(chunked: Any, name: str) -> Column:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = len(chunked)
+    typ = chunked.type
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+        values = pc.fill_null(pc.cast(chunked, pa.float64()), float("nan")).to_numpy()
+        data = NumericData.from_values(np.asarray(values, dtype=np.float64))
+        return Column(name, "numeric", data, rows - data.n, rows)
+    if pa.types.is_null(typ):
+        return Column(name, "numeric", NumericData.from_values(np.empty(0)), rows, rows)
+    counts = _arrow_value_counts(chunked)
+    return Column(name, "categorical", CategoricalData(counts), chunked.null_count, rows)
+
+
+def _arrow_value_counts(array: Any) -> dict[str, int]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(array.type):
+        array = pc.cast(array, array.type.value_type)
+    result = pc.value_counts(pc.cast(array, pa.string()))
+    out: dict[str, int] = {}
+    for value, count in zip(result.field("values").to_pylist(), result.field("counts").to_pylist(), strict=True):
+        if value is not None:
+            out[str(value)] = int(count)
+    return out
+
+
+def is_parquet_path(value: object) -> bool:
+    """A path (str or os.PathLike) to a ``.parquet`` file or a directory (of Parquet files)."""
+    if not isinstance(value, str | os.PathLike):
+        return False
+    path = Path(value)
+    return path.is_dir() or path.suffix.lower() in {".parquet", ".pq"} or path.is_file()
+
+
+def as_table(data: object, *, role: str) -> Table:
+    """Wrap in-memory data (pandas DataFrame, pyarrow Table, mapping of column → array) as a :class:`Table`."""
+    if data is None:
+        raise InvalidDataset(f"no {role} data given: pass a pandas DataFrame, a pyarrow Table or a Parquet path")
+    module = type(data).__module__.split(".")[0]
+    frame: Any = data
+    if module == "pandas" and hasattr(data, "columns"):
+        names = tuple(str(c) for c in frame.columns)
+        if len(set(names)) != len(names):
+            raise InvalidDataset(f"the {role} DataFrame has duplicate column names: rename them first")
+        lookup = {str(c): c for c in frame.columns}
+        return Table(names, len(frame), f"{role} data", lambda n: _pandas_column(frame[lookup[n]], n))
+    if module == "pyarrow" and hasattr(data, "column_names"):
+        table: Any = data
+        return Table(tuple(table.column_names), table.num_rows, f"{role} data", lambda n: _arrow_column(table.column(n), n))
+    if isinstance(data, Mapping):
+        import pandas as pd
+
+        return as_table(pd.DataFrame(dict(data)), role=role)
+    raise InvalidDataset(
+        f"cannot use a {type(data).__name__} as {role} data: pass a pandas DataFrame, a pyarrow Table, "
+        "a mapping of column name to values, or a Parquet file/directory path"
+        + (", or a reference profile" if role == "reference" else "")
+    )
+
+
+@define
+class ColumnBinner:
+    """Accumulates one numeric column of a stream into fixed bins (edges from the reference).
+
+    Bin ``j`` holds values in ``(edges[j-1], edges[j]]`` (first bin unbounded below, last
+    unbounded above); per bin it keeps the count and the sum, so each bin is represented
+    by its mean. The CDF of the binned column is therefore exact at every edge.
+    """
+
+    edges: FloatArray
+    counts: Any = field(default=None)
+    sums: Any = field(default=None)
+    missing: int = 0
+    rows: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        self.counts = np.zeros(self.edges.size + 1, dtype=np.int64)
+        self.sums = np.zeros(self.edges.size + 1, dtype=np.float64)
+
+    def add(self, values: FloatArray) -> None:
+        self.rows += values.size
+        finite = values[~np.isnan(values)]
+        self.missing += values.size - finite.size
+        idx = np.searchsorted(self.edges, finite, side="left")
+        self.counts += np.bincount(idx, minlength=self.counts.size)
+        self.sums += np.bincount(idx, weights=finite, minlength=self.sums.size)
+
+    def data(self) -> NumericData:
+        keep = self.counts > 0
+        means = self.sums[keep] / self.counts[keep]
+        # Keep every representative inside its bin despite rounding of sum / count.
+        lower = np.concatenate(([-np.inf], self.edges))[keep]
+        upper = np.concatenate((self.edges, [np.inf]))[keep]
+        means = np.clip(means, np.nextafter(lower, np.inf), upper)
+        total = int(self.counts.sum())
+        return NumericData(np.maximum.accumulate(means) if means.size else means, total, exact=False, weights=self.counts[keep].astype(np.float64))
+
+
+def stream_parquet(
+    path: str | os.PathLike[str], names: Sequence[str], kinds: Mapping[str, str], edges: Mapping[str, FloatArray], *, batch_size: int = 65_536
+) -> Table:
+    """Read a Parquet file or directory once, batch by batch, into per-column summaries.
+
+    Numeric columns are binned on *edges* (from the reference); categorical columns are
+    counted. Only one record batch is in memory at a time.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(os.fspath(path), format="parquet")
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InvalidDataset(f"cannot read Parquet data at {os.fspath(path)!r}: {exc}") from exc
+    available = tuple(dataset.schema.names)
+    missing_cols = [n for n in names if n not in available]
+    if missing_cols:
+        raise ColumnNotFound(
+            f"column {missing_cols[0]!r} is not in the current data at {os.fspath(path)!r} (columns: {', '.join(available)}); "
+            "pass columns=[...] to compare only some columns"
+        )
+    for name in names:
+        typ = dataset.schema.field(name).type
+        is_num = pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ) or pa.types.is_null(typ)
+        if kinds[name] == "numeric" and not is_num:
+            raise InvalidDataset(
+                f"column {name!r} is numeric in the reference but {typ} in the current data at {os.fspath(path)!r}; "
+                "convert it, or leave it out with columns=[...]"
+            )
+    binners = {n: ColumnBinner(edges[n]) for n in names if kinds[n] == "numeric"}
+    counts: dict[str, dict[str, int]] = {n: {} for n in names if kinds[n] == "categorical"}
+    nulls: dict[str, int] = dict.fromkeys(counts, 0)
+    rows = 0
+    for batch in _batches(dataset, names, batch_size):
+        rows += batch.num_rows
+        for name in names:
+            arr = batch.column(name)
+            if name in binners:
+                values = pc.fill_null(pc.cast(arr, pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+                binners[name].add(np.asarray(values, dtype=np.float64))
+            else:
+                nulls[name] += arr.null_count
+                acc = counts[name]
+                for key, value in _arrow_value_counts(arr).items():
+                    acc[key] = acc.get(key, 0) + value
+    columns: dict[str, Column] = {}
+    for name in names:
+        if name in binners:
+            b = binners[name]
+            columns[name] = Column(name, "numeric", b.data(), b.missing, rows)
+        else:
+            columns[name] = Column(name, "categorical", CategoricalData(counts[name]), nulls[name], rows)
+    return Table(tuple(available), rows, f"current data at {os.fspath(path)!r}", lambda n: columns[n])
+
+
+def _batches(dataset: Any, names: Sequence[str], batch_size: int) -> Iterator[Any]:
+    yield from dataset.to_batches(columns=list(names), batch_size=batch_size)

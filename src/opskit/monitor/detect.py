@@ -1,0 +1,314 @@
+"""``opskit.monitor.drift()``: per-column drift statistics, the default decision rule, the dataset verdict.
+
+The default rule (see docs/monitoring.md) for each column: a *test* (KS for numeric,
+chi-square for categorical) must reject at ``alpha`` **and** an *effect size* (normalised
+Wasserstein / Jensen–Shannon distance) must reach ``0.1``. For small samples the p-value
+is what usually decides (sampling noise alone makes distances large); for large samples
+the distance decides (any negligible difference is "significant"). Requiring both keeps
+false alarms rare at every size. The missing-value share drifts when it changes by at
+least 0.05 and the two-proportion test rejects at ``alpha``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from opskit.errors import ColumnNotFound, InvalidDataset
+from opskit.monitor.data import Column, Table, as_table, is_parquet_path, stream_parquet
+from opskit.monitor.methods import KINDS, DriftMethod, drift_methods, get_method
+from opskit.monitor.profiles import DEFAULT_SKETCH_SIZE, OTHER, column_data
+from opskit.monitor.records import CategoricalProfile, ColumnDrift, DriftReport, ReferenceProfile
+from opskit.monitor.stats import (
+    CategoricalData,
+    NumericData,
+    chi_square,
+    jensen_shannon,
+    ks_pvalue,
+    missing_share_change,
+    normalise,
+    numeric_distances,
+    psi_categorical,
+    psi_numeric,
+)
+
+__all__ = ["ALPHA", "DISTANCE_THRESHOLD", "DRIFT_SHARE", "MISSING_THRESHOLD", "SMALL_SAMPLE", "drift"]
+
+#: Family-wise significance level of a report's default tests (KS or chi-square, and the
+#: missing-share test, per column): each test runs at ``ALPHA / (2 · columns)`` (Bonferroni).
+ALPHA = 0.01
+#: Default effect-size threshold: normalised Wasserstein (reference σ) and Jensen–Shannon distance.
+DISTANCE_THRESHOLD = 0.1
+#: A change of the missing share of at least this (absolute, 0–1) can count as drift.
+MISSING_THRESHOLD = 0.05
+#: Default share of drifted columns at which the dataset counts as drifted.
+DRIFT_SHARE = 0.5
+#: Up to this many non-missing values on the smaller side, the headline method is the test.
+SMALL_SAMPLE = 1000
+
+_BUILTIN_PLUGIN = "opskit.builtins.drift_methods"
+#: (test, effect) per kind.
+_DEFAULTS = {"numeric": ("ks", "wasserstein"), "categorical": ("chisquare", "jensenshannon")}
+
+
+def drift(
+    reference: object,
+    current: object,
+    *,
+    columns: Sequence[str] | None = None,
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    drift_share: float = DRIFT_SHARE,
+    alpha: float = ALPHA,
+    workers: int | None = None,
+) -> DriftReport:
+    """Compare *current* data with *reference* data (or a reference profile), column by column.
+
+    *reference*: a pandas DataFrame, pyarrow Table, mapping of column → values, Parquet
+    file/directory path, or a :class:`~opskit.monitor.ReferenceProfile`. *current*: the
+    same kinds of data (not a profile); a Parquet path is read in one streaming pass over
+    record batches. *columns*: the columns to compare (default: every reference column;
+    extra current columns are listed in ``report.ignored_columns``). *methods*: per column
+    (or per kind, ``"numeric"``/``"categorical"``) a registered drift method name that
+    alone decides that column; *thresholds*: per column (or kind) its threshold.
+    *drift_share*: the dataset drifts when at least this share of columns drift.
+    *alpha*: family-wise significance level of the default tests; each of the ``2 ·
+    columns`` tests (value and missing share per column) runs at ``alpha / (2 · columns)``.
+    An explicit *methods*/*thresholds* entry is used as given (no correction).
+
+    Returns a :class:`~opskit.monitor.DriftReport`. Raises ``ColumnNotFound`` (a column
+    missing on either side, or a *methods*/*thresholds* key that is neither a column nor
+    a kind), ``UnknownDriftMethod``, ``InvalidDataset`` (no rows, a reference column with
+    no values, a column numeric on one side and categorical on the other, bad data type).
+    """
+    if not 0.0 < drift_share <= 1.0:
+        raise InvalidDataset(f"drift_share must be in (0, 1], got {drift_share!r}")
+    if not 0.0 < alpha < 1.0:
+        raise InvalidDataset(f"alpha must be in (0, 1), got {alpha!r}")
+    ref_table, ref_profile = _reference_table(reference)
+    names = list(columns) if columns is not None else list(ref_table.names)
+    if not names:
+        raise InvalidDataset("no columns to compare: the reference has none, or columns=[] was passed")
+    for name in names:
+        if name not in ref_table.names:
+            raise ColumnNotFound(f"column {name!r} is not in the reference (columns: {', '.join(ref_table.names)})")
+    for option, mapping in (("methods", methods), ("thresholds", thresholds)):
+        for key in mapping or {}:
+            if key not in names and key not in KINDS:
+                raise ColumnNotFound(
+                    f"{option}= names {key!r}, which is neither a compared column ({', '.join(names)}) nor a kind ({', '.join(KINDS)})"
+                )
+    registry = drift_methods()
+    pool = ThreadPoolExecutor(max_workers=workers or min(len(names), os.cpu_count() or 1))
+    with pool:
+        ref_cols = dict(zip(names, pool.map(ref_table.column, names), strict=True))
+        for col in ref_cols.values():
+            if col.data.n == 0:
+                raise InvalidDataset(
+                    f"reference column {col.name!r} has no non-missing value; leave it out with columns=[...]"
+                )
+        if is_parquet_path(current):
+            kinds = {n: c.kind for n, c in ref_cols.items()}
+            edges = {n: _bin_edges(c.data) for n, c in ref_cols.items() if isinstance(c.data, NumericData)}
+            cur_table = stream_parquet(current, names, kinds, edges)  # type: ignore[arg-type]
+        else:
+            if isinstance(current, ReferenceProfile):
+                raise InvalidDataset("current= must be data (DataFrame, Arrow table or Parquet path), not a reference profile")
+            cur_table = as_table(current, role="current")
+        if cur_table.rows == 0:
+            raise InvalidDataset(f"the {cur_table.source} has no rows: nothing to compare")
+        for name in names:
+            if name not in cur_table.names:
+                raise ColumnNotFound(
+                    f"column {name!r} of the reference is not in the {cur_table.source} "
+                    f"(columns: {', '.join(cur_table.names)}); pass columns=[...] to compare only some columns"
+                )
+        cur_cols = dict(zip(names, pool.map(cur_table.column, names), strict=True))
+        for name in names:
+            _check_kinds(ref_cols[name], cur_cols[name], cur_table.source)
+        # Resolve every method before computing anything (bad input changes nothing, fails fast).
+        level = alpha / (2 * len(names))
+        plans = {name: _plan(name, ref_cols[name].kind, registry, methods or {}, thresholds or {}, level) for name in names}
+        results = list(
+            pool.map(lambda n: _column_drift(n, ref_cols[n], cur_cols[n], plans[n], ref_profile, level), names)
+        )
+    ignored = tuple(n for n in cur_table.names if n not in ref_table.names)
+    return DriftReport(
+        columns={r.column: r for r in results},
+        drift_share=drift_share,
+        n_reference=ref_table.rows,
+        n_current=cur_table.rows,
+        reference_source="profile" if ref_profile is not None else ref_table.source,
+        current_source=cur_table.source,
+        ignored_columns=ignored,
+    )
+
+
+def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None]:
+    if isinstance(reference, ReferenceProfile):
+        prof = reference
+
+        def get(name: str) -> Column:
+            col = prof.columns[name]
+            return Column(name, col.kind, column_data(col), col.missing, col.count + col.missing)
+
+        return Table(tuple(prof.columns), prof.rows, "reference profile", get), prof
+    if is_parquet_path(reference):
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(os.fspath(reference))  # type: ignore[call-overload]
+        except OSError as exc:
+            raise InvalidDataset(f"cannot read reference Parquet data at {reference!r}: {exc}") from exc
+        return as_table(table, role="reference"), None
+    table = as_table(reference, role="reference")
+    if table.rows == 0:
+        raise InvalidDataset("the reference data has no rows: pass the training data (or its profile)")
+    return table, None
+
+
+def _bin_edges(data: NumericData | CategoricalData) -> np.ndarray[Any, Any]:
+    assert isinstance(data, NumericData)
+    if data.values.size <= DEFAULT_SKETCH_SIZE:
+        return np.unique(data.values)
+    return np.unique(data.quantiles((np.arange(DEFAULT_SKETCH_SIZE) + 0.5) / DEFAULT_SKETCH_SIZE))
+
+
+def _check_kinds(ref: Column, cur: Column, source: str) -> None:
+    if ref.kind == cur.kind:
+        return
+    if cur.kind == "numeric" and cur.data.n == 0:
+        return  # an all-missing current column: only its missing share is compared
+    raise InvalidDataset(
+        f"column {ref.name!r} is {ref.kind} in the reference but {cur.kind} in the {source}; "
+        "convert one side (e.g. df[col].astype(float)), or leave it out with columns=[...]"
+    )
+
+
+class _Plan:
+    """How one column is decided: the primary method, its threshold, and an optional guard."""
+
+    def __init__(self, primary: DriftMethod, threshold: float, guard: DriftMethod | None, guard_threshold: float | None, test: DriftMethod | None) -> None:
+        self.primary, self.threshold, self.guard, self.guard_threshold, self.test = primary, threshold, guard, guard_threshold, test
+
+
+def _plan(name: str, kind: str, registry: dict[str, DriftMethod], methods: Mapping[str, str], thresholds: Mapping[str, float], level: float) -> _Plan:
+    chosen = methods.get(name, methods.get(kind))
+    threshold = thresholds.get(name, thresholds.get(kind))
+    if chosen is not None:
+        method = get_method(registry, chosen, kind, name)
+        return _Plan(method, method.threshold if threshold is None else float(threshold), None, None, None)
+    test_name, effect_name = _DEFAULTS[kind]
+    test = get_method(registry, test_name, kind, name)
+    effect = get_method(registry, effect_name, kind, name)
+    # The threshold override applies to the effect size (the part that decides at scale).
+    return _Plan(effect, effect.threshold if threshold is None else float(threshold), test, level, test)
+
+
+def _passes(statistic: float, p_value: float | None, threshold: float) -> bool:
+    if p_value is not None:
+        return p_value < threshold
+    return statistic >= threshold
+
+
+def _numeric_stats(ref: NumericData, cur: NumericData) -> dict[str, float]:
+    d, w = numeric_distances(ref, cur)
+    return {
+        "ks": d,
+        "ks_p_value": ks_pvalue(d, ref, cur),
+        "wasserstein": normalise(w, ref.mean_std()[1]),
+        "wasserstein_raw": w,
+        "psi": psi_numeric(ref, cur),
+    }
+
+
+def _categorical_stats(ref: CategoricalData, cur: CategoricalData) -> dict[str, float]:
+    chi, chi_p = chi_square(ref, cur)
+    return {
+        "chisquare": chi,
+        "chisquare_p_value": chi_p,
+        "jensenshannon": jensen_shannon(ref, cur),
+        "psi": psi_categorical(ref, cur),
+    }
+
+
+_FUSED = {"ks": ("ks", "ks_p_value"), "wasserstein": ("wasserstein", None), "psi": ("psi", None),
+          "chisquare": ("chisquare", "chisquare_p_value"), "jensenshannon": ("jensenshannon", None)}
+
+
+def _value(method: DriftMethod, stats: dict[str, float], ref: Any, cur: Any) -> tuple[float, float | None]:
+    if method.plugin == _BUILTIN_PLUGIN and method.name in _FUSED and stats:
+        stat_key, p_key = _FUSED[method.name]
+        return stats[stat_key], (stats[p_key] if p_key else None)
+    statistic, p_value = method.compute(ref, cur)
+    stats[method.name] = float(statistic)
+    if p_value is not None:
+        stats[f"{method.name}_p_value"] = float(p_value)
+    return float(statistic), (None if p_value is None else float(p_value))
+
+
+def _column_drift(name: str, ref_col: Column, cur_col: Column, plan: _Plan, ref_profile: ReferenceProfile | None, level: float) -> ColumnDrift:
+    ref, cur = ref_col.data, cur_col.data
+    if isinstance(ref, CategoricalData) and isinstance(cur, CategoricalData) and ref_profile is not None:
+        prof = ref_profile.columns[name]
+        if isinstance(prof, CategoricalProfile) and prof.other_distinct:
+            # Values the profile pooled (or never saw) are compared as the pooled category.
+            pooled: dict[str, int] = {}
+            for key, count in cur.counts.items():
+                k = key if key in prof.counts else OTHER
+                pooled[k] = pooled.get(k, 0) + count
+            cur = CategoricalData(pooled)
+    stats: dict[str, float] = {}
+    comparable = cur.n > 0
+    if comparable:
+        if isinstance(ref, NumericData) and isinstance(cur, NumericData):
+            stats = _numeric_stats(ref, cur)
+        elif isinstance(ref, CategoricalData) and isinstance(cur, CategoricalData):
+            stats = _categorical_stats(ref, cur)
+    miss_change, miss_p = missing_share_change(ref_col.missing, ref_col.rows, cur_col.missing, cur_col.rows)
+    stats.update(
+        missing_share_reference=ref_col.missing / ref_col.rows,
+        missing_share_current=cur_col.missing / cur_col.rows,
+        missing_share_change=miss_change,
+        missing_share_p_value=miss_p,
+    )
+    missing_drifted = miss_change >= MISSING_THRESHOLD and miss_p < level
+    if comparable:
+        statistic, p_value = _value(plan.primary, stats, ref, cur)
+        value_drifted = _passes(statistic, p_value, plan.threshold)
+        if plan.test is not None and plan.guard_threshold is not None:
+            t_stat, t_p = _value(plan.test, stats, ref, cur)
+            value_drifted = value_drifted and _passes(t_stat, t_p, plan.guard_threshold)
+    else:
+        statistic, p_value, value_drifted = math.nan, None, False
+    method, threshold, guard, guard_threshold = plan.primary.name, plan.threshold, None, None
+    if plan.test is not None:
+        guard, guard_threshold = plan.primary.name, plan.threshold
+        small = min(ref.n, cur.n) <= SMALL_SAMPLE
+        if small and comparable:
+            # Small samples: report the test as the headline, the distance as its guard.
+            method, threshold = plan.test.name, float(plan.guard_threshold or 0.0)
+            statistic, p_value = _value(plan.test, stats, ref, cur)
+            guard, guard_threshold = plan.primary.name, plan.threshold
+        else:
+            guard, guard_threshold = plan.test.name, plan.guard_threshold
+    return ColumnDrift(
+        column=name,
+        kind=ref_col.kind,
+        method=method,
+        statistic=float(statistic),
+        p_value=p_value,
+        threshold=threshold,
+        drifted=bool(value_drifted or missing_drifted),
+        n_reference=ref.n,
+        n_current=cur_col.data.n,
+        guard=guard,
+        guard_threshold=guard_threshold,
+        missing_drifted=bool(missing_drifted),
+        statistics=stats,
+    )
