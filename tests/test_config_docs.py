@@ -115,3 +115,27 @@ def test_undeclared_variables_cannot_be_read() -> None:
     """Reading a variable that is not declared is a programming error, caught at once."""
     with pytest.raises(KeyError, match="OPSKIT_NOPE"):
         env_names("OPSKIT_NOPE")
+
+
+def test_mypy_checks_the_names_and_types_of_configure_arguments(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    """configure() is typed: mypy --strict accepts every option and rejects a misspelled name or a wrong type."""
+    import subprocess
+    import sys
+
+    assert pytestconfig.cache is not None
+    cache = pytestconfig.cache.mkdir("mypy-public-api")
+    script = tmp_path / "configures.py"
+    script.write_text(
+        "import opskit\n"
+        "opskit.configure(home='h', tracker='local', storage='local', experiment=None, capture_env=True,\n"
+        "                 capture_git=False, tracker_options={}, storage_options={'anon': True})\n"
+        "opskit.configure(trackr='local')\n"
+        "opskit.configure(capture_env='yes')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), "--no-error-summary", script.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in lines] == ["4", "5"], done.stdout
+    assert "trackr" in lines[0] and "capture_env" in lines[1]
