@@ -99,6 +99,7 @@ def test_records_have_no_io_methods() -> None:
     assert client == record and record == client
     assert type(client.record) is Deployment and client.record == record
     assert from_dict(to_dict(record)) == record
+    assert to_dict(client)["type"] == "Deployment" and type(from_dict(to_dict(client))) is Deployment
     spec = DeploymentSpec(name="d", target="local", variants={"m:1": 1.0})
     with pytest.raises(TypeError):
         spec.variants["m:2"] = 0.5  # type: ignore[index]

@@ -44,7 +44,9 @@ def to_dict(record: Any) -> dict[str, Any]:
     """A record as a dict with ``schema_version`` and ``type``."""
     if not attrs.has(type(record)):
         raise InvalidValue(f"to_dict() takes an opskit record, got {type(record).__name__}")
-    return {"schema_version": SCHEMA_VERSION, "type": type(record).__name__, **to_plain(record)}
+    # a subclass that only adds behaviour (DeploymentClient) is written as the record it extends
+    name = next((c.__name__ for c in type(record).__mro__ if _TYPES.get(c.__name__) is c), type(record).__name__)
+    return {"schema_version": SCHEMA_VERSION, "type": name, **to_plain(record)}
 
 
 @functools.cache
