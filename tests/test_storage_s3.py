@@ -86,7 +86,9 @@ def test_quickstart_on_s3_keeps_no_blob_on_local_disk(s3_server: S3Server, s3_bu
     keys = _keys(s3_server, s3_bucket)
     assert keys and all(k.startswith("quickstart/sha256/") for k in keys)
     assert not (home / "blobs").exists()
-    assert [p.name for p in home.iterdir() if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")] == []
+    # Only the tracker's database (and the store's own .gitignore) live locally: no blob.
+    local = [p.name for p in home.iterdir() if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")]
+    assert local == [".gitignore"]
 
 
 def test_corrupted_object_is_refused_on_load(s3_server: S3Server, s3_bucket: str) -> None:

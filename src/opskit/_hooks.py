@@ -1,4 +1,10 @@
-"""A typed facade over ``pm.hook``: one method per hook, so call sites are checked by mypy."""
+"""A typed facade over ``pm.hook``: one method per hook, so call sites are checked by mypy.
+
+The registration hooks (``register_*``) are the exception: the backend registry
+calls each implementation on its own (``opskit.plugins.build_registry``) so it
+can name the plugin behind every registration. tests/test_hookspecs.py checks
+that this facade and ``opskit.hookspecs`` agree.
+"""
 
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from attrs import define, field, frozen
 
+from opskit.errors import BlobNotFound
 from opskit.runtime import get_storage, get_tracker
+from opskit.storage.capabilities import SupportsBlobAge, SupportsUploadCleanup
 from opskit.storage.local import LocalStorage
 
 __all__ = ["Finding", "Report", "run_doctor"]
@@ -77,18 +79,26 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
         )
     orphans = sorted(stored - referenced)
     removed = 0
-    if repair and orphans and isinstance(storage, LocalStorage):
+    if repair and orphans and isinstance(storage, SupportsBlobAge):  # age unknown: never remove
         cutoff = time.time() - GRACE_SECONDS
         for digest in orphans:
-            path = storage._path(digest)
-            if path.stat().st_mtime < cutoff:
+            try:
+                old = storage.stored_at(digest) < cutoff
+            except BlobNotFound:  # removed meanwhile
+                continue
+            if old:
                 storage.delete(digest)
                 removed += 1
+    if not repair:
+        outcome = " (harmless; `opskit doctor --repair` removes old ones)"
+    elif isinstance(storage, SupportsBlobAge):
+        outcome = f"; removed {removed} older than an hour"
+    else:
+        outcome = f"; kept: {storage.name} storage does not report blob ages, so none can be told safe to remove"
     report.add(
         "orphan blobs",
         True,
-        f"{len(orphans)} blob(s) not referenced by any record (run, model version, state document)"
-        + (f"; removed {removed} older than an hour" if repair else " (harmless; `opskit doctor --repair` removes old ones)")
+        f"{len(orphans)} blob(s) not referenced by any record (run, model version, state document)" + outcome
         if orphans
         else "none",
         repaired=removed > 0,
@@ -112,14 +122,12 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
 
 def _unfinished_uploads(report: Report, storage: object, *, repair: bool) -> None:
     """Multipart uploads left by killed processes (object stores only): harmless, but they cost space."""
-    list_uploads = getattr(storage, "incomplete_uploads", None)
-    abort = getattr(storage, "abort_upload", None)
-    if not callable(list_uploads) or not callable(abort):
+    if not isinstance(storage, SupportsUploadCleanup):
         return
-    stale = list_uploads(time.time() - GRACE_SECONDS)
+    stale = storage.incomplete_uploads(time.time() - GRACE_SECONDS)
     if repair:
         for key, upload_id in stale:
-            abort(key, upload_id)
+            storage.abort_upload(key, upload_id)
     report.add(
         "unfinished uploads",
         True,

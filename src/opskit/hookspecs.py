@@ -4,18 +4,26 @@ Plugins implement hooks with ``@opskit.hookimpl`` and are found through the
 entry point group ``opskit``. Built-in backends are plugins too (see
 ``opskit.builtins``), registered exactly like third-party ones.
 
-Three kinds of hooks:
+The hooks are grouped by concern, one banner per group (pytest's layout):
 
-* **Registration** (``register_*``): called once when the plugin manager is
-  first used, with a ``register`` callback. Register *factories*, not
-  instances, so a backend's heavy imports happen only when it is selected.
+* **Registration** (``register_*``): called once per plugin manager, on the
+  first backend lookup, with a ``register`` callback; ``plugins.build_registry``
+  calls each implementation on its own so a duplicate name can name both
+  plugins. Register *factories*, not instances, so a backend's heavy imports
+  happen only when it is selected. Return ``None``.
 * **Who handles this** (``firstresult``): the first non-``None`` answer wins.
-  Built-ins are ``trylast``, so any plugin can take over.
-* **Lifecycle** (``before_*`` / ``after_*`` / ``on_*_error``): broadcasts.
-  They receive frozen records, never live internals; their return values
-  are ignored. An exception in a lifecycle hook propagates.
+  Built-ins are ``trylast``, so any plugin can take over. Return ``None`` for
+  anything that is not yours.
+* **Lifecycle** (``before_*`` / ``after_*`` / ``on_*_error``): broadcasts to
+  every implementation. They receive frozen records, never live internals;
+  their return values are ignored.
 
-All hooks take keyword arguments only; an implementation may accept a subset.
+Calling convention: opskit calls every hook with keyword arguments only (pluggy
+refuses positional calls); an implementation may accept a subset of them. Each
+spec below is typed, and ``opskit._hooks.hooks`` has one typed method per
+non-registration hook, so every call site is checked by mypy. The order in
+which hooks fire during a train call, a registration, an alias move and a
+deploy is in docs/plugins.md ("Hook call order").
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ hookimpl = pluggy.HookimplMarker("opskit")
 
 
 # -- registration of backends ------------------------------------------------------------------
+# Called once per plugin manager with a ``register`` callback; return None.
 
 
 @hookspec
@@ -60,8 +69,9 @@ def register_storages(register: RegisterStorage) -> None:
 
     ``factory(config, location)`` receives the config and the configured storage
     string (a name, a path or a URL) and returns an object implementing
-    :class:`opskit.storage.Storage`. A storage is selected by name
-    (``OPSKIT_STORAGE=name``) or by URL scheme (``OPSKIT_STORAGE=s3://bucket/prefix``).
+    :class:`opskit.storage.Storage`. Called once per plugin manager. A storage is
+    selected by name (``OPSKIT_STORAGE=name``) or by URL scheme
+    (``OPSKIT_STORAGE=s3://bucket/prefix``).
     """
 
 
@@ -71,14 +81,17 @@ def register_targets(register: RegisterTarget) -> None:
 
     ``factory(config)`` returns an object implementing
     :class:`opskit.deployments.Target` (``deploy(spec)``, ``status``, ``stop``,
-    ``logs``). Targets are listed by ``opskit plugins`` and selected by
-    ``opskit.deploy(..., target="name")``. Built-ins: ``local`` and ``docker``.
+    ``logs``). Called once per plugin manager. Targets are listed by
+    ``opskit plugins`` and selected by ``opskit.deploy(..., target="name")``.
+    Built-ins: ``local`` and ``docker``.
     """
 
 
 @hookspec
 def register_drift_methods(register: RegisterDriftMethod) -> None:
     """Register drift statistics: ``register("name", compute, kinds=("numeric",), threshold=0.1)``.
+
+    Called once, when the drift-method registry is first needed; returns nothing.
 
     ``compute(reference, current)`` receives two ``opskit.monitor.stats.NumericData``
     (sorted float64 ``values``, ``n``, ``cdf(x)``, ``mean_std()``) or two
@@ -93,6 +106,7 @@ def register_drift_methods(register: RegisterDriftMethod) -> None:
 
 
 # -- who handles this (firstresult) ------------------------------------------------------------
+# The first implementation returning something other than None wins; built-ins are trylast.
 
 
 @hookspec(firstresult=True)
@@ -131,43 +145,64 @@ def fingerprint_data(name: str, value: object) -> DataInput | None:
 def infer_schema(value: object) -> Schema | None:
     """Infer the input schema of a model from its training data, or return ``None``.
 
-    Called with each data argument of a ``@opskit.train`` function; the model
+    Called after the call of a ``@opskit.train`` function, before registration, with each data argument of a ``@opskit.train`` function; the model
     version's ``signature`` is built from the results (see
     ``opskit.sdk.decorators.model_signature``).
     """
 
 
 # -- lifecycle (broadcast) ---------------------------------------------------------------------
+# Every implementation is called, after the change is stored; return values are ignored.
 
 
 @hookspec
 def before_run(run: Run) -> None:
-    """A run has started and is recorded as RUNNING; *run* holds params, code, env and inputs."""
+    """A run has started and is recorded as RUNNING; *run* holds params, code, env and inputs.
+
+    Called before the tracked function runs (and by ``opskit.start_run``). Return value ignored.
+    """
 
 
 @hookspec
 def after_run(run: Run) -> None:
-    """A run has ended (FINISHED, FAILED or KILLED) and everything is stored."""
+    """A run has ended (FINISHED, FAILED or KILLED) and everything is stored.
+
+    Called last, after ``on_run_error`` when the function raised and after a model
+    was registered when it returned one. Return value ignored.
+    """
 
 
 @hookspec
 def on_run_error(run: Run, error: BaseException) -> None:
     """The tracked function raised *error*; *run* is already stored as FAILED/KILLED.
 
-    The original exception is re-raised unchanged after every implementation ran.
+    Called before ``after_run``. The original exception is re-raised unchanged after
+    every implementation ran. Return value ignored.
     """
 
 
 @hookspec
 def after_model_registered(version: ModelVersion) -> None:
-    """A new model version was registered (its blob is stored and verified)."""
+    """A new model version was registered (its blob is stored and verified).
+
+    Called by ``@opskit.train`` after the tracker committed the version, before
+    ``after_alias_changed`` for its ``alias=`` and before ``after_run``. Return value ignored.
+    """
 
 
 @hookspec
 def after_alias_changed(change: AliasChange) -> None:
-    """An alias moved (``change.version``) or was removed (``change.version is None``)."""
+    """An alias moved (``change.version``) or was removed (``change.version is None``).
+
+    Called after the tracker recorded the change, from ``alias=`` of a decorator and
+    from ``opskit.models.set_alias`` / ``delete_alias``; not called when the alias
+    already pointed at that version. Return value ignored.
+    """
 
 
 @hookspec
 def after_deploy(deployment: Deployment) -> None:
-    """A deployment was started (or built) by its target and recorded in the tracker."""
+    """A deployment was started (or built) by its target and recorded in the tracker.
+
+    Called by ``opskit.deploy`` / ``opskit deploy`` after the record is stored. Return value ignored.
+    """

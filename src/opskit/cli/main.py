@@ -267,13 +267,14 @@ def _storage_migrate(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     from opskit.runtime import get_tracker
+    from opskit.tracker.capabilities import SupportsSync
 
     tracker = get_tracker()
-    sync = getattr(tracker, "sync", None)
-    delivered = 0 if sync is None else int(sync())
+    outbox = isinstance(tracker, SupportsSync)
+    delivered = tracker.sync() if isinstance(tracker, SupportsSync) else 0
     if args.json:
-        print_json({"tracker": tracker.name, "delivered": delivered, "outbox": sync is not None})
-    elif sync is None:
+        print_json({"tracker": tracker.name, "delivered": delivered, "outbox": outbox})
+    elif not outbox:
         print(f"the {tracker.name} tracker writes directly: nothing to sync")
     else:
         print(f"delivered {delivered} run(s) from the outbox to the {tracker.name} tracker")

@@ -11,7 +11,7 @@ import attrs
 
 from opskit.deployments.client import STATE_KIND, DeploymentClient, save
 from opskit.deployments.client import get_target as _get_target
-from opskit.deployments.target import Target
+from opskit.deployments.target import SupportsOptions, Target
 from opskit.errors import DeploymentError, DeploymentNotFound, InvalidName
 from opskit.names import ModelRef
 from opskit.records.deployments import Deployment, DeploymentSpec
@@ -70,9 +70,8 @@ def deploy(
     from opskit.runtime import get_tracker
 
     chosen = get_target(target)
-    accepted = getattr(chosen, "options", None)  # a target plugin without a table checks its own options
-    if accepted is not None:
-        options = check_options(target, accepted, options)
+    if isinstance(chosen, SupportsOptions):  # a target without a table checks its own options
+        options = check_options(target, chosen.options, options)
     port = check_port(port, target)
     weights = _weights(ref)
     shadow_ref = str(ModelRef.parse(shadow)) if shadow is not None else None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from opskit.deployments.local import server_spec
 from opskit.deployments.options import DOCKER_OPTIONS, Option, check_options
-from opskit.deployments.target import Deployment, DeploymentSpec
+from opskit.deployments.target import Deployment, DeploymentSpec, SupportsOptions, Target
 from opskit.errors import DeploymentError
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def pinned_requirements(flavors: set[str], captured: dict[str, str], python: str
     return lines
 
 
-class DockerTarget:
+class DockerTarget(Target, SupportsOptions):
     """Writes container build contexts; it never starts anything."""
 
     name = "docker"

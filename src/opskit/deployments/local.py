@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opskit.deployments.options import LOCAL_OPTIONS, SERVER_OPTIONS, Option, check_options
-from opskit.deployments.target import Deployment, DeploymentSpec
+from opskit.deployments.target import Deployment, DeploymentSpec, SupportsOptions, Target
 from opskit.errors import DeploymentError
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-class LocalTarget:
+class LocalTarget(Target, SupportsOptions):
     """Model servers as detached processes on this machine."""
 
     name = "local"

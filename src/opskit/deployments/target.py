@@ -1,4 +1,4 @@
-"""The deployment target contract (``Target``).
+"""The deployment target contract (``Target``) and its optional capability ``SupportsOptions``.
 
 Deprecated homes kept for plugins: ``Deployment`` and ``DeploymentSpec`` now live in
 ``opskit.records.deployments``, ``request_body`` in ``opskit.deployments.client``; both
@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from opskit.records.deployments import Deployment, DeploymentSpec
 
 if TYPE_CHECKING:
-    from opskit.deployments.client import request_body as request_body
+    from collections.abc import Mapping
 
-__all__ = ["Deployment", "DeploymentSpec", "Target", "request_body"]
+    from opskit.deployments.client import request_body as request_body
+    from opskit.deployments.options import Option
+
+__all__ = ["Deployment", "DeploymentSpec", "SupportsOptions", "Target", "request_body"]
 
 
 def __getattr__(name: str) -> Any:
@@ -46,4 +49,20 @@ class Target(Protocol):
 
     def logs(self, deployment: Deployment) -> str:
         """The deployment's log output ("" when there is none)."""
+        ...
+
+
+@runtime_checkable
+class SupportsOptions(Protocol):
+    """An optional target capability: a table of the deploy options it accepts.
+
+    With it, ``opskit.deploy`` checks ``spec.options`` against the table before
+    anything starts (an unknown name or a bad value raises ``InvalidOption``) and
+    hands the target the values converted to their type. A target without it
+    checks its own options in ``deploy``.
+    """
+
+    @property
+    def options(self) -> Mapping[str, Option]:
+        """Option name → ``opskit.deployments.options.Option`` (kind, bounds or choices, an example)."""
         ...

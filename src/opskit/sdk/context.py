@@ -296,9 +296,10 @@ class ActiveRun:
 
 def _store_of(tracker: Tracker) -> str:
     """Which store *tracker* writes to (the same text in every process that selects that store)."""
-    where = getattr(tracker, "path", None) or getattr(tracker, "tracking_uri", None) or ""
-    namespace = getattr(tracker, "namespace", None) or ""
-    return f"{tracker.name} tracker at {where}" + (f" (namespace {namespace})" if namespace else "")
+    from opskit.tracker.capabilities import SupportsLocation
+
+    where = tracker.location() if isinstance(tracker, SupportsLocation) else "?"
+    return f"{tracker.name} tracker at {where}"
 
 
 class _OtherStore:

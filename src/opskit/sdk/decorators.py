@@ -23,6 +23,7 @@ from opskit.names import (
 from opskit.records import ColumnSpec, ModelVersion, Schema
 from opskit.sdk import identity, lifecycle
 from opskit.sdk.context import ActiveRun, new_run
+from opskit.tracker.capabilities import SupportsQueuedRegistration
 
 if TYPE_CHECKING:
     from opskit.tracker.base import Tracker
@@ -110,8 +111,7 @@ def _queue_registration(
     """Hand a registration the tracker could not take to its outbox (re-raise *error* if it has none)."""
     import warnings
 
-    queue = getattr(tracker, "queue_registration", None)
-    if run_id is None or queue is None or not queue(
+    if run_id is None or not isinstance(tracker, SupportsQueuedRegistration) or not tracker.queue_registration(
         name, digest=digest, size_bytes=size_bytes, flavor=flavor, run_id=run_id, signature=signature,
         metadata=metadata, alias=alias, user=identity.user(), version=version,
     ):

@@ -37,6 +37,7 @@ from opskit.errors import (
 )
 from opskit.storage.base import (
     BlobInfo,
+    Storage,
     check_digest,
     corrupted_blob,
     digest_bytes,
@@ -44,6 +45,7 @@ from opskit.storage.base import (
     digest_stream,
     write_verified,
 )
+from opskit.storage.capabilities import SupportsUploadCleanup
 from opskit.storage.progress import Progress
 from opskit.storage.retry import RetryPolicy, is_transient, with_retries
 
@@ -73,7 +75,7 @@ def install_hint(scheme: str) -> str:
     return f"{pip_install(extra)} (it brings {package} and fsspec)"
 
 
-class FsspecStorage:
+class FsspecStorage(Storage, SupportsUploadCleanup):
     """Content-addressed blobs under a URL prefix on an fsspec filesystem."""
 
     name = "fsspec"

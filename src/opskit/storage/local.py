@@ -13,17 +13,19 @@ from opskit.errors import BlobCorrupted, BlobNotFound
 from opskit.storage.base import (
     CHUNK,
     BlobInfo,
+    Storage,
     check_digest,
     corrupted_blob,
     digest_bytes,
     digest_stream,
     write_verified,
 )
+from opskit.storage.capabilities import SupportsBlobAge
 
 __all__ = ["LocalStorage"]
 
 
-class LocalStorage:
+class LocalStorage(Storage, SupportsBlobAge):
     """Blobs in a local folder; identical content is stored once."""
 
     name = "local"
@@ -108,6 +110,12 @@ class LocalStorage:
 
     def delete(self, digest: str) -> None:
         self._path(digest).unlink(missing_ok=True)
+
+    def stored_at(self, digest: str) -> float:
+        try:
+            return self._path(digest).stat().st_mtime
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
 
     def iter_digests(self) -> Iterator[str]:
         base = self.root / "sha256"

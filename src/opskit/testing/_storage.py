@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from opskit.errors import BlobCorrupted, BlobNotFound, InvalidValue
 from opskit.storage.base import CHUNK, BlobInfo, Storage, digest_bytes
+from opskit.storage.capabilities import SupportsBlobAge, SupportsUploadCleanup
 from opskit.testing._context import Contract, declared
 
 __all__ = ["StorageContract"]
@@ -196,3 +198,37 @@ class StorageContract(Contract):
             assert isinstance(stream.read(0), bytes)
             buffer = io.BytesIO(stream.read())
         assert buffer.getvalue() == b"stream me"
+
+    # -- optional capabilities -------------------------------------------------------------------------
+
+    def test_upload_cleanup_when_declared_lists_sorted_string_pairs(self, storage: Storage) -> None:
+        """``SupportsUploadCleanup``: declared, it lists sorted (key, upload id) pairs, none before 1970; else neither method."""
+        if SupportsUploadCleanup not in type(storage).__mro__:
+            methods = {"incomplete_uploads", "abort_upload"}
+            present = sorted(methods & set(dir(storage)))
+            assert present == [], (
+                f"{type(storage).__name__} has {present} without declaring SupportsUploadCleanup: declare it as a base "
+                "class (both methods) so mypy and this suite check it, or rename them"
+            )
+            return
+        assert isinstance(storage, SupportsUploadCleanup)
+        storage.put_bytes(b"opskit.testing: a completed write")
+        found = storage.incomplete_uploads(None)
+        assert found == sorted(found)
+        assert all(isinstance(key, str) and isinstance(upload, str) for key, upload in found)
+        assert storage.incomplete_uploads(0.0) == [], "started_before=0 must leave out every upload"
+
+    def test_blob_age_when_declared_is_a_past_time(self, storage: Storage) -> None:
+        """``SupportsBlobAge``: declared, ``stored_at`` is a past epoch time and ``BlobNotFound`` when absent; else no method."""
+        if SupportsBlobAge not in type(storage).__mro__:
+            assert not isinstance(storage, SupportsBlobAge), (
+                f"{type(storage).__name__} has a `stored_at` that `opskit doctor --repair` will trust to delete "
+                "orphans: declare SupportsBlobAge as a base class so mypy and this suite check it, or rename it"
+            )
+            return
+        assert isinstance(storage, SupportsBlobAge)
+        digest = storage.put_bytes(b"opskit.testing: how old am I").digest
+        written = storage.stored_at(digest)
+        assert isinstance(written, float) and 0 < written <= time.time() + 300  # clocks of a remote store may drift a little
+        with pytest.raises(BlobNotFound):
+            storage.stored_at(_MISSING)

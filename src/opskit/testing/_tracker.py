@@ -22,7 +22,8 @@ from opskit.query import RunQuery
 from opskit.records import Artifact, DataInput, Metric, Run
 from opskit.storage.base import digest_bytes
 from opskit.testing._context import Contract, declared
-from opskit.tracker.base import Tracker
+from opskit.tracker.base import RegistryTracker, RunTracker, StateStore, Tracker
+from opskit.tracker.capabilities import SupportsSync
 
 __all__ = ["TrackerContract", "json_values"]
 
@@ -110,6 +111,12 @@ class TrackerContract(Contract):
         """The backend is a ``Tracker`` with a string ``name``."""
         assert isinstance(tracker, Tracker)
         assert isinstance(tracker.name, str) and tracker.name
+
+    def test_implements_each_concern(self, tracker: Tracker) -> None:
+        """The backend is a ``RunTracker``, a ``RegistryTracker`` and a ``StateStore`` (what ``Tracker`` joins)."""
+        assert isinstance(tracker, RunTracker)
+        assert isinstance(tracker, RegistryTracker)
+        assert isinstance(tracker, StateStore)
 
     def test_created_run_reads_back(self, tracker: Tracker) -> None:
         """``create_run`` stores a RUNNING run whose id, name, experiment, user, params and tags read back."""
@@ -402,3 +409,21 @@ class TrackerContract(Contract):
         tracker.log_artifacts(run.id, [Artifact("a.txt", _digest("artifact"), 8)])
         self.register(tracker, _unique("m"), run_id=run.id, content="model")
         assert {_digest("artifact"), _digest("model")} <= tracker.referenced_digests()
+
+    # -- optional capabilities -------------------------------------------------------------------------
+
+    def test_sync_when_declared_delivers_everything_once(self, tracker: Tracker) -> None:
+        """``SupportsSync``: declared, ``sync()`` returns a count and a second sync has nothing left; else no ``sync`` at all."""
+        if SupportsSync not in type(tracker).__mro__:
+            assert not isinstance(tracker, SupportsSync), (
+                f"{type(tracker).__name__} has a `sync` that `opskit sync` will call: declare SupportsSync as a base "
+                "class so mypy and this suite check it, or rename it"
+            )
+            return
+        assert isinstance(tracker, SupportsSync)
+        run = self.make_run(tracker, params={"alpha": 1})
+        tracker.end_run(run.id, status="FINISHED", ended_at=time.time())
+        delivered = tracker.sync()
+        assert isinstance(delivered, int) and delivered >= 0
+        assert tracker.sync() == 0, "a second sync delivered again: sync must not send anything twice"
+        assert tracker.get_run(run.id).status == "FINISHED"

@@ -1,5 +1,10 @@
-"""Trackers keep run metadata and the model registry. ``Tracker`` is the contract."""
+"""Trackers keep run metadata and the model registry. ``Tracker`` is the contract.
 
-from opskit.tracker.base import Tracker
+It is split by concern (``RunTracker``, ``RegistryTracker``, ``StateStore``);
+optional extras are capability protocols such as ``SupportsSync``.
+"""
 
-__all__ = ["Tracker"]
+from opskit.tracker.base import RegistryTracker, RunTracker, StateStore, Tracker
+from opskit.tracker.capabilities import SupportsLocation, SupportsQueuedRegistration, SupportsSync
+
+__all__ = ["RegistryTracker", "RunTracker", "StateStore", "SupportsLocation", "SupportsQueuedRegistration", "SupportsSync", "Tracker"]

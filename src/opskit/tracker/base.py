@@ -1,5 +1,14 @@
 """The tracker contract every tracker backend (local SQLite, MLflow, ...) implements.
 
+The contract is split by concern: ``RunTracker`` (runs, their params, metrics,
+tags, inputs and artifacts, search), ``RegistryTracker`` (models, versions,
+aliases and their history) and ``StateStore`` (small JSON documents other
+features keep, such as deployment records). ``Tracker`` is their union plus
+``referenced_digests`` and ``close``: what every tracker backend implements and
+what ``opskit`` asks a ``register_trackers`` factory for. Code that needs only
+one concern annotates with the narrower protocol. Optional extras a backend
+may offer are in ``opskit.tracker.capabilities``.
+
 A tracker holds run metadata (params, metrics, tags, code, environment, data
 inputs, artifact references) and the model registry (models, versions, aliases
 with history). Blobs themselves live in a ``Storage``; the tracker only keeps
@@ -30,7 +39,7 @@ from opskit.records import (
     Schema,
 )
 
-__all__ = ["Tracker", "digests_in", "digests_in_text"]
+__all__ = ["RegistryTracker", "RunTracker", "StateStore", "Tracker", "digests_in", "digests_in_text"]
 
 _BLOB_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -62,13 +71,11 @@ def digests_in_text(text: str) -> set[str]:
 
 
 @runtime_checkable
-class Tracker(Protocol):
-    """What opskit needs from a tracker backend."""
+class RunTracker(Protocol):
+    """Runs: create, log to, end, read back and search them."""
 
     #: The backend name it is registered under ("local", "mlflow", ...).
     name: str
-
-    # -- runs ----------------------------------------------------------------------------------
 
     def create_run(self, run: Run, *, pid: int | None = None) -> None:
         """Record a new run (status RUNNING) with its params, tags, code, env and inputs.
@@ -126,7 +133,14 @@ class Tracker(Protocol):
         """Mark KILLED every RUNNING run whose process is known dead; return their ids."""
         ...
 
-    # -- model registry ------------------------------------------------------------------------
+
+
+@runtime_checkable
+class RegistryTracker(Protocol):
+    """The model registry: models, numbered versions, aliases and the history of their moves."""
+
+    #: The backend name it is registered under ("local", "mlflow", ...).
+    name: str
 
     def register_model_version(
         self,
@@ -177,7 +191,11 @@ class Tracker(Protocol):
         """Every move of the model's aliases (or one alias), oldest first."""
         ...
 
-    # -- state: small JSON documents other features keep in the tracker --------------------------
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Small JSON documents other features keep in the tracker (deployments, ...), by kind and key."""
 
     def put_state(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
         """Store (replace) a JSON document under (*kind*, *key*), e.g. a deployment record."""
@@ -194,6 +212,20 @@ class Tracker(Protocol):
     def delete_state(self, kind: str, key: str) -> None:
         """Remove a document (missing is fine)."""
         ...
+
+
+
+@runtime_checkable
+class Tracker(RunTracker, RegistryTracker, StateStore, Protocol):
+    """What opskit needs from a tracker backend: every concern, plus blob references and ``close``.
+
+    Every tracker backend implements the whole of it; declare it by subclassing
+    (``class MyTracker(Tracker): ...``) so mypy reports a missing method, or
+    rely on structural typing.
+    """
+
+    #: The backend name it is registered under ("local", "mlflow", ...).
+    name: str
 
     def referenced_digests(self) -> set[str]:
         """Every blob digest a record refers to: model versions, artifacts and every state document

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from opskit.errors import BlobCorrupted, BlobNotFound
-from opskit.storage import BlobInfo
+from opskit.storage import BlobInfo, Storage
 from opskit.storage.base import (
     CHUNK,
     check_digest,
@@ -20,9 +20,10 @@ from opskit.storage.base import (
     digest_stream,
     write_verified,
 )
+from opskit.storage.capabilities import SupportsBlobAge
 
 
-class IndexedFolderStorage:
+class IndexedFolderStorage(Storage, SupportsBlobAge):
     """Implements ``opskit.storage.Storage``: atomic writes (temp file + rename), verified reads."""
 
     name = "example"
@@ -86,6 +87,12 @@ class IndexedFolderStorage:
     def open(self, digest: str) -> BinaryIO:
         try:
             return open(self._path(digest), "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
+
+    def stored_at(self, digest: str) -> float:
+        try:
+            return self._path(digest).stat().st_mtime
         except FileNotFoundError:
             raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 
-from opskit.deployments.target import Deployment, DeploymentSpec
+from opskit.deployments.target import Deployment, DeploymentSpec, Target
 
 
-class PrintTarget:
+class PrintTarget(Target):
     """Prints each deployment request; its deployments are "printed" until stopped.
 
     ``status`` reads the record it is given (opskit passes the one it keeps), not

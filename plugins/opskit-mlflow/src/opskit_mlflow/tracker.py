@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from opskit.tracker.base import digests_in, digests_in_text
+from opskit.tracker.base import Tracker, digests_in, digests_in_text
+from opskit.tracker.capabilities import SupportsLocation, SupportsQueuedRegistration, SupportsSync
 from opskit_mlflow.delivery import OutboxDelivery
 from opskit_mlflow.encode import read_json
 from opskit_mlflow.keys import DOC, RUN_ID, STATE_EXPERIMENT
@@ -37,8 +38,15 @@ if TYPE_CHECKING:
 __all__ = ["STATE_EXPERIMENT", "MLflowTracker"]
 
 
-class MLflowTracker(OutboxDelivery, RunReader, ModelRegistry, StateDocuments):
+class MLflowTracker(
+    OutboxDelivery, RunReader, ModelRegistry, StateDocuments, Tracker,
+    SupportsSync, SupportsQueuedRegistration, SupportsLocation,
+):
     """The ``mlflow`` tracker: talks to one MLflow tracking server through ``MlflowClient``."""
+
+    def location(self) -> str:
+        """The tracking server, with the namespace when one is set."""
+        return f"{self.tracking_uri}" + (f" (namespace {self.namespace})" if self.namespace else "")
 
     name = "mlflow"
 

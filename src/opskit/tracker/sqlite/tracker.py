@@ -45,7 +45,8 @@ from opskit.records import (
 )
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
-from opskit.tracker.base import digests_in
+from opskit.tracker.base import Tracker, digests_in
+from opskit.tracker.capabilities import SupportsLocation
 from opskit.tracker.sqlite import registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
@@ -77,7 +78,7 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + _CHUNK]
 
 
-class SQLiteTracker:
+class SQLiteTracker(Tracker, SupportsLocation):
     """The embedded tracker (registered as ``local``)."""
 
     name = "local"
@@ -97,6 +98,10 @@ class SQLiteTracker:
         self._docs: dict[str, Any] = {}
         self._connection()  # open (and migrate) now, so a bad store fails at selection time
         _trackers.add(self)
+
+    def location(self) -> str:
+        """The database file, as an absolute path."""
+        return str(self.path.resolve())
 
     def _forked(self) -> None:
         """In a forked child: the parent writes what it buffered; the child opens its own connection."""

@@ -1,0 +1,75 @@
+"""Optional tracker capabilities: extras a tracker backend may offer beyond ``Tracker``.
+
+Each capability is a ``runtime_checkable`` protocol. A backend declares one by
+subclassing it (``class MyTracker(Tracker, SupportsSync)``), so mypy checks the
+methods, and opskit finds it with ``isinstance(tracker, SupportsSync)`` instead
+of probing attribute names. A tracker without the capability is fine: the
+feature that uses it says so (``opskit sync`` prints "nothing to sync").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from opskit.records import Schema
+
+__all__ = ["SupportsLocation", "SupportsQueuedRegistration", "SupportsSync"]
+
+
+@runtime_checkable
+class SupportsSync(Protocol):
+    """A tracker that queues writes while its server is unreachable (an outbox) and delivers them later."""
+
+    def sync(self) -> int:
+        """Deliver everything queued now; return how many runs were delivered (0 when nothing was queued).
+
+        Called by ``opskit sync``. Safe to call at any time and repeatedly: an
+        interrupted sync never delivers anything twice, and after a sync that
+        returns, what was delivered is readable through the tracker.
+        Raises (and keeps the queue) when the server is still unreachable.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsQueuedRegistration(Protocol):
+    """A tracker that can keep a model registration (and alias move) it could not deliver, for ``sync``."""
+
+    def queue_registration(
+        self,
+        name: str,
+        *,
+        digest: str,
+        size_bytes: int,
+        flavor: str,
+        run_id: str,
+        signature: Schema | None,
+        metadata: Mapping[str, Any],
+        alias: str | None,
+        user: str | None,
+        version: int | None = None,
+    ) -> bool:
+        """Queue registering *digest* as a version of *name* from run *run_id*, then moving *alias*.
+
+        Called by the train pipeline when ``register_model_version`` or ``set_alias`` raised
+        ``BackendUnavailable``; *version* is set when the version was registered and only the
+        alias move is left. Return True when queued (delivered, in order after its run, by
+        ``sync``), False when this tracker cannot queue it (opskit then re-raises the error).
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsLocation(Protocol):
+    """A tracker that can say which store it writes to, the same text in every process that selects it."""
+
+    def location(self) -> str:
+        """Where the data lives, e.g. ``/abs/path/opskit.db`` or ``http://mlflow:5000 (namespace team-a)``.
+
+        Used to tell whether a run handle sent to another process (a ``multiprocessing``
+        task argument) points at the store that process selects. Without it, trackers
+        of the same name are taken to be the same store.
+        """
+        ...
