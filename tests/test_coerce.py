@@ -130,8 +130,8 @@ def test_null_is_refused_where_training_had_no_missing_values(family: str) -> No
         (ColumnSpec("x", "boolean", missing=True), [True, None], [1, "false"]),
         (ColumnSpec("x", "string", missing=True), ["", "a", None], [1, True, [1]]),
         (ColumnSpec("x", "category", missing=True, categories=(1, 2)), [1, 2, None], [3, "1"]),
-        (ColumnSpec("x", "datetime64[ns]", missing=True), ["2024-01-01", "2024-01-01T10:00:00.123456789", 0, None],
-         ["2024-01-01T10:00:00Z", "yesterday", True, "3000000-01-01", "NaN", "NaT", float("nan")]),
+        (ColumnSpec("x", "datetime64[ns]", missing=True), ["2024-01-01", "2024-01-01T10:00:00.123456789", 0, None, float("nan")],
+         ["2024-01-01T10:00:00Z", "yesterday", True, "3000000-01-01", "NaN", "NaT", float("inf")]),
         (ColumnSpec("x", "datetime64[ns, UTC]"), ["2024-01-01T00:00:00+05:00", "2024-01-01", 1.5e12], ["soon", [2024]]),
     ],
 )
@@ -264,3 +264,23 @@ def test_any_value_for_any_dtype_is_cast_or_refused_with_invalid_payload(value: 
     except InvalidPayload as exc:
         error = exc
     assert error is None or (error.field == "x" and "column 'x' row 0" in str(error))
+
+
+@pytest.mark.parametrize("family", ["Int64", "UInt8", "boolean", "string", "category", "datetime64[ns]", "datetime64[ns, UTC]"])
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_nan_is_a_missing_value_wherever_the_column_can_hold_one(family: str, fmt: str) -> None:
+    """NaN (JSON NaN; CSV `NaN` outside text columns) reads as missing where training had missing values, else a 400."""
+    categories = ("a",) if family == "category" else None
+    row: list[list[Any]] = [[float("nan")]] if fmt == "json" else [["NaN"]]
+    with_missing = Schema((ColumnSpec("x", family, missing=True, categories=categories),))
+    without = Schema((ColumnSpec("x", family, missing=False, categories=categories),))
+    if fmt == "csv" and family == "string":  # the text NaN is a string like any other
+        assert cast_table(("x",), row, without, text=True).data["x"][0] == "NaN"
+        return
+    if fmt == "csv" and family == "category":  # the text NaN is not one of the categories
+        with pytest.raises(InvalidPayload, match="column 'x' row 0: .*categories"):
+            cast_table(("x",), row, with_missing, text=True)
+        return
+    assert pd.isna(cast_table(("x",), row, with_missing, text=fmt == "csv").data["x"][0])
+    with pytest.raises(InvalidPayload, match="column 'x' row 0: .*missing"):
+        cast_table(("x",), row, without, text=fmt == "csv")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +115,54 @@ def test_a_plugin_target_deploys_and_is_recorded() -> None:
     assert opskit.deployments.stop("e").state == "stopped"
     with pytest.raises(opskit.DeploymentError, match="no URL"):
         again.predict([{"a": 1}])
+
+
+PROJECT_MODULE = '''
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Doubler(BaseEstimator, TransformerMixin):
+    """A transformer defined in the user's own project module (pickled by reference)."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float) * 2.0
+'''
+
+PROJECT_SCRIPT = '''
+import opskit
+from sklearn.datasets import load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from features import Doubler
+
+X, y = load_wine(return_X_y=True, as_frame=True)
+model = make_pipeline(Doubler(), LogisticRegression(max_iter=2000)).fit(X, y)
+opskit.models.register(model, name="projwine", signature=X)
+dep = opskit.deploy("projwine", name="projwine")
+try:
+    served = list(dep.predict(X.head(5)))
+    print("served", [int(v) for v in served], "local", [int(v) for v in model.predict(X.head(5))])
+finally:
+    opskit.deployments.stop("projwine")
+'''
+
+
+def test_a_model_using_a_project_module_is_served(tmp_path: Path) -> None:
+    """A model whose class lives in a module of the user's project loads in the model server."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "features.py").write_text(PROJECT_MODULE)
+    (project / "train.py").write_text(PROJECT_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH"}}
+    env["OPSKIT_HOME"] = str(tmp_path / "store")
+    out = subprocess.run(
+        [sys.executable, "train.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    served, local = out.stdout.split("served", 1)[1].split("local")
+    assert served.strip() == local.strip()

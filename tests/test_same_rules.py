@@ -236,7 +236,9 @@ def test_an_argument_that_cannot_be_a_param_is_reported_not_dropped_silently(tra
     assert run is not None and run.status == "FINISHED" and "note" not in run.params
 
 
-@pytest.mark.parametrize("bad", ["0.5", True, False, None, np.bool_(True), b"1", 1j, [0.5], np.array([True])])
+@pytest.mark.parametrize(
+    "bad", ["0.5", True, False, None, np.bool_(True), b"1", 1j, [0.5], np.array([True]), np.array([0.5, 0.6]), np.array(["1"])]
+)
 def test_log_metric_refuses_non_numbers(tracker: str, bad: object) -> None:
     """Strings, bools (NumPy's too), None, bytes, complex numbers and lists raise InvalidValue; nothing is logged."""
     with opskit.start_run() as run:
@@ -248,12 +250,16 @@ def test_log_metric_refuses_non_numbers(tracker: str, bad: object) -> None:
 
 
 def test_log_metric_accepts_numpy_and_other_numbers(tracker: str) -> None:
-    """NumPy floats and ints, Decimal and Fraction are logged as floats."""
-    values = [np.float32(0.5), np.int64(3), np.uint16(7), np.float64(0.25), Decimal("1.5"), Fraction(1, 4), 2]
+    """NumPy floats and ints, one-element arrays (tensors), Decimal and Fraction are logged as floats."""
+    values = [
+        np.float32(0.5), np.int64(3), np.uint16(7), np.float64(0.25), Decimal("1.5"), Fraction(1, 4), 2,
+        np.array([0.75]), np.array([[4]]), np.array(0.125),
+    ]
     with opskit.start_run() as run:
         for value in values:
             opskit.log_metric("m", value)  # type: ignore[arg-type]
-    assert [m.value for m in opskit.get_run(run.id).metric_history("m")] == [0.5, 3.0, 7.0, 0.25, 1.5, 0.25, 2.0]
+    got = [m.value for m in opskit.get_run(run.id).metric_history("m")]
+    assert got == [0.5, 3.0, 7.0, 0.25, 1.5, 0.25, 2.0, 0.75, 4.0, 0.125]
 
 
 def test_list_params_match_however_the_filter_spaces_them(tracker: str) -> None:

@@ -216,7 +216,7 @@ def test_csv_is_accepted_and_other_content_types_get_415(s: Store) -> None:
         response = httpx.post(f"{s.url('floats')}/invocations", content=body, headers={"content-type": "application/json"})
         assert response.status_code == 400 and "empty" in response.json()["message"]
     response = httpx.post(f"{s.url('floats')}/invocations", content=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"})
-    assert response.status_code == 415
+    assert response.status_code == 415 and response.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert "application/json" in response.json()["message"] and "text/csv" in response.json()["message"]
 
 

@@ -10,7 +10,8 @@ operations; when a vectorised cast fails, the column is walked value by value to
 name the first offending row in an ``InvalidPayload``. The rules per dtype
 (documented in docs/deploy.md):
 
-* missing values (JSON ``null``; ``NaN`` for floats; an empty CSV field) are
+* missing values (JSON ``null``, ``NaN``, an empty CSV field; in a float column
+  ``NaN`` is a float value of its own, with the same rule) are
   accepted only when the dtype can hold them and the training data had missing
   values in that column (signatures recorded before opskit stored that fact
   accept them where the dtype can hold them, as before);
@@ -96,6 +97,9 @@ class _Kind:
 
     expected = "a value"
     can_miss = True
+    #: A float NaN reads as a missing value (as pandas reads NaN into a nullable column); float columns
+    #: keep NaN as a value of their own.
+    nan_is_missing = True
 
     def __init__(self, spec: ColumnSpec, dtype: Any) -> None:
         self.spec = spec
@@ -128,12 +132,15 @@ class _Kind:
 
 
 class _Any(_Kind):
+    nan_is_missing = False
+
     def fast(self, values: list[Any]) -> Any:
         return self.build(values)
 
 
 class _Float(_Kind):
     expected = "a number"
+    nan_is_missing = False
 
     def __init__(self, spec: ColumnSpec, dtype: Any) -> None:
         super().__init__(spec, dtype)
@@ -310,7 +317,10 @@ class _Bool(_Kind):
     def from_text(self, text: str | None) -> Any:
         if text is None or text == "":
             return None
-        return {"true": True, "false": False, "1": True, "0": False}.get(text.strip().lower(), text)
+        word = text.strip().lower()
+        if word == "nan":
+            return None
+        return {"true": True, "false": False, "1": True, "0": False}.get(word, text)
 
 
 class _Str(_Kind):
@@ -435,6 +445,8 @@ class _Datetime(_Kind):
                 if stamps.isna().any():  # a string that parses as NaT ("NaN", "NaT") is not a date-time
                     return None
             elif types and types <= {int, float}:
+                if not all(v is None or math.isfinite(v) for v in values):
+                    return None  # NaN (missing) and infinities take the per-value path and its rules
                 stamps = pd.to_datetime(values, unit="ms")
                 if self.tz is not None:
                     stamps = stamps.tz_localize("UTC").tz_convert(self.tz)
@@ -450,7 +462,7 @@ class _Datetime(_Kind):
         return pd.array(values, dtype=self.dtype)
 
     def from_text(self, text: str | None) -> Any:
-        if text is None or text == "":
+        if text is None or text == "" or text.strip().lower() == "nan":
             return None
         return text
 
@@ -491,6 +503,8 @@ def _column(kind: _Kind, name: str, values: list[Any], text: bool, where: Callab
     cast: list[Any] = []
     for i, value in enumerate(values):
         try:
+            if kind.nan_is_missing and isinstance(value, float) and math.isnan(value):
+                value = None
             cast.append(kind.one(value))
         except _Bad as bad:
             at = where(i) if where is not None else f"column {name!r} row {i}"

@@ -105,7 +105,10 @@ class DockerTarget(Target, SupportsOptions):
         options = check_options(self.name, self.options, spec.options)
         raw_path = options.pop("path", None)
         if raw_path is None:
-            raise DeploymentError("the docker target writes a build context: pass path=DIR (an empty or new folder)")
+            raise DeploymentError(
+                "the docker target writes a build context: pass path=DIR (an empty or new folder; "
+                "on the command line: opskit deploy REF --target docker --path DIR)"
+            )
         path = Path(raw_path).expanduser().resolve()
         if path.exists() and any(path.iterdir()):
             raise DeploymentError(f"{path} is not empty; choose a new folder for the build context")

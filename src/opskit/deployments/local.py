@@ -86,6 +86,21 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+def project_python_path(existing: str | None) -> str:
+    """``PYTHONPATH`` for a model server: the deploying process's project folders first.
+
+    The server runs in the deployment's own folder, so a model whose classes live in a
+    module of the user's project (``from features import Cleaner``) would not unpickle
+    there. The folders the deploying process imports from (its working directory and
+    its script's folder, ``sys.path[0]``) come first, then any ``PYTHONPATH`` it had.
+    """
+    folders = [os.getcwd()]
+    if sys.path and sys.path[0]:
+        folders.append(os.path.abspath(sys.path[0]))
+    folders += [p for p in (existing or "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(folders))
+
+
 class LocalTarget(Target, SupportsOptions):
     """Model servers as detached processes on this machine."""
 
@@ -110,6 +125,7 @@ class LocalTarget(Target, SupportsOptions):
         spec_path.write_text(json.dumps(document, indent=2), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
         env.update(OPSKIT_HOME=str(self.config.home), OPSKIT_TRACKER=self.config.tracker, OPSKIT_STORAGE=self.config.storage)
+        env["PYTHONPATH"] = project_python_path(env.get("PYTHONPATH"))
         log_path = folder / "server.log"
         with open(log_path, "ab") as log:
             child = subprocess.Popen(
@@ -123,8 +139,8 @@ class LocalTarget(Target, SupportsOptions):
         while not _healthy(url):
             if child.poll() is not None:
                 raise DeploymentError(
-                    f"the model server for {spec.name!r} exited with code {child.returncode} before it was "
-                    f"ready; its log ({log_path}) ends with:\n{_tail(log_path)}"
+                    f"the model server for {spec.name!r} stopped before it was ready (exit status "
+                    f"{child.returncode}); its log ({log_path}) ends with:\n{_tail(log_path)}"
                 )
             if time.monotonic() > deadline:
                 self._kill(child.pid)

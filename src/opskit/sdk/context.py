@@ -85,7 +85,15 @@ def _metric_value(key: str, value: object) -> float:
         try:
             return float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            pass
+            # NumPy 2 no longer converts a one-element array with float(); .item() gives its number
+            item = getattr(value, "item", None)
+            if callable(item) and getattr(value, "ndim", 0) > 0:
+                try:
+                    number = item()
+                except (TypeError, ValueError):
+                    pass
+                else:
+                    return _metric_value(key, number)
     raise InvalidValue(
         f"metric {key!r} must be a number (int, float or a NumPy number), got {type(value).__name__} "
         f"{value!r}; convert text with float(...) and log flags as params or tags"

@@ -201,7 +201,7 @@ def _scoring(state: ServerState, endpoint: str, parse: Callable[[Any], Table]) -
             variant, version, predictions = await state.score(table, request.headers.get(ROUTING_HEADER))
         except UnsupportedMediaType as exc:
             metrics.errors.labels(endpoint, "unsupported_media_type").inc()
-            response = _error(415, "BAD_REQUEST", str(exc), exc.field)
+            response = _error(415, "UNSUPPORTED_MEDIA_TYPE", str(exc), exc.field)
         except InvalidPayload as exc:
             metrics.errors.labels(endpoint, "invalid_input").inc()
             response = _error(400, "BAD_REQUEST", str(exc), exc.field)

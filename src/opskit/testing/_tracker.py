@@ -363,6 +363,22 @@ class TrackerContract(Contract):
         assert [c.changed_at for c in history] == sorted(c.changed_at for c in history)
         assert {c.alias for c in tracker.alias_history(name)} == {"prod", "staging"}
 
+    def test_every_version_lists_the_aliases_that_point_at_it(self, tracker: Tracker) -> None:
+        """Every way of reading a version (model, list, reference) names the aliases pointing at it."""
+        name = _unique("m")
+        for _ in range(3):
+            self.register(tracker, name)
+        tracker.set_alias(name, "prod", 2, user=None)
+        tracker.set_alias(name, "staging", 2, user=None)
+        tracker.set_alias(name, "canary", 3, user=None)
+        expected = {1: [], 2: ["prod", "staging"], 3: ["canary"]}
+        model = tracker.get_model(name)
+        assert {v.version: sorted(v.aliases) for v in model.versions} == expected
+        listed = next(m for m in tracker.list_models() if m.name == name)
+        assert {v.version: sorted(v.aliases) for v in listed.versions} == expected
+        for number, aliases in expected.items():
+            assert sorted(tracker.get_model_version(ModelRef.parse(f"{name}:{number}")).aliases) == aliases
+
     def test_aliases_of_missing_models_or_versions_are_refused(self, tracker: Tracker) -> None:
         """``set_alias`` to a missing model or version raises ``ModelNotFound`` and records nothing."""
         name = _unique("m")

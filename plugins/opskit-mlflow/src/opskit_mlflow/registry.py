@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from mlflow.exceptions import MlflowException
 
 from opskit.errors import ModelNotFound
@@ -224,10 +225,16 @@ class ModelRegistry(MLflowConnection):
 
     def _model(self, registered: Any) -> Model:
         aliases = {alias: int(version) for alias, version in (getattr(registered, "aliases", None) or {}).items()}
+        # MLflow's version search leaves ModelVersion.aliases empty: fill them from the model's alias map,
+        # so every version says which aliases point at it, as on the local tracker.
+        versions = [
+            attrs.evolve(v, aliases=sorted(a for a, n in aliases.items() if n == v.version))
+            for v in self._versions(self._strip(registered.name))
+        ]
         return Model(
             name=self._strip(registered.name),
             created_at=float(registered.tags.get("opskit.created_at", registered.creation_timestamp / 1000)),
-            versions=self._versions(self._strip(registered.name)),
+            versions=versions,
             aliases=aliases,
         )
 
