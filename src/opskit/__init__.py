@@ -19,51 +19,51 @@ __version__ = "0.1.0"
 # table and the imports agree and the object has a docstring.
 _EXPORTS: dict[str, str] = {
     "ActiveRun": "opskit.sdk.context",
-    "AliasChange": "opskit.records",
-    "Artifact": "opskit.records",
+    "AliasChange": "opskit.records.registry",
+    "Artifact": "opskit.records.runs",
     "BackendUnavailable": "opskit.errors",
     "BlobCorrupted": "opskit.errors",
     "BlobNotFound": "opskit.errors",
-    "CodeInfo": "opskit.records",
-    "ColumnSpec": "opskit.records",
+    "CodeInfo": "opskit.records.runs",
+    "ColumnSpec": "opskit.records.data",
     "Config": "opskit.config",
     "ConfigError": "opskit.errors",
-    "DataInput": "opskit.records",
-    "Deployment": "opskit.deployments.target",
+    "DataInput": "opskit.records.data",
+    "Deployment": "opskit.records.deployments",
     "DeploymentError": "opskit.errors",
     "DeploymentNotFound": "opskit.errors",
     "DuplicateBackend": "opskit.errors",
-    "EnvInfo": "opskit.records",
+    "EnvInfo": "opskit.records.runs",
     "InvalidFilter": "opskit.errors",
     "InvalidModelRef": "opskit.errors",
     "InvalidName": "opskit.errors",
     "InvalidOption": "opskit.errors",
     "InvalidPayload": "opskit.errors",
     "InvalidValue": "opskit.errors",
-    "Metric": "opskit.records",
-    "Model": "opskit.records",
+    "Metric": "opskit.records.runs",
+    "Model": "opskit.records.registry",
     "ModelLoadError": "opskit.errors",
     "ModelNotFound": "opskit.errors",
     "ModelRef": "opskit.names",
-    "ModelVersion": "opskit.records",
+    "ModelVersion": "opskit.records.registry",
     "NoActiveRun": "opskit.errors",
     "OpskitError": "opskit.errors",
     "OpskitWarning": "opskit.errors",
     "PluginError": "opskit.errors",
-    "Run": "opskit.records",
-    "RunList": "opskit.records",
+    "Run": "opskit.records.runs",
+    "RunList": "opskit.records.runs",
     "RunNotFound": "opskit.errors",
-    "Schema": "opskit.records",
+    "Schema": "opskit.records.data",
     "SerializationError": "opskit.errors",
-    "SerializedModel": "opskit.records",
+    "SerializedModel": "opskit.records.registry",
     "StorageAccessDenied": "opskit.errors",
     "StoreError": "opskit.errors",
     "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
     "active_run": "opskit.sdk.context",
-    "configure": "opskit.config",
+    "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
-    "get_config": "opskit.config",
+    "get_config": "opskit.runtime",
     "get_run": "opskit.sdk.runs",
     "hookimpl": "opskit.hookspecs",
     "last_run": "opskit.sdk.runs",
@@ -73,7 +73,8 @@ _EXPORTS: dict[str, str] = {
     "log_metrics": "opskit.sdk.context",
     "log_param": "opskit.sdk.context",
     "log_params": "opskit.sdk.context",
-    "reset_defaults": "opskit.config",
+    "metric_history": "opskit.sdk.runs",
+    "reset_defaults": "opskit.runtime",
     "search_runs": "opskit.sdk.runs",
     "set_tag": "opskit.sdk.context",
     "set_tags": "opskit.sdk.context",
@@ -112,11 +113,7 @@ if TYPE_CHECKING:
     from opskit import monitor as monitor
     from opskit import plugins as plugins
     from opskit.config import Config as Config
-    from opskit.config import configure as configure
-    from opskit.config import get_config as get_config
-    from opskit.config import reset_defaults as reset_defaults
     from opskit.deployments.api import deploy as deploy
-    from opskit.deployments.target import Deployment as Deployment
     from opskit.errors import BackendUnavailable as BackendUnavailable
     from opskit.errors import BlobCorrupted as BlobCorrupted
     from opskit.errors import BlobNotFound as BlobNotFound
@@ -145,19 +142,23 @@ if TYPE_CHECKING:
     from opskit.hookspecs import hookimpl as hookimpl
     from opskit.loading import load_model as load_model
     from opskit.names import ModelRef as ModelRef
-    from opskit.records import AliasChange as AliasChange
-    from opskit.records import Artifact as Artifact
-    from opskit.records import CodeInfo as CodeInfo
-    from opskit.records import ColumnSpec as ColumnSpec
-    from opskit.records import DataInput as DataInput
-    from opskit.records import EnvInfo as EnvInfo
-    from opskit.records import Metric as Metric
-    from opskit.records import Model as Model
-    from opskit.records import ModelVersion as ModelVersion
-    from opskit.records import Run as Run
-    from opskit.records import RunList as RunList
-    from opskit.records import Schema as Schema
-    from opskit.records import SerializedModel as SerializedModel
+    from opskit.records.data import ColumnSpec as ColumnSpec
+    from opskit.records.data import DataInput as DataInput
+    from opskit.records.data import Schema as Schema
+    from opskit.records.deployments import Deployment as Deployment
+    from opskit.records.registry import AliasChange as AliasChange
+    from opskit.records.registry import Model as Model
+    from opskit.records.registry import ModelVersion as ModelVersion
+    from opskit.records.registry import SerializedModel as SerializedModel
+    from opskit.records.runs import Artifact as Artifact
+    from opskit.records.runs import CodeInfo as CodeInfo
+    from opskit.records.runs import EnvInfo as EnvInfo
+    from opskit.records.runs import Metric as Metric
+    from opskit.records.runs import Run as Run
+    from opskit.records.runs import RunList as RunList
+    from opskit.runtime import configure as configure
+    from opskit.runtime import get_config as get_config
+    from opskit.runtime import reset_defaults as reset_defaults
     from opskit.sdk.context import ActiveRun as ActiveRun
     from opskit.sdk.context import active_run as active_run
     from opskit.sdk.context import log_artifact as log_artifact
@@ -172,4 +173,5 @@ if TYPE_CHECKING:
     from opskit.sdk.decorators import train as train
     from opskit.sdk.runs import get_run as get_run
     from opskit.sdk.runs import last_run as last_run
+    from opskit.sdk.runs import metric_history as metric_history
     from opskit.sdk.runs import search_runs as search_runs

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from opskit.deployments.target import Deployment
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
+    from opskit.records.deployments import Deployment
 
 __all__ = ["hooks"]
 
@@ -20,7 +20,7 @@ __all__ = ["hooks"]
 class _Hooks:
     @property
     def _hook(self):  # type: ignore[no-untyped-def]
-        from opskit.plugins import get_plugin_manager
+        from opskit.runtime import get_plugin_manager
 
         return get_plugin_manager().hook
 

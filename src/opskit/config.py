@@ -1,33 +1,129 @@
 """Configuration: ``configure()`` arguments, then ``OPSKIT_*`` environment, then
 ``[tool.opskit]`` in the nearest ``pyproject.toml``, then defaults. First wins.
+
+Every ``OPSKIT_*`` environment variable opskit reads is declared in ``ENVIRONMENT``
+below and read through the helpers here (one boolean parser, ``parse_bool``);
+``tests/test_config_docs.py`` checks that each is documented in
+``docs/configuration.md``. This module only declares and parses: the settings in
+force, ``configure()`` and ``reset_defaults()`` live in ``opskit.runtime``.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 from attrs import field, frozen
 
 from opskit.errors import ConfigError
 
-__all__ = ["Config", "configure", "create_home", "find_project_root", "get_config", "reset_defaults"]
+__all__ = [
+    "ENVIRONMENT",
+    "ENV_VARS",
+    "Config",
+    "ConfigOptions",
+    "EnvVar",
+    "create_home",
+    "env_flag",
+    "env_names",
+    "env_text",
+    "find_project_root",
+    "parse_bool",
+    "resolve",
+]
+
+
+@frozen
+class EnvVar:
+    """One ``OPSKIT_*`` environment variable opskit reads."""
+
+    name: str
+    #: ``text``, ``bool`` or ``names`` (comma-separated list).
+    kind: str
+    meaning: str
+    #: The ``Config`` field it sets, if any.
+    option: str | None = None
+
+
+#: Every ``OPSKIT_*`` variable opskit reads, by name (documented in docs/configuration.md).
+ENVIRONMENT: dict[str, EnvVar] = {
+    var.name: var
+    for var in (
+        EnvVar("OPSKIT_HOME", "text", "folder of the embedded store", option="home"),
+        EnvVar("OPSKIT_TRACKER", "text", "tracker backend name", option="tracker"),
+        EnvVar("OPSKIT_STORAGE", "text", "storage backend name, path or URL", option="storage"),
+        EnvVar("OPSKIT_EXPERIMENT", "text", "experiment of new runs", option="experiment"),
+        EnvVar("OPSKIT_CAPTURE_ENV", "bool", "record installed packages", option="capture_env"),
+        EnvVar("OPSKIT_CAPTURE_GIT", "bool", "record git commit and diff", option="capture_git"),
+        EnvVar("OPSKIT_LOAD_PLUGINS", "names", "load only these entry-point plugins"),
+        EnvVar("OPSKIT_DISABLE_PLUGINS", "names", "do not load these plugins"),
+        EnvVar("OPSKIT_TRACE_HOOKS", "bool", "log every hook call to stderr"),
+        EnvVar("OPSKIT_PROGRESS", "bool", "progress bars for slow transfers"),
+        EnvVar("OPSKIT_SERVE_SPEC", "text", "spec file of a model server process (set by opskit)"),
+        EnvVar("OPSKIT_BIND", "text", "address a model server process binds"),
+    )
+}
 
 #: Option name → environment variable. Values from the environment are strings.
-ENV_VARS = {
-    "home": "OPSKIT_HOME",
-    "tracker": "OPSKIT_TRACKER",
-    "storage": "OPSKIT_STORAGE",
-    "experiment": "OPSKIT_EXPERIMENT",
-    "capture_env": "OPSKIT_CAPTURE_ENV",
-    "capture_git": "OPSKIT_CAPTURE_GIT",
-}
+ENV_VARS = {var.option: var.name for var in ENVIRONMENT.values() if var.option is not None}
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _declared(name: str) -> EnvVar:
+    try:
+        return ENVIRONMENT[name]
+    except KeyError:
+        raise KeyError(f"{name} is not declared in opskit.config.ENVIRONMENT; declare it there") from None
+
+
+def parse_bool(name: str, value: object, source: str) -> bool:
+    """*value* as a boolean (``1/true/yes/on``, ``0/false/no/off/""``); anything else raises ``ConfigError``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOL_TRUE | _BOOL_FALSE:
+        return value.strip().lower() in _BOOL_TRUE
+    raise ConfigError(f"{name}={value!r} from {source} is not a boolean: use true or false")
+
+
+def env_text(name: str) -> str | None:
+    """The value of the declared variable *name*; None when unset or empty."""
+    _declared(name)
+    return os.environ.get(name) or None
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """The declared boolean variable *name*; *default* when unset or empty; ``ConfigError`` when not a boolean."""
+    _declared(name)
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return parse_bool(name, raw, f"${name}")
+
+
+def env_names(name: str) -> set[str] | None:
+    """The declared comma-separated list *name*, lowercased; None when unset (an empty value is an empty set)."""
+    _declared(name)
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return {part.strip().lower() for part in raw.split(",") if part.strip()}
+
+
+class ConfigOptions(TypedDict, total=False):
+    """The keyword arguments of ``opskit.configure()``; None drops an earlier override."""
+
+    home: str | os.PathLike[str] | None
+    tracker: str | None
+    storage: str | None
+    experiment: str | None
+    capture_env: bool | None
+    capture_git: bool | None
+    tracker_options: Mapping[str, Any] | None
+    storage_options: Mapping[str, Any] | None
 
 
 @frozen
@@ -86,18 +182,11 @@ def _pyproject_settings(start: Path) -> tuple[dict[str, Any], Path | None]:
     return section, path
 
 
-def _as_bool(name: str, value: object, source: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _BOOL_TRUE | _BOOL_FALSE:
-        return value.strip().lower() in _BOOL_TRUE
-    raise ConfigError(f"{name}={value!r} from {source} is not a boolean: use true or false")
-
-
 _FIELDS = {f.name for f in attrs.fields(Config)} - {"sources"}
 
 
-def _resolve(overrides: Mapping[str, Any]) -> Config:
+def resolve(overrides: Mapping[str, Any]) -> Config:
+    """The configuration from *overrides* (``configure()`` arguments), environment, pyproject.toml and defaults."""
     unknown = set(overrides) - _FIELDS
     if unknown:
         raise ConfigError(
@@ -125,7 +214,7 @@ def _resolve(overrides: Mapping[str, Any]) -> Config:
     sources.setdefault("home", "default (project root)/.opskit")
     for flag in ("capture_env", "capture_git"):
         if flag in values:
-            values[flag] = _as_bool(flag, values[flag], sources[flag])
+            values[flag] = parse_bool(flag, values[flag], sources[flag])
     for opts in ("tracker_options", "storage_options"):
         if opts in values and not isinstance(values[opts], Mapping):
             raise ConfigError(f"{opts} from {sources[opts]} must be a table/mapping, got {values[opts]!r}")
@@ -154,50 +243,14 @@ def create_home(home: Path) -> Path:
     return home
 
 
-_lock = threading.Lock()
-_overrides: dict[str, Any] = {}
-_config: Config | None = None
+def __getattr__(name: str) -> Any:
+    # Deprecated import paths: the state (overrides, resolved config) lives in opskit.runtime now.
+    if name in _MOVED_TO_RUNTIME:
+        from opskit import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module 'opskit.config' has no attribute {name!r}")
 
 
-def configure(**options: Any) -> Config:
-    """Set options for this process (they win over environment and pyproject.toml).
-
-    Options: ``home``, ``tracker``, ``storage``, ``experiment``, ``capture_env``,
-    ``capture_git``, ``tracker_options``, ``storage_options``. Passing ``None``
-    removes an earlier override. Returns the resulting configuration.
-    """
-    global _config
-    with _lock:
-        merged = {**_overrides, **options}
-        merged = {k: v for k, v in merged.items() if v is not None}
-        config = _resolve(merged)  # validate before changing anything
-        _overrides.clear()
-        _overrides.update(merged)
-        _config = config
-    from opskit._backends import reset_backends
-
-    reset_backends()
-    return config
-
-
-def get_config() -> Config:
-    """The configuration in force (resolved once, then cached until ``configure``/``reset_defaults``)."""
-    global _config
-    config = _config
-    if config is None:
-        with _lock:
-            if _config is None:
-                _config = _resolve(_overrides)
-            config = _config
-    return config
-
-
-def reset_defaults() -> None:
-    """Forget every ``configure()`` override and re-read environment and pyproject.toml."""
-    global _config
-    with _lock:
-        _overrides.clear()
-        _config = None
-    from opskit._backends import reset_backends
-
-    reset_backends()
+#: ``opskit.config.X`` names kept for old imports; use ``opskit.X`` / ``opskit.runtime.X``.
+_MOVED_TO_RUNTIME = frozenset({"configure", "get_config", "reset_defaults"})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from attrs import define, field, frozen
 
-from opskit._backends import get_storage, get_tracker
 from opskit.errors import BlobNotFound
+from opskit.runtime import get_storage, get_tracker
 from opskit.storage.capabilities import SupportsBlobAge, SupportsUploadCleanup
 from opskit.storage.local import LocalStorage
 

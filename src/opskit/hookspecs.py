@@ -33,10 +33,14 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from opskit.deployments.target import Deployment
-    from opskit.monitor.methods import RegisterDriftMethod
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
-    from opskit.registration import RegisterStorage, RegisterTarget, RegisterTracker
+    from opskit.records.deployments import Deployment
+    from opskit.registration import (
+        RegisterDriftMethod,
+        RegisterStorage,
+        RegisterTarget,
+        RegisterTracker,
+    )
 
 __all__ = ["hookimpl", "hookspec"]
 

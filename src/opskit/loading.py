@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from opskit._backends import get_storage, get_tracker
 from opskit._hooks import hooks
 from opskit.errors import ModelLoadError
 from opskit.names import ModelRef
 from opskit.records import ModelVersion
+from opskit.runtime import get_storage, get_tracker
 
 __all__ = ["load_model", "load_version", "model_from_bytes"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from opskit._backends import get_tracker
 from opskit._hooks import hooks
 from opskit.names import ModelRef, validate_alias, validate_model_name
 from opskit.records import AliasChange, Model, ModelVersion, Schema
+from opskit.runtime import get_tracker
 from opskit.sdk import identity
 
 __all__ = ["delete_alias", "get", "get_version", "history", "list", "register", "set_alias"]

@@ -14,7 +14,7 @@ from typing import Literal
 from attrs import field, frozen
 
 from opskit.errors import InvalidFilter
-from opskit.records import RUN_STATUSES
+from opskit.records.runs import RUN_STATUSES
 
 __all__ = ["Clause", "OrderKey", "RunQuery", "parse_filter", "parse_order_by"]
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from opskit.storage.base import Storage
     from opskit.tracker.base import Tracker
 
-__all__ = ["BackendRegistry", "RegisterStorage", "RegisterTarget", "RegisterTracker", "Registration"]
+__all__ = ["BackendRegistry", "RegisterDriftMethod", "RegisterStorage", "RegisterTarget", "RegisterTracker", "Registration"]
 
 TrackerFactory = Callable[["Config"], "Tracker"]
 StorageFactory = Callable[["Config", str], "Storage"]
@@ -32,6 +32,16 @@ class RegisterStorage(Protocol):
 
 class RegisterTarget(Protocol):
     def __call__(self, name: str, factory: TargetFactory) -> None: ...
+
+
+#: A drift statistic: ``compute(reference, current) -> (statistic, p_value or None)``.
+DriftCompute = Callable[[Any, Any], tuple[float, float | None]]
+
+
+class RegisterDriftMethod(Protocol):
+    """The ``register`` callback of ``register_drift_methods`` (used by ``opskit.monitor.methods``)."""
+
+    def __call__(self, name: str, compute: DriftCompute, *, kinds: Sequence[str], threshold: float) -> None: ...
 
 
 @frozen

@@ -7,6 +7,7 @@ trackers that keep records as documents.
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import types
 import typing
@@ -32,7 +33,7 @@ def to_plain(value: Any) -> Any:
         return {f.name: to_plain(getattr(value, f.name)) for f in attrs.fields(type(value))}
     if isinstance(value, list | tuple):
         return [to_plain(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, collections.abc.Mapping):  # dicts and the read-only maps of records
         return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, bytes):
         raise InvalidValue("bytes cannot be converted to JSON; store them as a blob")
@@ -43,7 +44,9 @@ def to_dict(record: Any) -> dict[str, Any]:
     """A record as a dict with ``schema_version`` and ``type``."""
     if not attrs.has(type(record)):
         raise InvalidValue(f"to_dict() takes an opskit record, got {type(record).__name__}")
-    return {"schema_version": SCHEMA_VERSION, "type": type(record).__name__, **to_plain(record)}
+    # a subclass that only adds behaviour (DeploymentClient) is written as the record it extends
+    name = next((c.__name__ for c in type(record).__mro__ if _TYPES.get(c.__name__) is c), type(record).__name__)
+    return {"schema_version": SCHEMA_VERSION, "type": name, **to_plain(record)}
 
 
 @functools.cache
@@ -69,7 +72,7 @@ def _build(tp: Any, value: Any) -> Any:
         args = typing.get_args(tp)
         item = args[0] if args else Any
         return tuple(_build(item, v) for v in value)
-    if origin is dict:
+    if origin in (dict, collections.abc.Mapping):
         _, item = typing.get_args(tp)
         return {k: _build(item, v) for k, v in value.items()}
     return value

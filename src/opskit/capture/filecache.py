@@ -175,7 +175,7 @@ _caches_lock = threading.Lock()
 
 def default_cache() -> StatCache:
     """The stat cache of the configured home: ``<home>/cache/stat.db`` (one object per path)."""
-    from opskit.config import get_config
+    from opskit.runtime import get_config
 
     db = get_config().home / "cache" / "stat.db"
     with _caches_lock:

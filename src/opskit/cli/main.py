@@ -191,9 +191,8 @@ def _models_alias(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from opskit._backends import get_storage
-    from opskit.config import get_config
     from opskit.plugins import get_registry, list_plugins
+    from opskit.runtime import get_config, get_storage
 
     config = get_config()
     registry = get_registry()
@@ -267,7 +266,7 @@ def _storage_migrate(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from opskit._backends import get_tracker
+    from opskit.runtime import get_tracker
     from opskit.tracker.capabilities import SupportsSync
 
     tracker = get_tracker()
@@ -284,8 +283,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 def _require_store() -> None:
     """Raise ``StoreNotFound`` when the local tracker has no store here (and create nothing)."""
-    from opskit.config import get_config
     from opskit.errors import StoreNotFound
+    from opskit.runtime import get_config
 
     config = get_config()
     if config.tracker != "local":  # the store is the tracker's server

@@ -5,6 +5,8 @@
 """
 
 from opskit.deployments.api import deploy, get, list, logs, stop
-from opskit.deployments.target import Deployment, DeploymentSpec, Target
+from opskit.deployments.client import DeploymentClient
+from opskit.deployments.target import Target
+from opskit.records.deployments import Deployment, DeploymentSpec
 
-__all__ = ["Deployment", "DeploymentSpec", "Target", "deploy", "get", "list", "logs", "stop"]
+__all__ = ["Deployment", "DeploymentClient", "DeploymentSpec", "Target", "deploy", "get", "list", "logs", "stop"]

@@ -9,22 +9,20 @@ from typing import Any
 
 import attrs
 
-from opskit.deployments.target import Deployment, DeploymentSpec, SupportsOptions, Target
+from opskit.deployments.client import STATE_KIND, DeploymentClient, save
+from opskit.deployments.client import get_target as _get_target
+from opskit.deployments.target import SupportsOptions, Target
 from opskit.errors import DeploymentError, DeploymentNotFound, InvalidName
 from opskit.names import ModelRef
-from opskit.serialize import from_plain, to_plain
+from opskit.records.deployments import Deployment, DeploymentSpec
+from opskit.serialize import from_plain
 
-__all__ = ["deploy", "get", "get_target", "list", "logs", "stop"]
-
-STATE_KIND = "deployment"
+__all__ = ["STATE_KIND", "deploy", "get", "get_target", "list", "logs", "save", "stop"]
 
 
 def get_target(name: str) -> Target:
     """An instance of the target registered as *name* (``UnknownBackend`` lists the installed ones)."""
-    from opskit.config import get_config
-    from opskit.plugins import get_registry
-
-    target: Target = get_registry().get("target", name).factory(get_config())
+    target: Target = _get_target(name)
     return target
 
 
@@ -50,12 +48,6 @@ def _check_name(name: str) -> str:
     return name
 
 
-def save(deployment: Deployment) -> None:
-    from opskit._backends import get_tracker
-
-    get_tracker().put_state(STATE_KIND, deployment.name, to_plain(deployment))
-
-
 def deploy(
     ref: str | ModelRef | Mapping[str, float],
     target: str = "local",
@@ -64,7 +56,7 @@ def deploy(
     *,
     shadow: str | None = None,
     **options: Any,
-) -> Deployment:
+) -> DeploymentClient:
     """Deploy a model (``"wine@production"``) or a weighted split (``{"wine@production": 0.9, "wine@challenger": 0.1}``).
 
     ``target="local"`` starts a model server on 127.0.0.1 and returns once it is
@@ -74,8 +66,8 @@ def deploy(
     takes ``timeout``. Every option is checked before anything starts: an
     unknown name or a bad value raises ``InvalidOption``.
     """
-    from opskit._backends import get_tracker
     from opskit.deployments.options import check_options, check_port
+    from opskit.runtime import get_tracker
 
     chosen = get_target(target)
     if isinstance(chosen, SupportsOptions):  # a target without a table checks its own options
@@ -89,7 +81,7 @@ def deploy(
     name = _check_name(name or ModelRef.parse(next(iter(weights))).name)
     existing = tracker.get_state(STATE_KIND, name)
     if existing is not None:
-        old = from_plain(Deployment, existing)
+        old = DeploymentClient.of(from_plain(Deployment, existing))
         if old.status() in {"running", "starting"}:
             raise DeploymentError(
                 f"deployment {name!r} is already running at {old.url}; stop it first "
@@ -103,38 +95,33 @@ def deploy(
     from opskit._hooks import hooks
 
     hooks.after_deploy(deployment)
-    return deployment
+    return DeploymentClient.of(deployment)
 
 
-def list() -> builtins.list[Deployment]:
+def list() -> builtins.list[DeploymentClient]:
     """Every recorded deployment, sorted by name (running or not: see ``status()``)."""
-    from opskit._backends import get_tracker
+    from opskit.runtime import get_tracker
 
     found = get_tracker().list_state(STATE_KIND)
-    return [from_plain(Deployment, found[key]) for key in sorted(found)]
+    return [DeploymentClient.of(from_plain(Deployment, found[key])) for key in sorted(found)]
 
 
-def get(name: str) -> Deployment:
+def get(name: str) -> DeploymentClient:
     """One deployment by name (raises ``DeploymentNotFound``)."""
-    from opskit._backends import get_tracker
+    from opskit.runtime import get_tracker
 
     data = get_tracker().get_state(STATE_KIND, name)
     if data is None:
         known = ", ".join(d.name for d in list()) or "none"
         raise DeploymentNotFound(f"no deployment named {name!r} (known: {known}); see `opskit deployments list`")
-    return from_plain(Deployment, data)
+    return DeploymentClient.of(from_plain(Deployment, data))
 
 
-def stop(name: str) -> Deployment:
+def stop(name: str) -> DeploymentClient:
     """Stop a deployment's server; its record stays with state ``stopped``."""
-    deployment = get(name)
-    get_target(deployment.target).stop(deployment)
-    stopped = attrs.evolve(deployment, state="stopped")
-    save(stopped)
-    return stopped
+    return get(name).stop()
 
 
 def logs(name: str) -> str:
     """A deployment's log output."""
-    deployment = get(name)
-    return get_target(deployment.target).logs(deployment)
+    return get(name).logs()

@@ -89,8 +89,8 @@ class DockerTarget(Target, SupportsOptions):
         self.config = config
 
     def _write_model(self, ref: str, models: Path) -> tuple[dict[str, Any], ModelVersion]:
-        from opskit._backends import get_storage, get_tracker
         from opskit.names import ModelRef
+        from opskit.runtime import get_storage, get_tracker
         from opskit.serialize import to_plain
 
         version = get_tracker().get_model_version(ModelRef.parse(ref))
@@ -139,7 +139,7 @@ class DockerTarget(Target, SupportsOptions):
         )
 
     def _captured_env(self, versions: list[ModelVersion]) -> tuple[dict[str, str], str]:
-        from opskit._backends import get_tracker
+        from opskit.runtime import get_tracker
 
         for version in versions:
             if version.run_id:

@@ -15,12 +15,16 @@ when ``statistic >= threshold``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from attrs import frozen
 
 from opskit.errors import DuplicateDriftMethod, InvalidName, UnknownDriftMethod
+from opskit.registration import (  # the protocol lives with the other register callbacks
+    DriftCompute,
+    RegisterDriftMethod,
+)
 
 if TYPE_CHECKING:
     import pluggy
@@ -30,11 +34,7 @@ __all__ = ["KINDS", "DriftMethod", "RegisterDriftMethod", "drift_methods", "get_
 #: Column kinds a method can apply to.
 KINDS = ("numeric", "categorical")
 
-Compute = Callable[[Any, Any], tuple[float, float | None]]
-
-
-class RegisterDriftMethod(Protocol):
-    def __call__(self, name: str, compute: Compute, *, kinds: Sequence[str], threshold: float) -> None: ...
+Compute = DriftCompute
 
 
 @frozen
@@ -56,7 +56,7 @@ def drift_methods(pm: pluggy.PluginManager | None = None) -> dict[str, DriftMeth
     registration.
     """
     if pm is None:
-        from opskit.plugins import get_plugin_manager
+        from opskit.runtime import get_plugin_manager
 
         pm = get_plugin_manager()
     methods: dict[str, DriftMethod] = {}

@@ -191,7 +191,7 @@ class ActiveRun:
 
     def log_artifact(self, path: str | Path, name: str | None = None) -> list[Artifact]:
         """Store a file (or every file of a folder) with the run; returns the artifacts."""
-        from opskit._backends import get_storage
+        from opskit.runtime import get_storage
 
         source = Path(path)
         if not source.exists():
@@ -332,7 +332,7 @@ def _run_handle(run_id: str, name: str, experiment: str, started_at: float, pid:
     """Rebuild a run sent from process *pid* as a handle on this process's tracker (which must be the same store)."""
     from typing import cast
 
-    from opskit._backends import get_tracker
+    from opskit.runtime import get_tracker
 
     tracker = get_tracker()
     here = _store_of(tracker)
@@ -346,7 +346,7 @@ def _run_handle(run_id: str, name: str, experiment: str, started_at: float, pid:
 
 
 def _default_experiment(fallback: str) -> str:
-    from opskit.config import get_config
+    from opskit.runtime import get_config
 
     return get_config().experiment or fallback
 
@@ -363,8 +363,8 @@ def new_run(
     inputs: list[DataInput] | None = None,
 ) -> ActiveRun:
     """Build (not yet begin) an ``ActiveRun`` against the active tracker."""
-    from opskit._backends import get_tracker
     from opskit.capture.params import check_param_value
+    from opskit.runtime import get_tracker
 
     run_id = identity.new_run_id()
     clean_tags = _tag_values(tags or {})
@@ -399,7 +399,7 @@ def start_run(
     """
     from opskit.capture.code import capture_code
     from opskit.capture.env import capture_env
-    from opskit.config import get_config
+    from opskit.runtime import get_config
 
     config = get_config()
     run = new_run(

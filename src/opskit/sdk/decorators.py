@@ -65,7 +65,7 @@ def register_version(
     During an outage a registration that belongs to a run is queued in the tracker's outbox
     (see ``register_model``) and None is returned; one without a run raises ``BackendUnavailable``.
     """
-    from opskit._backends import get_storage
+    from opskit.runtime import get_storage
 
     serialized = hooks.serialize_model(model)
     if serialized is None:
@@ -137,7 +137,7 @@ def _wrap(fn: Callable[P, R], opts: _Options, *, is_train: bool) -> Callable[P, 
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from opskit.capture.env import capture_env
         from opskit.capture.params import bind_arguments, split_arguments
-        from opskit.config import get_config
+        from opskit.runtime import get_config
 
         config = get_config()
         params, data = split_arguments(bind_arguments(sig, args, kwargs))

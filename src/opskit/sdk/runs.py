@@ -1,15 +1,21 @@
-"""Looking runs up: ``last_run``, ``get_run``, ``search_runs``."""
+"""Looking runs up: ``last_run``, ``get_run``, ``search_runs``, ``metric_history``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opskit._backends import get_tracker
 from opskit.query import RunQuery
-from opskit.records import Run, RunList
+from opskit.records import Metric, Run, RunList
+from opskit.runtime import get_tracker
 from opskit.sdk.context import last_run_id
 
-__all__ = ["get_run", "last_run", "search_runs"]
+__all__ = ["get_run", "last_run", "metric_history", "search_runs"]
+
+
+def metric_history(run: str | Run, key: str) -> list[Metric]:
+    """Every logged point of metric *key* of a run (a ``Run`` or its id), in step order, from the active tracker."""
+    run_id = run.id if isinstance(run, Run) else run
+    return get_tracker().metric_history(run_id, key)
 
 
 def get_run(run_id: str) -> Run:

@@ -35,13 +35,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    os.environ["OPSKIT_SERVE_SPEC"] = str(spec_path)
+    from opskit.config import env_text
+    from opskit.serve.app import SPEC_ENV
+
+    os.environ[SPEC_ENV] = str(spec_path)  # read back by create_app in each worker
     import uvicorn
 
     uvicorn.run(
         "opskit.serve.app:create_app",
         factory=True,
-        host=os.environ.get("OPSKIT_BIND") or spec.get("host", "127.0.0.1"),
+        host=env_text("OPSKIT_BIND") or spec.get("host", "127.0.0.1"),
         port=port,
         workers=workers,
         loop="uvloop",

@@ -34,6 +34,7 @@ from opskit.serve.variants import ServedModel, Variant, source_from_spec
 __all__ = ["SPEC_ENV", "ServerState", "build_app", "create_app"]
 
 #: Environment variable holding the path of the deployment spec (JSON) for ``create_app``.
+#: The variable naming the spec file, declared in ``opskit.config.ENVIRONMENT``.
 SPEC_ENV = "OPSKIT_SERVE_SPEC"
 ROUTING_HEADER = "x-routing-key"
 
@@ -305,5 +306,11 @@ def build_app(spec: dict[str, Any]) -> Starlette:
 
 def create_app() -> Starlette:
     """uvicorn factory: reads the spec file named by ``$OPSKIT_SERVE_SPEC``."""
-    with open(os.environ[SPEC_ENV], encoding="utf-8") as fh:
+    from opskit.config import env_text
+    from opskit.errors import ConfigError
+
+    path = env_text(SPEC_ENV)
+    if path is None:
+        raise ConfigError(f"${SPEC_ENV} is not set: start the model server with `python -m opskit.serve SPEC.json`")
+    with open(path, encoding="utf-8") as fh:
         return build_app(json.load(fh))

@@ -57,7 +57,7 @@ class PredictionLog:
             records.append(self._buffer.popleft())
         if not records:
             return 0
-        from opskit._backends import get_storage, get_tracker
+        from opskit.runtime import get_storage, get_tracker
 
         data = "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
         try:
@@ -84,7 +84,7 @@ class PredictionLog:
 
 def read_predictions(deployment: str) -> list[dict[str, Any]]:
     """Every logged record of *deployment*, oldest batch first."""
-    from opskit._backends import get_storage, get_tracker
+    from opskit.runtime import get_storage, get_tracker
 
     index = get_tracker().list_state(STATE_KIND)
     entries = sorted((k, v) for k, v in index.items() if v.get("deployment") == deployment)

@@ -34,7 +34,7 @@ class StoreSource:
         self.follows = self._parsed.version is None
 
     def resolve(self) -> ModelVersion:
-        from opskit._backends import get_tracker
+        from opskit.runtime import get_tracker
 
         return get_tracker().get_model_version(self._parsed)
 

@@ -46,9 +46,7 @@ class MigrationReport:
 
 def open_storage(location: str) -> Storage:
     """A storage for *location* (a name, path or URL) with the options of the configuration in force."""
-    from opskit._backends import storage_registration
-    from opskit.config import get_config
-    from opskit.plugins import get_registry
+    from opskit.runtime import get_config, get_registry, storage_registration
 
     name, where = storage_registration(location)
     storage: Storage = get_registry().get("storage", name).factory(get_config(), where)
@@ -68,7 +66,7 @@ def migrate(
     without it their presence is trusted. ``on_blob(digest, outcome)`` is called
     after each blob with ``"copied"``, ``"replaced"`` or ``"skipped"``.
     """
-    from opskit._backends import get_storage
+    from opskit.runtime import get_storage
 
     src = source if source is not None else get_storage()
     dest = open_storage(to) if isinstance(to, str) else to

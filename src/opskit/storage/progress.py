@@ -8,11 +8,12 @@ chunk.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from types import TracebackType
 from typing import Any
+
+from opskit.config import env_flag
 
 __all__ = ["SHOW_AFTER", "Progress"]
 
@@ -21,7 +22,7 @@ SHOW_AFTER = 2.0
 
 
 def _enabled() -> bool:
-    if os.environ.get("OPSKIT_PROGRESS", "").lower() in {"0", "false", "no", "off"}:
+    if not env_flag("OPSKIT_PROGRESS", True):
         return False
     stream = sys.stderr
     return stream is not None and hasattr(stream, "isatty") and stream.isatty()

@@ -28,10 +28,10 @@ def fresh_store(home: str | os.PathLike[str] | None = None) -> Iterator[Path]:
     the store lives there (and is kept); otherwise in a temporary folder that is
     removed.
     """
-    from opskit import config
+    from opskit.runtime import get_runtime
 
-    with config._lock:
-        saved_overrides = dict(config._overrides)
+    runtime = get_runtime()
+    saved_overrides = runtime.overrides
     saved_env = {name: os.environ.get(name) for name in ("OPSKIT_HOME", *_CLEARED)}
     with contextlib.ExitStack() as stack:
         if home is None:
@@ -42,18 +42,16 @@ def fresh_store(home: str | os.PathLike[str] | None = None) -> Iterator[Path]:
             for name in _CLEARED:
                 os.environ.pop(name, None)
             os.environ["OPSKIT_HOME"] = str(folder)
-            config.reset_defaults()
+            runtime.reset(plugins=False)
             yield folder
         finally:
-            config.reset_defaults()  # closes the tracker opened inside
+            runtime.reset(plugins=False)  # closes the tracker opened inside
             for name, value in saved_env.items():
                 if value is None:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-            with config._lock:
-                config._overrides.update(saved_overrides)
-                config._config = None
+            runtime.set_overrides(saved_overrides)
 
 
 @pytest.fixture
@@ -73,12 +71,13 @@ def plugin_manager(
     entry-point plugins only with ``entrypoints=True``, so a test sees exactly the
     plugins it names. Active backends are reset on entry and on exit.
     """
-    from opskit import plugins as registry
     from opskit.errors import PluginError
+    from opskit.plugins.manager import create_plugin_manager
+    from opskit.runtime import get_runtime
 
-    with registry._lock:
-        previous = registry._pm
-    pm = registry.create_plugin_manager(load_entrypoints=entrypoints, builtins=builtins)
+    runtime = get_runtime()
+    previous = runtime.loaded_plugin_manager
+    pm = create_plugin_manager(load_entrypoints=entrypoints, builtins=builtins)
     for plugin in plugins:
         name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{id(plugin):x}"
         pm.register(plugin, name=name)
@@ -86,11 +85,11 @@ def plugin_manager(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"{exc}; a plugin implements a hook opskit does not declare (misspelled?)") from exc
-    registry.set_plugin_manager(pm)
+    runtime.set_plugin_manager(pm)
     try:
         yield pm
     finally:
-        registry.set_plugin_manager(previous)
+        runtime.set_plugin_manager(previous)
 
 
 class Contract:

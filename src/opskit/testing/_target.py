@@ -58,9 +58,8 @@ class TargetContract(Contract):
     @pytest.fixture
     def another_target(self, target: Target) -> Target:
         """A second instance of the target, made the way opskit makes one (from the registry)."""
-        from opskit.config import get_config
         from opskit.errors import UnknownBackend
-        from opskit.plugins import get_registry
+        from opskit.runtime import get_config, get_registry
 
         try:
             entry = get_registry().get("target", target.name)
@@ -92,6 +91,7 @@ class TargetContract(Contract):
 
     def test_deploy_status_stop(self, target: Target, another_target: Target, spec: DeploymentSpec) -> None:
         """``deploy`` returns the spec's record; from that record alone status is live, then stopped after ``stop``."""
+        from opskit.deployments.client import predict
         from opskit.serialize import from_plain, to_plain
 
         record = target.deploy(spec)
@@ -105,7 +105,7 @@ class TargetContract(Contract):
             assert status in self.live_states, f"status {status!r} right after deploy; expected one of {sorted(self.live_states)}"
             assert isinstance(another_target.logs(kept), str)
             if kept.url is not None:
-                assert kept.predict([{"x": 1.0}, {"x": 2.0}]) == [0.0, 0.0]
+                assert predict(kept, [{"x": 1.0}, {"x": 2.0}]) == [0.0, 0.0]
             another_target.stop(kept)
         except BaseException:
             target.stop(record)

@@ -288,7 +288,7 @@ class RunWriter(MLflowConnection):
             if any(folder.iterdir()):
                 self.client.log_artifacts(mlflow_id, tmp, "opskit")
         if run.artifacts:
-            from opskit._backends import get_storage
+            from opskit.runtime import get_storage
 
             storage = get_storage()
             with tempfile.TemporaryDirectory(prefix="opskit-mlflow-") as tmp:

@@ -1,4 +1,6 @@
-"""The plugin manager: built-ins from ``DEFAULT_PLUGINS``, third parties from the ``opskit`` entry points.
+"""Building the plugin manager: built-ins from ``DEFAULT_PLUGINS``, third parties from the ``opskit`` entry points.
+
+The process-wide manager and registry are held by ``opskit.runtime``; this module only builds them.
 
 Loading is lazy (first lookup, never at ``import opskit``). Escape hatches:
 
@@ -10,9 +12,7 @@ Loading is lazy (first lookup, never at ``import opskit``). Escape hatches:
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-import threading
 from importlib import metadata
 from typing import Any
 
@@ -20,6 +20,7 @@ import pluggy
 from attrs import frozen
 
 from opskit import hookspecs
+from opskit.config import env_flag, env_names
 from opskit.errors import PluginError
 from opskit.registration import BackendRegistry
 
@@ -27,11 +28,9 @@ __all__ = [
     "DEFAULT_PLUGINS",
     "ENTRY_POINT_GROUP",
     "PluginInfo",
+    "build_registry",
     "create_plugin_manager",
-    "get_plugin_manager",
-    "get_registry",
-    "list_plugins",
-    "reset_plugins",
+    "plugin_infos",
 ]
 
 ENTRY_POINT_GROUP = "opskit"
@@ -53,16 +52,9 @@ DEFAULT_PLUGINS = (
 _dist_of: dict[str, str] = {}
 
 
-def _names_from_env(var: str) -> set[str] | None:
-    raw = os.environ.get(var)
-    if raw is None:
-        return None
-    return {part.strip().lower() for part in raw.split(",") if part.strip()}
-
-
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    allow = _names_from_env("OPSKIT_LOAD_PLUGINS")
-    deny = _names_from_env("OPSKIT_DISABLE_PLUGINS") or set()
+    allow = env_names("OPSKIT_LOAD_PLUGINS")
+    deny = env_names("OPSKIT_DISABLE_PLUGINS") or set()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else "?"
         names = {ep.name.lower(), dist.lower()}
@@ -88,7 +80,7 @@ def create_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = Tru
     pm = pluggy.PluginManager("opskit")
     pm.add_hookspecs(hookspecs)
     if builtins:
-        deny = _names_from_env("OPSKIT_DISABLE_PLUGINS") or set()
+        deny = env_names("OPSKIT_DISABLE_PLUGINS") or set()
         for module_name in DEFAULT_PLUGINS:
             if module_name.lower() in deny:
                 continue
@@ -99,7 +91,7 @@ def create_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = Tru
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"{exc}; a plugin implements a hook opskit does not declare (misspelled?)") from exc
-    if os.environ.get("OPSKIT_TRACE_HOOKS", "").lower() in {"1", "true", "yes", "on"}:
+    if env_flag("OPSKIT_TRACE_HOOKS", False):
         pm.trace.root.setwriter(lambda text: sys.stderr.write(f"[opskit hooks] {text}"))
         pm.enable_tracing()
     return pm
@@ -122,46 +114,6 @@ def build_registry(pm: pluggy.PluginManager) -> BackendRegistry:
     return registry
 
 
-_lock = threading.RLock()
-_pm: pluggy.PluginManager | None = None
-_registry: BackendRegistry | None = None
-
-
-def get_plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager, created (and plugins loaded) on first use."""
-    global _pm
-    if _pm is None:
-        with _lock:
-            if _pm is None:
-                _pm = create_plugin_manager()
-    return _pm
-
-
-def get_registry() -> BackendRegistry:
-    """Every registered tracker, storage and target factory."""
-    global _registry
-    if _registry is None:
-        with _lock:
-            if _registry is None:
-                _registry = build_registry(get_plugin_manager())
-    return _registry
-
-
-def set_plugin_manager(pm: pluggy.PluginManager | None) -> None:
-    """Use *pm* for this process (None: build a fresh one on next use). Resets active backends."""
-    global _pm, _registry
-    with _lock:
-        _pm, _registry = pm, None
-    from opskit._backends import reset_backends
-
-    reset_backends()
-
-
-def reset_plugins() -> None:
-    """Forget the plugin manager; the next lookup reloads built-ins and entry points."""
-    set_plugin_manager(None)
-
-
 @frozen
 class PluginInfo:
     """One loaded plugin, for ``opskit plugins``."""
@@ -172,9 +124,8 @@ class PluginInfo:
     builtin: bool
 
 
-def list_plugins() -> list[PluginInfo]:
-    """Every loaded plugin with the hooks it implements."""
-    pm = get_plugin_manager()
+def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    """Every plugin loaded in *pm* with the hooks it implements."""
     infos = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         if plugin is None:

@@ -1,0 +1,181 @@
+"""Talking to deployments: the thin ``DeploymentClient`` that ``opskit.deploy()`` and
+``opskit.deployments.get()`` return, and the HTTP request it sends.
+
+The record (``opskit.records.Deployment``) is data only; everything here does I/O:
+it asks the target (``status``, ``logs``, ``stop``), the server (``predict``) or the
+prediction log (``predictions``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+from opskit.errors import DeploymentError
+from opskit.records.deployments import Deployment
+from opskit.serialize import to_plain
+
+__all__ = ["STATE_KIND", "DeploymentClient", "get_target", "predict", "request_body", "save"]
+
+#: The tracker state kind deployments are kept under.
+STATE_KIND = "deployment"
+
+
+def get_target(name: str) -> Any:
+    """An instance of the target registered as *name* (``UnknownBackend`` lists the installed ones)."""
+    from opskit.runtime import get_config, get_registry
+
+    return get_registry().get("target", name).factory(get_config())
+
+
+def save(deployment: Deployment) -> None:
+    """Record *deployment* in the active tracker (state kind ``"deployment"``)."""
+    from opskit.runtime import get_tracker
+
+    get_tracker().put_state(STATE_KIND, deployment.name, to_plain(deployment))
+
+
+def _plain(value: Any) -> Any:
+    """One cell as exact JSON: missing → null, timestamps → ISO 8601 (full precision), NumPy scalars → Python."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, bool | int | str):
+        return value
+    module = type(value).__module__.split(".", 1)[0]
+    if module == "pandas" and type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if module == "numpy" and hasattr(value, "item"):
+        return _plain(value.item())
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _column(series: Any) -> list[Any]:
+    dtype = series.dtype
+    if getattr(dtype, "kind", "") == "f" and type(dtype).__module__.startswith("numpy"):
+        return [None if v != v else v for v in series.to_numpy().tolist()]
+    return [_plain(v) for v in series.tolist()]
+
+
+def request_body(data: Any) -> dict[str, Any]:
+    """The ``/invocations`` document for *data*, with every value exact (floats unrounded, timestamps in full)."""
+    if isinstance(data, dict):
+        return {"dataframe_records": [{str(k): _plain(v) for k, v in data.items()}]}
+    if isinstance(data, list | tuple):
+        if data and all(isinstance(r, dict) for r in data):
+            return {"dataframe_records": [{str(k): _plain(v) for k, v in r.items()} for r in data]}
+        return {"inputs": [_plain(r) for r in data]}
+    module = type(data).__module__.split(".", 1)[0]
+    kind = type(data).__name__
+    if module == "pandas" and kind == "Series":
+        data = data.to_frame()
+        kind = "DataFrame"
+    if module == "pandas" and kind == "DataFrame":
+        columns = [_column(data.iloc[:, j]) for j in range(data.shape[1])]
+        rows = [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in range(len(data))]
+        return {"dataframe_split": {"columns": [str(c) for c in data.columns], "data": rows}}
+    if module == "numpy" and kind == "ndarray":
+        if data.dtype.kind in "fiub":
+            return {"inputs": _plain(data.tolist())}
+        return {"inputs": _plain(data.astype(object).tolist())}
+    raise DeploymentError(
+        f"cannot send a {type(data).__qualname__} to a deployment; pass a pandas DataFrame or Series, a NumPy array, "
+        "a list of records (dicts) or a list of rows"
+    )
+
+
+def predict(deployment: Deployment, data: Any, *, timeout: float = 60.0) -> list[Any]:
+    """Score *data* on *deployment*'s server over HTTP, sent exactly (no rounding); returns the predictions."""
+    self = deployment
+    if self.url is None:
+        raise DeploymentError(f"deployment {self.name!r} ({self.target}) has no URL to send requests to")
+    body = json.dumps(request_body(data)).encode()
+    request = urllib.request.Request(f"{self.url}/invocations", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            predictions: list[Any] = json.loads(response.read())["predictions"]
+            return predictions
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        raise DeploymentError(f"deployment {self.name!r} rejected the request ({exc.code}): {detail}") from None
+    except OSError as exc:
+        raise DeploymentError(
+            f"deployment {self.name!r} at {self.url} is not reachable ({exc}); "
+            f"check `opskit deployments show {self.name}` and its logs"
+        ) from None
+
+
+
+@frozen(eq=False)
+class DeploymentClient(Deployment):
+    """A ``Deployment`` record that can talk to its target and server (what ``opskit.deploy()`` returns).
+
+    It has exactly the record's fields, compares equal to the record with the same
+    values, and ``record`` gives the plain record.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Deployment):
+            return NotImplemented
+        return attrs.astuple(self, recurse=False) == attrs.astuple(other, recurse=False)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(self.record)
+
+    @classmethod
+    def of(cls, record: Deployment) -> DeploymentClient:
+        """The client for *record*."""
+        if isinstance(record, cls):
+            return record
+        return cls(**{f.name: getattr(record, f.name) for f in attrs.fields(Deployment)})
+
+    @property
+    def record(self) -> Deployment:
+        """The plain data record."""
+        return Deployment(**{f.name: getattr(self, f.name) for f in attrs.fields(Deployment)})
+
+    def status(self) -> str:
+        """Live status from the target: ``running``, ``starting``, ``stopped``, ``built``, ..."""
+        status: str = get_target(self.target).status(self.record)
+        return status
+
+    def stop(self) -> DeploymentClient:
+        """Stop serving (the record stays, with state ``stopped``); returns the stopped deployment."""
+        get_target(self.target).stop(self.record)
+        stopped = attrs.evolve(self.record, state="stopped")
+        save(stopped)
+        return DeploymentClient.of(stopped)
+
+    def logs(self) -> str:
+        """The server's log output."""
+        logs: str = get_target(self.target).logs(self.record)
+        return logs
+
+    def predictions(self) -> list[dict[str, Any]]:
+        """The prediction log written so far: one dict per logged request."""
+        from opskit.serve.predlog import read_predictions
+
+        return read_predictions(self.name)
+
+    def predict(self, data: Any, *, timeout: float = 60.0) -> list[Any]:
+        """Score *data* over HTTP, sent exactly (no rounding); returns the predictions.
+
+        *data* is what ``model.predict`` takes: a DataFrame, a Series (one column),
+        a NumPy array, a list of records (dicts), one record, or a list of rows.
+        """
+        return predict(self, data, timeout=timeout)

@@ -1,0 +1,51 @@
+"""The records opskit hands out: runs, model versions, models, data inputs, deployments.
+
+Values are frozen attrs classes holding data only: no method does I/O or imports a
+backend, and their maps are read-only (``types.MappingProxyType``); change them with
+``attrs.evolve``. They print well in a terminal (``summary()``) and render in notebooks
+(``_repr_html_``). Conversion to plain dicts lives in ``opskit.serialize``.
+
+The classes live in ``opskit.records.runs``, ``.data``, ``.registry`` and
+``.deployments``; every name stays importable from ``opskit.records``.
+"""
+
+from __future__ import annotations
+
+from opskit.records._common import freeze_map as _freeze_map
+from opskit.records._common import html_table as _html_table
+from opskit.records._common import when as _when
+from opskit.records.data import ColumnSpec, DataInput, Schema
+from opskit.records.deployments import Deployment, DeploymentSpec
+from opskit.records.registry import AliasChange, Model, ModelVersion, SerializedModel
+from opskit.records.runs import (
+    RUN_STATUSES,
+    Artifact,
+    CodeInfo,
+    EnvInfo,
+    Metric,
+    Run,
+    RunList,
+    RunStatus,
+)
+
+__all__ = [
+    "AliasChange",
+    "Artifact",
+    "CodeInfo",
+    "ColumnSpec",
+    "DataInput",
+    "Deployment",
+    "DeploymentSpec",
+    "EnvInfo",
+    "Metric",
+    "Model",
+    "ModelVersion",
+    "Run",
+    "RunList",
+    "RunStatus",
+    "Schema",
+    "SerializedModel",
+]
+
+# Private helpers some modules imported from here; kept for them.
+_KEPT = (RUN_STATUSES, _freeze_map, _html_table, _when)
