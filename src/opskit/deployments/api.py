@@ -12,6 +12,7 @@ import attrs
 from opskit.deployments.target import Deployment, DeploymentSpec, SupportsOptions, Target
 from opskit.errors import DeploymentError, DeploymentNotFound, InvalidName
 from opskit.names import ModelRef
+from opskit.registry.events import RegistryEvent, deployment_changed, fire_hooks
 from opskit.serialize import from_plain, to_plain
 
 __all__ = ["deploy", "get", "get_target", "list", "logs", "stop"]
@@ -50,10 +51,17 @@ def _check_name(name: str) -> str:
     return name
 
 
-def save(deployment: Deployment) -> None:
-    from opskit._backends import get_tracker
+def save(deployment: Deployment, *, before: Mapping[str, Any] | None = None, stopped: bool = False) -> RegistryEvent:
+    """Store the record of *deployment* (where *before* was stored) with its registry event, in one transaction.
 
-    get_tracker().put_state(STATE_KIND, deployment.name, to_plain(deployment))
+    Returns the event, from which the caller fires the hook after the commit.
+    """
+    from opskit._backends import get_tracker
+    from opskit.sdk import identity
+
+    event = deployment_changed(before, deployment, user=identity.user(), stopped=stopped)
+    get_tracker().put_state(STATE_KIND, deployment.name, to_plain(deployment), event=event)
+    return event
 
 
 def deploy(
@@ -99,10 +107,7 @@ def deploy(
     deployment = chosen.deploy(spec)
     if not deployment.created_at:
         deployment = attrs.evolve(deployment, created_at=time.time())
-    save(deployment)
-    from opskit._hooks import hooks
-
-    hooks.after_deploy(deployment)
+    fire_hooks([save(deployment, before=existing)])
     return deployment
 
 
@@ -126,11 +131,17 @@ def get(name: str) -> Deployment:
 
 
 def stop(name: str) -> Deployment:
-    """Stop a deployment's server; its record stays with state ``stopped``."""
+    """Stop a deployment's server; its record stays with state ``stopped``.
+
+    The record and its ``deployment_stopped`` event are stored in one transaction, then the
+    ``after_deployment_stopped`` hook fires. Stopping a deployment recorded as stopped records nothing.
+    """
     deployment = get(name)
     get_target(deployment.target).stop(deployment)
+    if deployment.state == "stopped":  # already recorded as stopped: nothing changed, no event
+        return deployment
     stopped = attrs.evolve(deployment, state="stopped")
-    save(stopped)
+    fire_hooks([save(stopped, before=to_plain(deployment), stopped=True)])
     return stopped
 
 
