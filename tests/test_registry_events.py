@@ -234,3 +234,20 @@ def test_a_previous_schema_store_is_migrated_into_events(tmp_path: Path, tracker
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "alias_history" not in tables and "registry_events" in tables
     store.close()
+
+
+def test_the_cli_lists_the_events(capsys: pytest.CaptureFixture[str]) -> None:
+    """`opskit models events NAME` prints one row per event; --kind filters; --json gives the records."""
+    from opskit.cli.main import main
+
+    opskit.models.register({"w": 1}, "m", alias="prod")
+    opskit.models.register({"w": 2}, "m")
+    opskit.models.set_alias("m", "prod", 2)
+    assert main(["models", "events", "m"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [r.split()[3] for r in rows if r.strip() and not r.startswith("-")] == [
+        "version_registered", "alias_set", "version_registered", "alias_moved"
+    ]
+    assert main(["--json", "models", "events", "m", "--kind", "alias_moved"]) == 0
+    (moved,) = json.loads(capsys.readouterr().out)
+    assert (moved["kind"], moved["before"], moved["after"]) == ("alias_moved", {"version": 1}, {"version": 2})
