@@ -8,8 +8,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from opskit.errors import InvalidValue, ModelNotFound
 from opskit.names import ModelRef
 from opskit.records import AliasChange, Model, ModelVersion, Schema
@@ -25,8 +23,8 @@ __all__ = [
 _EVENT_COLUMNS = "id, kind, subject, model, before, after, user, time, run_id"
 
 
-def append_event(conn: sqlite3.Connection, event: RegistryEvent) -> RegistryEvent:
-    """Append *event* inside the caller's transaction; return it with its ``id``."""
+def append_event(conn: sqlite3.Connection, event: RegistryEvent) -> int:
+    """Append *event* inside the caller's transaction; return its ``id``."""
     cursor = conn.execute(
         "INSERT INTO registry_events (kind, subject, model, before, after, user, time, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -36,7 +34,7 @@ def append_event(conn: sqlite3.Connection, event: RegistryEvent) -> RegistryEven
             event.user, event.time, event.run_id,
         ),
     )
-    return attrs.evolve(event, id=int(cursor.lastrowid or 0))
+    return int(cursor.lastrowid or 0)
 
 
 def _event(row: Sequence[Any]) -> RegistryEvent:
