@@ -100,7 +100,7 @@ def register_version(
         except BackendUnavailable as exc:
             queued(error=exc, version=version.version)
             return version
-        fire_hooks([alias_changed(change, run_id=run_id)])
+        fire_hooks([alias_changed(change)])
         version = attrs.evolve(version, aliases=(*version.aliases, alias))
     return version
 
