@@ -59,7 +59,7 @@ COMMANDS = list(leaf_commands(build_parser()))
 def test_every_command_is_covered() -> None:
     """The walk finds every command a newcomer can type (guards the parametrized tests below)."""
     names = {" ".join(path) for path, _ in COMMANDS}
-    assert {"runs list", "runs show", "models list", "models show", "models set-alias", "deploy", "deployments list",
+    assert {"runs list", "runs show", "models list", "models show", "models set-alias", "models events", "deploy", "deployments list",
             "deployments show", "deployments stop", "deployments logs", "plugins", "doctor", "storage migrate", "sync"} == names
 
 

@@ -86,6 +86,7 @@ class EchoTarget:
 class EchoPlugin:
     def __init__(self) -> None:
         self.deployed: list[opskit.Deployment] = []
+        self.stopped: list[opskit.Deployment] = []
 
     @opskit.hookimpl
     def register_targets(self, register: Any) -> None:
@@ -94,6 +95,10 @@ class EchoPlugin:
     @opskit.hookimpl
     def after_deploy(self, deployment: opskit.Deployment) -> None:
         self.deployed.append(deployment)
+
+    @opskit.hookimpl
+    def after_deployment_stopped(self, deployment: opskit.Deployment) -> None:
+        self.stopped.append(deployment)
 
 
 @pytest.mark.usefixtures("wine_model")
@@ -112,7 +117,10 @@ def test_a_plugin_target_deploys_and_is_recorded() -> None:
     assert isinstance(EchoTarget(), opskit.deployments.Target)
     again = opskit.deployments.get("e")
     assert (again.target, again.refs, again.status(), again.logs()) == ("echo", ("wine@production", "wine:1"), "echoed", "echo log")
-    assert opskit.deployments.stop("e").state == "stopped"
+    stopped = opskit.deployments.stop("e")
+    assert stopped.state == "stopped"
+    assert plugin.stopped == [stopped]  # after_deployment_stopped saw the stored record
+    assert opskit.deployments.stop("e") == stopped and plugin.stopped == [stopped]  # already stopped: no change, no hook
     with pytest.raises(opskit.DeploymentError, match="no URL"):
         again.predict([{"a": 1}])
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").rglob("*.md"))
 #: ``opskit.<word>`` in the docs that are not Python paths: MLflow tag keys, the store's database file.
 NOT_MODULES = {
-    "alias_history", "code_digest", "data", "db", "digest", "flavor", "git_commit", "host", "json",
+    "alias_history", "code_digest", "data", "db", "digest", "event", "flavor", "git_commit", "host", "json",
     "model_version", "parent_run_id", "pid", "pid_start", "run_id", "size_bytes", "state", "user",
 }
 _PATH = re.compile(r"(?<![\w./-])(opskit(?:\.[A-Za-z_]\w*)+)")

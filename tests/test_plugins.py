@@ -90,6 +90,10 @@ class Recorder:
     def after_deploy(self, deployment: Any) -> None:
         self.calls.append(("after_deploy", deployment.name))
 
+    @opskit.hookimpl
+    def after_deployment_stopped(self, deployment: Any) -> None:
+        self.calls.append(("after_deployment_stopped", deployment.name))
+
 
 class Weights:
     def __init__(self, values: list[int]) -> None:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TRACKER_MEMBERS = {
     "name", "create_run", "log_params", "log_metrics", "set_tags", "log_inputs", "log_artifacts", "end_run", "flush",
     "get_run", "search_runs", "metric_history", "mark_stale_runs", "register_model_version", "list_models",
-    "get_model", "get_model_version", "set_alias", "delete_alias", "alias_history", "put_state", "get_state",
+    "get_model", "get_model_version", "set_alias", "delete_alias", "alias_history", "events", "put_state", "get_state",
     "list_state", "delete_state", "referenced_digests", "close",
 }
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import opskit
 from opskit.records import Metric, Run
 from opskit.tracker.sqlite import SQLiteTracker
-from opskit.tracker.sqlite.schema import SCHEMA_VERSION
+from opskit.tracker.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def _run(run_id: str, **fields: object) -> Run:
@@ -34,15 +34,24 @@ def test_future_schema_is_refused(tmp_path: Path) -> None:
         assert conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION + 1)
 
 
+def old_store(path: Path, version: int) -> None:
+    """A store exactly as opskit wrote it at schema *version* (its migrations only)."""
+    with sqlite3.connect(path) as conn:
+        for script in MIGRATIONS[:version]:
+            conn.executescript(script)
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),))
+
+
 def test_old_schema_is_migrated_and_data_kept(tmp_path: Path) -> None:
     """A version-1 store (before the state table) is migrated in place, keeping its runs."""
     path = tmp_path / "opskit.db"
-    tracker = SQLiteTracker(path)
-    tracker.create_run(_run("a" * 32, params={"x": 1}))
-    tracker.close()
+    old_store(path, 1)
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE state")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.execute(
+            "INSERT INTO runs (id, name, experiment, status, started_at, host) VALUES (?, 'r', 'e', 'RUNNING', ?, 'h')",
+            ("a" * 32, time.time()),
+        )
+        conn.execute("INSERT INTO params (run_id, key, value) VALUES (?, 'x', '1')", ("a" * 32,))
     reopened = SQLiteTracker(path)
     assert reopened.get_run("a" * 32).params == {"x": 1}
     reopened.put_state("deployment", "web", {"port": 8080})

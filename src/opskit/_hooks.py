@@ -57,5 +57,8 @@ class _Hooks:
     def after_deploy(self, deployment: Deployment) -> None:
         self._hook.after_deploy(deployment=deployment)
 
+    def after_deployment_stopped(self, deployment: Deployment) -> None:
+        self._hook.after_deployment_stopped(deployment=deployment)
+
 
 hooks = _Hooks()

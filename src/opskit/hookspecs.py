@@ -185,7 +185,8 @@ def on_run_error(run: Run, error: BaseException) -> None:
 def after_model_registered(version: ModelVersion) -> None:
     """A new model version was registered (its blob is stored and verified).
 
-    Called by ``@opskit.train`` after the tracker committed the version, before
+    Called by ``@opskit.train`` and ``opskit.models.register`` after the tracker committed the
+    version and its ``version_registered`` registry event, before
     ``after_alias_changed`` for its ``alias=`` and before ``after_run``. Return value ignored.
     """
 
@@ -204,5 +205,15 @@ def after_alias_changed(change: AliasChange) -> None:
 def after_deploy(deployment: Deployment) -> None:
     """A deployment was started (or built) by its target and recorded in the tracker.
 
-    Called by ``opskit.deploy`` / ``opskit deploy`` after the record is stored. Return value ignored.
+    Called by ``opskit.deploy`` / ``opskit deploy`` after the record and its registry event
+    (``deployment_created`` or ``deployment_switched``) are stored. Return value ignored.
+    """
+
+
+@hookspec
+def after_deployment_stopped(deployment: Deployment) -> None:
+    """A deployment was stopped by its target; *deployment* is its stored record (state ``stopped``).
+
+    Called by ``opskit.deployments.stop`` / ``opskit deployments stop`` after the record and its
+    ``deployment_stopped`` registry event are stored. Return value ignored.
     """

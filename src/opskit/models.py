@@ -5,13 +5,14 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from opskit._hooks import hooks
 from opskit.names import ModelRef, validate_alias, validate_model_name
 from opskit.records import AliasChange, Model, ModelVersion, Schema
+from opskit.registry.events import EventKind, RegistryEvent, alias_changed
+from opskit.registry.hooks import fire_hooks
 from opskit.runtime import get_tracker
 from opskit.sdk import identity
 
-__all__ = ["delete_alias", "get", "get_version", "history", "list", "register", "set_alias"]
+__all__ = ["delete_alias", "events", "get", "get_version", "history", "list", "register", "set_alias"]
 
 
 def list() -> builtins.list[Model]:
@@ -58,21 +59,39 @@ def set_alias(name: str, alias: str, version: int | ModelVersion) -> AliasChange
     """
     name, alias = validate_model_name(name), validate_alias(alias)
     change = get_tracker().set_alias(name, alias, _version_number(name, version), user=identity.user())
-    if change.previous_version != change.version:
-        hooks.after_alias_changed(change)
+    fire_hooks([alias_changed(change)])  # None (no hook) when the alias already pointed there
     return change
 
 
 def delete_alias(name: str, alias: str) -> AliasChange:
     """Remove *alias* from model *name*."""
     change = get_tracker().delete_alias(validate_model_name(name), validate_alias(alias), user=identity.user())
-    hooks.after_alias_changed(change)
+    fire_hooks([alias_changed(change)])
     return change
 
 
 def history(name: str, alias: str | None = None) -> builtins.list[AliasChange]:
     """Every move of the model's aliases (or of one alias), oldest first."""
     return get_tracker().alias_history(validate_model_name(name), alias)
+
+
+def events(
+    name: str | None = None,
+    *,
+    since: int | None = None,
+    kinds: builtins.list[EventKind] | tuple[EventKind, ...] | None = None,
+    limit: int | None = None,
+) -> builtins.list[RegistryEvent]:
+    """The registry events (versions registered, aliases set/moved/removed, deployments created/switched/stopped), oldest first.
+
+    *name* keeps those of one model (deployment events belong to no model); *since* those after
+    the event with that ``id``; *kinds* those of these kinds; *limit* at most that many (the oldest).
+    Every change is one event, appended by the tracker in the same transaction as the change.
+    """
+    return get_tracker().events(
+        model=None if name is None else validate_model_name(name), since=since,
+        kinds=None if kinds is None else tuple(kinds), limit=limit,
+    )
 
 
 def register(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opskit.cli.tables import print_json, table, when
 from opskit.errors import OpskitError
+from opskit.registry.events import EVENT_KINDS
 
 if TYPE_CHECKING:
     from opskit.records import ModelVersion, Run
@@ -190,6 +191,29 @@ def _models_alias(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_events(args: argparse.Namespace) -> int:
+    from opskit import models
+    from opskit.serialize import to_plain
+
+    found = models.events(args.name, kinds=args.kind, since=args.since, limit=args.limit)
+    if args.json:
+        print_json([to_plain(e) for e in found])
+        return 0
+    rows = [(e.id, when(e.time), e.kind, e.subject, _event_state(e.before), _event_state(e.after), e.user or "-", e.run_id or "-")
+            for e in found]
+    print(table(["ID", "TIME (UTC)", "KIND", "SUBJECT", "BEFORE", "AFTER", "USER", "RUN"], rows))
+    return 0
+
+
+def _event_state(document: dict[str, Any] | None) -> str:
+    """An event's before/after in a cell: a version number, a deployment's state, or -."""
+    if document is None:
+        return "-"
+    if "state" in document:
+        return str(document["state"])
+    return f"v{document['version']}" if "version" in document else "…"
+
+
 def _plugins(args: argparse.Namespace) -> int:
     from opskit.plugins import get_registry, list_plugins
     from opskit.runtime import get_config, get_storage
@@ -339,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("alias")
     p.add_argument("version", type=int)
     p.set_defaults(func=_models_alias)
+    p = models.add_parser("events", help="registry events (versions, aliases, deployments), oldest first")
+    p.add_argument("name", nargs="?", help="only the events of this model (deployment events belong to none)")
+    p.add_argument("--kind", action="append", choices=EVENT_KINDS, help="only events of this kind (repeatable)")
+    p.add_argument("--since", type=int, help="only events after the one with this id")
+    p.add_argument("--limit", type=int, help="at most this many (the oldest)")
+    p.set_defaults(func=_models_events)
 
     from opskit.cli.deploy_commands import add_parsers
 

@@ -15,6 +15,7 @@ from opskit.deployments.target import SupportsOptions, Target
 from opskit.errors import DeploymentError, DeploymentNotFound, InvalidName
 from opskit.names import ModelRef
 from opskit.records.deployments import Deployment, DeploymentSpec
+from opskit.registry.hooks import fire_hooks
 from opskit.serialize import from_plain
 
 __all__ = ["STATE_KIND", "deploy", "get", "get_target", "list", "logs", "save", "stop"]
@@ -91,10 +92,7 @@ def deploy(
     deployment = chosen.deploy(spec)
     if not deployment.created_at:
         deployment = attrs.evolve(deployment, created_at=time.time())
-    save(deployment)
-    from opskit._hooks import hooks
-
-    hooks.after_deploy(deployment)
+    fire_hooks([save(deployment, before=existing)])
     return DeploymentClient.of(deployment)
 
 
@@ -118,7 +116,11 @@ def get(name: str) -> DeploymentClient:
 
 
 def stop(name: str) -> DeploymentClient:
-    """Stop a deployment's server; its record stays with state ``stopped``."""
+    """Stop a deployment's server; its record stays with state ``stopped``.
+
+    The record and its ``deployment_stopped`` event are stored in one transaction, then the
+    ``after_deployment_stopped`` hook fires. Stopping a deployment recorded as stopped records nothing.
+    """
     return get(name).stop()
 
 

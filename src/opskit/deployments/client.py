@@ -12,7 +12,8 @@ import json
 import math
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import frozen
@@ -20,6 +21,9 @@ from attrs import frozen
 from opskit.errors import DeploymentError
 from opskit.records.deployments import Deployment
 from opskit.serialize import to_plain
+
+if TYPE_CHECKING:
+    from opskit.registry.events import RegistryEvent
 
 __all__ = ["STATE_KIND", "DeploymentClient", "get_target", "predict", "request_body", "save"]
 
@@ -34,11 +38,18 @@ def get_target(name: str) -> Any:
     return get_registry().get("target", name).factory(get_config())
 
 
-def save(deployment: Deployment) -> None:
-    """Record *deployment* in the active tracker (state kind ``"deployment"``)."""
-    from opskit.runtime import get_tracker
+def save(deployment: Deployment, *, before: Mapping[str, Any] | None = None, stopped: bool = False) -> RegistryEvent:
+    """Store the record of *deployment* (where *before* was stored) with its registry event, in one transaction.
 
-    get_tracker().put_state(STATE_KIND, deployment.name, to_plain(deployment))
+    Returns the event, from which the caller fires the hook after the commit.
+    """
+    from opskit.registry.events import deployment_changed
+    from opskit.runtime import get_tracker
+    from opskit.sdk import identity
+
+    event = deployment_changed(before, deployment, user=identity.user(), stopped=stopped)
+    get_tracker().put_state(STATE_KIND, deployment.name, to_plain(deployment), event=event)
+    return event
 
 
 def _plain(value: Any) -> Any:
@@ -155,10 +166,18 @@ class DeploymentClient(Deployment):
         return status
 
     def stop(self) -> DeploymentClient:
-        """Stop serving (the record stays, with state ``stopped``); returns the stopped deployment."""
+        """Stop serving (the record stays, with state ``stopped``); returns the stopped deployment.
+
+        The record and its ``deployment_stopped`` event are stored in one transaction, then the
+        ``after_deployment_stopped`` hook fires. Stopping a deployment recorded as stopped records nothing.
+        """
+        from opskit.registry.hooks import fire_hooks
+
         get_target(self.target).stop(self.record)
+        if self.record.state == "stopped":  # already recorded as stopped: nothing changed, no event
+            return self
         stopped = attrs.evolve(self.record, state="stopped")
-        save(stopped)
+        fire_hooks([save(stopped, before=to_plain(self.record), stopped=True)])
         return DeploymentClient.of(stopped)
 
     def logs(self) -> str:

@@ -21,6 +21,8 @@ from opskit.names import (
     validate_tag_value,
 )
 from opskit.records import ColumnSpec, ModelVersion, Schema
+from opskit.registry.events import alias_changed, version_registered
+from opskit.registry.hooks import fire_hooks
 from opskit.sdk import identity, lifecycle
 from opskit.sdk.context import ActiveRun, new_run
 from opskit.tracker.capabilities import SupportsQueuedRegistration
@@ -91,14 +93,15 @@ def register_version(
         )
     except BackendUnavailable as exc:
         return queued(error=exc, version=None)
-    hooks.after_model_registered(version)
+    # Hooks fire from the events the tracker appended with each change (opskit.registry.events).
+    fire_hooks([version_registered(version, user=identity.user())])
     if alias is not None:
         try:
             change = tracker.set_alias(name, alias, version.version, user=identity.user())
         except BackendUnavailable as exc:
             queued(error=exc, version=version.version)
             return version
-        hooks.after_alias_changed(change)
+        fire_hooks([alias_changed(change)])
         version = attrs.evolve(version, aliases=(*version.aliases, alias))
     return version
 

@@ -389,6 +389,61 @@ class TrackerContract(Contract):
             tracker.set_alias(name, "prod", 5, user=None)
         assert tracker.get_model(name).aliases == {}
         assert tracker.alias_history(name) == []
+        assert [e.kind for e in tracker.events(model=name)] == ["version_registered"]  # refused: no event
+
+    # -- registry events -----------------------------------------------------------------------------
+
+    def test_every_registry_change_appends_exactly_one_event(self, tracker: Tracker, reader: Tracker | None) -> None:
+        """Each registration, alias set/move/removal appends one event with its before/after; a no-op appends none."""
+        name = _unique("m")
+        for _ in range(2):
+            self.register(tracker, name)
+        tracker.set_alias(name, "prod", 1, user="alice")
+        tracker.set_alias(name, "prod", 1, user="alice")  # already there: nothing changes, nothing recorded
+        tracker.set_alias(name, "prod", 2, user="bob")
+        tracker.delete_alias(name, "prod", user="carol")
+        found = tracker.events(model=name)
+        assert [(e.kind, e.subject, e.before, e.after and e.after.get("version"), e.user) for e in found][2:] == [
+            ("alias_set", f"{name}@prod", None, 1, "alice"),
+            ("alias_moved", f"{name}@prod", {"version": 1}, 2, "bob"),
+            ("alias_removed", f"{name}@prod", {"version": 2}, None, "carol"),
+        ]
+        versions = {v.version: v for v in tracker.get_model(name).versions}
+        for event, number in zip(found[:2], (1, 2), strict=True):
+            assert (event.kind, event.subject, event.model, event.before) == ("version_registered", f"{name}:{number}", name, None)
+            assert event.after is not None and event.after["digest"] == versions[number].digest
+            assert event.after["version"] == number and event.time == versions[number].created_at
+        ids = [e.id for e in found]
+        assert ids == sorted(set(ids)) and ids[0] > 0
+        assert tracker.events(model=name, since=ids[1]) == found[2:]
+        assert tracker.events(model=name, kinds=["alias_moved", "alias_removed"]) == found[3:]
+        assert tracker.events(model=name, limit=2) == found[:2]
+        assert tracker.events(model=_unique("none")) == []
+        if reader is not None and "reader" not in self.unsupported:
+            assert reader.events(model=name) == found
+
+    def test_state_documents_append_their_event_with_them(self, tracker: Tracker) -> None:
+        """``put_state(..., event=)`` stores the document and appends the event (a deployment change); without, none."""
+        from opskit.deployments.target import Deployment
+        from opskit.registry.events import deployment_changed
+        from opskit.serialize import to_plain
+
+        name = _unique("dep")
+        record = Deployment(name=name, target="local", url="http://127.0.0.1:1", refs=("m@prod",), weights={"m@prod": 1.0})
+        created = deployment_changed(None, record, user="alice")
+        tracker.put_state("contract-deployment", name, to_plain(record), event=created)
+        stopped = Deployment(name=name, target="local", url=None, refs=("m@prod",), state="stopped")
+        tracker.put_state(
+            "contract-deployment", name, to_plain(stopped),
+            event=deployment_changed(to_plain(record), stopped, user="bob", stopped=True),
+        )
+        tracker.put_state("contract-deployment", name + "-quiet", {"v": 1})
+        mine = [e for e in tracker.events(kinds=["deployment_created", "deployment_stopped"]) if e.subject.startswith(name)]
+        assert [(e.kind, e.subject, e.user, e.model) for e in mine] == [
+            ("deployment_created", name, "alice", None), ("deployment_stopped", name, "bob", None),
+        ]
+        assert mine[0].after == to_plain(record) and mine[1].before == to_plain(record) and mine[1].after == to_plain(stopped)
+        assert tracker.get_state("contract-deployment", name) == to_plain(stopped)
 
     # -- state documents -----------------------------------------------------------------------------
 

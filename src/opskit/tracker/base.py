@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from opskit.names import ModelRef
 from opskit.query import RunQuery
@@ -38,6 +38,9 @@ from opskit.records import (
     RunStatus,
     Schema,
 )
+
+if TYPE_CHECKING:
+    from opskit.registry.events import EventKind, RegistryEvent
 
 __all__ = ["RegistryTracker", "RunTracker", "StateStore", "Tracker", "digests_in", "digests_in_text"]
 
@@ -160,6 +163,8 @@ class RegistryTracker(Protocol):
         the live object when it is at hand (``@opskit.train`` passes it): a tracker
         with its own model format (MLflow) writes a native copy from it; the local
         tracker ignores it. It is ``None`` when only the stored blob exists.
+        Append the ``version_registered`` event
+        (``opskit.registry.events.version_registered``) in the same transaction.
         """
         ...
 
@@ -176,7 +181,7 @@ class RegistryTracker(Protocol):
         ...
 
     def set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
-        """Point *alias* at *version* and record the move. Raises ``ModelNotFound``.
+        """Point *alias* at *version* and append its event in the same transaction. Raises ``ModelNotFound``.
 
         When the alias already points at *version*, record nothing and return a change whose
         ``previous_version`` equals ``version``.
@@ -184,11 +189,26 @@ class RegistryTracker(Protocol):
         ...
 
     def delete_alias(self, name: str, alias: str, *, user: str | None) -> AliasChange:
-        """Remove an alias and record the removal. Raises ``ModelNotFound``."""
+        """Remove an alias and append its ``alias_removed`` event in the same transaction. Raises ``ModelNotFound``."""
         ...
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         """Every move of the model's aliases (or one alias), oldest first."""
+        ...
+
+    def events(
+        self,
+        *,
+        model: str | None = None,
+        since: int | None = None,
+        kinds: Sequence[EventKind] | None = None,
+        limit: int | None = None,
+    ) -> list[RegistryEvent]:
+        """The registry events appended so far, oldest first (``opskit.registry.events``).
+
+        Only those of *model* (deployment events have none), with ``id > since``, of
+        one of *kinds*; at most *limit* (the oldest ones matching).
+        """
         ...
 
 
@@ -197,8 +217,12 @@ class RegistryTracker(Protocol):
 class StateStore(Protocol):
     """Small JSON documents other features keep in the tracker (deployments, ...), by kind and key."""
 
-    def put_state(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
-        """Store (replace) a JSON document under (*kind*, *key*), e.g. a deployment record."""
+    def put_state(self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None) -> None:
+        """Store (replace) a JSON document under (*kind*, *key*), e.g. a deployment record.
+
+        With *event* (e.g. ``deployment_created``), append it to the registry events in the
+        same transaction as the document.
+        """
         ...
 
     def get_state(self, kind: str, key: str) -> dict[str, Any] | None:

@@ -19,9 +19,12 @@ from mlflow.exceptions import MlflowException
 from opskit.errors import ModelNotFound
 from opskit.names import ModelRef
 from opskit.records import AliasChange, Model, ModelVersion, Schema
+from opskit.registry import events as registry_events
+from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
-from opskit_mlflow.connection import MLflowConnection, error_code, is_missing
+from opskit_mlflow.connection import error_code, is_missing
 from opskit_mlflow.encode import json_tags, read_json
+from opskit_mlflow.events import RegistryEvents
 from opskit_mlflow.keys import DOC, HISTORY, MODEL, STATE_EXPERIMENT, escape
 from opskit_mlflow.outbox import is_unreachable
 
@@ -49,8 +52,8 @@ def version_record(found: MLflowModelVersion, name: str) -> ModelVersion:
     )
 
 
-class ModelRegistry(MLflowConnection):
-    """Registering versions, looking models up, moving aliases."""
+class ModelRegistry(RegistryEvents):
+    """Registering versions, looking models up, moving aliases; each change appends its registry event."""
 
     def register_model_version(
         self,
@@ -65,7 +68,7 @@ class ModelRegistry(MLflowConnection):
         model: object | None = None,
     ) -> ModelVersion:
         try:
-            return self._register(name, digest, size_bytes, flavor, run_id, signature, metadata, model)
+            return self._register(name, digest, size_bytes, flavor, run_id, signature, metadata, model, identity.user())
         except Exception as exc:
             if is_unreachable(exc):
                 raise self._unavailable(exc) from exc
@@ -116,7 +119,7 @@ class ModelRegistry(MLflowConnection):
                 model = self._queued_model(name, op, run_id, signature)
                 number = self._register(
                     name, str(op["digest"]), int(op["size_bytes"]), str(op["flavor"]), run_id, signature,
-                    dict(op.get("metadata") or {}), model,
+                    dict(op.get("metadata") or {}), model, op.get("user"),
                 ).version
         if op.get("alias"):
             self.set_alias(name, str(op["alias"]), int(number), user=op.get("user"))
@@ -147,7 +150,7 @@ class ModelRegistry(MLflowConnection):
 
     def _register(
         self, name: str, digest: str, size_bytes: int, flavor: str, run_id: str | None,
-        signature: Schema | None, metadata: Mapping[str, Any], model: object | None,
+        signature: Schema | None, metadata: Mapping[str, Any], model: object | None, user: str | None,
     ) -> ModelVersion:
         from opskit_mlflow.native import pip_requirements, save_native
 
@@ -185,7 +188,9 @@ class ModelRegistry(MLflowConnection):
             )
             if run_id:
                 self.client.set_tag(mlflow_id, MODEL, f"{self._m(name)}:{created.version}")
-            return self._version(created)
+            version = self._version(created)
+            self._append_event(registry_events.version_registered(version, user=user))
+            return version
 
     def _holder_run(self, name: str) -> str:
         """A run of the state experiment that holds the files of versions registered without a run."""
@@ -282,6 +287,9 @@ class ModelRegistry(MLflowConnection):
             )
 
     def _record_alias(self, change: AliasChange) -> None:
+        event = registry_events.alias_changed(change)
+        assert event is not None
+        self._append_event(event)
         body = [change.alias, change.version, change.previous_version, change.changed_at, change.user]
         self.client.set_registered_model_tag(self._m(change.model), f"{HISTORY}{time.time_ns():020d}", json.dumps(body))
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import RunTag
 
-from opskit_mlflow.connection import MLflowConnection
 from opskit_mlflow.encode import json_tags, read_json
+from opskit_mlflow.events import RegistryEvents
 from opskit_mlflow.keys import BATCH_ITEMS, DOC, STATE_EXPERIMENT, escape
+
+if TYPE_CHECKING:
+    from opskit.registry.events import RegistryEvent
 
 __all__ = ["StateDocuments"]
 
 
-class StateDocuments(MLflowConnection):
+class StateDocuments(RegistryEvents):
     """``put_state``, ``get_state``, ``list_state`` and ``delete_state``, one run per (kind, key)."""
 
     def _state_runs(self, kind: str, key: str | None = None) -> list[Any]:
@@ -37,7 +40,8 @@ class StateDocuments(MLflowConnection):
         ))
         return [dict(read_json(r.data.tags, DOC + "state") or {}) for r in found]
 
-    def put_state(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+    def put_state(self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None) -> None:
+        """Store the document; with *event*, append it right after (MLflow has no transactions: see ``events``)."""
         tags = {"opskit.state.kind": kind, "opskit.state.key": key, **json_tags(DOC + "state", dict(value))}
         with self._lock:
             found = self._state_runs(kind, key)
@@ -50,6 +54,8 @@ class StateDocuments(MLflowConnection):
             items = [RunTag(k, v) for k, v in tags.items()]
             for i in range(0, len(items), BATCH_ITEMS):
                 self.client.log_batch(mlflow_id, tags=items[i : i + BATCH_ITEMS])
+            if event is not None:
+                self._append_event(event)
 
     def get_state(self, kind: str, key: str) -> dict[str, Any] | None:
         with self._lock:

@@ -8,12 +8,71 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opskit.errors import ModelNotFound
+from opskit.errors import InvalidValue, ModelNotFound
 from opskit.names import ModelRef
 from opskit.records import AliasChange, Model, ModelVersion, Schema
+from opskit.registry import events as registry_events
+from opskit.registry.events import EVENT_KINDS, EventKind, RegistryEvent
 from opskit.serialize import from_plain, to_plain
 
-__all__ = ["add_version", "alias_history", "delete_alias", "get_model", "list_models", "resolve", "set_alias", "versions_of_runs"]
+__all__ = [
+    "add_version", "alias_history", "append_event", "delete_alias", "events", "get_model", "list_models", "resolve",
+    "set_alias", "versions_of_runs",
+]
+
+_EVENT_COLUMNS = "id, kind, subject, model, before, after, user, time, run_id"
+
+
+def append_event(conn: sqlite3.Connection, event: RegistryEvent) -> int:
+    """Append *event* inside the caller's transaction; return its ``id``."""
+    cursor = conn.execute(
+        "INSERT INTO registry_events (kind, subject, model, before, after, user, time, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.kind, event.subject, event.model,
+            None if event.before is None else json.dumps(event.before, sort_keys=True, default=str),
+            None if event.after is None else json.dumps(event.after, sort_keys=True, default=str),
+            event.user, event.time, event.run_id,
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _event(row: Sequence[Any]) -> RegistryEvent:
+    number, kind, subject, model, before, after, user, when, run_id = row
+    return RegistryEvent(
+        kind=kind, subject=subject, model=model, before=None if before is None else json.loads(before),
+        after=None if after is None else json.loads(after), user=user, time=when, run_id=run_id, id=number,
+    )
+
+
+def events(
+    conn: sqlite3.Connection,
+    *,
+    model: str | None = None,
+    since: int | None = None,
+    kinds: Sequence[EventKind] | None = None,
+    limit: int | None = None,
+) -> list[RegistryEvent]:
+    sql = f"SELECT {_EVENT_COLUMNS} FROM registry_events WHERE id > ?"
+    args: list[Any] = [since or 0]
+    if model is not None:
+        sql += " AND model = ?"
+        args.append(model)
+    if kinds is not None:
+        unknown = [k for k in kinds if k not in EVENT_KINDS]
+        if unknown:
+            raise InvalidValue(f"unknown registry event kind(s) {unknown!r}; use some of {', '.join(EVENT_KINDS)}")
+        if not kinds:
+            return []
+        sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+        args.extend(kinds)
+    sql += " ORDER BY id"
+    if limit is not None:
+        if limit < 0:
+            raise InvalidValue(f"limit must be 0 or more, got {limit}")
+        sql += " LIMIT ?"
+        args.append(limit)
+    return [_event(row) for row in conn.execute(sql, args)]
 
 _VERSION_COLUMNS = "name, version, digest, size_bytes, flavor, run_id, created_at, signature, metadata"
 
@@ -52,6 +111,7 @@ def add_version(
     run_id: str | None,
     signature: Schema | None,
     metadata: Mapping[str, Any],
+    user: str | None,
 ) -> ModelVersion:
     now = time.time()
     conn.execute("INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, now))
@@ -62,7 +122,9 @@ def add_version(
         f"INSERT INTO model_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (name, number, digest, size_bytes, flavor, run_id, now, sig, meta),
     )
-    return _version((name, number, digest, size_bytes, flavor, run_id, now, sig, meta), {})
+    version = _version((name, number, digest, size_bytes, flavor, run_id, now, sig, meta), {})
+    append_event(conn, registry_events.version_registered(version, user=user))
+    return version
 
 
 def _model_names(conn: sqlite3.Connection) -> list[str]:
@@ -150,32 +212,32 @@ def set_alias(conn: sqlite3.Connection, name: str, alias: str, version: int, *, 
     if previous == version:  # already there: nothing moved, nothing to record
         return AliasChange(name, alias, version, previous, now, user)
     conn.execute("INSERT OR REPLACE INTO aliases (name, alias, version) VALUES (?, ?, ?)", (name, alias, version))
-    conn.execute(
-        "INSERT INTO alias_history (name, alias, version, previous_version, changed_at, user) VALUES (?, ?, ?, ?, ?, ?)",
-        (name, alias, version, previous, now, user),
-    )
-    return AliasChange(name, alias, version, previous, now, user)
+    change = AliasChange(name, alias, version, previous, now, user)
+    event = registry_events.alias_changed(change)
+    assert event is not None
+    append_event(conn, event)
+    return change
 
 
 def delete_alias(conn: sqlite3.Connection, name: str, alias: str, *, user: str | None) -> AliasChange:
     previous = resolve(conn, ModelRef(name, alias=alias)).version
     now = time.time()
     conn.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
-    conn.execute(
-        "INSERT INTO alias_history (name, alias, version, previous_version, changed_at, user) VALUES (?, ?, NULL, ?, ?, ?)",
-        (name, alias, previous, now, user),
-    )
-    return AliasChange(name, alias, None, previous, now, user)
+    change = AliasChange(name, alias, None, previous, now, user)
+    event = registry_events.alias_changed(change)
+    assert event is not None
+    append_event(conn, event)
+    return change
 
 
 def alias_history(conn: sqlite3.Connection, name: str, alias: str | None) -> list[AliasChange]:
     _require_model(conn, name)
-    sql = "SELECT name, alias, version, previous_version, changed_at, user FROM alias_history WHERE name = ?"
+    sql = f"SELECT {_EVENT_COLUMNS} FROM registry_events WHERE model = ? AND kind IN ('alias_set', 'alias_moved', 'alias_removed')"
     args: tuple[str, ...] = (name,)
     if alias is not None:
-        sql += " AND alias = ?"
-        args = (name, alias)
-    return [AliasChange(*row) for row in conn.execute(sql + " ORDER BY id", args)]
+        sql += " AND subject = ?"
+        args = (name, f"{name}@{alias}")
+    return [registry_events.alias_change_of(_event(row)) for row in conn.execute(sql + " ORDER BY id", args)]
 
 
 def versions_of_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[ModelVersion]:

@@ -75,8 +75,39 @@ CREATE TABLE state (
 ) WITHOUT ROWID;
 """
 
+# The registry events (opskit.registry.events): one append-only table for every change,
+# generalising alias_history. Existing versions and alias moves become events, in time order.
+_V3 = """
+CREATE TABLE registry_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, subject TEXT NOT NULL, model TEXT,
+    before TEXT, after TEXT, user TEXT, time REAL NOT NULL, run_id TEXT
+);
+CREATE INDEX registry_events_model ON registry_events (model, id);
+INSERT INTO registry_events (kind, subject, model, before, after, user, time, run_id)
+SELECT kind, subject, model, before, after, user, time, run_id FROM (
+    SELECT 'version_registered' AS kind, name || ':' || version AS subject, name AS model, NULL AS before,
+        json_object(
+            'name', name, 'version', version, 'digest', digest, 'size_bytes', size_bytes, 'flavor', flavor,
+            'run_id', run_id, 'created_at', created_at, 'signature', json(signature), 'metadata', json(metadata),
+            'aliases', json_array()
+        ) AS after,
+        NULL AS user, created_at AS time, run_id, 0 AS position
+    FROM model_versions
+    UNION ALL
+    SELECT CASE WHEN version IS NULL THEN 'alias_removed' WHEN previous_version IS NULL THEN 'alias_set'
+                ELSE 'alias_moved' END,
+        name || '@' || alias, name,
+        CASE WHEN previous_version IS NULL THEN NULL ELSE json_object('version', previous_version) END,
+        CASE WHEN version IS NULL THEN NULL ELSE json_object('version', version) END,
+        user, changed_at, NULL, id
+    FROM alias_history
+) ORDER BY time, kind != 'version_registered', position;
+DROP TABLE alias_history;
+"""
+
 #: Each entry upgrades from its index to index + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

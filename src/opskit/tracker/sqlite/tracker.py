@@ -43,6 +43,8 @@ from opskit.records import (
     RunStatus,
     Schema,
 )
+from opskit.registry.events import EventKind, RegistryEvent
+from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
 from opskit.tracker.base import Tracker, digests_in
@@ -392,7 +394,7 @@ class SQLiteTracker(Tracker, SupportsLocation):
         with self._write() as conn:
             return registry.add_version(
                 conn, name, digest=digest, size_bytes=size_bytes, flavor=flavor, run_id=run_id,
-                signature=signature, metadata=metadata,
+                signature=signature, metadata=metadata, user=identity.user(),
             )
 
     def list_models(self) -> list[Model]:
@@ -423,15 +425,29 @@ class SQLiteTracker(Tracker, SupportsLocation):
         with self._lock:
             return registry.alias_history(conn, name, alias)
 
+    def events(
+        self,
+        *,
+        model: str | None = None,
+        since: int | None = None,
+        kinds: Sequence[EventKind] | None = None,
+        limit: int | None = None,
+    ) -> list[RegistryEvent]:
+        conn = self._read()
+        with self._lock:
+            return registry.events(conn, model=model, since=since, kinds=kinds, limit=limit)
+
     # -- state -------------------------------------------------------------------------------------
 
-    def put_state(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+    def put_state(self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None) -> None:
         body = _dumps(dict(value))
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO state (kind, key, value, updated_at) VALUES (?, ?, ?, ?)",
                 (kind, key, body, time.time()),
             )
+            if event is not None:
+                registry.append_event(conn, event)
 
     def get_state(self, kind: str, key: str) -> dict[str, Any] | None:
         conn = self._read()

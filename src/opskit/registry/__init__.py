@@ -1,0 +1,1 @@
+"""The model registry: registration, loading and the registry events (see ``opskit.registry.events``)."""
