@@ -1,0 +1,1 @@
+"""The model registry: registering versions (``register``, the only writer)."""
