@@ -225,7 +225,11 @@ class ActiveRun:
         )
 
     def begin(self) -> ActiveRun:
-        """Store the run as RUNNING, make it the active run and call ``before_run``."""
+        """Store the run as RUNNING, make it the active run and call ``before_run``.
+
+        If a ``before_run`` implementation raises, the run is ended at once (FAILED with
+        that error, the parent run active again) and the error propagates.
+        """
         parent = _current.get()
         if parent is not None:
             self.tags.setdefault("opskit.parent_run_id", parent.id)
@@ -234,11 +238,18 @@ class ActiveRun:
         self.pid = os.getpid()
         self._token = _current.set(self)
         lifecycle.opened(self)
-        hooks.before_run(started)
+        try:
+            hooks.before_run(started)
+        except BaseException as exc:  # the run failed before it began: end it honestly, leave no active run
+            self.end(lifecycle.exit_status(exc), exc)
+            raise
         return self
 
     def end(self, status: RunStatus = "FINISHED", error: BaseException | None = None, *, reason: str | None = None) -> Run:
-        """Flush, store the final status, restore the parent run, call ``after_run``.
+        """Flush, store the final status, restore the parent run, call ``on_run_error`` and ``after_run``.
+
+        A raising ``on_run_error`` / ``after_run`` implementation is logged, never raised:
+        the run's end is stored first, and the caller's exception stays the one re-raised.
 
         *reason* is stored as the run's error text when no exception ended it (e.g. a signal).
         """
