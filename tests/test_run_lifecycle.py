@@ -110,7 +110,7 @@ def test_raising_on_run_error_never_replaces_the_users_exception(caplog: pytest.
     """The user's exception propagates unchanged; the hook's error is logged; other plugins' hooks and after_run still run."""
     recorder = Recorder()
     original = ValueError("bad data")
-    with plugin_manager(FailingOnRunError(), recorder), caplog.at_level(logging.ERROR, logger="opskit.hooks"):
+    with plugin_manager(FailingOnRunError(), recorder), caplog.at_level(logging.ERROR, logger="opskit.plugins"):
 
         @opskit.track
         def step() -> None:
@@ -129,7 +129,7 @@ def test_raising_on_run_error_never_replaces_the_users_exception(caplog: pytest.
 def test_raising_after_run_keeps_the_result_and_the_runs_end(caplog: pytest.LogCaptureFixture) -> None:
     """A raising after_run: the train call returns its model, the version is registered, the run FINISHED, the error logged."""
     recorder = Recorder()
-    with plugin_manager(FailingAfterRun(), recorder), caplog.at_level(logging.ERROR, logger="opskit.hooks"):
+    with plugin_manager(FailingAfterRun(), recorder), caplog.at_level(logging.ERROR, logger="opskit.plugins"):
 
         @opskit.train(model="kept", alias="prod")
         def fit() -> dict[str, int]:
@@ -149,7 +149,7 @@ def test_a_raising_after_run_wrapper_is_logged_too(caplog: pytest.LogCaptureFixt
     """A hook wrapper around after_run that raises is logged like a plain implementation; the run ends FINISHED."""
     with (
         plugin_manager(FailingAfterRunWrapper()),
-        caplog.at_level(logging.ERROR, logger="opskit.hooks"),
+        caplog.at_level(logging.ERROR, logger="opskit.plugins"),
         opskit.start_run(name="wrapped") as run,
     ):
         pass

@@ -6,7 +6,7 @@ can name the plugin behind every registration. tests/test_hookspecs.py checks
 that this facade and ``opskit.hookspecs`` agree.
 
 ``on_run_error`` and ``after_run`` report something that already happened: an
-implementation that raises is logged (logger ``opskit.hooks``, with the plugin's
+implementation that raises is logged (logger ``opskit.plugins``, with the plugin's
 name) and the others still run, so a broken plugin never replaces the user's
 exception nor loses the rest of the run's end (Prefect's ``call_hooks`` does the same).
 """
@@ -93,7 +93,7 @@ class _Hooks:
 def _log_failure(hook: str, plugin: str, exc: Exception) -> None:
     import logging  # only when a plugin failed: `logging` is not otherwise imported by a run
 
-    logging.getLogger("opskit.hooks").error(
+    logging.getLogger("opskit.plugins").error(
         "the %s hook of plugin %r raised %s: %s (ignored: the run's end is stored and the user's "
         "exception, if any, is re-raised unchanged; fix or disable the plugin with OPSKIT_DISABLE_PLUGINS)",
         hook, plugin, type(exc).__name__, exc, exc_info=exc,
