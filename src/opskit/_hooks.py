@@ -78,16 +78,23 @@ class _Hooks:
             except Exception as exc:
                 _log_failure(name, "a plugin", exc)
             return
-        trace = pm.trace.root.get("hook")
-        trace.root.indent += 1
-        trace(name, kwargs)  # what OPSKIT_TRACE_HOOKS shows for a hook called through pluggy
+        trace = pm.trace.root.get("hook") if _tracing(pm) else None
+        if trace is not None:  # write what OPSKIT_TRACE_HOOKS shows for a hook called through pluggy
+            trace.root.indent += 1
+            trace(name, kwargs)
         for impl in reversed(impls):  # pluggy's order: last registered first, tryfirst/trylast respected
             try:
-                impl.function(*(kwargs[arg] for arg in impl.argnames))
+                impl.function(*[kwargs[arg] for arg in impl.argnames])
             except Exception as exc:
                 _log_failure(name, impl.plugin_name, exc)
-        trace("finish", name, "-->", [])
-        trace.root.indent -= 1
+        if trace is not None:
+            trace("finish", name, "-->", [])
+            trace.root.indent -= 1
+
+
+def _tracing(pm: pluggy.PluginManager) -> bool:
+    """Whether hook calls of *pm* are traced (a trace writer is set: ``OPSKIT_TRACE_HOOKS``)."""
+    return getattr(pm.trace.root, "_writer", True) is not None  # unknown pluggy internals: trace
 
 
 def _log_failure(hook: str, plugin: str, exc: Exception) -> None:
@@ -106,6 +113,9 @@ def call_registration(pm: pluggy.PluginManager, hook: str, impl: HookImpl, regis
     The registries call each implementation on its own (to name the plugin behind
     every registration), which bypasses pluggy's tracing; this writes the same lines.
     """
+    if not _tracing(pm):
+        impl.function(register=register)
+        return
     trace = pm.trace.root.get("hook")
     trace.root.indent += 1
     trace(f"{hook} ({impl.plugin_name})", {"register": register})

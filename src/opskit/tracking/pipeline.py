@@ -138,11 +138,13 @@ def after_call(definition: Definition[R], run: ActiveRun, captured: Captured, ca
 
 def register(definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]) -> ModelVersion | None:
     """``@train``: register the returned model (``serialize_model``, storage, tracker, ``alias=``); warn on None."""
+    if definition.model_name is None:  # @track
+        return None
     from opskit.registry.register import model_signature, register_model
     from opskit.tracking.decorators import TrainOptions
 
     options = definition.options
-    if definition.model_name is None or not isinstance(options, TrainOptions) or not options.register:
+    if not isinstance(options, TrainOptions) or not options.register:
         return None
     if called.result is None:
         import warnings
