@@ -173,7 +173,7 @@ def after_run(run: Run) -> None:
 
 @hookspec
 def on_run_error(run: Run, error: BaseException) -> None:
-    """The tracked function raised *error*; *run* is already stored as FAILED/KILLED.
+    """The tracked function (or a ``before_run`` implementation) raised *error*; *run* is already stored as FAILED/KILLED.
 
     Called before ``after_run``. The original exception is re-raised unchanged after
     every implementation ran; an implementation that raises is logged (logger
