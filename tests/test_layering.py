@@ -23,7 +23,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Under TYPE_CHECKING only (the ActiveRun annotation). sdk/context.py and sdk/lifecycle.py are
     # being reshaped by the run-lifecycle / train-pipeline work of issue 9 (items 1 and 5, into
     # tracking/); a small Protocol in lifecycle for what it uses of a run removes this edge there.
-    ("opskit.sdk.lifecycle", "opskit.sdk.context"): "TYPE_CHECKING-only; removed with the lifecycle refactor",
+    ("opskit.sdk.lifecycle", "opskit.tracking.context"): "TYPE_CHECKING-only; removed with the lifecycle refactor",
 }
 
 

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 # and the lazy `__getattr__` follow this table; tests/test_public_api.py fails until the
 # table and the imports agree and the object has a docstring.
 _EXPORTS: dict[str, str] = {
-    "ActiveRun": "opskit.sdk.context",
+    "ActiveRun": "opskit.tracking.context",
     "AliasChange": "opskit.records.registry",
     "Artifact": "opskit.records.runs",
     "BackendUnavailable": "opskit.errors",
@@ -60,27 +60,27 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "opskit.errors",
     "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
-    "active_run": "opskit.sdk.context",
+    "active_run": "opskit.tracking.context",
     "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
     "get_config": "opskit.runtime",
-    "get_run": "opskit.sdk.runs",
+    "get_run": "opskit.tracking.runs",
     "hookimpl": "opskit.hookspecs",
-    "last_run": "opskit.sdk.runs",
+    "last_run": "opskit.tracking.runs",
     "load_model": "opskit.loading",
-    "log_artifact": "opskit.sdk.context",
-    "log_metric": "opskit.sdk.context",
-    "log_metrics": "opskit.sdk.context",
-    "log_param": "opskit.sdk.context",
-    "log_params": "opskit.sdk.context",
-    "metric_history": "opskit.sdk.runs",
+    "log_artifact": "opskit.tracking.context",
+    "log_metric": "opskit.tracking.context",
+    "log_metrics": "opskit.tracking.context",
+    "log_param": "opskit.tracking.context",
+    "log_params": "opskit.tracking.context",
+    "metric_history": "opskit.tracking.runs",
     "reset_defaults": "opskit.runtime",
-    "search_runs": "opskit.sdk.runs",
-    "set_tag": "opskit.sdk.context",
-    "set_tags": "opskit.sdk.context",
-    "start_run": "opskit.sdk.context",
-    "track": "opskit.sdk.decorators",
-    "train": "opskit.sdk.decorators",
+    "search_runs": "opskit.tracking.runs",
+    "set_tag": "opskit.tracking.context",
+    "set_tags": "opskit.tracking.context",
+    "start_run": "opskit.tracking.context",
+    "track": "opskit.tracking.decorators",
+    "train": "opskit.tracking.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
 _SUBMODULES = ("deployments", "models", "monitor", "plugins")
@@ -159,19 +159,19 @@ if TYPE_CHECKING:
     from opskit.runtime import configure as configure
     from opskit.runtime import get_config as get_config
     from opskit.runtime import reset_defaults as reset_defaults
-    from opskit.sdk.context import ActiveRun as ActiveRun
-    from opskit.sdk.context import active_run as active_run
-    from opskit.sdk.context import log_artifact as log_artifact
-    from opskit.sdk.context import log_metric as log_metric
-    from opskit.sdk.context import log_metrics as log_metrics
-    from opskit.sdk.context import log_param as log_param
-    from opskit.sdk.context import log_params as log_params
-    from opskit.sdk.context import set_tag as set_tag
-    from opskit.sdk.context import set_tags as set_tags
-    from opskit.sdk.context import start_run as start_run
-    from opskit.sdk.decorators import track as track
-    from opskit.sdk.decorators import train as train
-    from opskit.sdk.runs import get_run as get_run
-    from opskit.sdk.runs import last_run as last_run
-    from opskit.sdk.runs import metric_history as metric_history
-    from opskit.sdk.runs import search_runs as search_runs
+    from opskit.tracking.context import ActiveRun as ActiveRun
+    from opskit.tracking.context import active_run as active_run
+    from opskit.tracking.context import log_artifact as log_artifact
+    from opskit.tracking.context import log_metric as log_metric
+    from opskit.tracking.context import log_metrics as log_metrics
+    from opskit.tracking.context import log_param as log_param
+    from opskit.tracking.context import log_params as log_params
+    from opskit.tracking.context import set_tag as set_tag
+    from opskit.tracking.context import set_tags as set_tags
+    from opskit.tracking.context import start_run as start_run
+    from opskit.tracking.decorators import track as track
+    from opskit.tracking.decorators import train as train
+    from opskit.tracking.runs import get_run as get_run
+    from opskit.tracking.runs import last_run as last_run
+    from opskit.tracking.runs import metric_history as metric_history
+    from opskit.tracking.runs import search_runs as search_runs

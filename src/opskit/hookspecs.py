@@ -147,7 +147,7 @@ def infer_schema(value: object) -> Schema | None:
 
     Called after the call of a ``@opskit.train`` function, before registration, with each data argument of a ``@opskit.train`` function; the model
     version's ``signature`` is built from the results (see
-    ``opskit.sdk.decorators.model_signature``).
+    ``opskit.registry.register.model_signature``).
     """
 
 
@@ -160,6 +160,8 @@ def before_run(run: Run) -> None:
     """A run has started and is recorded as RUNNING; *run* holds params, code, env and inputs.
 
     Called before the tracked function runs (and by ``opskit.start_run``). Return value ignored.
+    Raising stops the run: it is ended as FAILED with that error (``on_run_error`` and
+    ``after_run`` fire), no run stays active, and the error propagates to the caller.
     """
 
 
@@ -168,16 +170,18 @@ def after_run(run: Run) -> None:
     """A run has ended (FINISHED, FAILED or KILLED) and everything is stored.
 
     Called last, after ``on_run_error`` when the function raised and after a model
-    was registered when it returned one. Return value ignored.
+    was registered when it returned one. Return value ignored. An exception from an
+    implementation is logged (logger ``opskit.plugins``), never raised.
     """
 
 
 @hookspec
 def on_run_error(run: Run, error: BaseException) -> None:
-    """The tracked function raised *error*; *run* is already stored as FAILED/KILLED.
+    """The tracked function (or a ``before_run`` implementation) raised *error*; *run* is already stored as FAILED/KILLED.
 
     Called before ``after_run``. The original exception is re-raised unchanged after
-    every implementation ran. Return value ignored.
+    every implementation ran; an implementation that raises is logged (logger
+    ``opskit.plugins``), never re-raised in its place. Return value ignored.
     """
 
 

@@ -111,7 +111,7 @@ def register(
     Raises ``BackendUnavailable`` when the tracker cannot be reached (there is no run whose
     outbox could keep the registration).
     """
-    from opskit.sdk.decorators import explicit_signature, model_signature, register_version
+    from opskit.registry.register import explicit_signature, model_signature, register_version
 
     validate_model_name(name)
     if alias is not None:

@@ -41,8 +41,8 @@ def differing_params(runs: Sequence[Run]) -> list[str]:
 
 
 def _runs_list(args: argparse.Namespace) -> int:
-    from opskit.sdk.runs import search_runs
     from opskit.serialize import to_dict
+    from opskit.tracking.runs import search_runs
 
     runs = search_runs(args.filter, order_by=args.order_by, limit=args.limit, experiment=args.experiment)
     if runs.truncated:
@@ -79,7 +79,7 @@ def _runs_list(args: argparse.Namespace) -> int:
 def _find_run(prefix: str) -> str:
     """Accept a full run id or a unique prefix (as shown by ``runs list``)."""
     from opskit.errors import RunNotFound
-    from opskit.sdk.runs import search_runs
+    from opskit.tracking.runs import search_runs
 
     if len(prefix) == 32:
         return prefix
@@ -95,8 +95,8 @@ def _find_run(prefix: str) -> str:
 
 
 def _runs_show(args: argparse.Namespace) -> int:
-    from opskit.sdk.runs import get_run
     from opskit.serialize import to_dict
+    from opskit.tracking.runs import get_run
 
     run = get_run(_find_run(args.run_id))
     if args.json:

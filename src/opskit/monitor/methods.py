@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from attrs import frozen
 
+from opskit._tracing import call_registration
 from opskit.errors import DuplicateDriftMethod, InvalidName, UnknownDriftMethod
 from opskit.registration import (  # the protocol lives with the other register callbacks
     DriftCompute,
@@ -80,7 +81,7 @@ def drift_methods(pm: pluggy.PluginManager | None = None) -> dict[str, DriftMeth
                 )
             methods[name] = DriftMethod(name, compute, tuple(kinds), float(threshold), _plugin)
 
-        impl.function(register=register)
+        call_registration(pm, "register_drift_methods", impl, register)
     return methods
 
 

@@ -20,6 +20,7 @@ import pluggy
 from attrs import frozen
 
 from opskit import hookspecs
+from opskit._tracing import call_registration
 from opskit.config import env_flag, env_names
 from opskit.errors import PluginError
 from opskit.registration import BackendRegistry
@@ -110,7 +111,7 @@ def build_registry(pm: pluggy.PluginManager) -> BackendRegistry:
             def register(name: str, factory: Any, schemes: Any = (), *, _k: str = kind, _p: str = impl.plugin_name) -> None:
                 registry.add(_k, name, factory, _p, schemes)
 
-            impl.function(register=register)
+            call_registration(pm, caller.name, impl, register)
     return registry
 
 

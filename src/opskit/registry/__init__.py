@@ -1,1 +1,1 @@
-"""The model registry: registration, loading and the registry events (see ``opskit.registry.events``)."""
+"""The model registry: registering versions (``register``, the only writer) and the registry events (``events``)."""

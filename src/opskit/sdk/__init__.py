@@ -1,1 +1,2 @@
-"""The user-facing SDK: decorators, run context, ``log_*`` functions, run lookup."""
+"""Process lifecycle (``lifecycle``: flushing, ending runs at exit) and identity; ``decorators``,
+``context`` and ``runs`` are deprecated re-export shims of ``opskit.tracking`` / ``opskit.registry``."""

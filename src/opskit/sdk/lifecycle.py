@@ -43,8 +43,8 @@ from opskit.errors import OpskitWarning
 
 if TYPE_CHECKING:
     from opskit.records import RunStatus
-    from opskit.sdk.context import ActiveRun
     from opskit.tracker.base import Tracker
+    from opskit.tracking.context import ActiveRun
 
 __all__ = ["FLUSH_SECONDS", "accepted", "closed", "exit_status", "flush_now", "opened"]
 

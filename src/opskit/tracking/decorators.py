@@ -1,0 +1,107 @@
+"""``@opskit.train`` and ``@opskit.track``: a run around every call, the same signature and return value.
+
+The decorators only check their options (``RunOptions`` / ``TrainOptions``, each
+option declared once, as a field) and hand every call to the engine in
+``opskit.tracking.pipeline``. To add an option: add a field (with its validator)
+to the record, and the keyword to the ``@overload`` signatures below.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar, overload
+
+import attrs
+
+from opskit.names import (
+    validate_model_name,
+)
+from opskit.records import Schema
+from opskit.tracking import pipeline
+from opskit.tracking.options import RunOptions, TrainOptions
+
+__all__ = ["RunOptions", "TrainOptions", "track", "train"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _options(kind: type[RunOptions], decorator: str, options: Mapping[str, Any]) -> RunOptions:
+    known = {a.name for a in attrs.fields(kind) if a.init}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(
+            f"@opskit.{decorator} got unexpected option(s) {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(sorted(known))}"
+        )
+    return kind(**options)
+
+
+def _wrap(fn: Callable[P, R], options: RunOptions) -> Callable[P, R]:
+    model_name = validate_model_name(options.model or fn.__name__) if isinstance(options, TrainOptions) else None
+    definition = pipeline.Definition(fn, inspect.signature(fn), options, model_name)
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return pipeline.execute(definition, args, kwargs)
+
+    wrapper.__opskit__ = options  # type: ignore[attr-defined]
+    return wrapper
+
+
+@overload
+def train(fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def train(
+    *,
+    model: str | None = None,
+    alias: str | None = None,
+    register: bool = True,
+    name: str | None = None,
+    experiment: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    signature: Schema | object | None = None,
+    input_example: object | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def train(
+    fn: Callable[P, R] | None = None, /, **options: Any
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Track every call as a run and register the returned model as a new version.
+
+    ``model`` names the registered model (default: the function name); ``alias``
+    moves that alias to each new version; ``register=False`` keeps the run only.
+    ``signature`` (an ``opskit.Schema`` or data to infer it from) or
+    ``input_example`` (a few rows) states the model's input; by default it is
+    taken from the returned model's feature names and the data arguments.
+    The decorated function keeps its signature and returns what it returned.
+    """
+    opts = _options(TrainOptions, "train", options)
+    if fn is not None:
+        return _wrap(fn, opts)
+    return lambda f: _wrap(f, opts)
+
+
+@overload
+def track(fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def track(
+    *, name: str | None = None, experiment: str | None = None, tags: Mapping[str, Any] | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def track(
+    fn: Callable[P, R] | None = None, /, **options: Any
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Track every call as a run (params, code, env, data inputs, metrics), with no model."""
+    opts = _options(RunOptions, "track", options)
+    if fn is not None:
+        return _wrap(fn, opts)
+    return lambda f: _wrap(f, opts)

@@ -1,0 +1,79 @@
+"""The options of ``@opskit.train`` / ``@opskit.track``, each declared once as a checked field.
+
+Kept apart from the decorators so the pipeline, which reads them, and the decorators,
+which build them, both import this module and not each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+from opskit.names import (
+    validate_alias,
+    validate_experiment,
+    validate_model_name,
+    validate_run_name,
+    validate_tag_key,
+    validate_tag_value,
+)
+from opskit.records import Schema
+
+__all__ = ["RunOptions", "TrainOptions"]
+
+
+def _optional(check: Callable[[str], object]) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """An attrs validator applying a name rule to a value that may be None."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            check(value)
+
+    return validate
+
+
+def _tags(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Tags checked at decoration time (every name rule then, not after training), copied."""
+    tags = dict(value or {})
+    for key, tag in tags.items():
+        validate_tag_key(key)
+        validate_tag_value(key, tag)
+    return tags
+
+
+@frozen(kw_only=True)
+class RunOptions:
+    """The options of ``@opskit.track`` (and the run half of ``@opskit.train``), checked when decorating."""
+
+    #: The run's name (default: the function name).
+    name: str | None = field(default=None, validator=_optional(validate_run_name))
+    #: The experiment (default: the configured one, else the model or function name).
+    experiment: str | None = field(default=None, validator=_optional(validate_experiment))
+    #: Tags set on every run.
+    tags: Mapping[str, Any] = field(default=None, converter=_tags)
+
+
+@frozen(kw_only=True)
+class TrainOptions(RunOptions):
+    """The options of ``@opskit.train``: the run's, plus what to register."""
+
+    #: The registered model's name (default: the function name).
+    model: str | None = field(default=None, validator=_optional(validate_model_name))
+    #: An alias moved to each new version.
+    alias: str | None = field(default=None, validator=_optional(validate_alias))
+    #: False: keep the run only, register nothing.
+    register: bool = True
+    #: The model's input: an ``opskit.Schema`` or data to infer it from.
+    signature: Schema | object | None = None
+    #: A few input rows to infer the model's input from (instead of ``signature``).
+    input_example: object | None = None
+    #: The input schema stated by ``signature`` / ``input_example`` (None: inferred at registration).
+    schema: Schema | None = field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        from opskit.registry.register import explicit_signature
+
+        object.__setattr__(self, "schema", explicit_signature(self.signature, self.input_example))

@@ -1,0 +1,188 @@
+"""The train engine: one call of an ``@opskit.train`` / ``@opskit.track`` function, in explicit stages.
+
+::
+
+    capture  →  begin  →  before_call  →  call  →  after_call  →  register  →  end
+    (bind the    (store    (checks on      (the     (gates on       (the model   (FINISHED, or
+    arguments,   RUNNING,  the inputs:     user's   the result:     version,     FAILED/KILLED
+    params,      active    no-op seam)     code)    no-op seam)     @train)      with the error)
+    data, code,  run,
+    env)         before_run)
+
+Each stage is a small function with typed inputs and outputs (frozen records:
+``Definition`` is fixed at decoration time, ``Captured`` comes out of the
+capture, ``Called`` holds the result). A feature that acts around the call
+(data validation before it, gates after it, data snapshots, governance) adds
+or fills a stage here; ``opskit.tracking.decorators`` only builds a
+``Definition`` and calls ``execute``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from attrs import frozen
+
+from opskit.errors import OpskitWarning
+from opskit.sdk import lifecycle
+
+if TYPE_CHECKING:
+    from opskit.records import CodeInfo, DataInput, EnvInfo, ModelVersion, Schema
+    from opskit.tracking.context import ActiveRun
+    from opskit.tracking.options import RunOptions
+
+__all__ = ["Called", "Captured", "Definition", "after_call", "before_call", "begin", "call", "capture", "end",
+           "execute", "register"]
+
+R = TypeVar("R")
+
+
+@frozen
+class Definition(Generic[R]):
+    """What a decorated function fixes at decoration time: the function, its signature, its options.
+
+    ``model_name`` is the registered model's name for ``@train`` (None for ``@track``).
+    """
+
+    fn: Callable[..., R]
+    signature: inspect.Signature
+    options: RunOptions
+    model_name: str | None
+
+
+@frozen
+class Captured:
+    """What one call brings in, before anything is stored: params, data inputs (with their values), code, env."""
+
+    params: Mapping[str, Any]
+    data: tuple[tuple[DataInput, object], ...]
+    code: CodeInfo
+    env: EnvInfo
+
+    @property
+    def data_values(self) -> list[object]:
+        """The data arguments' values, in argument order."""
+        return [value for _, value in self.data]
+
+
+@frozen
+class Called(Generic[R]):
+    """The user's function returned: its result."""
+
+    result: R
+
+
+# -- the stages --------------------------------------------------------------------------------------
+
+
+def capture(definition: Definition[Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Captured:
+    """Bind the call's arguments to the signature; split params from data (``fingerprint_data``); capture code and env."""
+    from opskit.capture.code import capture_code
+    from opskit.capture.env import capture_env
+    from opskit.capture.params import bind_arguments, split_arguments
+    from opskit.runtime import get_config
+
+    config = get_config()
+    params, data = split_arguments(bind_arguments(definition.signature, args, kwargs))
+    return Captured(
+        params=params,
+        data=tuple(data),
+        code=capture_code(definition.fn, git=config.capture_git),
+        env=capture_env(packages=config.capture_env),
+    )
+
+
+def begin(definition: Definition[Any], captured: Captured) -> ActiveRun:
+    """Store the run as RUNNING and make it the active run (``before_run`` fires; if it raises, no run stays active)."""
+    from opskit.tracking.context import new_run
+
+    options = definition.options
+    fn_name = definition.fn.__name__
+    run = new_run(
+        name=options.name or fn_name,
+        experiment=options.experiment,
+        fallback_experiment=definition.model_name or fn_name,
+        tags=options.tags,
+        params=captured.params,
+        code=captured.code,
+        env=captured.env,
+        inputs=[d for d, _ in captured.data],
+    )
+    return run.begin()
+
+
+def before_call(definition: Definition[Any], run: ActiveRun, captured: Captured) -> None:
+    """Checks on the inputs before the user's code runs: a no-op seam today.
+
+    Data validation (checks declared on the data arguments) and data snapshots go
+    here: they see the captured params and data values and the active run, may
+    log to it, and stop the call by raising (the run then ends FAILED with that error).
+    """
+
+
+def call(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Called[R]:
+    """Run the user's function with the arguments it was given."""
+    return Called(definition.fn(*args, **kwargs))
+
+
+def after_call(definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]) -> None:
+    """Evaluation of the result before it is registered: a no-op seam today.
+
+    Gates (a metric threshold, a comparison with the current alias holder) and
+    governance checks go here: they see the result and the run's metrics, and
+    stop the registration by raising (the run then ends FAILED with that error).
+    """
+
+
+def register(definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]) -> ModelVersion | None:
+    """``@train``: register the returned model (``serialize_model``, storage, tracker, ``alias=``); warn on None."""
+    if definition.model_name is None:  # @track
+        return None
+    from opskit.registry.register import model_signature, register_model
+    from opskit.tracking.options import TrainOptions
+
+    options = definition.options
+    if not isinstance(options, TrainOptions) or not options.register:
+        return None
+    if called.result is None:
+        import warnings
+
+        from opskit._stack import user_stacklevel
+
+        warnings.warn(
+            f"@opskit.train function {definition.fn.__name__!r} returned None: nothing was registered. "
+            "Return the fitted model (or use @opskit.track for runs without a model)",
+            OpskitWarning,
+            stacklevel=user_stacklevel(),
+        )
+        return None
+    signature: Schema | None = options.schema or model_signature(called.result, captured.data_values)
+    version = register_model(run, definition.model_name, called.result, alias=options.alias, signature=signature)
+    run.model_version = version
+    return version
+
+
+def end(run: ActiveRun, error: BaseException | None = None) -> None:
+    """Store the final status: FINISHED, or the honest status for *error* (``on_run_error``, then ``after_run``)."""
+    if error is None:
+        run.end("FINISHED")
+    else:
+        run.end(lifecycle.exit_status(error), error)
+
+
+def execute(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> R:
+    """One call of a decorated function, every stage in order; the user's result or exception, unchanged."""
+    captured = capture(definition, args, kwargs)
+    run = begin(definition, captured)
+    try:
+        before_call(definition, run, captured)
+        called = call(definition, args, kwargs)
+        after_call(definition, run, captured, called)
+        register(definition, run, captured, called)
+    except BaseException as exc:
+        end(run, exc)
+        raise
+    end(run)
+    return called.result
