@@ -39,7 +39,9 @@ def _ensure_postgresql(session: nox.Session) -> None:
         session.run("apt-get", "update", external=True)
         session.run("apt-get", "install", "-y", "postgresql-15", external=True)
     else:
-        session.error(f"PostgreSQL 15 is missing ({PG_BIN}/initdb): run `sudo apt-get install postgresql-15` first")
+        session.error(
+            f"PostgreSQL 15 is missing ({PG_BIN}/initdb): run `sudo apt-get install postgresql-15` first"
+        )
 
 
 @nox.session
@@ -53,6 +55,7 @@ def tests(session: nox.Session) -> None:
     _install_all(session)
     if not session.posargs:  # a selection (`nox -s tests -- -k name`) skips the static checks
         session.run("ruff", "check", *LINTED)
+        session.run("ruff", "format", "--check", *LINTED)
         session.run("mypy")
     session.run("pytest", *session.posargs, env=ENV)
 
@@ -68,9 +71,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff: lint and import order."""
+    """Ruff: lint, import order and formatting."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
 
 
 @nox.session

@@ -71,12 +71,18 @@ def make_data(rows: int, cols: int, folder: Path) -> tuple[Path, Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    ref_path, cur_path = folder / f"ref-{rows}x{cols}.parquet", folder / f"cur-{rows}x{cols}.parquet"
+    ref_path, cur_path = (
+        folder / f"ref-{rows}x{cols}.parquet",
+        folder / f"cur-{rows}x{cols}.parquet",
+    )
     if ref_path.exists() and cur_path.exists():
         return ref_path, cur_path
     rng = np.random.default_rng(2026)
     ref = {f"x{i}": rng.normal(0.0, 1.0 + i / 10, size=rows) for i in range(cols)}
-    cur = {f"x{i}": rng.normal(0.25 * (1.0 + i / 10) * (i % 2 == 0), 1.0 + i / 10, size=rows) for i in range(cols)}
+    cur = {
+        f"x{i}": rng.normal(0.25 * (1.0 + i / 10) * (i % 2 == 0), 1.0 + i / 10, size=rows)
+        for i in range(cols)
+    }
     pq.write_table(pa.table(ref), ref_path)
     pq.write_table(pa.table(cur), cur_path)
     return ref_path, cur_path
@@ -110,17 +116,38 @@ def evidently(ref_path: Path, cur_path: Path) -> dict[str, Any]:
         try:
             if uv:
                 subprocess.run([uv, "venv", "-q", str(EVIDENTLY_VENV)], check=True)
-                subprocess.run([uv, "pip", "install", "-q", "--python", str(python), "evidently", "pandas<3", "pyarrow"], check=True)
+                subprocess.run(
+                    [
+                        uv,
+                        "pip",
+                        "install",
+                        "-q",
+                        "--python",
+                        str(python),
+                        "evidently",
+                        "pandas<3",
+                        "pyarrow",
+                    ],
+                    check=True,
+                )
             else:
                 subprocess.run([sys.executable, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
-                subprocess.run([str(python), "-m", "pip", "install", "-q", "evidently", "pandas<3", "pyarrow"], check=True)
+                subprocess.run(
+                    [str(python), "-m", "pip", "install", "-q", "evidently", "pandas<3", "pyarrow"],
+                    check=True,
+                )
         except (subprocess.CalledProcessError, OSError) as exc:
             shutil.rmtree(EVIDENTLY_VENV, ignore_errors=True)
             return {"error": f"could not install Evidently into {EVIDENTLY_VENV}: {exc}"}
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(EVIDENTLY_SCRIPT)
     try:
-        out = subprocess.run([str(python), script.name, str(ref_path), str(cur_path)], capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [str(python), script.name, str(ref_path), str(cur_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     finally:
         os.unlink(script.name)
     if out.returncode != 0:
@@ -150,7 +177,12 @@ def main() -> None:
     ref_np = {c: ref[c].to_numpy() for c in names}
     cur_np = {c: cur[c].to_numpy() for c in names}
 
-    results: dict[str, Any] = {"rows": args.rows, "columns": args.cols, "cpus": os.cpu_count(), "seconds": {}}
+    results: dict[str, Any] = {
+        "rows": args.rows,
+        "columns": args.cols,
+        "cpus": os.cpu_count(),
+        "seconds": {},
+    }
     secs = results["seconds"]
     opskit.monitor.drift(ref.iloc[:1000], cur.iloc[:1000])  # imports and plugin loading, not timed
 
@@ -159,7 +191,9 @@ def main() -> None:
         "scipy_ks": lambda: [stats.ks_2samp(ref_np[c], cur_np[c]) for c in names],
         "opskit": lambda: opskit.monitor.drift(ref, cur),
         "opskit_1_thread": lambda: opskit.monitor.drift(ref, cur, workers=1),
-        "scipy_wasserstein": lambda: [stats.wasserstein_distance(ref_np[c], cur_np[c]) for c in names],
+        "scipy_wasserstein": lambda: [
+            stats.wasserstein_distance(ref_np[c], cur_np[c]) for c in names
+        ],
         "numpy_psi": lambda: [numpy_psi(ref_np[c], cur_np[c]) for c in names],
         "opskit_build_profile": lambda: opskit.monitor.profile(ref),
         "opskit_profile": lambda: opskit.monitor.drift(prof, cur),
@@ -171,9 +205,16 @@ def main() -> None:
         for name, fn in contenders.items():
             seconds, out[name] = best(fn, 1)
             secs[name] = min(secs.get(name, seconds), seconds)
-    ks, report, from_profile, streamed = out["scipy_ks"], out["opskit"], out["opskit_profile"], out["opskit_parquet"]
+    ks, report, from_profile, streamed = (
+        out["scipy_ks"],
+        out["opskit"],
+        out["opskit_profile"],
+        out["opskit_parquet"],
+    )
 
-    assert np.allclose([report.columns[c].statistics["ks"] for c in names], [r.statistic for r in ks], atol=1e-12)
+    assert np.allclose(
+        [report.columns[c].statistics["ks"] for c in names], [r.statistic for r in ks], atol=1e-12
+    )
     results["drifted"] = {
         "opskit": len(report.drifted_columns),
         "opskit_profile": len(from_profile.drifted_columns),

@@ -26,7 +26,9 @@ def columns(rng: np.random.Generator, n: int, shift: float) -> pd.DataFrame:
         {
             "normal": rng.normal(shift, 1.0, n),
             "lognormal": rng.lognormal(shift, 0.8, n),
-            "bimodal": np.where(rng.random(n) < 0.3 + shift / 4, rng.normal(-2, 0.5, n), rng.normal(2, 1, n)),
+            "bimodal": np.where(
+                rng.random(n) < 0.3 + shift / 4, rng.normal(-2, 0.5, n), rng.normal(2, 1, n)
+            ),
             "integers": rng.poisson(4 + 4 * shift, n).astype(float),
             "heavy_tail": rng.standard_t(2, n) + shift,
         }
@@ -35,7 +37,10 @@ def columns(rng: np.random.Generator, n: int, shift: float) -> pd.DataFrame:
 
 def main() -> None:
     rng = np.random.default_rng(13)
-    worst: dict[str, dict[str, float]] = {"profile": {"verdict_mismatches": 0}, "profile+parquet": {"verdict_mismatches": 0}}
+    worst: dict[str, dict[str, float]] = {
+        "profile": {"verdict_mismatches": 0},
+        "profile+parquet": {"verdict_mismatches": 0},
+    }
     cases = 0
     with tempfile.TemporaryDirectory() as tmp:
         for n_ref, n_cur in ((100_000, 10_000), (500_000, 100_000), (20_000, 20_000)):
@@ -46,7 +51,10 @@ def main() -> None:
                 path = Path(tmp) / "cur.parquet"
                 pq.write_table(pa.Table.from_pandas(cur, preserve_index=False), path)
                 exact = opskit.monitor.drift(ref, cur)
-                for label, approx in (("profile", opskit.monitor.drift(prof, cur)), ("profile+parquet", opskit.monitor.drift(prof, path))):
+                for label, approx in (
+                    ("profile", opskit.monitor.drift(prof, cur)),
+                    ("profile+parquet", opskit.monitor.drift(prof, path)),
+                ):
                     for name in ref.columns:
                         e, a = exact.columns[name].statistics, approx.columns[name].statistics
                         for key in ("ks", "wasserstein", "psi"):
@@ -54,9 +62,16 @@ def main() -> None:
                             slot = f"{key} ({'heavy tail' if name == 'heavy_tail' else 'other columns'})"
                             worst[label][slot] = max(worst[label].get(slot, 0.0), err)
                     if approx.drifted_columns != exact.drifted_columns:
-                        worst[label]["verdict_mismatches"] = worst[label].get("verdict_mismatches", 0) + 1
+                        worst[label]["verdict_mismatches"] = (
+                            worst[label].get("verdict_mismatches", 0) + 1
+                        )
                 cases += 1
-    result: dict[str, Any] = {"cases": cases, "columns_per_case": 5, "sketch_size": 2000, "max_abs_error": worst}
+    result: dict[str, Any] = {
+        "cases": cases,
+        "columns_per_case": 5,
+        "sketch_size": 2000,
+        "max_abs_error": worst,
+    }
     print(json.dumps(result, indent=2))
 
 

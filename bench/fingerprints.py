@@ -94,9 +94,21 @@ def numeric(size: int, repeat: int) -> list[tuple[str, str, str]]:
     label = f"{nbytes / GIB:.2f} GiB numeric frame ({cols} float64 columns)"
     return [
         (label, "opskit fingerprint (hook)", f"{gbs(t_ours)} ({t_ours * 1e3:.0f} ms)"),
-        (label, "MD5, same buffers (DVC's hash)", f"{gbs(t_md5)}: opskit ×{t_md5 / t_ours:.1f} faster"),
-        (label, "raw xxh3-128, same buffers (the limit)", f"{gbs(t_raw)}: opskit at {t_raw / t_ours:.0%} of it"),
-        (label, "previous opskit path (hash_pandas_object + SHA-256)", f"{gbs(t_old)}: opskit ×{t_old / t_ours:.1f} faster"),
+        (
+            label,
+            "MD5, same buffers (DVC's hash)",
+            f"{gbs(t_md5)}: opskit ×{t_md5 / t_ours:.1f} faster",
+        ),
+        (
+            label,
+            "raw xxh3-128, same buffers (the limit)",
+            f"{gbs(t_raw)}: opskit at {t_raw / t_ours:.0%} of it",
+        ),
+        (
+            label,
+            "previous opskit path (hash_pandas_object + SHA-256)",
+            f"{gbs(t_old)}: opskit ×{t_old / t_ours:.1f} faster",
+        ),
     ]
 
 
@@ -123,9 +135,21 @@ def mixed(rows: int, repeat: int) -> list[tuple[str, str, str]]:
     t_old = best(lambda: legacy_digest(df), repeat)
     label = f"mixed frame, {rows:,} rows, 7 columns ({nbytes / 1e6:.0f} MB deep)"
     return [
-        (label, "opskit fingerprint (hook, Arrow)", f"{nbytes / t_ours / 1e9:.2f} GB/s ({t_ours * 1e3:.0f} ms)"),
-        (label, "previous opskit path", f"{nbytes / t_old / 1e9:.2f} GB/s: opskit ×{t_old / t_ours:.1f} faster"),
-        (label, "opskit without pyarrow (fallback)", f"{nbytes / t_py / 1e9:.3f} GB/s: ×{t_ours / t_py:.2f} of the Arrow path"),
+        (
+            label,
+            "opskit fingerprint (hook, Arrow)",
+            f"{nbytes / t_ours / 1e9:.2f} GB/s ({t_ours * 1e3:.0f} ms)",
+        ),
+        (
+            label,
+            "previous opskit path",
+            f"{nbytes / t_old / 1e9:.2f} GB/s: opskit ×{t_old / t_ours:.1f} faster",
+        ),
+        (
+            label,
+            "opskit without pyarrow (fallback)",
+            f"{nbytes / t_py / 1e9:.3f} GB/s: ×{t_ours / t_py:.2f} of the Arrow path",
+        ),
     ]
 
 
@@ -155,11 +179,19 @@ def file_cache(size: int, repeat: int) -> list[tuple[str, str, str]]:
         env = {**os.environ, "OPSKIT_HOME": str(Path(tmp, ".opskit"))}
 
         def run_child() -> tuple[str, float, float]:
-            out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True, check=True, env=env)
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            )
             digest, seconds, import_seconds = out.stdout.split()
             return digest, float(seconds), float(import_seconds)
 
-        first, t_first, _ = run_child()  # reads the whole file (warm page cache: it was just written)
+        first, t_first, _ = (
+            run_child()
+        )  # reads the whole file (warm page cache: it was just written)
         seconds, imports = [], []
         for _ in range(max(3, repeat)):
             again, t, t_import = run_child()
@@ -178,24 +210,50 @@ def file_cache(size: int, repeat: int) -> list[tuple[str, str, str]]:
         t_md5 = best(md5_read, 1)
     label = f"{size / GIB:g} GiB file"
     return [
-        (label, "first process: full read + xxh3-128", f"{t_first * 1e3:.0f} ms ({size / t_first / 1e9:.2f} GB/s, page cache warm)"),
-        (label, "second process: stat cache hit", f"{t_hit * 1e3:.2f} ms (the `digest_file` call: config, open stat.db, stat, lookup): ×{t_read / t_hit:,.0f} faster than a full read"),
-        (label, "second process: `import opskit, opskit.config`", f"{t_import * 1e3:.0f} ms (once per process, not per file)"),
-        (label, "full read + xxh3-128, in process", f"{t_read * 1e3:.0f} ms ({size / t_read / 1e9:.2f} GB/s)"),
-        (label, "full read + MD5 (DVC without its cache)", f"{t_md5 * 1e3:.0f} ms ({size / t_md5 / 1e9:.2f} GB/s)"),
+        (
+            label,
+            "first process: full read + xxh3-128",
+            f"{t_first * 1e3:.0f} ms ({size / t_first / 1e9:.2f} GB/s, page cache warm)",
+        ),
+        (
+            label,
+            "second process: stat cache hit",
+            f"{t_hit * 1e3:.2f} ms (the `digest_file` call: config, open stat.db, stat, lookup): ×{t_read / t_hit:,.0f} faster than a full read",
+        ),
+        (
+            label,
+            "second process: `import opskit, opskit.config`",
+            f"{t_import * 1e3:.0f} ms (once per process, not per file)",
+        ),
+        (
+            label,
+            "full read + xxh3-128, in process",
+            f"{t_read * 1e3:.0f} ms ({size / t_read / 1e9:.2f} GB/s)",
+        ),
+        (
+            label,
+            "full read + MD5 (DVC without its cache)",
+            f"{t_md5 * 1e3:.0f} ms ({size / t_md5 / 1e9:.2f} GB/s)",
+        ),
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the bench, not results")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: a smoke test of the bench, not results"
+    )
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    frame_size, rows, file_size = (32 << 20, 20_000, 128 << 20) if args.quick else (GIB, 1_000_000, 2 * GIB)
+    frame_size, rows, file_size = (
+        (32 << 20, 20_000, 128 << 20) if args.quick else (GIB, 1_000_000, 2 * GIB)
+    )
     import pyarrow
     import xxhash as _x
 
-    print(f"python {sys.version.split()[0]}, pandas {pd.__version__}, numpy {np.__version__}, pyarrow {pyarrow.__version__}, xxhash {_x.VERSION}, {os.cpu_count()} cores\n")
+    print(
+        f"python {sys.version.split()[0]}, pandas {pd.__version__}, numpy {np.__version__}, pyarrow {pyarrow.__version__}, xxhash {_x.VERSION}, {os.cpu_count()} cores\n"
+    )
     rows_out = numeric(frame_size, args.repeat)
     gc.collect()  # the 1 GiB frame is gone before the next one is built
     rows_out += mixed(rows, args.repeat)

@@ -71,7 +71,9 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(import_repeats=2, runs=20, run_warmup=2, metric_calls=2_000, mlflow_metric_calls=100)
+        return cls(
+            import_repeats=2, runs=20, run_warmup=2, metric_calls=2_000, mlflow_metric_calls=100
+        )
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,9 @@ def isolated_env(tmp: Path, extra: Mapping[str, str] | None = None) -> dict[str,
     return env
 
 
-def run_python(args: Sequence[str], *, tmp: Path, extra_env: Mapping[str, str] | None = None) -> tuple[str, float]:
+def run_python(
+    args: Sequence[str], *, tmp: Path, extra_env: Mapping[str, str] | None = None
+) -> tuple[str, float]:
     """Run ``python *args`` in *tmp* (its working directory); return (stdout, wall seconds)."""
     command = [sys.executable, *args]
     start = time.perf_counter()
@@ -230,7 +234,9 @@ def worker_main(cases: Mapping[str, Case], argv: Sequence[str] | None = None) ->
     The case runs with the working directory as its scratch space (the parent
     made it a fresh temporary directory).
     """
-    parser = argparse.ArgumentParser(description="Run one benchmark case and print its result as JSON.")
+    parser = argparse.ArgumentParser(
+        description="Run one benchmark case and print its result as JSON."
+    )
     parser.add_argument("case", choices=sorted(cases))
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=0)

@@ -39,13 +39,29 @@ def _free_port() -> int:
 
 def _start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
     command = [
-        str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-        "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(folder / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
     log = (folder / "server.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -90,7 +106,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         X, y = load_wine(return_X_y=True, as_frame=True)
         fitted = LogisticRegression(max_iter=200).fit(X, y)
-        requirements = [f"scikit-learn=={__import__('sklearn').__version__}", f"mlflow=={mlflow.__version__}"]
+        requirements = [
+            f"scikit-learn=={__import__('sklearn').__version__}",
+            f"mlflow=={mlflow.__version__}",
+        ]
         steps = args.steps
 
         def by_hand(i: int, *, model: bool) -> None:
@@ -101,7 +120,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     mlflow.log_metrics({"loss": 1.0 / (step + 1), "acc": step / steps}, step=step)
                 if model:
                     mlflow.sklearn.log_model(
-                        fitted, name="model", registered_model_name="bench-mlflow", pip_requirements=requirements,
+                        fitted,
+                        name="model",
+                        registered_model_name="bench-mlflow",
+                        pip_requirements=requirements,
                         serialization_format="cloudpickle",
                     )
 
@@ -112,8 +134,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             mlflow.set_experiment("bench-mlflow-batched")
             with mlflow.start_run() as run:
                 now = int(time.time() * 1000)
-                points = [Metric(k, v, now, step) for step in range(steps)
-                          for k, v in (("loss", 1.0 / (step + 1)), ("acc", step / steps))]
+                points = [
+                    Metric(k, v, now, step)
+                    for step in range(steps)
+                    for k, v in (("loss", 1.0 / (step + 1)), ("acc", step / steps))
+                ]
                 mlflow.log_params({"alpha": 0.5, "l1_ratio": 0.1, "seed": i})
                 client = mlflow.MlflowClient()
                 for start in range(0, len(points), 1000):
@@ -130,11 +155,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 opskit.log_metrics({"loss": 1.0 / (step + 1), "acc": step / steps}, step=step)
             return fitted
 
-        result: dict[str, Any] = {"runs": args.runs, "steps": steps, "backend": "mlflow server, sqlite store"}
+        result: dict[str, Any] = {
+            "runs": args.runs,
+            "steps": steps,
+            "backend": "mlflow server, sqlite store",
+        }
         for case, opskit_fn, model in (("track", tracked, False), ("model", trained, True)):
             mlflow_s = _median(lambda i, model=model: by_hand(i, model=model), args.runs)  # type: ignore[misc]
             opskit_s = _median(lambda i, fn=opskit_fn: fn(seed=i), args.runs)  # type: ignore[misc]
-            result[case] = {"mlflow_s": round(mlflow_s, 4), "opskit_s": round(opskit_s, 4), "ratio": round(opskit_s / mlflow_s, 3)}
+            result[case] = {
+                "mlflow_s": round(mlflow_s, 4),
+                "opskit_s": round(opskit_s, 4),
+                "ratio": round(opskit_s / mlflow_s, 3),
+            }
         batched_s = _median(by_hand_batched, args.runs)
         result["track"]["mlflow_batched_s"] = round(batched_s, 4)
         result["track"]["ratio_vs_batched"] = round(result["track"]["opskit_s"] / batched_s, 3)

@@ -57,7 +57,13 @@ def _version(distribution: str) -> str | None:
 
 def _git(*args: str) -> str | None:
     try:
-        done = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -71,7 +77,9 @@ def machine() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "opskit": _version("opskit"),
         "mlflow": _version("mlflow"),
         "git_commit": _git("rev-parse", "HEAD"),
@@ -80,10 +88,20 @@ def machine() -> dict[str, Any]:
 
 
 def parse_args(argv: Sequence[str] | None, names: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the bench itself, not results")
-    parser.add_argument("--only", default="", help=f"comma-separated benchmarks to run (of: {', '.join(names)})")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON results")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes: a smoke test of the bench itself, not results",
+    )
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated benchmarks to run (of: {', '.join(names)})"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON results"
+    )
     args = parser.parse_args(argv)
     unknown = {n for n in args.only.split(",") if n} - set(names)
     if unknown:
@@ -110,7 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors: dict[str, str] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="opskit-bench-pycache-") as cache:
-        use_bytecode_cache(Path(cache))  # one byte-code cache for the session, outside venv and sources
+        use_bytecode_cache(
+            Path(cache)
+        )  # one byte-code cache for the session, outside venv and sources
         try:
             for bench in benchmarks:
                 print(f"… {bench.title}", end="", flush=True)
@@ -153,7 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "elapsed_s": elapsed,
             "rows": [row.as_dict() for row in rows],
             "goals": [
-                {"description": g.description, "row": g.row, "min_speedup": g.min_speedup, "strict": g.strict, "met": g.met(by_key)}
+                {
+                    "description": g.description,
+                    "row": g.row,
+                    "min_speedup": g.min_speedup,
+                    "strict": g.strict,
+                    "met": g.met(by_key),
+                }
                 for g in goals
             ],
             "details": details,

@@ -53,7 +53,15 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0
     raise RuntimeError(f"{url} not healthy after {timeout}s")
 
 
-async def _connection(port: int, path: str, bodies: list[bytes], jobs: Iterator[int], total: int, latencies: list[float], errors: list[str]) -> None:
+async def _connection(
+    port: int,
+    path: str,
+    bodies: list[bytes],
+    jobs: Iterator[int],
+    total: int,
+    latencies: list[float],
+    errors: list[str],
+) -> None:
     reader, writer = await asyncio.open_connection(HOST, port)
     head = f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
     try:
@@ -82,7 +90,9 @@ async def _connection(port: int, path: str, bodies: list[bytes], jobs: Iterator[
         writer.close()
 
 
-def load(port: int, path: str, bodies: list[bytes], total: int, concurrency: int) -> dict[str, float]:
+def load(
+    port: int, path: str, bodies: list[bytes], total: int, concurrency: int
+) -> dict[str, float]:
     """Send exactly *total* requests over *concurrency* keep-alive connections; time-capped."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -90,7 +100,10 @@ def load(port: int, path: str, bodies: list[bytes], total: int, concurrency: int
 
     async def run() -> float:
         started = time.perf_counter()
-        tasks = [_connection(port, path, bodies, jobs, total, latencies, errors) for _ in range(concurrency)]
+        tasks = [
+            _connection(port, path, bodies, jobs, total, latencies, errors)
+            for _ in range(concurrency)
+        ]
         await asyncio.wait_for(asyncio.gather(*tasks), PHASE_TIMEOUT)
         return time.perf_counter() - started
 
@@ -112,7 +125,9 @@ def load(port: int, path: str, bodies: list[bytes], total: int, concurrency: int
 
 def payload(frame: Any) -> bytes:
     split = json.loads(frame.to_json(orient="split", index=False))
-    return json.dumps({"dataframe_split": {"columns": split["columns"], "data": split["data"]}}).encode()
+    return json.dumps(
+        {"dataframe_split": {"columns": split["columns"], "data": split["data"]}}
+    ).encode()
 
 
 def measure(port: int, X: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -127,7 +142,11 @@ def measure(port: int, X: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 def check(port: int, X: Any, model: Any) -> None:
     frame = X.iloc[:20]
-    request = urllib.request.Request(f"http://{HOST}:{port}/invocations", data=payload(frame), headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/invocations",
+        data=payload(frame),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as r:
         got = json.loads(r.read())["predictions"]
     if got != model.predict(frame).tolist():
@@ -144,7 +163,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batches", type=int, default=50)
@@ -166,7 +187,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "model": "RandomForestClassifier(n_estimators=50, max_depth=8) on breast_cancer (30 float columns)",
         "workers": args.workers,
-        "load": {"single_row_requests": args.requests, "batch_requests": args.batches, "batch_rows": 1000, "concurrency": args.concurrency},
+        "load": {
+            "single_row_requests": args.requests,
+            "batch_requests": args.batches,
+            "batch_rows": 1000,
+            "concurrency": args.concurrency,
+        },
     }
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -186,16 +212,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         experiment = mlflow.create_experiment("bench", artifact_location=(tmp / "mlruns").as_uri())
         with mlflow.start_run(experiment_id=experiment):
             mlflow.sklearn.log_model(
-                model, name="model", serialization_format="cloudpickle", registered_model_name="bench",
-                pip_requirements=[f"scikit-learn=={sklearn.__version__}"], input_example=X.head(2),
+                model,
+                name="model",
+                serialization_format="cloudpickle",
+                registered_model_name="bench",
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+                input_example=X.head(2),
             )
         port = free_port()
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        cmd = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", "models:/bench/1", "--env-manager", "local",
-               "-p", str(port), "-h", HOST, "-w", str(args.workers)]
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        cmd = [
+            str(Path(sys.executable).parent / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/bench/1",
+            "--env-manager",
+            "local",
+            "-p",
+            str(port),
+            "-h",
+            HOST,
+            "-w",
+            str(args.workers),
+        ]
         log = open(tmp / "mlflow-serve.log", "wb")  # noqa: SIM115 - closed with the process below
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp
+        )
         procs.append(proc)
         result["mlflow_ready_s"] = round(wait_healthy(f"http://{HOST}:{port}/ping", proc), 2)
         check(port, X, model)
@@ -211,10 +259,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
     o, m = result["opskit"], result["mlflow"]
     result["ratios"] = {
-        "single_row_throughput_x": round(o["single_row"]["req_per_s"] / m["single_row"]["req_per_s"], 2),
-        "single_row_p99_opskit_over_mlflow": round(o["single_row"]["p99_ms"] / m["single_row"]["p99_ms"], 3),
-        "batch_1000_p50_opskit_over_mlflow": round(o["batch_1000"]["p50_ms"] / m["batch_1000"]["p50_ms"], 3),
-        "batch_1000_p99_opskit_over_mlflow": round(o["batch_1000"]["p99_ms"] / m["batch_1000"]["p99_ms"], 3),
+        "single_row_throughput_x": round(
+            o["single_row"]["req_per_s"] / m["single_row"]["req_per_s"], 2
+        ),
+        "single_row_p99_opskit_over_mlflow": round(
+            o["single_row"]["p99_ms"] / m["single_row"]["p99_ms"], 3
+        ),
+        "batch_1000_p50_opskit_over_mlflow": round(
+            o["batch_1000"]["p50_ms"] / m["batch_1000"]["p50_ms"], 3
+        ),
+        "batch_1000_p99_opskit_over_mlflow": round(
+            o["batch_1000"]["p99_ms"] / m["batch_1000"]["p99_ms"], 3
+        ),
     }
     print(json.dumps(result, indent=2))
     return result

@@ -69,10 +69,18 @@ def time_snippet(body: str, *, bytecode: bool = True) -> dict[str, float]:
     """
     code = _TIMER.format(body=textwrap.dedent(body).strip(), marker=RESULT_MARKER)
     with tempfile.TemporaryDirectory(prefix="opskit-bench-startup-") as tmp:
-        extra = None if bytecode else {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(Path(tmp) / "none")}
+        extra = (
+            None
+            if bytecode
+            else {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(Path(tmp) / "none")}
+        )
         stdout, wall = run_python(["-c", code], tmp=Path(tmp), extra_env=extra)
     result = parse_result(stdout)
-    return {"seconds": float(result["seconds"]), "wall_s": wall, "modules": float(result["modules"])}
+    return {
+        "seconds": float(result["seconds"]),
+        "wall_s": wall,
+        "modules": float(result["modules"]),
+    }
 
 
 def _alternating(repeats: int, sample: Callable[[str], dict[str, float]]) -> Samples:
@@ -96,18 +104,29 @@ def _cold_import(settings: Settings) -> tuple[list[Comparison], dict[str, Any]]:
     compiled = _alternating(n, lambda lib: time_snippet(f"import {lib}", bytecode=False))
     rows = [
         Comparison(
-            "import.in_process", "Cold import", f"`import` inside a fresh interpreter, median of {n}", "ms",
-            _median_ms(cached, "opskit"), _median_ms(cached, "mlflow"),
+            "import.in_process",
+            "Cold import",
+            f"`import` inside a fresh interpreter, median of {n}",
+            "ms",
+            _median_ms(cached, "opskit"),
+            _median_ms(cached, "mlflow"),
         ),
         Comparison(
-            "import.wall", "Cold import", f"`python -c \"import …\"` wall time, median of {n}", "ms",
-            _median_ms(cached, "opskit", "wall_s"), _median_ms(cached, "mlflow", "wall_s"),
+            "import.wall",
+            "Cold import",
+            f'`python -c "import …"` wall time, median of {n}',
+            "ms",
+            _median_ms(cached, "opskit", "wall_s"),
+            _median_ms(cached, "mlflow", "wall_s"),
             note=f"bare interpreter: {statistics.median(bare) * 1000.0:.0f} ms",
         ),
         Comparison(
-            "import.no_bytecode", "Cold import",
-            f"`import` with no byte-code cache (every module compiled), median of {n}", "ms",
-            _median_ms(compiled, "opskit"), _median_ms(compiled, "mlflow"),
+            "import.no_bytecode",
+            "Cold import",
+            f"`import` with no byte-code cache (every module compiled), median of {n}",
+            "ms",
+            _median_ms(compiled, "opskit"),
+            _median_ms(compiled, "mlflow"),
         ),
     ]
     details = {
@@ -126,12 +145,18 @@ def _first_run(settings: Settings) -> tuple[list[Comparison], dict[str, Any]]:
     samples = _alternating(n, lambda lib: time_snippet(FIRST_RUN[lib]))
     rows = [
         Comparison(
-            "first_run.in_process", "Time to first run",
-            f"import + first run (10 params, 5 metrics) into a fresh store, median of {n}", "ms",
-            _median_ms(samples, "opskit"), _median_ms(samples, "mlflow"),
+            "first_run.in_process",
+            "Time to first run",
+            f"import + first run (10 params, 5 metrics) into a fresh store, median of {n}",
+            "ms",
+            _median_ms(samples, "opskit"),
+            _median_ms(samples, "mlflow"),
         ),
     ]
-    details = {"samples": samples, "modules_imported": {lib: samples[lib][0]["modules"] for lib in LIBRARIES}}
+    details = {
+        "samples": samples,
+        "modules_imported": {lib: samples[lib][0]["modules"] for lib in LIBRARIES},
+    }
     return rows, details
 
 

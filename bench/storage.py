@@ -73,7 +73,13 @@ def _start_seaweedfs(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     endpoint = f"http://127.0.0.1:{port}"
     import boto3
 
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name="us-east-1")
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name="us-east-1",
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -109,8 +115,14 @@ def main(size_mb: int = 200) -> dict[str, Any]:
         result["local"] = _run_child(str(folder / "local-blobs"), source, folder / "out.bin", home)
         proc, endpoint = _start_seaweedfs(folder)
         try:
-            aws = {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_ENDPOINT_URL": endpoint}
-            result["s3_loopback"] = _run_child("s3://bench/blobs", source, folder / "out.bin", {**home, **aws})
+            aws = {
+                "AWS_ACCESS_KEY_ID": KEY,
+                "AWS_SECRET_ACCESS_KEY": SECRET,
+                "AWS_ENDPOINT_URL": endpoint,
+            }
+            result["s3_loopback"] = _run_child(
+                "s3://bench/blobs", source, folder / "out.bin", {**home, **aws}
+            )
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:

@@ -41,7 +41,13 @@ PARAMS: dict[str, Any] = {
 
 
 def _five_metrics(i: int) -> dict[str, float]:
-    return {"loss": 1.0 / (i + 1), "acc": 0.5 + i * 1e-4, "f1": 0.4, "auc": 0.7, "rmse": 2.0 - i * 1e-4}
+    return {
+        "loss": 1.0 / (i + 1),
+        "acc": 0.5 + i * 1e-4,
+        "f1": 0.4,
+        "auc": 0.7,
+        "rmse": 2.0 - i * 1e-4,
+    }
 
 
 def _mlflow_setup(tmp: Path) -> Any:
@@ -74,8 +80,16 @@ def opskit_runs(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
     @opskit.track
     def trivial(
-        p0: int = 0, p1: float = 0.1, p2: str = "adam", p3: bool = True, p4: int = 32,
-        p5: float = 0.001, p6: str = "relu", p7: float = 0.9, p8: str = "l2", p9: int = 7,
+        p0: int = 0,
+        p1: float = 0.1,
+        p2: str = "adam",
+        p3: bool = True,
+        p4: int = 32,
+        p5: float = 0.001,
+        p6: str = "relu",
+        p7: float = 0.9,
+        p8: str = "l2",
+        p9: int = 7,
     ) -> None:
         opskit.log_metrics(_five_metrics(p0))
 
@@ -97,7 +111,12 @@ def opskit_runs(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         )
     except Exception as exc:  # the benchmark still reports its timings
         check = f"ERROR reading back: {type(exc).__name__}: {exc}"
-    return {"library": "opskit", "version": opskit.__version__, **summarize(durations), "check": check}
+    return {
+        "library": "opskit",
+        "version": opskit.__version__,
+        **summarize(durations),
+        "check": check,
+    }
 
 
 def mlflow_runs(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -118,15 +137,24 @@ def mlflow_runs(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         durations.append(time.perf_counter() - start)
 
     try:
-        runs = mlflow.search_runs(search_all_experiments=True, output_format="list", max_results=args.n + args.warmup + 10)
+        runs = mlflow.search_runs(
+            search_all_experiments=True, output_format="list", max_results=args.n + args.warmup + 10
+        )
         last = runs[0]
         check = _check(
-            len(runs) == args.n + args.warmup and len(last.data.params) == 10 and len(last.data.metrics) == 5,
+            len(runs) == args.n + args.warmup
+            and len(last.data.params) == 10
+            and len(last.data.metrics) == 5,
             f"{len(runs)} runs stored, last has {len(last.data.params)} params, {len(last.data.metrics)} metrics",
         )
     except Exception as exc:
         check = f"ERROR reading back: {type(exc).__name__}: {exc}"
-    return {"library": "mlflow", "version": mlflow.__version__, **summarize(durations), "check": check}
+    return {
+        "library": "mlflow",
+        "version": mlflow.__version__,
+        **summarize(durations),
+        "check": check,
+    }
 
 
 # -- metric logging -----------------------------------------------------------------------------
@@ -143,7 +171,9 @@ def _timed_loop(start_run: Any, log: Any, n: int) -> tuple[float, float, Any]:
     return loop_end - start, end - start, run
 
 
-def _metric_result(library: str, version: str, calls: int, loop_s: float, total_s: float, check: str) -> dict[str, Any]:
+def _metric_result(
+    library: str, version: str, calls: int, loop_s: float, total_s: float, check: str
+) -> dict[str, Any]:
     return {
         "library": library,
         "version": version,
@@ -165,7 +195,9 @@ def opskit_metrics(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         opskit.log_metric("loss", 1.0, step=0)
 
     loop_s, total_s, run = _timed_loop(
-        lambda: opskit.start_run(name="metrics"), lambda i: opskit.log_metric("loss", 1.0 / (i + 1), step=i), args.n
+        lambda: opskit.start_run(name="metrics"),
+        lambda i: opskit.log_metric("loss", 1.0 / (i + 1), step=i),
+        args.n,
     )
     try:
         history = opskit.get_run(run.id).metric_history("loss")
@@ -209,7 +241,9 @@ def mlflow_log_batch(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     end = time.perf_counter()
     history = client.get_metric_history(run_id, "loss")
     check = _check(len(history) == args.n, f"{len(history)} of {args.n} points stored")
-    result = _metric_result("mlflow", mlflow.__version__, args.n, loop_end - start, end - start, check)
+    result = _metric_result(
+        "mlflow", mlflow.__version__, args.n, loop_end - start, end - start, check
+    )
     return {**result, "batch": args.batch}
 
 
@@ -230,8 +264,22 @@ def _per_run(settings: Settings) -> tuple[list[Comparison], dict[str, Any]]:
     mlf = run_worker("tracking", "mlflow-runs", n=settings.runs, warmup=settings.run_warmup)
     measure = f"trivial function, 10 params + 5 metrics, N={settings.runs} after {settings.run_warmup} warm-up"
     rows = [
-        Comparison("runs.median", "Per-run overhead", f"{measure}, median", "ms/run", ops["median_ms"], mlf["median_ms"]),
-        Comparison("runs.mean", "Per-run overhead", f"{measure}, mean", "ms/run", ops["mean_ms"], mlf["mean_ms"]),
+        Comparison(
+            "runs.median",
+            "Per-run overhead",
+            f"{measure}, median",
+            "ms/run",
+            ops["median_ms"],
+            mlf["median_ms"],
+        ),
+        Comparison(
+            "runs.mean",
+            "Per-run overhead",
+            f"{measure}, mean",
+            "ms/run",
+            ops["mean_ms"],
+            mlf["mean_ms"],
+        ),
     ]
     return rows, {"opskit": ops, "mlflow": mlf}
 
@@ -239,17 +287,27 @@ def _per_run(settings: Settings) -> tuple[list[Comparison], dict[str, Any]]:
 def _metrics(settings: Settings) -> tuple[list[Comparison], dict[str, Any]]:
     ops = run_worker("tracking", "opskit-metrics", n=settings.metric_calls)
     loop = run_worker("tracking", "mlflow-metric-loop", n=settings.mlflow_metric_calls)
-    batch = run_worker("tracking", "mlflow-log-batch", n=settings.metric_calls, batch=settings.batch_size)
+    batch = run_worker(
+        "tracking", "mlflow-log-batch", n=settings.metric_calls, batch=settings.batch_size
+    )
     rows = [
         Comparison(
-            "metrics.vs_loop", "Metric logging",
+            "metrics.vs_loop",
+            "Metric logging",
             f"`log_metric` loop: opskit {ops['calls']:,} calls vs MLflow {loop['calls']:,} calls, incl. run end",
-            "calls/s", ops["calls_per_s"], loop["calls_per_s"], higher_is_better=True,
+            "calls/s",
+            ops["calls_per_s"],
+            loop["calls_per_s"],
+            higher_is_better=True,
         ),
         Comparison(
-            "metrics.vs_batch", "Metric logging",
+            "metrics.vs_batch",
+            "Metric logging",
             f"opskit `log_metric` loop vs MLflow `log_batch` ({batch['calls']:,} metrics, chunks of {batch['batch']:,}), incl. run end",
-            "metrics/s", ops["calls_per_s"], batch["calls_per_s"], higher_is_better=True,
+            "metrics/s",
+            ops["calls_per_s"],
+            batch["calls_per_s"],
+            higher_is_better=True,
         ),
     ]
     return rows, {"opskit": ops, "mlflow_loop": loop, "mlflow_log_batch": batch}
@@ -268,7 +326,12 @@ BENCHMARKS = [
         run=_metrics,
         goals=(
             Goal("metrics.vs_loop", 100.0, "`log_metric` loop ≥ 100× MLflow's `log_metric` loop"),
-            Goal("metrics.vs_batch", 1.0, "`log_metric` loop faster than MLflow's `log_batch`", strict=True),
+            Goal(
+                "metrics.vs_batch",
+                1.0,
+                "`log_metric` loop faster than MLflow's `log_batch`",
+                strict=True,
+            ),
         ),
     ),
 ]

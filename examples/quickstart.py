@@ -27,13 +27,17 @@ def train(
 ) -> RandomForestClassifier:
     model = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=0)
     model.fit(X_train, y_train)
-    opskit.log_metrics({"train_acc": model.score(X_train, y_train), "test_acc": model.score(X_test, y_test)})
+    opskit.log_metrics(
+        {"train_acc": model.score(X_train, y_train), "test_acc": model.score(X_test, y_test)}
+    )
     return model
 
 
 def main() -> None:
     X, y = load_wine(return_X_y=True, as_frame=True)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=y
+    )
 
     model = train(X_train, y_train, X_test, y_test, n_estimators=50, max_depth=5)
     run = opskit.last_run()
@@ -44,7 +48,9 @@ def main() -> None:
     staged = opskit.load_model("wine@staging")
     same = (staged.predict(X_test) == model.predict(X_test)).all()
     version = opskit.models.get_version("wine@staging")
-    print(f"loaded {version.ref} (wine@staging): predictions identical to the trained model: {same}")
+    print(
+        f"loaded {version.ref} (wine@staging): predictions identical to the trained model: {same}"
+    )
     print(f"first five predictions: {[int(p) for p in staged.predict(X_test.head())]}")
     print()
     print("registered models:")

@@ -28,7 +28,9 @@ SERVERS = {"mlflow": "mlflow_server", "mlflow-pg": "mlflow_server_pg"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "trackers(*names): run each test of the module once per tracker")
+    config.addinivalue_line(
+        "markers", "trackers(*names): run each test of the module once per tracker"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -44,15 +46,24 @@ def tracker(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracker: str, request: pytest.FixtureRequest) -> Iterator[Path]:
+def store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracker: str, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     """An empty store under tmp_path, selected through OPSKIT_HOME; cwd is tmp_path.
 
     With an MLflow tracker, runs and models go to the session's server under a fresh namespace;
     blobs stay in the local storage under OPSKIT_HOME.
     """
     home = tmp_path / ".opskit"
-    for var in ("OPSKIT_TRACKER", "OPSKIT_STORAGE", "OPSKIT_EXPERIMENT", "OPSKIT_LOAD_PLUGINS", "OPSKIT_DISABLE_PLUGINS",
-                "OPSKIT_MLFLOW_NAMESPACE", "MLFLOW_TRACKING_URI"):
+    for var in (
+        "OPSKIT_TRACKER",
+        "OPSKIT_STORAGE",
+        "OPSKIT_EXPERIMENT",
+        "OPSKIT_LOAD_PLUGINS",
+        "OPSKIT_DISABLE_PLUGINS",
+        "OPSKIT_MLFLOW_NAMESPACE",
+        "MLFLOW_TRACKING_URI",
+    ):
         monkeypatch.delenv(var, raising=False)
     if tracker in SERVERS:
         server = request.getfixturevalue(SERVERS[tracker])
@@ -67,14 +78,24 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracker: str, request
     reset_plugins()
 
 
-def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run *code* in a fresh interpreter of this environment (the store comes from OPSKIT_HOME)."""
     full_env = {**os.environ, **(env or {})}
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=300,
+        check=False,
     )
     if check and done.returncode != 0:
-        raise AssertionError(f"subprocess failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(
+            f"subprocess failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
     return done
 
 

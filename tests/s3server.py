@@ -85,7 +85,9 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     ]  # fmt: skip
     (data / "store").mkdir()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     server = S3Server(f"http://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, log)
     try:
         _wait_ready(server, proc)
@@ -109,7 +111,9 @@ def _wait_ready(server: S3Server, proc: subprocess.Popen[bytes]) -> None:
             time.sleep(0.2)
     _stop(proc)
     tail = server.log.read_text(errors="replace")[-4000:]
-    pytest.fail(f"SeaweedFS did not start (exit {proc.poll()}, last error {last!r}); its log:\n{tail}")
+    pytest.fail(
+        f"SeaweedFS did not start (exit {proc.poll()}, last error {last!r}); its log:\n{tail}"
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -64,13 +64,23 @@ class MLflowServer:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         command = [
-            str(Path(sys.executable).parent / "mlflow"), "server",
-            "--backend-store-uri", self.backend_store_uri,
-            "--artifacts-destination", str(self.folder / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            self.backend_store_uri,
+            "--artifacts-destination",
+            str(self.folder / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
         ]
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -82,7 +92,9 @@ class MLflowServer:
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        pytest.fail(f"mlflow server on {self.url} did not start ({self.backend_store_uri}):\n{_log_tail(self.log)}")
+        pytest.fail(
+            f"mlflow server on {self.url} did not start ({self.backend_store_uri}):\n{_log_tail(self.log)}"
+        )
 
     def stop(self) -> None:
         """Stop the server and every process of its group."""
@@ -123,33 +135,61 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLflowSe
 def postgres() -> Iterator[Postgres]:
     """A PostgreSQL 15 cluster from the Debian binaries, data under /tmp, run as the postgres user."""
     if not (PGBIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL binaries are missing ({PGBIN}); install them: apt-get install -y postgresql-15")
+        pytest.fail(
+            f"PostgreSQL binaries are missing ({PGBIN}); install them: apt-get install -y postgresql-15"
+        )
     folder = Path(tempfile.mkdtemp(prefix="opskit-pg."))
     shutil.chown(folder, "postgres", "postgres")
     port = free_port()
 
     def pg(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=False)
+        return subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=False
+        )
 
     steps = [
-        (str(PGBIN / "initdb"), "-D", f"{folder}/data", "-U", "postgres", "-A", "trust", "-E", "UTF8",
-         "--locale=C.UTF-8", "--no-sync"),
-        (str(PGBIN / "pg_ctl"), "-D", f"{folder}/data", "-l", f"{folder}/pg.log", "-w", "-o",
-         f"-k {folder} -p {port} -h 127.0.0.1 -c fsync=off", "start"),
+        (
+            str(PGBIN / "initdb"),
+            "-D",
+            f"{folder}/data",
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ),
+        (
+            str(PGBIN / "pg_ctl"),
+            "-D",
+            f"{folder}/data",
+            "-l",
+            f"{folder}/pg.log",
+            "-w",
+            "-o",
+            f"-k {folder} -p {port} -h 127.0.0.1 -c fsync=off",
+            "start",
+        ),
         (str(PGBIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"),
     ]
     for step in steps:
         done = pg(*step)
         if done.returncode != 0:
             pg(str(PGBIN / "pg_ctl"), "-D", f"{folder}/data", "-m", "immediate", "-w", "stop")
-            pytest.fail(f"PostgreSQL step {step[0]} failed:\n{done.stdout}\n{done.stderr}\n{_log_tail(folder / 'pg.log')}")
+            pytest.fail(
+                f"PostgreSQL step {step[0]} failed:\n{done.stdout}\n{done.stderr}\n{_log_tail(folder / 'pg.log')}"
+            )
     yield Postgres(port, f"postgresql+psycopg://postgres@127.0.0.1:{port}/mlflow")
     pg(str(PGBIN / "pg_ctl"), "-D", f"{folder}/data", "-m", "fast", "-w", "stop")
     shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def mlflow_server_pg(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLflowServer]:
+def mlflow_server_pg(
+    postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MLflowServer]:
     """An MLflow tracking server whose backend store is the PostgreSQL fixture's database."""
     server = MLflowServer(postgres.url, tmp_path_factory.mktemp("mlflow-pg"))
     server.start()

@@ -32,7 +32,13 @@ def recorder(tracker: str) -> Iterator[AliasRecorder]:
     """Two models, 'wine' (versions 1, 2) and 'beer' (version 1), and a hook recorder."""
     for name in ("wine", "wine", "beer"):
         get_tracker().register_model_version(
-            name, digest=DIGEST, size_bytes=1, flavor="sklearn", run_id=None, signature=None, metadata={}
+            name,
+            digest=DIGEST,
+            size_bytes=1,
+            flavor="sklearn",
+            run_id=None,
+            signature=None,
+            metadata={},
         )
     plugin = AliasRecorder()
     get_plugin_manager().register(plugin, name="alias-recorder")
@@ -46,7 +52,9 @@ def test_resetting_an_alias_to_its_version_records_nothing(recorder: AliasRecord
     again = opskit.models.set_alias("wine", "production", 1)
     assert (first.previous_version, first.version) == (None, 1)
     assert (again.previous_version, again.version) == (1, 1)
-    assert [(c.alias, c.previous_version, c.version) for c in opskit.models.history("wine")] == [("production", None, 1)]
+    assert [(c.alias, c.previous_version, c.version) for c in opskit.models.history("wine")] == [
+        ("production", None, 1)
+    ]
     assert recorder.changes == [("production", None, 1)]
     opskit.models.set_alias("wine", "production", 2)
     opskit.models.set_alias("wine", "production", opskit.models.get_version("wine:2"))
@@ -65,14 +73,18 @@ def test_set_alias_accepts_a_model_version_of_that_model(recorder: AliasRecorder
 def test_set_alias_refuses_a_version_of_another_model(recorder: AliasRecorder) -> None:
     """A ModelVersion of another model is refused with an OpskitError naming both models; nothing moves."""
     beer = opskit.models.get_version("beer:1")
-    with pytest.raises(opskit.InvalidModelRef, match=r"beer:1 is a version of model 'beer', not of 'wine'"):
+    with pytest.raises(
+        opskit.InvalidModelRef, match=r"beer:1 is a version of model 'beer', not of 'wine'"
+    ):
         opskit.models.set_alias("wine", "production", beer)
     assert opskit.models.get("wine").aliases == {} and opskit.models.get("beer").aliases == {}
     assert opskit.models.history("wine") == [] and recorder.changes == []
 
 
 @pytest.mark.parametrize("version", ["abc", "", "1.5", 0, -1, True, 1.0, None, [1]])
-def test_set_alias_refuses_what_is_not_a_version_number(recorder: AliasRecorder, version: Any) -> None:
+def test_set_alias_refuses_what_is_not_a_version_number(
+    recorder: AliasRecorder, version: Any
+) -> None:
     """Anything but an int >= 1, its text or a ModelVersion is an OpskitError (not a bare ValueError/TypeError)."""
     with pytest.raises(opskit.InvalidModelRef, match="not a version number"):
         opskit.models.set_alias("wine", "production", version)

@@ -23,7 +23,10 @@ def doubled(calls: list[int]) -> Any:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.lists(st.integers(-1000, 1000), min_size=1, max_size=5), min_size=1, max_size=30), st.integers(1, 16))
+@given(
+    st.lists(st.lists(st.integers(-1000, 1000), min_size=1, max_size=5), min_size=1, max_size=30),
+    st.integers(1, 16),
+)
 def test_each_caller_gets_its_own_predictions(chunks: list[list[int]], max_batch: int) -> None:
     """However requests are batched, every caller receives exactly the predictions for its rows."""
     calls: list[int] = []
@@ -31,7 +34,9 @@ def test_each_caller_gets_its_own_predictions(chunks: list[list[int]], max_batch
     async def run() -> list[list[Any]]:
         batcher = MicroBatcher(doubled(calls), max_batch=max_batch, max_wait=0.001)
         try:
-            return await asyncio.gather(*(batcher.submit(("x",), [[v] for v in chunk]) for chunk in chunks))
+            return await asyncio.gather(
+                *(batcher.submit(("x",), [[v] for v in chunk]) for chunk in chunks)
+            )
         finally:
             await batcher.close()
 
@@ -48,7 +53,9 @@ def test_concurrent_requests_share_calls_and_a_bad_one_fails_alone() -> None:
         batcher = MicroBatcher(doubled(calls), max_batch=64, max_wait=0.01)
         try:
             rows: list[Any] = [1, 2, "bad", 3, 4]
-            return await asyncio.gather(*(batcher.submit(None, [[v]]) for v in rows), return_exceptions=True)
+            return await asyncio.gather(
+                *(batcher.submit(None, [[v]]) for v in rows), return_exceptions=True
+            )
         finally:
             await batcher.close()
 

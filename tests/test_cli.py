@@ -25,14 +25,26 @@ from opskit.cli.main import main as cli
 OPSKIT = Path(sys.executable).with_name("opskit")
 
 
-def opskit_command(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def opskit_command(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed `opskit` console script, as a person would."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPSKIT_")}
     full_env.update(env or {})
-    return subprocess.run([str(OPSKIT), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(OPSKIT), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+def leaf_commands(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     """Every runnable command path (``("runs", "list")``, ...) with its parser."""
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
@@ -59,12 +71,29 @@ COMMANDS = list(leaf_commands(build_parser()))
 def test_every_command_is_covered() -> None:
     """The walk finds every command a newcomer can type (guards the parametrized tests below)."""
     names = {" ".join(path) for path, _ in COMMANDS}
-    assert {"runs list", "runs show", "models list", "models show", "models set-alias", "models events", "deploy", "deployments list",
-            "deployments show", "deployments stop", "deployments logs", "plugins", "doctor", "storage migrate", "sync"} == names
+    assert {
+        "runs list",
+        "runs show",
+        "models list",
+        "models show",
+        "models set-alias",
+        "models events",
+        "deploy",
+        "deployments list",
+        "deployments show",
+        "deployments stop",
+        "deployments logs",
+        "plugins",
+        "doctor",
+        "storage migrate",
+        "sync",
+    } == names
 
 
 @pytest.mark.parametrize(("path", "parser"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
-def test_json_is_accepted_in_every_position_of_every_command(path: tuple[str, ...], parser: argparse.ArgumentParser) -> None:
+def test_json_is_accepted_in_every_position_of_every_command(
+    path: tuple[str, ...], parser: argparse.ArgumentParser
+) -> None:
     """`--json` before the command, between its words, or after its arguments sets the same flag."""
     rest = minimal_args(parser)
     words = [*path, *rest]
@@ -76,7 +105,9 @@ def test_json_is_accepted_in_every_position_of_every_command(path: tuple[str, ..
 
 
 @pytest.mark.parametrize(("path", "parser"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
-def test_version_is_accepted_by_every_command(path: tuple[str, ...], parser: argparse.ArgumentParser, capsys: pytest.CaptureFixture[str]) -> None:
+def test_version_is_accepted_by_every_command(
+    path: tuple[str, ...], parser: argparse.ArgumentParser, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`--version` anywhere prints the version and exits 0."""
     with pytest.raises(SystemExit) as done:
         build_parser().parse_args([*path, "--version"])
@@ -91,13 +122,21 @@ def test_version_and_json_through_the_installed_command(tmp_path: Path) -> None:
     env = {"OPSKIT_HOME": str(tmp_path / "store")}
     made = subprocess.run(
         [sys.executable, "-c", "import opskit\nwith opskit.start_run(params={'a': 1}): pass"],
-        cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert made.returncode == 0, made.stderr
     before = opskit_command("--json", "runs", "list", cwd=tmp_path, env=env)
     after = opskit_command("runs", "list", "--json", cwd=tmp_path, env=env)
     assert before.returncode == after.returncode == 0, before.stderr + after.stderr
-    assert json.loads(before.stdout) == json.loads(after.stdout) and len(json.loads(before.stdout)) == 1
+    assert (
+        json.loads(before.stdout) == json.loads(after.stdout)
+        and len(json.loads(before.stdout)) == 1
+    )
 
 
 @pytest.fixture
@@ -114,8 +153,12 @@ def wine() -> None:
 
 
 @pytest.mark.usefixtures("wine")
-@pytest.mark.parametrize(("ref", "version"), [("wine@staging", 1), ("wine@production", 2), ("wine:1", 1), ("wine:2", 2)])
-def test_models_show_takes_any_reference(ref: str, version: int, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("ref", "version"), [("wine@staging", 1), ("wine@production", 2), ("wine:1", 1), ("wine:2", 2)]
+)
+def test_models_show_takes_any_reference(
+    ref: str, version: int, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`opskit models show wine@staging` (or wine:2) shows that one version, in text and JSON."""
     assert cli(["models", "show", ref, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -123,11 +166,16 @@ def test_models_show_takes_any_reference(ref: str, version: int, capsys: pytest.
     assert shown["digest"] == opskit.models.get_version(ref).digest
     assert cli(["models", "show", ref]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"model version wine:{version}") and opskit.models.get_version(ref).digest in out
+    assert (
+        out.startswith(f"model version wine:{version}")
+        and opskit.models.get_version(ref).digest in out
+    )
 
 
 @pytest.mark.usefixtures("wine")
-def test_models_show_a_name_lists_versions_and_refuses_bad_references(capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_show_a_name_lists_versions_and_refuses_bad_references(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """A bare name shows the model; a bad or unknown reference is an error naming it."""
     assert cli(["--json", "models", "show", "wine"]) == 0
     assert [v["version"] for v in json.loads(capsys.readouterr().out)["versions"]] == [1, 2]
@@ -137,20 +185,30 @@ def test_models_show_a_name_lists_versions_and_refuses_bad_references(capsys: py
     assert "invalid model reference" in capsys.readouterr().err
 
 
-def test_runs_list_shows_the_params_that_tell_a_sweep_apart(capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_list_shows_the_params_that_tell_a_sweep_apart(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """A sweep's runs show the params that differ (and not those they share)."""
     for alpha in (0.1, 0.2, 0.3):
-        with opskit.start_run(name="sweep", params={"alpha": alpha, "seed": 7, **({"extra": "x"} if alpha == 0.3 else {})}):
+        with opskit.start_run(
+            name="sweep",
+            params={"alpha": alpha, "seed": 7, **({"extra": "x"} if alpha == 0.3 else {})},
+        ):
             pass
     assert cli(["runs", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "PARAMS" in lines[0]
     rows = lines[2:]
-    assert [("alpha=0.3" in rows[0], "extra=x" in rows[0]), ("alpha=0.2" in rows[1], "extra" in rows[1])] == [(True, True), (True, False)]
+    assert [
+        ("alpha=0.3" in rows[0], "extra=x" in rows[0]),
+        ("alpha=0.2" in rows[1], "extra" in rows[1]),
+    ] == [(True, True), (True, False)]
     assert all("seed" not in row for row in rows)
 
 
-def test_runs_list_without_differing_params_has_no_params_column(capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_list_without_differing_params_has_no_params_column(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Runs with the same params need no PARAMS column."""
     for _ in range(2):
         with opskit.start_run(params={"seed": 7}):
@@ -163,18 +221,45 @@ param_values = st.one_of(st.integers(0, 3), st.sampled_from(["a", "b"]), st.none
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), param_values, max_size=3), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["a", "b", "c"]), param_values, max_size=3),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_differing_params_are_exactly_those_not_shared_by_all(params: list[dict[str, Any]]) -> None:
     """A param is shown when some run lacks it or has another value; never when all runs agree."""
-    runs = [opskit.Run(id=f"{i:032x}", name="r", status="FINISHED", experiment="e", started_at=0.0, params=p) for i, p in enumerate(params)]
-    expected = sorted(k for k in {k for p in params for k in p} if len({json.dumps(p.get(k, "<missing>")) for p in params}) > 1 or any(k not in p for p in params))
+    runs = [
+        opskit.Run(
+            id=f"{i:032x}", name="r", status="FINISHED", experiment="e", started_at=0.0, params=p
+        )
+        for i, p in enumerate(params)
+    ]
+    expected = sorted(
+        k
+        for k in {k for p in params for k in p}
+        if len({json.dumps(p.get(k, "<missing>")) for p in params}) > 1
+        or any(k not in p for p in params)
+    )
     assert differing_params(runs) == expected
 
 
 READ_ONLY = [
-    ["runs", "list"], ["runs", "show", "abc"], ["models", "list"], ["models", "show", "wine"], ["models", "show", "wine@production"],
-    ["models", "set-alias", "wine", "production", "1"], ["deploy", "wine"], ["deployments", "list"], ["deployments", "show", "x"],
-    ["deployments", "logs", "x"], ["deployments", "stop", "x"], ["doctor"], ["doctor", "--repair"], ["sync"],
+    ["runs", "list"],
+    ["runs", "show", "abc"],
+    ["models", "list"],
+    ["models", "show", "wine"],
+    ["models", "show", "wine@production"],
+    ["models", "set-alias", "wine", "production", "1"],
+    ["deploy", "wine"],
+    ["deployments", "list"],
+    ["deployments", "show", "x"],
+    ["deployments", "logs", "x"],
+    ["deployments", "stop", "x"],
+    ["doctor"],
+    ["doctor", "--repair"],
+    ["sync"],
     ["storage", "migrate", "--to", "elsewhere"],
 ]
 
@@ -187,7 +272,9 @@ def test_commands_in_a_folder_without_a_store_say_so_and_create_nothing(
     before = sorted(tmp_path.rglob("*"))
     assert cli([*argv, "--json"]) == 2
     err = capsys.readouterr().err
-    assert "no opskit store here" in err and str(store / "opskit.db") in err and "OPSKIT_HOME" in err
+    assert (
+        "no opskit store here" in err and str(store / "opskit.db") in err and "OPSKIT_HOME" in err
+    )
     assert not store.exists()
     assert sorted(tmp_path.rglob("*")) == before
 
@@ -203,10 +290,14 @@ def test_a_newcomer_in_an_empty_folder_is_told_and_nothing_is_created(tmp_path: 
 
 
 def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
 
 
-def test_the_store_folder_ignores_itself_in_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_store_folder_ignores_itself_in_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A store created in a git repository holds a .gitignore, so `git status` shows nothing of it."""
     repo = tmp_path / "project"
     repo.mkdir()
@@ -218,7 +309,9 @@ def test_the_store_folder_ignores_itself_in_git(tmp_path: Path, monkeypatch: pyt
     notes.write_text("hello")
     with opskit.start_run(params={"a": 1}):
         opskit.log_artifact(notes)
-    assert (repo / ".opskit" / "opskit.db").is_file() and any((repo / ".opskit" / "blobs").rglob("*"))
+    assert (repo / ".opskit" / "opskit.db").is_file() and any(
+        (repo / ".opskit" / "blobs").rglob("*")
+    )
     assert (repo / ".opskit" / ".gitignore").read_text().splitlines()[-1] == "*"
     assert git("status", "--porcelain", "--untracked-files=all", cwd=repo) == ""
 

@@ -11,7 +11,9 @@ import opskit
 from opskit.config import find_project_root
 
 
-def test_defaults_put_the_store_at_the_git_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_put_the_store_at_the_git_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With nothing configured, the store is .opskit/ at the git root, even from a subfolder."""
     monkeypatch.delenv("OPSKIT_HOME")
     repo = tmp_path / "repo"
@@ -25,7 +27,9 @@ def test_defaults_put_the_store_at_the_git_root(tmp_path: Path, monkeypatch: pyt
     assert find_project_root() == repo.resolve()
 
 
-def test_without_git_the_working_directory_is_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_git_the_working_directory_is_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Outside a repository the store goes to ./.opskit."""
     monkeypatch.delenv("OPSKIT_HOME")
     opskit.reset_defaults()
@@ -37,12 +41,16 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPSKIT_HOME")
     (tmp_path / "pyproject.toml").write_text(
         '[tool.opskit]\nhome = "from-pyproject"\nexperiment = "pp"\ncapture_env = false\n'
-        '[tool.opskit.storage_options]\nanon = true\n'
+        "[tool.opskit.storage_options]\nanon = true\n"
     )
     opskit.reset_defaults()
     config = opskit.get_config()
     assert config.home == tmp_path.resolve() / "from-pyproject"
-    assert (config.experiment, config.capture_env, config.storage_options) == ("pp", False, {"anon": True})
+    assert (config.experiment, config.capture_env, config.storage_options) == (
+        "pp",
+        False,
+        {"anon": True},
+    )
     monkeypatch.setenv("OPSKIT_EXPERIMENT", "env")
     monkeypatch.setenv("OPSKIT_CAPTURE_ENV", "yes")
     opskit.reset_defaults()

@@ -57,11 +57,17 @@ def _environment_reads(tree: ast.AST) -> list[tuple[int, str]]:
             func = ast.unparse(node.func)
             if func in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
                 key = node.args[0]
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and ast.unparse(node.value) in ("os.environ", "environ"):
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and ast.unparse(node.value) in ("os.environ", "environ")
+        ):
             key = node.slice
         if key is not None:
             text = ast.unparse(key)
-            if "OPSKIT_" in text or text.endswith("_ENV"):  # a literal name or a constant holding one
+            if "OPSKIT_" in text or text.endswith(
+                "_ENV"
+            ):  # a literal name or a constant holding one
                 found.append((node.lineno, text))
     return found
 
@@ -73,7 +79,9 @@ def test_only_the_config_module_reads_opskit_variables() -> None:
         if path == SRC / "config.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        offenders += [(str(path.relative_to(SRC)), line, text) for line, text in _environment_reads(tree)]
+        offenders += [
+            (str(path.relative_to(SRC)), line, text) for line, text in _environment_reads(tree)
+        ]
     assert offenders == []
 
 
@@ -90,11 +98,15 @@ def test_false_spellings(text: str) -> None:
 
 
 @pytest.mark.parametrize("variable", [v.name for v in ENVIRONMENT.values() if v.kind == "bool"])
-def test_every_boolean_variable_refuses_a_bad_value(variable: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_boolean_variable_refuses_a_bad_value(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A boolean variable set to something that is not a boolean raises ConfigError naming the variable."""
     monkeypatch.setenv(variable, "maybe")
     opskit.reset_defaults()
-    read: Callable[[], object] = opskit.get_config if ENVIRONMENT[variable].option else lambda: env_flag(variable, True)
+    read: Callable[[], object] = (
+        opskit.get_config if ENVIRONMENT[variable].option else lambda: env_flag(variable, True)
+    )
     with pytest.raises(ConfigError, match=variable):
         read()
     monkeypatch.delenv(variable)
@@ -117,7 +129,9 @@ def test_undeclared_variables_cannot_be_read() -> None:
         env_names("OPSKIT_NOPE")
 
 
-def test_mypy_checks_the_names_and_types_of_configure_arguments(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+def test_mypy_checks_the_names_and_types_of_configure_arguments(
+    tmp_path: Path, pytestconfig: pytest.Config
+) -> None:
     """configure() is typed: mypy --strict accepts every option and rejects a misspelled name or a wrong type."""
     import subprocess
     import sys
@@ -133,8 +147,21 @@ def test_mypy_checks_the_names_and_types_of_configure_arguments(tmp_path: Path, 
         "opskit.configure(capture_env='yes')\n"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), "--no-error-summary", script.name],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(cache),
+            "--no-error-summary",
+            script.name,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     lines = [line for line in done.stdout.splitlines() if ": error:" in line]
     assert [line.split(":")[1] for line in lines] == ["4", "5"], done.stdout

@@ -46,7 +46,9 @@ class TestMLflowTracker(TrackerContract):
         return f"c{uuid.uuid4().hex[:12]}"
 
     @pytest.fixture
-    def tracker(self, mlflow_server: MLflowServer, namespace: str, tmp_path: Path) -> Iterator[Tracker]:
+    def tracker(
+        self, mlflow_server: MLflowServer, namespace: str, tmp_path: Path
+    ) -> Iterator[Tracker]:
         from opskit_mlflow.tracker import MLflowTracker
 
         tracker = MLflowTracker(mlflow_server.url, namespace=namespace, outbox=tmp_path / "outbox")
@@ -54,9 +56,13 @@ class TestMLflowTracker(TrackerContract):
         tracker.close()
 
     @pytest.fixture
-    def reader(self, mlflow_server: MLflowServer, namespace: str, tmp_path: Path) -> Iterator[Tracker]:
+    def reader(
+        self, mlflow_server: MLflowServer, namespace: str, tmp_path: Path
+    ) -> Iterator[Tracker]:
         from opskit_mlflow.tracker import MLflowTracker
 
-        reader = MLflowTracker(mlflow_server.url, namespace=namespace, outbox=tmp_path / "reader-outbox")
+        reader = MLflowTracker(
+            mlflow_server.url, namespace=namespace, outbox=tmp_path / "reader-outbox"
+        )
         yield reader
         reader.close()

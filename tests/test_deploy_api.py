@@ -71,7 +71,14 @@ class EchoTarget:
     name = "echo"
 
     def deploy(self, spec: opskit.deployments.DeploymentSpec) -> opskit.Deployment:
-        return opskit.Deployment(name=spec.name, target="echo", url=None, refs=tuple(spec.variants), weights=spec.variants, state="echoed")
+        return opskit.Deployment(
+            name=spec.name,
+            target="echo",
+            url=None,
+            refs=tuple(spec.variants),
+            weights=spec.variants,
+            state="echoed",
+        )
 
     def status(self, deployment: opskit.Deployment) -> str:
         return "echoed"
@@ -116,11 +123,18 @@ def test_a_plugin_target_deploys_and_is_recorded() -> None:
     assert [d.name for d in opskit.deployments.list()] == ["e"]
     assert isinstance(EchoTarget(), opskit.deployments.Target)
     again = opskit.deployments.get("e")
-    assert (again.target, again.refs, again.status(), again.logs()) == ("echo", ("wine@production", "wine:1"), "echoed", "echo log")
+    assert (again.target, again.refs, again.status(), again.logs()) == (
+        "echo",
+        ("wine@production", "wine:1"),
+        "echoed",
+        "echo log",
+    )
     stopped = opskit.deployments.stop("e")
     assert stopped.state == "stopped"
     assert plugin.stopped == [stopped]  # after_deployment_stopped saw the stored record
-    assert opskit.deployments.stop("e") == stopped and plugin.stopped == [stopped]  # already stopped: no change, no hook
+    assert opskit.deployments.stop("e") == stopped and plugin.stopped == [
+        stopped
+    ]  # already stopped: no change, no hook
     with pytest.raises(opskit.DeploymentError, match="no URL"):
         again.predict([{"a": 1}])
 
@@ -140,7 +154,7 @@ class Doubler(BaseEstimator, TransformerMixin):
         return np.asarray(X, dtype=float) * 2.0
 '''
 
-PROJECT_SCRIPT = '''
+PROJECT_SCRIPT = """
 import opskit
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
@@ -157,7 +171,7 @@ try:
     print("served", [int(v) for v in served], "local", [int(v) for v in model.predict(X.head(5))])
 finally:
     opskit.deployments.stop("projwine")
-'''
+"""
 
 
 def test_a_model_using_a_project_module_is_served(tmp_path: Path) -> None:
@@ -169,7 +183,13 @@ def test_a_model_using_a_project_module_is_served(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH"}}
     env["OPSKIT_HOME"] = str(tmp_path / "store")
     out = subprocess.run(
-        [sys.executable, "train.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "train.py"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     served, local = out.stdout.split("served", 1)[1].split("local")

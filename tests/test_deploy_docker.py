@@ -42,8 +42,12 @@ def start_like_the_image(context: Path, port: int) -> subprocess.Popen[bytes]:
     env.update(image_env)
     env.update(PORT=str(port), OPSKIT_BIND="127.0.0.1", OPSKIT_HOME=str(context / "store"))
     return subprocess.Popen(
-        [sys.executable, *command[1:]], cwd=context, env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, *command[1:]],
+        cwd=context,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -68,21 +72,37 @@ def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFi
 
     model = fit(X, y)
     context = tmp_path / "ctx"
-    assert cli(["deploy", "wine@production", "--target", "docker", "--path", str(context), "--json"]) == 0
+    assert (
+        cli(["deploy", "wine@production", "--target", "docker", "--path", str(context), "--json"])
+        == 0
+    )
     record = json.loads(capsys.readouterr().out)
     assert (record["target"], record["state"], record["path"]) == ("docker", "built", str(context))
     assert opskit.deployments.get("wine").status() == "built"
 
     names = {p.name for p in context.iterdir()}
-    assert {"Dockerfile", "requirements.txt", "entrypoint.py", "spec.json", "models", "opskit"} <= names
+    assert {
+        "Dockerfile",
+        "requirements.txt",
+        "entrypoint.py",
+        "spec.json",
+        "models",
+        "opskit",
+    } <= names
     dockerfile = (context / "Dockerfile").read_text()
-    assert dockerfile.startswith(f"FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim")
+    assert dockerfile.startswith(
+        f"FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+    )
     assert 'CMD ["python", "entrypoint.py"]' in dockerfile
-    requirements = dict(line.split("==") for line in (context / "requirements.txt").read_text().split())
+    requirements = dict(
+        line.split("==") for line in (context / "requirements.txt").read_text().split()
+    )
     run = opskit.last_run()
     assert run is not None and run.env is not None
     assert requirements["scikit-learn"] == run.env.packages["scikit-learn"]
-    assert {"starlette", "uvicorn", "prometheus-client", "pandas", "cloudpickle"} <= set(requirements)
+    assert {"starlette", "uvicorn", "prometheus-client", "pandas", "cloudpickle"} <= set(
+        requirements
+    )
     version = opskit.models.get_version("wine@production")
     blob = context / "models" / "wine-v1.bin"
     from opskit.storage.base import digest_bytes
@@ -90,7 +110,9 @@ def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFi
     assert digest_bytes(blob.read_bytes()) == version.digest
     assert json.loads((context / "models" / "wine-v1.json").read_text())["digest"] == version.digest
 
-    assert json.loads((context / "spec.json").read_text())["workers"] == 2  # the default, as a newcomer gets it
+    assert (
+        json.loads((context / "spec.json").read_text())["workers"] == 2
+    )  # the default, as a newcomer gets it
     port = free_port()
     server = start_like_the_image(context, port)
     url = f"http://127.0.0.1:{port}"
@@ -105,7 +127,10 @@ def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFi
             except httpx.HTTPError:
                 time.sleep(0.1)
         frame = X.iloc[:10]
-        response = httpx.post(f"{url}/invocations", json={"dataframe_split": json.loads(frame.to_json(orient="split", index=False))})
+        response = httpx.post(
+            f"{url}/invocations",
+            json={"dataframe_split": json.loads(frame.to_json(orient="split", index=False))},
+        )
         assert response.json() == {"predictions": model.predict(frame).tolist()}
         meta = httpx.get(f"{url}/metadata").json()
         assert (meta["version"], meta["digest"]) == ("wine:1", version.digest)

@@ -69,7 +69,9 @@ def test_every_target_option_has_bad_and_good_examples() -> None:
 
 
 @pytest.mark.usefixtures("wine_model")
-def test_cli_bad_max_batch_with_two_workers_fails_at_once(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_max_batch_with_two_workers_fails_at_once(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`opskit deploy M -o max_batch=abc --workers 2` names the option and starts no server (no crash-looping workers)."""
     assert cli(["deploy", "wine@production", "-o", "max_batch=abc", "--workers", "2"]) == 2
     err = capsys.readouterr().err
@@ -80,14 +82,22 @@ def test_cli_bad_max_batch_with_two_workers_fails_at_once(store: Path, capsys: p
 
 @pytest.mark.usefixtures("wine_model")
 @pytest.mark.parametrize("target", ["local", "docker"])
-@pytest.mark.parametrize(("option", "value"), [(name, value) for name, values in BAD.items() for value in values])
+@pytest.mark.parametrize(
+    ("option", "value"), [(name, value) for name, values in BAD.items() for value in values]
+)
 def test_bad_option_value_is_refused_before_anything_starts(
     store: Path, tmp_path: Path, target: str, option: str, value: Any
 ) -> None:
     """A bad value of any option raises InvalidOption naming the option, value and accepted values; nothing happens."""
     accepted = LOCAL_OPTIONS if target == "local" else DOCKER_OPTIONS
     context = tmp_path / "ctx"
-    options = {option: value} if option == "path" else {"path": str(context), option: value} if target == "docker" else {option: value}
+    options = (
+        {option: value}
+        if option == "path"
+        else {"path": str(context), option: value}
+        if target == "docker"
+        else {option: value}
+    )
     with pytest.raises(opskit.InvalidOption) as info:
         opskit.deploy("wine@production", target=target, **options)
     error = info.value
@@ -124,7 +134,9 @@ def test_bad_port_is_refused(store: Path, port: Any) -> None:
 
 
 @pytest.mark.usefixtures("wine_model")
-def test_good_options_are_recorded_in_their_canonical_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_good_options_are_recorded_in_their_canonical_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Values from the command line (strings) reach the server's spec as numbers and known words."""
     context = tmp_path / "ctx"
     args = ["deploy", "wine", "--target", "docker", "--path", str(context)]
@@ -141,21 +153,37 @@ def test_good_options_are_recorded_in_their_canonical_type(tmp_path: Path, capsy
 def test_server_refuses_a_bad_spec_before_starting_workers(tmp_path: Path) -> None:
     """`python -m opskit.serve` checks a hand-edited spec with the same table and exits 2 naming the option."""
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"name": "x", "port": 8080, "variants": [], "workers": 2, "max_batch": "abc"}))
-    done = subprocess.run([sys.executable, "-m", "opskit.serve", str(spec)], capture_output=True, text=True, timeout=120, check=False)
+    spec.write_text(
+        json.dumps({"name": "x", "port": 8080, "variants": [], "workers": 2, "max_batch": "abc"})
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "opskit.serve", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2
     assert "max_batch='abc'" in done.stderr and "Traceback" not in done.stderr
 
 
 values = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
-    st.integers().map(str), st.floats().map(str), st.lists(st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=8),
+    st.integers().map(str),
+    st.floats().map(str),
+    st.lists(st.integers(), max_size=2),
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(name=st.sampled_from(sorted({**LOCAL_OPTIONS, **DOCKER_OPTIONS})), value=values)
-def test_any_value_is_accepted_in_range_or_refused_with_invalid_option(name: str, value: Any) -> None:
+def test_any_value_is_accepted_in_range_or_refused_with_invalid_option(
+    name: str, value: Any
+) -> None:
     """Every value either comes back in the option's type and bounds, or raises InvalidOption naming the option."""
     option: Option = {**LOCAL_OPTIONS, **DOCKER_OPTIONS}[name]
     try:
@@ -182,7 +210,10 @@ def test_any_value_is_accepted_in_range_or_refused_with_invalid_option(name: str
 
 
 @settings(max_examples=100, deadline=None)
-@given(name=st.sampled_from(sorted(n for n, o in SERVER_OPTIONS.items() if o.kind == "int")), number=st.integers(1, 10**6))
+@given(
+    name=st.sampled_from(sorted(n for n, o in SERVER_OPTIONS.items() if o.kind == "int")),
+    number=st.integers(1, 10**6),
+)
 def test_integers_in_range_are_accepted_as_numbers_or_strings(name: str, number: int) -> None:
     """Integer options accept any in-range integer, given as a number or as its text."""
     assert check_options("local", SERVER_OPTIONS, {name: number}) == {name: number}

@@ -9,7 +9,11 @@ import pytest
 
 from conftest import ROOT, run_python
 
-BLOCKS = re.findall(r"```python\n(# runnable example: (\w+)\n.*?)```", (ROOT / "docs" / "plugins.md").read_text(), re.S)
+BLOCKS = re.findall(
+    r"```python\n(# runnable example: (\w+)\n.*?)```",
+    (ROOT / "docs" / "plugins.md").read_text(),
+    re.S,
+)
 
 
 def test_there_is_a_runnable_example_per_backend_kind() -> None:

@@ -12,8 +12,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").rglob("*.md"))
 #: ``opskit.<word>`` in the docs that are not Python paths: MLflow tag keys, the store's database file.
 NOT_MODULES = {
-    "alias_history", "code_digest", "data", "db", "digest", "event", "flavor", "git_commit", "host", "json",
-    "model_version", "parent_run_id", "pid", "pid_start", "run_id", "size_bytes", "state", "user",
+    "alias_history",
+    "code_digest",
+    "data",
+    "db",
+    "digest",
+    "event",
+    "flavor",
+    "git_commit",
+    "host",
+    "json",
+    "model_version",
+    "parent_run_id",
+    "pid",
+    "pid_start",
+    "run_id",
+    "size_bytes",
+    "state",
+    "user",
 }
 _PATH = re.compile(r"(?<![\w./-])(opskit(?:\.[A-Za-z_]\w*)+)")
 
@@ -48,7 +64,11 @@ def doc_paths() -> list[tuple[str, str]]:
 def test_the_docs_mention_module_paths() -> None:
     """Guard: the scan finds the paths plugin authors use, so the test below is not vacuous."""
     paths = {path for _, path in doc_paths()}
-    assert {"opskit.tracker.Tracker", "opskit.storage.base", "opskit.testing.TrackerContract"} <= paths
+    assert {
+        "opskit.tracker.Tracker",
+        "opskit.storage.base",
+        "opskit.testing.TrackerContract",
+    } <= paths
 
 
 @pytest.mark.parametrize(("doc", "path"), doc_paths())

@@ -79,7 +79,11 @@ def test_print_target_deploys_through_opskit_deploy() -> None:
     target = get_registry().get("target", "print").factory(opskit.get_config())
     assert isinstance(target, Target)
     deployment = opskit.deploy("example-model@staging", target="print", name="printed", replicas=2)
-    assert (deployment.target, deployment.refs, deployment.state) == ("print", ("example-model@staging",), "printed")
+    assert (deployment.target, deployment.refs, deployment.state) == (
+        "print",
+        ("example-model@staging",),
+        "printed",
+    )
     assert [d.name for d in opskit.deployments.list()] == ["printed"]
 
 

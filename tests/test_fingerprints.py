@@ -34,7 +34,11 @@ from opskit.capture.hashing import (
     same_content,
 )
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 LATER = 10 * RACY_WINDOW_NS  # a clock this far ahead makes a just-written file safe to cache
 
 
@@ -44,7 +48,11 @@ def _later() -> int:
 
 # -- generated columns: every pandas dtype family ----------------------------------------------
 
-_INT_RANGES = {f"{k}int{w}": (np.iinfo(f"{k}int{w}").min, np.iinfo(f"{k}int{w}").max) for k in ("", "u") for w in (8, 16, 32, 64)}
+_INT_RANGES = {
+    f"{k}int{w}": (np.iinfo(f"{k}int{w}").min, np.iinfo(f"{k}int{w}").max)
+    for k in ("", "u")
+    for w in (8, 16, 32, 64)
+}
 _TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6)
 _DAY = np.datetime64("2000-01-01", "ns")
 
@@ -53,24 +61,34 @@ def _numpy_column(dtype: str) -> Any:
     def build(n: int) -> st.SearchStrategy[Any]:
         if dtype in _INT_RANGES:
             lo, hi = _INT_RANGES[dtype]
-            return st.lists(st.integers(lo, hi), min_size=n, max_size=n).map(lambda v: pd.array(np.array(v, dtype=dtype)))
+            return st.lists(st.integers(lo, hi), min_size=n, max_size=n).map(
+                lambda v: pd.array(np.array(v, dtype=dtype))
+            )
         if dtype in ("float32", "float64"):
             width = 32 if dtype == "float32" else 64
-            return st.lists(st.floats(width=width), min_size=n, max_size=n).map(lambda v: pd.array(np.array(v, dtype=dtype)))
+            return st.lists(st.floats(width=width), min_size=n, max_size=n).map(
+                lambda v: pd.array(np.array(v, dtype=dtype))
+            )
         if dtype == "complex128":
-            return st.lists(st.complex_numbers(allow_nan=False), min_size=n, max_size=n).map(lambda v: pd.array(np.array(v, dtype=dtype)))
+            return st.lists(st.complex_numbers(allow_nan=False), min_size=n, max_size=n).map(
+                lambda v: pd.array(np.array(v, dtype=dtype))
+            )
         if dtype == "bool":
-            return st.lists(st.booleans(), min_size=n, max_size=n).map(lambda v: pd.array(np.array(v, dtype=bool)))
+            return st.lists(st.booleans(), min_size=n, max_size=n).map(
+                lambda v: pd.array(np.array(v, dtype=bool))
+            )
         raise AssertionError(dtype)
 
     return build
 
 
 def _nullable(values: st.SearchStrategy[Any], dtype: str) -> Any:
-    return lambda n: st.lists(st.none() | values, min_size=n, max_size=n).map(lambda v: pd.array(v, dtype=dtype))
+    return lambda n: st.lists(st.none() | values, min_size=n, max_size=n).map(
+        lambda v: pd.array(v, dtype=dtype)
+    )
 
 
-_SECONDS = st.integers(-10**9, 10**9)
+_SECONDS = st.integers(-(10**9), 10**9)
 COLUMNS: dict[str, Any] = {
     **{d: _numpy_column(d) for d in (*_INT_RANGES, "float32", "float64", "complex128", "bool")},
     "Int8": _nullable(st.integers(-128, 127), "Int8"),
@@ -82,19 +100,31 @@ COLUMNS: dict[str, Any] = {
     "string": _nullable(_TEXT, "string"),
     "string[pyarrow]": _nullable(_TEXT, "string[pyarrow]"),
     "str": _nullable(_TEXT, "str"),
-    "object-str": lambda n: st.lists(st.none() | _TEXT, min_size=n, max_size=n).map(lambda v: pd.array(np.array(v, dtype=object), dtype=object)),
-    "datetime64[ns]": lambda n: st.lists(_SECONDS, min_size=n, max_size=n).map(lambda v: pd.array(_DAY + np.array(v, dtype="m8[s]"))),
+    "object-str": lambda n: st.lists(st.none() | _TEXT, min_size=n, max_size=n).map(
+        lambda v: pd.array(np.array(v, dtype=object), dtype=object)
+    ),
+    "datetime64[ns]": lambda n: st.lists(_SECONDS, min_size=n, max_size=n).map(
+        lambda v: pd.array(_DAY + np.array(v, dtype="m8[s]"))
+    ),
     "datetime64[ns, Europe/Paris]": lambda n: st.lists(_SECONDS, min_size=n, max_size=n).map(
-        lambda v: pd.array(pd.DatetimeIndex(_DAY + np.array(v, dtype="m8[s]")).tz_localize("UTC").tz_convert("Europe/Paris"))
+        lambda v: pd.array(
+            pd.DatetimeIndex(_DAY + np.array(v, dtype="m8[s]"))
+            .tz_localize("UTC")
+            .tz_convert("Europe/Paris")
+        )
     ),
-    "timedelta64[ns]": lambda n: st.lists(_SECONDS, min_size=n, max_size=n).map(lambda v: pd.array(np.array(v, dtype="m8[s]").astype("m8[ns]"))),
-    "category": lambda n: st.lists(st.sampled_from(["a", "b", "c", None]), min_size=n, max_size=n).map(
-        lambda v: pd.Categorical(v, categories=["c", "a", "b"])
+    "timedelta64[ns]": lambda n: st.lists(_SECONDS, min_size=n, max_size=n).map(
+        lambda v: pd.array(np.array(v, dtype="m8[s]").astype("m8[ns]"))
     ),
-    "category-ordered": lambda n: st.lists(st.sampled_from([3, 1, 2, None]), min_size=n, max_size=n).map(
-        lambda v: pd.Categorical(v, categories=[3, 1, 2], ordered=True)
+    "category": lambda n: st.lists(
+        st.sampled_from(["a", "b", "c", None]), min_size=n, max_size=n
+    ).map(lambda v: pd.Categorical(v, categories=["c", "a", "b"])),
+    "category-ordered": lambda n: st.lists(
+        st.sampled_from([3, 1, 2, None]), min_size=n, max_size=n
+    ).map(lambda v: pd.Categorical(v, categories=[3, 1, 2], ordered=True)),
+    "period[D]": lambda n: st.lists(st.integers(0, 10**5), min_size=n, max_size=n).map(
+        lambda v: pd.array(pd.PeriodIndex.from_ordinals(v, freq="D"))
     ),
-    "period[D]": lambda n: st.lists(st.integers(0, 10**5), min_size=n, max_size=n).map(lambda v: pd.array(pd.PeriodIndex.from_ordinals(v, freq="D"))),
 }
 FAMILIES = sorted(COLUMNS)
 
@@ -108,9 +138,13 @@ def frames(draw: st.DrawFn, min_rows: int = 0) -> pd.DataFrame:
     df = pd.DataFrame(data)
     index = draw(st.sampled_from(["range", "ints", "multi"]))
     if index == "ints":
-        df.index = pd.Index(draw(st.lists(st.integers(-5, 5), min_size=n, max_size=n)), dtype="int64")
+        df.index = pd.Index(
+            draw(st.lists(st.integers(-5, 5), min_size=n, max_size=n)), dtype="int64"
+        )
     elif index == "multi":
-        df.index = pd.MultiIndex.from_arrays([[f"k{i % 2}" for i in range(n)], list(range(n))], names=["k", "i"])
+        df.index = pd.MultiIndex.from_arrays(
+            [[f"k{i % 2}" for i in range(n)], list(range(n))], names=["k", "i"]
+        )
     return df
 
 
@@ -130,7 +164,15 @@ def _changed(values: Any, row: int) -> Any:
             return pd.Period("2001-01-01", freq="D")
         if isinstance(dtype, pd.DatetimeTZDtype):
             return pd.Timestamp("2001-01-01", tz="Europe/Paris")
-        return {"b": True, "M": pd.Timestamp("2001-01-01"), "m": pd.Timedelta(1, "s"), "i": 1, "u": 1, "f": 1.0, "c": 1.0}.get(dtype.kind, "x")
+        return {
+            "b": True,
+            "M": pd.Timestamp("2001-01-01"),
+            "m": pd.Timedelta(1, "s"),
+            "i": 1,
+            "u": 1,
+            "f": 1.0,
+            "c": 1.0,
+        }.get(dtype.kind, "x")
     kind = getattr(dtype, "kind", "O")
     if kind == "b":
         return not current
@@ -141,7 +183,13 @@ def _changed(values: Any, row: int) -> Any:
         if current != current:  # NaN
             return 0.0
         bigger = current * 2 + 1
-        return bigger if bigger != current and bigger == bigger and abs(bigger) != float("inf") else 0.5 if current != 0.5 else 0.25
+        return (
+            bigger
+            if bigger != current and bigger == bigger and abs(bigger) != float("inf")
+            else 0.5
+            if current != 0.5
+            else 0.25
+        )
     if isinstance(dtype, pd.PeriodDtype):
         return current + 1
     if kind in "Mm":
@@ -163,13 +211,19 @@ for df in frames:
 
 @settings(SETTINGS, max_examples=6)
 @given(st.lists(frames(), min_size=5, max_size=12))
-def test_same_frames_same_digests_in_a_new_process(tmp_path: Path, batch: list[pd.DataFrame]) -> None:
+def test_same_frames_same_digests_in_a_new_process(
+    tmp_path: Path, batch: list[pd.DataFrame]
+) -> None:
     """Frames of every dtype family get the same digests in a fresh process (other hash seed)."""
     here = [" ".join(both(df)) for df in batch]
     blob = tmp_path / "frames.pkl"
     blob.write_bytes(pickle.dumps(batch))
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(blob)], capture_output=True, text=True, check=True, timeout=120,
+        [sys.executable, "-c", _CHILD, str(blob)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
         env={**os.environ, "PYTHONHASHSEED": "4242"},
     )
     assert out.stdout.split("\n")[: len(here)] == here
@@ -203,7 +257,9 @@ def test_schema_and_order_changes_change_the_digest(df: pd.DataFrame) -> None:
     if not flipped.equals(df.reset_index(drop=True)):
         assert both(flipped.set_axis(df.index)) != base
     if isinstance(df.index, pd.RangeIndex):
-        assert both(df.set_axis(pd.Index(list(range(len(df))), dtype="int64"))) != base  # RangeIndex vs Int64 index
+        assert (
+            both(df.set_axis(pd.Index(list(range(len(df))), dtype="int64"))) != base
+        )  # RangeIndex vs Int64 index
     assert both(df.set_axis(df.index.set_names(["z"] * df.index.nlevels))) != base
     assert both(df.iloc[:, 0]) != both(df.iloc[:, [0]])  # a Series is not a one-column frame
     first = df.columns[0]
@@ -217,19 +273,47 @@ def test_schema_and_order_changes_change_the_digest(df: pd.DataFrame) -> None:
     [
         (pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": np.array([1, 2], dtype="int32")})),
         (pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": pd.array([1, 2], dtype="Int64")})),
-        (pd.DataFrame({"a": [1.0, 2.0]}), pd.DataFrame({"a": np.array([1.0, 2.0], dtype="float32")})),
-        (pd.DataFrame({"a": ["x", "y"]}, dtype=object), pd.DataFrame({"a": ["x", "y"]}, dtype="string")),
-        (pd.DataFrame({"a": pd.Categorical(["x", "y"])}), pd.DataFrame({"a": pd.Categorical(["x", "y"], ordered=True)})),
-        (pd.DataFrame({"a": pd.Categorical(["x", "y"])}), pd.DataFrame({"a": pd.Categorical(["x", "y"], categories=["x", "y", "z"])})),
-        (pd.DataFrame({"a": pd.date_range("2020", periods=2, tz="UTC")}), pd.DataFrame({"a": pd.date_range("2020", periods=2, tz="UTC").tz_convert("Asia/Tokyo")})),
-        (pd.DataFrame({"a": pd.date_range("2020", periods=2, unit="ns")}), pd.DataFrame({"a": pd.date_range("2020", periods=2, unit="us")})),
-        (pd.DataFrame({"a": ["x", None]}, dtype=object), pd.DataFrame({"a": ["x", np.nan]}, dtype=object)),
+        (
+            pd.DataFrame({"a": [1.0, 2.0]}),
+            pd.DataFrame({"a": np.array([1.0, 2.0], dtype="float32")}),
+        ),
+        (
+            pd.DataFrame({"a": ["x", "y"]}, dtype=object),
+            pd.DataFrame({"a": ["x", "y"]}, dtype="string"),
+        ),
+        (
+            pd.DataFrame({"a": pd.Categorical(["x", "y"])}),
+            pd.DataFrame({"a": pd.Categorical(["x", "y"], ordered=True)}),
+        ),
+        (
+            pd.DataFrame({"a": pd.Categorical(["x", "y"])}),
+            pd.DataFrame({"a": pd.Categorical(["x", "y"], categories=["x", "y", "z"])}),
+        ),
+        (
+            pd.DataFrame({"a": pd.date_range("2020", periods=2, tz="UTC")}),
+            pd.DataFrame(
+                {"a": pd.date_range("2020", periods=2, tz="UTC").tz_convert("Asia/Tokyo")}
+            ),
+        ),
+        (
+            pd.DataFrame({"a": pd.date_range("2020", periods=2, unit="ns")}),
+            pd.DataFrame({"a": pd.date_range("2020", periods=2, unit="us")}),
+        ),
+        (
+            pd.DataFrame({"a": ["x", None]}, dtype=object),
+            pd.DataFrame({"a": ["x", np.nan]}, dtype=object),
+        ),
         (pd.DataFrame({"a": [1, 2]}), pd.DataFrame({0: [1, 2]}).rename(columns={0: 1})),
         (pd.DataFrame({"1": [1, 2]}), pd.DataFrame({1: [1, 2]})),
-        (pd.DataFrame({"a": [1, 2]}, index=pd.MultiIndex.from_arrays([[1, 1], [1, 2]])), pd.DataFrame({"a": [1, 2]}, index=pd.MultiIndex.from_arrays([[1, 1], [2, 1]]))),
+        (
+            pd.DataFrame({"a": [1, 2]}, index=pd.MultiIndex.from_arrays([[1, 1], [1, 2]])),
+            pd.DataFrame({"a": [1, 2]}, index=pd.MultiIndex.from_arrays([[1, 1], [2, 1]])),
+        ),
     ],
 )
-def test_dtype_and_name_changes_with_equal_values_change_the_digest(frame: pd.DataFrame, changed: pd.DataFrame) -> None:
+def test_dtype_and_name_changes_with_equal_values_change_the_digest(
+    frame: pd.DataFrame, changed: pd.DataFrame
+) -> None:
     """Equal-looking values under a different dtype, tz, unit, category set, NA kind or name get a different digest."""
     assert both(frame)[0] != both(changed)[0] and both(frame)[1] != both(changed)[1]
 
@@ -237,14 +321,20 @@ def test_dtype_and_name_changes_with_equal_values_change_the_digest(frame: pd.Da
 def test_equal_columns_hash_equally_whatever_their_history() -> None:
     """Hidden values under NA, sliced Arrow buffers and chunked Arrow arrays do not change the digest."""
     mask = np.array([False, True])
-    assert both(pd.Series(pd.arrays.IntegerArray(np.array([1, 99]), mask))) == both(pd.Series(pd.arrays.IntegerArray(np.array([1, 0]), mask)))
-    assert both(pd.Series(pd.arrays.FloatingArray(np.array([1.5, np.inf]), mask))) == both(pd.Series(pd.array([1.5, None], dtype="Float64")))
+    assert both(pd.Series(pd.arrays.IntegerArray(np.array([1, 99]), mask))) == both(
+        pd.Series(pd.arrays.IntegerArray(np.array([1, 0]), mask))
+    )
+    assert both(pd.Series(pd.arrays.FloatingArray(np.array([1.5, np.inf]), mask))) == both(
+        pd.Series(pd.array([1.5, None], dtype="Float64"))
+    )
     sliced = pd.Series(["x", None, "b"], dtype="string[pyarrow]").iloc[1:].reset_index(drop=True)
     assert both(sliced) == both(pd.Series([None, "b"], dtype="string[pyarrow]"))
     import pyarrow as pa
 
     chunked = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([["a"], [None, "c"]])))
-    assert both(chunked) == both(pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([["a", None, "c"]]))))
+    assert both(chunked) == both(
+        pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([["a", None, "c"]])))
+    )
 
 
 def test_unhashable_object_cells_fingerprint_stably(tmp_path: Path) -> None:
@@ -252,13 +342,23 @@ def test_unhashable_object_cells_fingerprint_stably(tmp_path: Path) -> None:
     df = pd.DataFrame({"a": [[1, 2], {"k": [1.5, None]}, {"s", "t", "u"}, (1, "x"), 3, b"raw"]})
     changed = pd.DataFrame({"a": [[1, 2], {"k": [1.5, 0]}, {"s", "t", "u"}, (1, "x"), 3, b"raw"]})
     assert both(df) != both(changed)
-    assert digest_frame(pd.DataFrame({"a": [{"x": 1, "y": 2}]})) == digest_frame(pd.DataFrame({"a": [{"y": 2, "x": 1}]}))
+    assert digest_frame(pd.DataFrame({"a": [{"x": 1, "y": 2}]})) == digest_frame(
+        pd.DataFrame({"a": [{"y": 2, "x": 1}]})
+    )
     scalars = [np.int64(1), np.float32(1.0), np.datetime64("2020-01-01"), 1, 1.0]
-    assert len({digest_objects([v]) for v in scalars}) == len(scalars)  # NumPy scalars by dtype and bytes
+    assert len({digest_objects([v]) for v in scalars}) == len(
+        scalars
+    )  # NumPy scalars by dtype and bytes
     blob = tmp_path / "frames.pkl"
     blob.write_bytes(pickle.dumps([df]))
     for seed in ("1", "2"):
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(blob)], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(blob)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
         assert out.stdout.split() == list(both(df))
 
 
@@ -269,30 +369,53 @@ def test_without_pyarrow_the_python_path_is_used() -> None:
         "df = pd.DataFrame({'s': pd.array(['a', None], dtype='string[python]'), 'c': pd.Categorical(['x', 'y']), 'n': [1, 2]})\n"
     )
     code = (
-        "import sys; sys.modules['pyarrow'] = None\n" + build + "from opskit.capture.hashing import digest_frame\n"
+        "import sys; sys.modules['pyarrow'] = None\n"
+        + build
+        + "from opskit.capture.hashing import digest_frame\n"
         "print(digest_frame(df))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     scope: dict[str, Any] = {}
     exec(build, scope)
-    assert out.stdout.strip() == digest_frame(scope["df"], use_arrow=False) != digest_frame(scope["df"])
-    plain = pd.DataFrame({"n": [1, 2], "m": pd.array([1, None], dtype="Int64"), "c": pd.Categorical([3, 1])})
-    assert digest_frame(plain, use_arrow=False) == digest_frame(plain)  # no Arrow column: one digest either way
+    assert (
+        out.stdout.strip()
+        == digest_frame(scope["df"], use_arrow=False)
+        != digest_frame(scope["df"])
+    )
+    plain = pd.DataFrame(
+        {"n": [1, 2], "m": pd.array([1, None], dtype="Int64"), "c": pd.Categorical([3, 1])}
+    )
+    assert digest_frame(plain, use_arrow=False) == digest_frame(
+        plain
+    )  # no Arrow column: one digest either way
 
 
 # -- NumPy arrays ------------------------------------------------------------------------------
 
-_DTYPES = hnp.scalar_dtypes() | hnp.byte_string_dtypes() | hnp.unicode_string_dtypes() | hnp.datetime64_dtypes() | hnp.timedelta64_dtypes()
+_DTYPES = (
+    hnp.scalar_dtypes()
+    | hnp.byte_string_dtypes()
+    | hnp.unicode_string_dtypes()
+    | hnp.datetime64_dtypes()
+    | hnp.timedelta64_dtypes()
+)
 
 
 @SETTINGS
-@given(hnp.arrays(_DTYPES, hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=5)), st.data())
-def test_array_digest_is_layout_independent_and_content_sensitive(arr: np.ndarray, data: st.DataObject) -> None:
+@given(
+    hnp.arrays(_DTYPES, hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=5)), st.data()
+)
+def test_array_digest_is_layout_independent_and_content_sensitive(
+    arr: np.ndarray, data: st.DataObject
+) -> None:
     """An array's digest ignores memory layout (Fortran, strided, byte order) but not dtype, shape or any element."""
     d = digest_array(arr)
     assert digest_array(np.asfortranarray(arr)) == d
-    assert digest_array(np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder(">")))) == d or arr.dtype.byteorder == "|"
+    assert (
+        digest_array(np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder(">")))) == d
+        or arr.dtype.byteorder == "|"
+    )
     doubled = np.repeat(arr, 2, axis=0)[::2]
     assert not doubled.flags.c_contiguous and digest_array(doubled) == d
     assert digest_array(arr.reshape(-1)) != d or arr.ndim == 1
@@ -321,15 +444,28 @@ def test_digests_name_their_algorithm_and_old_ones_compare_as_unknown() -> None:
     d = digest_array(np.arange(3))
     assert algorithm_of(d) == "xxh3_128" and len(d.split(":")[1]) == 32
     old = "sha256:" + "0" * 64
-    assert same_content(d, old) is None and same_content(old, old) is True and same_content(d, d) is True
-    assert same_content(d, digest_array(np.arange(4))) is False and same_content("garbage", "garbage") is None
+    assert (
+        same_content(d, old) is None
+        and same_content(old, old) is True
+        and same_content(d, d) is True
+    )
+    assert (
+        same_content(d, digest_array(np.arange(4))) is False
+        and same_content("garbage", "garbage") is None
+    )
 
 
 def test_hook_fingerprints_with_the_new_digests(tmp_path: Path) -> None:
     """The built-in fingerprint_data hook gives xxh3-128 digests for frames, arrays, files and folders."""
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f.txt").write_text("hello")
-    for value in (pd.DataFrame({"a": [1]}), pd.Series([1]), np.arange(3), tmp_path / "d" / "f.txt", tmp_path / "d"):
+    for value in (
+        pd.DataFrame({"a": [1]}),
+        pd.Series([1]),
+        np.arange(3),
+        tmp_path / "d" / "f.txt",
+        tmp_path / "d",
+    ):
         data = hooks.fingerprint_data("x", value)
         assert data is not None and data.digest.startswith("xxh3_128:"), value
 
@@ -354,7 +490,13 @@ def test_unchanged_file_is_not_reread_by_a_new_process(tmp_path: Path, store: Pa
         "filecache._hash_stream = boom\n"
         f"print(filecache.digest_file(Path({str(data)!r}))[0])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "OPSKIT_HOME": str(store)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OPSKIT_HOME": str(store)},
+    )
     assert out.stdout.strip() == digest
     hooked = hooks.fingerprint_data("data", data)
     assert hooked is not None and hooked.digest == digest
@@ -390,13 +532,17 @@ def test_racy_files_are_never_cached(tmp_path: Path) -> None:
     st = os.stat(path)
     first, _ = digest_file(path, cache)  # real clock: the file was written just now
     assert cache.get(os.fsencode(path), stat_key(st)) is None and _rows(tmp_path / "stat.db") == []
-    assert not cache.put(os.fsencode(path), stat_key(st), first, hashed_at_ns=st.st_mtime_ns + RACY_WINDOW_NS // 2)
+    assert not cache.put(
+        os.fsencode(path), stat_key(st), first, hashed_at_ns=st.st_mtime_ns + RACY_WINDOW_NS // 2
+    )
     path.write_bytes(b"bbbb")  # same size, and every timestamp forced back to the first write's
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert digest_file(path, cache)[0] != first
 
 
-def test_a_file_modified_while_hashed_is_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_modified_while_hashed_is_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """When the stat changes between the start and the end of the read, the digest is returned but not cached."""
     cache = StatCache(tmp_path / "stat.db")
     path = tmp_path / "f.txt"
@@ -421,7 +567,10 @@ def test_unusable_cache_still_gives_right_digests(tmp_path: Path) -> None:
     path = tmp_path / "f.txt"
     path.write_bytes(b"abc")
     first = digest_file(path, cache, clock=_later)
-    assert first == digest_file(path, StatCache(None), clock=_later) and cache.get(os.fsencode(path), stat_key(os.stat(path))) == first[0]
+    assert (
+        first == digest_file(path, StatCache(None), clock=_later)
+        and cache.get(os.fsencode(path), stat_key(os.stat(path))) == first[0]
+    )
     path.write_bytes(b"abd")
     assert digest_file(path, cache, clock=_later) == digest_file(path, StatCache(None)) != first
 
@@ -438,7 +587,10 @@ def test_many_processes_share_the_cache(tmp_path: Path, store: Path) -> None:
         f"print(filecache.digest_dir(Path({str(folder)!r}), clock=clock)[0])\n"
     )
     env = {**os.environ, "OPSKIT_HOME": str(store)}
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env) for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(4)
+    ]
     outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert len(set(outs)) == 1 and outs[0] == digest_dir(folder, StatCache(None))[0]

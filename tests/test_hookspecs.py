@@ -36,7 +36,9 @@ def test_the_typed_facade_has_one_method_per_called_hook() -> None:
     assert set(facade) == set(SPECS) - REGISTRATION
     for name, method in facade.items():
         spec = SPECS[name]
-        assert [*inspect.signature(method).parameters][1:] == [*inspect.signature(spec).parameters], name
+        assert [*inspect.signature(method).parameters][1:] == [
+            *inspect.signature(spec).parameters
+        ], name
         assert method.__annotations__["return"] == spec.__annotations__["return"], name
 
 
@@ -97,8 +99,13 @@ def test_a_train_call_fires_hooks_in_the_documented_order(tmp_path: Path) -> Non
 
         fit(pd.DataFrame({"x": [1, 2, 3]}))
     assert recorder.calls == [
-        "fingerprint_data", "before_run", "infer_schema", "serialize_model", "after_model_registered",
-        "after_alias_changed", "after_run",
+        "fingerprint_data",
+        "before_run",
+        "infer_schema",
+        "serialize_model",
+        "after_model_registered",
+        "after_alias_changed",
+        "after_run",
     ]
     docs = (ROOT / "docs" / "plugins.md").read_text()
     steps = docs.split("## Hook call order", 1)[1].split("**A registration**", 1)[0]

@@ -17,7 +17,11 @@ PLUGINS = ("opskit-mlflow", "opskit-example")
 
 
 def _documents() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted((ROOT / "plugins").glob("*/README.md"))]
+    return [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").rglob("*.md")),
+        *sorted((ROOT / "plugins").glob("*/README.md")),
+    ]
 
 
 def _install_lines() -> list[tuple[str, str]]:
@@ -59,7 +63,9 @@ def test_the_distribution_name_is_free_of_the_other_project() -> None:
     """pyproject names the distribution opskit-ml, and the plugins depend on opskit-ml."""
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"] == DISTRIBUTION
     for plugin in PLUGINS:
-        deps = tomllib.loads((ROOT / "plugins" / plugin / "pyproject.toml").read_text())["project"]["dependencies"]
+        deps = tomllib.loads((ROOT / "plugins" / plugin / "pyproject.toml").read_text())["project"][
+            "dependencies"
+        ]
         names = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0] for d in deps}
         assert DISTRIBUTION in names and "opskit" not in names, (plugin, deps)
 
@@ -68,7 +74,11 @@ def test_the_installed_distribution_provides_import_opskit() -> None:
     """The installed opskit-ml distribution's console script is this package's CLI."""
     import opskit.cli
 
-    scripts = [ep for ep in metadata.distribution(DISTRIBUTION).entry_points if ep.group == "console_scripts"]
+    scripts = [
+        ep
+        for ep in metadata.distribution(DISTRIBUTION).entry_points
+        if ep.group == "console_scripts"
+    ]
     assert [ep.name for ep in scripts] == ["opskit"]
     assert scripts[0].load() is opskit.cli.run
 
@@ -91,6 +101,8 @@ def test_install_line_installs_this_project(where: str, command: str) -> None:
             if path == ROOT:
                 assert extras <= _extras(), f"{where}: {command!r} names an unknown extra"
             continue
-        assert name != "opskit", f"{where}: {command!r} would install the unrelated `opskit` from PyPI"
+        assert name != "opskit", (
+            f"{where}: {command!r} would install the unrelated `opskit` from PyPI"
+        )
         if name == DISTRIBUTION:
             assert extras <= _extras(), f"{where}: {command!r} names an unknown extra"

@@ -23,7 +23,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Under TYPE_CHECKING only (the ActiveRun annotation). sdk/context.py and sdk/lifecycle.py are
     # being reshaped by the run-lifecycle / train-pipeline work of issue 9 (items 1 and 5, into
     # tracking/); a small Protocol in lifecycle for what it uses of a run removes this edge there.
-    ("opskit.sdk.lifecycle", "opskit.tracking.context"): "TYPE_CHECKING-only; removed with the lifecycle refactor",
+    (
+        "opskit.sdk.lifecycle",
+        "opskit.tracking.context",
+    ): "TYPE_CHECKING-only; removed with the lifecycle refactor",
 }
 
 
@@ -64,7 +67,8 @@ def import_graph() -> dict[str, set[str]]:
                     base = _resolve_relative(name, is_package, node.level, node.module)
                 # ``from pkg import module`` imports the module; ``from pkg import name`` imports pkg itself
                 targets = [
-                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                    for alias in node.names
                 ]
             for target in targets:
                 # the deepest opskit module the name belongs to
@@ -163,7 +167,9 @@ def test_no_import_cycle() -> None:
     if cycle is not None:
         groups = strongly_connected(graph)
         detail = "\n".join(f"  {len(g)} modules: {', '.join(g)}" for g in groups)
-        pytest.fail("import cycle: " + " -> ".join(cycle) + "\nmodules that import each other:\n" + detail)
+        pytest.fail(
+            "import cycle: " + " -> ".join(cycle) + "\nmodules that import each other:\n" + detail
+        )
 
 
 def test_allowed_edges_exist() -> None:
@@ -191,7 +197,9 @@ def test_no_module_uses_the_shims() -> None:
                 names = SHIMS[node.module]
                 if names is None or {a.name for a in node.names} & names:
                     offenders.append((name, node.lineno, node.module))
-            elif isinstance(node, ast.Import) and any(a.name in SHIMS and SHIMS[a.name] is None for a in node.names):
+            elif isinstance(node, ast.Import) and any(
+                a.name in SHIMS and SHIMS[a.name] is None for a in node.names
+            ):
                 offenders.append((name, node.lineno, "import"))
     assert offenders == []
 
@@ -199,14 +207,25 @@ def test_no_module_uses_the_shims() -> None:
 def test_records_import_nothing_above_them() -> None:
     """The record modules import only each other (records are data: no backend, no runtime, no I/O module)."""
     graph = import_graph()
-    records = {name for name in graph if name == "opskit.records" or name.startswith("opskit.records.")}
-    outside = {(name, target) for name in records for target in graph[name] if target not in records}
+    records = {
+        name for name in graph if name == "opskit.records" or name.startswith("opskit.records.")
+    }
+    outside = {
+        (name, target) for name in records for target in graph[name] if target not in records
+    }
     assert sorted(outside) == []
     io_modules = {"urllib", "http", "socket", "sqlite3", "subprocess", "requests", "fsspec"}
     for name in records:
         tree = ast.parse(_modules()[name].read_text(encoding="utf-8"))
-        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported = {
+            a.name.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import)
+            for a in n.names
+        }
+        imported |= {
+            (n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+        }
         assert not imported & io_modules, name
 
 

@@ -37,7 +37,9 @@ from opskit.tracker.sqlite import SQLiteTracker
 TRACKERS: dict[str, Callable[[Path], Tracker]] = {"local": SQLiteTracker}
 DIGEST = "sha256:" + "ab" * 32
 # One tracker serves every example of a hypothesis test; each example writes a fresh run id.
-SHARED_TRACKER = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SHARED_TRACKER = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(params=sorted(TRACKERS))
@@ -73,7 +75,13 @@ def _run(**fields: Any) -> Run:
 
 def _register(tracker: Tracker, name: str, run_id: str | None = None) -> int:
     version = tracker.register_model_version(
-        name, digest=DIGEST, size_bytes=3, flavor="pickle", run_id=run_id, signature=None, metadata={}
+        name,
+        digest=DIGEST,
+        size_bytes=3,
+        flavor="pickle",
+        run_id=run_id,
+        signature=None,
+        metadata={},
     )
     return version.version
 
@@ -84,25 +92,50 @@ def _register(tracker: Tracker, name: str, run_id: str | None = None) -> int:
 def test_a_run_reads_back_with_everything_recorded(tracker: Tracker) -> None:
     """get_run returns what create_run, log_* and end_run recorded, including the model version."""
     schema = Schema([ColumnSpec("x", "float64"), ColumnSpec("y", "int64")])
-    data = DataInput("X_train", "dataframe", DIGEST, shape=(10, 2), schema=schema, size_bytes=160, path="/d.csv")
-    code = CodeInfo(function="train", module="m", source="def train(): ...", git_commit="abc", git_dirty=True)
+    data = DataInput(
+        "X_train", "dataframe", DIGEST, shape=(10, 2), schema=schema, size_bytes=160, path="/d.csv"
+    )
+    code = CodeInfo(
+        function="train", module="m", source="def train(): ...", git_commit="abc", git_dirty=True
+    )
     env = EnvInfo("3.12.1", "CPython", "Linux", {"numpy": "2.1.0"})
-    run = _run(user="ann", params={"alpha": 0.5}, tags={"team": "ml"}, code=code, env=env, inputs=[data])
+    run = _run(
+        user="ann", params={"alpha": 0.5}, tags={"team": "ml"}, code=code, env=env, inputs=[data]
+    )
     tracker.create_run(run, pid=os.getpid())
     tracker.log_params(run.id, {"depth": 3})
     tracker.log_metrics(run.id, [Metric("r2", 0.75, 0, 1.0)])
     tracker.set_tags(run.id, {"stage": "dev"})
     tracker.log_artifacts(run.id, [Artifact("report.html", DIGEST, 12)])
     version = tracker.register_model_version(
-        "wine", digest=DIGEST, size_bytes=3, flavor="pickle", run_id=run.id, signature=schema, metadata={"lib": "1.0"}
+        "wine",
+        digest=DIGEST,
+        size_bytes=3,
+        flavor="pickle",
+        run_id=run.id,
+        signature=schema,
+        metadata={"lib": "1.0"},
     )
     tracker.end_run(run.id, status="FAILED", ended_at=run.started_at + 2, error="ValueError: boom")
     got = tracker.get_run(run.id)
     assert got == Run(
-        id=run.id, name="run", status="FAILED", experiment="default", started_at=run.started_at,
-        ended_at=run.started_at + 2, user="ann", host=run.host, params={"alpha": 0.5, "depth": 3},
-        metrics={"r2": 0.75}, tags={"team": "ml", "stage": "dev"}, code=code, env=env, inputs=(data,),
-        artifacts=(Artifact("report.html", DIGEST, 12),), model_version=version, error="ValueError: boom",
+        id=run.id,
+        name="run",
+        status="FAILED",
+        experiment="default",
+        started_at=run.started_at,
+        ended_at=run.started_at + 2,
+        user="ann",
+        host=run.host,
+        params={"alpha": 0.5, "depth": 3},
+        metrics={"r2": 0.75},
+        tags={"team": "ml", "stage": "dev"},
+        code=code,
+        env=env,
+        inputs=(data,),
+        artifacts=(Artifact("report.html", DIGEST, 12),),
+        model_version=version,
+        error="ValueError: boom",
     )
     assert got.model_version is not None and got.model_version.signature == schema
     assert DIGEST in tracker.referenced_digests()
@@ -137,29 +170,50 @@ def test_inputs_are_appended_in_order(tracker: Tracker) -> None:
 
 def test_identical_code_and_env_are_stored_once(tracker: Tracker, tmp_path: Path) -> None:
     """Runs sharing code and environment read them back equal; the store keeps one copy of each."""
-    code, env = CodeInfo(function="f", source="x = 1"), EnvInfo("3.12", "CPython", "Linux", {"a": "1"})
-    runs = [_run(code=code, env=env) for _ in range(3)] + [_run(code=CodeInfo(function="f", source="x = 1"), env=env)]
+    code, env = (
+        CodeInfo(function="f", source="x = 1"),
+        EnvInfo("3.12", "CPython", "Linux", {"a": "1"}),
+    )
+    runs = [_run(code=code, env=env) for _ in range(3)] + [
+        _run(code=CodeInfo(function="f", source="x = 1"), env=env)
+    ]
     for run in runs:
         tracker.create_run(run)
-    assert all(tracker.get_run(r.id).code == code and tracker.get_run(r.id).env == env for r in runs)
+    assert all(
+        tracker.get_run(r.id).code == code and tracker.get_run(r.id).env == env for r in runs
+    )
     if isinstance(tracker, SQLiteTracker):
         with sqlite3.connect(tmp_path / "opskit.db") as conn:
-            assert conn.execute("SELECT kind, COUNT(*) FROM documents GROUP BY kind ORDER BY kind").fetchall() == [
-                ("code", 1), ("env", 1),
+            assert conn.execute(
+                "SELECT kind, COUNT(*) FROM documents GROUP BY kind ORDER BY kind"
+            ).fetchall() == [
+                ("code", 1),
+                ("env", 1),
             ]
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 _KEYS = st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.\-/ ]{0,15}\Z").filter(lambda k: ".." not in k)
 
 
 @SHARED_TRACKER
-@given(at_start=st.dictionaries(_KEYS, _JSON, max_size=6), logged=st.dictionaries(_KEYS, _JSON, max_size=6))
-def test_params_round_trip_with_their_types(tracker: Tracker, at_start: dict[str, Any], logged: dict[str, Any]) -> None:
+@given(
+    at_start=st.dictionaries(_KEYS, _JSON, max_size=6),
+    logged=st.dictionaries(_KEYS, _JSON, max_size=6),
+)
+def test_params_round_trip_with_their_types(
+    tracker: Tracker, at_start: dict[str, Any], logged: dict[str, Any]
+) -> None:
     """JSON param values read back equal and with the same types (int, float, bool, None, str, list, dict)."""
     run = _run(params=at_start)
     tracker.create_run(run)
@@ -167,11 +221,15 @@ def test_params_round_trip_with_their_types(tracker: Tracker, at_start: dict[str
     params = tracker.get_run(run.id).params
     expected = {**at_start, **logged}
     assert params == expected
-    assert json.dumps(params, sort_keys=True) == json.dumps(expected, sort_keys=True)  # True is not 1
+    assert json.dumps(params, sort_keys=True) == json.dumps(
+        expected, sort_keys=True
+    )  # True is not 1
 
 
 _POINTS = st.lists(
-    st.tuples(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**40), 2**40)), min_size=1, max_size=8
+    st.tuples(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**40), 2**40)),
+    min_size=1,
+    max_size=8,
 )
 
 
@@ -190,9 +248,13 @@ def test_metrics_round_trip(tracker: Tracker, series: dict[str, list[tuple[float
             tracker.log_metrics(run.id, [logged[key][-1]])
     tracker.end_run(run.id, status="FINISHED", ended_at=clock)
     got = tracker.get_run(run.id)
-    assert got.metrics == {k: max(ms, key=lambda m: (m.step, m.timestamp)).value for k, ms in logged.items()}
+    assert got.metrics == {
+        k: max(ms, key=lambda m: (m.step, m.timestamp)).value for k, ms in logged.items()
+    }
     for key, metrics in logged.items():
-        assert tracker.metric_history(run.id, key) == sorted(metrics, key=lambda m: (m.step, m.timestamp))
+        assert tracker.metric_history(run.id, key) == sorted(
+            metrics, key=lambda m: (m.step, m.timestamp)
+        )
 
 
 def test_nan_metric_round_trips(tracker: Tracker) -> None:
@@ -208,13 +270,24 @@ def test_history_orders_by_step_then_time(tracker: Tracker) -> None:
     """metric_history sorts by step, then timestamp, whatever the logging order; other keys are apart."""
     run = _run()
     tracker.create_run(run)
-    points = [Metric("loss", 3.0, 2, 5.0), Metric("loss", 1.0, 0, 9.0), Metric("loss", 2.5, 2, 4.0), Metric("acc", 0.1, 1, 1.0)]
+    points = [
+        Metric("loss", 3.0, 2, 5.0),
+        Metric("loss", 1.0, 0, 9.0),
+        Metric("loss", 2.5, 2, 4.0),
+        Metric("acc", 0.1, 1, 1.0),
+    ]
     tracker.log_metrics(run.id, points)
-    assert [(m.step, m.value) for m in tracker.metric_history(run.id, "loss")] == [(0, 1.0), (2, 2.5), (2, 3.0)]
+    assert [(m.step, m.value) for m in tracker.metric_history(run.id, "loss")] == [
+        (0, 1.0),
+        (2, 2.5),
+        (2, 3.0),
+    ]
     assert tracker.metric_history(run.id, "missing") == []
 
 
-def test_buffered_points_reach_another_tracker_after_flush_and_end(open_tracker: Callable[[], Tracker]) -> None:
+def test_buffered_points_reach_another_tracker_after_flush_and_end(
+    open_tracker: Callable[[], Tracker],
+) -> None:
     """Points logged one by one are visible to a second tracker on the store after flush and after end_run."""
     writer, reader = open_tracker(), open_tracker()
     run = _run()
@@ -288,16 +361,26 @@ def five_runs(tracker: Tracker) -> list[Run]:
     ]
     runs = []
     for i, (params, metrics, tags) in enumerate(specs):
-        run = _run(name=f"r{i}", params=params, tags=tags, started_at=1_700_000_000.0 + i, user="bob" if i % 2 else "ann",
-                   experiment="other" if i == 4 else "default")
+        run = _run(
+            name=f"r{i}",
+            params=params,
+            tags=tags,
+            started_at=1_700_000_000.0 + i,
+            user="bob" if i % 2 else "ann",
+            experiment="other" if i == 4 else "default",
+        )
         tracker.create_run(run)
         tracker.log_metrics(run.id, [Metric(k, v, 0, 1.0) for k, v in metrics.items()])
-        tracker.end_run(run.id, status="FAILED" if i == 2 else "FINISHED", ended_at=run.started_at + 10)
+        tracker.end_run(
+            run.id, status="FAILED" if i == 2 else "FINISHED", ended_at=run.started_at + 10
+        )
         runs.append(run)
     return runs
 
 
-def _names(tracker: Tracker, filter: str = "", order_by: list[str] | None = None, **kw: Any) -> list[str]:
+def _names(
+    tracker: Tracker, filter: str = "", order_by: list[str] | None = None, **kw: Any
+) -> list[str]:
     return [r.name for r in tracker.search_runs(RunQuery.build(filter, order_by, **kw))]
 
 
@@ -412,8 +495,15 @@ def test_runs_of_ended_processes_are_marked_killed(tracker: Tracker) -> None:
     assert tracker.mark_stale_runs() == [dead.id]
     killed = tracker.get_run(dead.id)
     assert killed.status == "KILLED" and killed.ended_at is not None and killed.ended_at >= before
-    assert killed.error == f"process {dead_pid} on {socket.gethostname()} ended without finishing the run"
-    assert [tracker.get_run(r.id).status for r in (live, remote, done)] == ["RUNNING", "RUNNING", "FINISHED"]
+    assert (
+        killed.error
+        == f"process {dead_pid} on {socket.gethostname()} ended without finishing the run"
+    )
+    assert [tracker.get_run(r.id).status for r in (live, remote, done)] == [
+        "RUNNING",
+        "RUNNING",
+        "FINISHED",
+    ]
     assert tracker.mark_stale_runs() == []
 
 
@@ -423,7 +513,9 @@ def test_a_reused_pid_does_not_keep_a_run_alive(tmp_path: Path) -> None:
     tracker = SQLiteTracker(tmp_path / "opskit.db")
     run = _run()
     tracker.create_run(run, pid=os.getpid())
-    with sqlite3.connect(tmp_path / "opskit.db") as conn:  # as if our pid had belonged to an older process
+    with sqlite3.connect(
+        tmp_path / "opskit.db"
+    ) as conn:  # as if our pid had belonged to an older process
         conn.execute("UPDATE runs SET pid_start = pid_start - 100 WHERE id = ?", (run.id,))
     assert tracker.mark_stale_runs() == [run.id]
     tracker.close()
@@ -437,7 +529,9 @@ def _log_runs(path: str, worker: int, count: int) -> None:
     for i in range(count):
         run = _run(params={"worker": worker, "i": i})
         tracker.create_run(run, pid=os.getpid())
-        tracker.log_metrics(run.id, [Metric("loss", 1.0 / (s + 1), s, time.time()) for s in range(5)])
+        tracker.log_metrics(
+            run.id, [Metric("loss", 1.0 / (s + 1), s, time.time()) for s in range(5)]
+        )
         tracker.log_metrics(run.id, [Metric("final", float(i), 0, time.time())])
         tracker.end_run(run.id, status="FINISHED", ended_at=time.time())
     tracker.close()
@@ -467,8 +561,13 @@ def test_four_processes_write_at_once_and_lose_nothing(tmp_path: Path) -> None:
     _in_processes(_log_runs, [(str(path), worker, 50) for worker in range(4)])
     tracker = SQLiteTracker(path)
     runs = tracker.search_runs(RunQuery(limit=1000))
-    assert sorted((r.params["worker"], r.params["i"]) for r in runs) == [(w, i) for w in range(4) for i in range(50)]
-    assert all(r.status == "FINISHED" and r.metrics == {"loss": 0.2, "final": float(r.params["i"])} for r in runs)
+    assert sorted((r.params["worker"], r.params["i"]) for r in runs) == [
+        (w, i) for w in range(4) for i in range(50)
+    ]
+    assert all(
+        r.status == "FINISHED" and r.metrics == {"loss": 0.2, "final": float(r.params["i"])}
+        for r in runs
+    )
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone() == (200 * 6,)
     tracker.close()
@@ -499,18 +598,43 @@ def test_version_records_what_was_registered(tracker: Tracker) -> None:
     signature = Schema([ColumnSpec("x", "float64")], kind="tensor", shape=(None, 4))
     before = time.time()
     version = tracker.register_model_version(
-        "m", digest=DIGEST, size_bytes=42, flavor="sklearn", run_id="r1", signature=signature,
+        "m",
+        digest=DIGEST,
+        size_bytes=42,
+        flavor="sklearn",
+        run_id="r1",
+        signature=signature,
         metadata={"sklearn": "1.5", "nested": {"a": [1, 2]}},
     )
-    assert (version.name, version.version, version.digest, version.size_bytes, version.flavor, version.run_id) == (
-        "m", 1, DIGEST, 42, "sklearn", "r1",
+    assert (
+        version.name,
+        version.version,
+        version.digest,
+        version.size_bytes,
+        version.flavor,
+        version.run_id,
+    ) == (
+        "m",
+        1,
+        DIGEST,
+        42,
+        "sklearn",
+        "r1",
     )
-    assert version.signature == signature and version.metadata == {"sklearn": "1.5", "nested": {"a": [1, 2]}}
+    assert version.signature == signature and version.metadata == {
+        "sklearn": "1.5",
+        "nested": {"a": [1, 2]},
+    }
     assert version.created_at >= before
     tracker.set_alias("m", "prod", 1, user=None)
     for ref in ("m", "m:1", "m@prod"):
         found = tracker.get_model_version(ModelRef.parse(ref))
-        assert (found.digest, found.signature, found.metadata, found.aliases) == (DIGEST, signature, version.metadata, ("prod",))
+        assert (found.digest, found.signature, found.metadata, found.aliases) == (
+            DIGEST,
+            signature,
+            version.metadata,
+            ("prod",),
+        )
 
 
 def test_references_resolve_to_latest_version_or_alias(tracker: Tracker) -> None:
@@ -531,16 +655,29 @@ def test_aliases_move_and_keep_history(tracker: Tracker) -> None:
     first = tracker.set_alias("m", "production", 1, user="ann")
     tracker.set_alias("m", "staging", 3, user="bob")
     moved = tracker.set_alias("m", "production", 2, user="bob")
-    assert (first.version, first.previous_version, moved.version, moved.previous_version) == (1, None, 2, 1)
+    assert (first.version, first.previous_version, moved.version, moved.previous_version) == (
+        1,
+        None,
+        2,
+        1,
+    )
     model = tracker.get_model("m")
     assert model.aliases == {"production": 2, "staging": 3}
     assert [v.aliases for v in model.versions] == [(), ("production",), ("staging",)]
     removed = tracker.delete_alias("m", "staging", user="ann")
-    assert (removed.alias, removed.version, removed.previous_version, removed.user) == ("staging", None, 3, "ann")
+    assert (removed.alias, removed.version, removed.previous_version, removed.user) == (
+        "staging",
+        None,
+        3,
+        "ann",
+    )
     assert tracker.get_model("m").aliases == {"production": 2}
     history = tracker.alias_history("m")
     assert [(c.alias, c.version, c.previous_version, c.user) for c in history] == [
-        ("production", 1, None, "ann"), ("staging", 3, None, "bob"), ("production", 2, 1, "bob"), ("staging", None, 3, "ann"),
+        ("production", 1, None, "ann"),
+        ("staging", 3, None, "bob"),
+        ("production", 2, 1, "bob"),
+        ("staging", None, 3, "ann"),
     ]
     assert history == sorted(history, key=lambda c: c.changed_at)
     assert [c.version for c in tracker.alias_history("m", "production")] == [1, 2]
@@ -594,16 +731,30 @@ def test_a_failed_end_run_keeps_other_runs_points(tracker: Tracker) -> None:
     assert tracker.metric_history(run.id, "m") == [Metric("m", 1.0, 0, 1.0)]
 
 
-_digests = st.binary(min_size=1, max_size=8).map(lambda b: "sha256:" + __import__("hashlib").sha256(b).hexdigest())
-_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+_digests = st.binary(min_size=1, max_size=8).map(
+    lambda b: "sha256:" + __import__("hashlib").sha256(b).hexdigest()
+)
+_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+)
 
 
 @given(
     st.lists(_digests, max_size=6),
-    st.recursive(_scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4), max_leaves=20),
+    st.recursive(
+        _scalars,
+        lambda kids: (
+            st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4)
+        ),
+        max_leaves=20,
+    ),
 )
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_every_digest_anywhere_in_a_state_document_is_a_reference(digests: list[str], filler: Any) -> None:
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_every_digest_anywhere_in_a_state_document_is_a_reference(
+    digests: list[str], filler: Any
+) -> None:
     """digests_in finds each digest wherever it sits in a JSON value (nested lists/dicts), and nothing else."""
     from opskit.tracker.base import digests_in
 

@@ -45,7 +45,9 @@ def _mlflow_name(name: str) -> str:
     return f"{os.environ['OPSKIT_MLFLOW_NAMESPACE']}.{name}"
 
 
-def test_the_plugin_is_found_through_its_entry_point_and_imports_mlflow_only_when_selected() -> None:
+def test_the_plugin_is_found_through_its_entry_point_and_imports_mlflow_only_when_selected() -> (
+    None
+):
     """The tracker comes from the opskit-mlflow entry point; runs on the local tracker never import mlflow."""
     out = run_python(
         "import sys, opskit\nfrom opskit.plugins import get_registry\n"
@@ -57,7 +59,9 @@ def test_the_plugin_is_found_through_its_entry_point_and_imports_mlflow_only_whe
 
 
 @pytest.mark.parametrize("tracker", ["mlflow", "mlflow-pg"], indirect=True)
-def test_mlflow_sees_the_run_and_serves_the_same_model(tracker: str, wine: tuple[pd.DataFrame, pd.Series]) -> None:
+def test_mlflow_sees_the_run_and_serves_the_same_model(
+    tracker: str, wine: tuple[pd.DataFrame, pd.Series]
+) -> None:
     """MLflow's client finds params, metrics, opskit tags, artifacts and a model that predicts like opskit's."""
     X, y = wine
 
@@ -78,10 +82,17 @@ def test_mlflow_sees_the_run_and_serves_the_same_model(tracker: str, wine: tuple
     seen = found[0]
     assert seen.data.params["n_estimators"] == "12"
     assert seen.data.metrics["loss"] == pytest.approx(1 / 3)
-    assert [m.value for m in client.get_metric_history(seen.info.run_id, "loss")] == [1.0, 0.5, pytest.approx(1 / 3)]
+    assert [m.value for m in client.get_metric_history(seen.info.run_id, "loss")] == [
+        1.0,
+        0.5,
+        pytest.approx(1 / 3),
+    ]
     tags = seen.data.tags
     assert tags["opskit.run_id"] == run.id and tags["opskit.user"] == run.user
-    assert tags["opskit.data.X"] == run.inputs[0].digest and tags["opskit.code_digest"] == run.code.file_digest  # type: ignore[union-attr]
+    assert (
+        tags["opskit.data.X"] == run.inputs[0].digest
+        and tags["opskit.code_digest"] == run.code.file_digest
+    )  # type: ignore[union-attr]
     files = {a.path for a in client.list_artifacts(seen.info.run_id, "opskit")}
     assert {"opskit/code.py", "opskit/environment.json", "opskit/inputs.json"} <= files
     native = mlflow.pyfunc.load_model(f"models:/{_mlflow_name('wine')}@staging")
@@ -93,7 +104,9 @@ def test_mlflow_sees_the_run_and_serves_the_same_model(tracker: str, wine: tuple
 
 
 @pytest.mark.parametrize("tracker", ["mlflow"], indirect=True)
-def test_any_model_is_served_through_the_pyfunc_wrapper(tracker: str, wine: tuple[pd.DataFrame, pd.Series]) -> None:
+def test_any_model_is_served_through_the_pyfunc_wrapper(
+    tracker: str, wine: tuple[pd.DataFrame, pd.Series]
+) -> None:
     """A model that is not scikit-learn is logged as a pyfunc and predicts the same in MLflow."""
     X, _ = wine
 
@@ -122,11 +135,19 @@ def test_any_model_is_served_through_the_pyfunc_wrapper(tracker: str, wine: tupl
         ("attributes.run_name != 'b'", ["a", "c"]),
     ],
 )
-def test_filters_mean_the_same_on_every_tracker(tracker: str, text: str, expected: list[str]) -> None:
+def test_filters_mean_the_same_on_every_tracker(
+    tracker: str, text: str, expected: list[str]
+) -> None:
     """Numeric params compare as numbers, strings as text, on the local and the MLflow tracker alike."""
-    rows = [("a", 0.05, "tree", 0.9, "ml"), ("b", 0.2, "linear", 0.4, "ml"), ("c", 0.5, "tree", 0.1, "ops")]
+    rows = [
+        ("a", 0.05, "tree", 0.9, "ml"),
+        ("b", 0.2, "linear", 0.4, "ml"),
+        ("c", 0.5, "tree", 0.1, "ops"),
+    ]
     for name, alpha, kind, r2, team in rows:
-        with opskit.start_run(name=name, params={"alpha": alpha, "kind": kind}, tags={"team": team}):
+        with opskit.start_run(
+            name=name, params={"alpha": alpha, "kind": kind}, tags={"team": team}
+        ):
             opskit.log_metric("r2", r2)
     found = opskit.search_runs(text, order_by=["attributes.run_name"])
     assert [r.name for r in found] == expected
@@ -156,8 +177,12 @@ def test_state_documents_and_referenced_digests(tracker: str) -> None:
     from opskit._backends import get_storage
 
     logged = get_storage().put_bytes(b"a prediction-log batch")
-    store.put_state("predictions", "dep/1", {"deployment": "dep", "digest": logged.digest, "records": 1})
-    store.put_state("any-plugin-kind", "k", {"nested": [{"blob": get_storage().put_bytes(b"kept").digest}]})
+    store.put_state(
+        "predictions", "dep/1", {"deployment": "dep", "digest": logged.digest, "records": 1}
+    )
+    store.put_state(
+        "any-plugin-kind", "k", {"nested": [{"blob": get_storage().put_bytes(b"kept").digest}]}
+    )
     referenced = store.referenced_digests()
     assert {opskit.models.get_version("digests").digest, logged.digest} <= referenced
     assert len(referenced) == 3  # the model, the prediction-log batch and the plugin's blob
@@ -173,14 +198,20 @@ def test_quickstart_runs_unchanged_against_the_server(tracker: str) -> None:
     """examples/quickstart.py, unmodified, trains, registers and reloads through the MLflow server."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
-        capture_output=True, text=True, timeout=300, env=dict(os.environ), check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "predictions identical to the trained model: True" in done.stdout
     assert MlflowClient().get_registered_model(_mlflow_name("wine")).aliases == {"staging": "1"}
 
 
-def test_a_run_survives_a_server_outage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Path) -> None:
+def test_a_run_survives_a_server_outage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
     """Runs written while the server is down wait in the outbox; the next run or `opskit sync` delivers them."""
     server = MLflowServer(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)
     server.start()
@@ -192,7 +223,9 @@ def test_a_run_survives_a_server_outage(tmp_path: Path, monkeypatch: pytest.Monk
         def interrupted(name: str) -> str:
             with opskit.start_run(name=name, params={"lr": 0.1}) as run:
                 opskit.log_metric("loss", 3.0)
-                assert opskit.get_run(run.id).metrics == {"loss": 3.0}  # a read flushes: this point is on the server
+                assert opskit.get_run(run.id).metrics == {
+                    "loss": 3.0
+                }  # a read flushes: this point is on the server
                 server.stop()
                 for value in (2.0, 1.0):
                     opskit.log_metric("loss", value)
@@ -213,20 +246,35 @@ def test_a_run_survives_a_server_outage(tmp_path: Path, monkeypatch: pytest.Monk
             second = interrupted("second")
         server.start()
         done = subprocess.run(
-            [str(Path(sys.executable).parent / "opskit"), "sync"], capture_output=True, text=True, env=dict(os.environ),
-            timeout=120, check=False,
+            [str(Path(sys.executable).parent / "opskit"), "sync"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0 and "delivered 1 run" in done.stdout, done.stdout + done.stderr
         for run_id, name in ((first, "first"), (second, "second")):
             run = opskit.get_run(run_id)
-            assert (run.name, run.status, run.params, run.tags) == (name, "FINISHED", {"lr": 0.1}, {"phase": "outage"})
+            assert (run.name, run.status, run.params, run.tags) == (
+                name,
+                "FINISHED",
+                {"lr": 0.1},
+                {"phase": "outage"},
+            )
             assert [p.value for p in run.metric_history("loss")] == [3.0, 2.0, 1.0]
-        assert [r.name for r in opskit.search_runs(order_by=["started_at"])] == ["first", "next", "second"]
+        assert [r.name for r in opskit.search_runs(order_by=["started_at"])] == [
+            "first",
+            "next",
+            "second",
+        ]
     finally:
         server.stop()
 
 
-def test_runs_started_while_the_server_is_down_arrive_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Path) -> None:
+def test_runs_started_while_the_server_is_down_arrive_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
     """With no server at all, runs and a registration go to the outbox whole; training returns its model; sync delivers all."""
     server = MLflowServer(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)  # not started yet
     monkeypatch.setenv("OPSKIT_TRACKER", "mlflow")
@@ -255,12 +303,26 @@ def test_runs_started_while_the_server_is_down_arrive_later(tmp_path: Path, monk
         tracker = get_tracker()
         queued = opskit.search_runs()  # nothing delivered yet
         assert queued == []
-        waiting = set().union(*(digests_in_text(p.read_text()) for p in (store / "mlflow-outbox").glob("*.jsonl")))
-        assert waiting and waiting <= tracker.referenced_digests()  # doctor --repair keeps the queued model blob
+        waiting = set().union(
+            *(digests_in_text(p.read_text()) for p in (store / "mlflow-outbox").glob("*.jsonl"))
+        )
+        assert (
+            waiting and waiting <= tracker.referenced_digests()
+        )  # doctor --repair keeps the queued model blob
         assert tracker.sync() == 2  # type: ignore[attr-defined]
         first, second = opskit.search_runs(order_by=["started_at"])
-        assert (first.name, first.status, first.params, first.metrics) == ("offline", "FINISHED", {"seed": 7}, {"score": 0.5})
-        assert (second.name, second.status, second.metrics, second.error) == ("train", "FINISHED", {"acc": 0.9}, None)
+        assert (first.name, first.status, first.params, first.metrics) == (
+            "offline",
+            "FINISHED",
+            {"seed": 7},
+            {"score": 0.5},
+        )
+        assert (second.name, second.status, second.metrics, second.error) == (
+            "train",
+            "FINISHED",
+            {"acc": 0.9},
+            None,
+        )
         version = opskit.models.get_version("offline-model@staging")
         assert (version.version, version.run_id, version.digest in waiting) == (1, second.id, True)
         assert opskit.load_model("offline-model@staging") == {"w": 1}
@@ -289,23 +351,40 @@ def test_training_is_not_lost_when_the_server_goes_down_before_registration(
             return {"alpha": alpha}
 
         assert train(alpha=0.75) == {"alpha": 0.75}  # version 1, online
-        with pytest.warns(opskit.errors.RegistrationQueued, match="registering model 'outage'.*alias 'production'"):
+        with pytest.warns(
+            opskit.errors.RegistrationQueued, match="registering model 'outage'.*alias 'production'"
+        ):
             assert train(alpha=0.25) == {"alpha": 0.25}
         server.start()
         done = subprocess.run(
-            [str(Path(sys.executable).parent / "opskit"), "sync"], capture_output=True, text=True, env=dict(os.environ),
-            timeout=300, check=False,
+            [str(Path(sys.executable).parent / "opskit"), "sync"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=300,
+            check=False,
         )
         assert done.returncode == 0 and "delivered 1 run" in done.stdout, done.stdout + done.stderr
         second = opskit.search_runs(order_by=["started_at"])[-1]
-        assert (second.status, second.params, second.metrics) == ("FINISHED", {"alpha": 0.25}, {"r2": 0.75})
+        assert (second.status, second.params, second.metrics) == (
+            "FINISHED",
+            {"alpha": 0.25},
+            {"r2": 0.75},
+        )
         version = opskit.models.get_version("outage@production")
         assert (version.version, version.run_id) == (2, second.id)
         assert opskit.load_model("outage@production") == {"alpha": 0.25}
         history = opskit.models.history("outage", "production")
         assert [(c.version, c.previous_version) for c in history] == [(1, None), (2, 1)]
-        client = MlflowClient(tracking_uri=server.url)  # what MLflow itself sees: version 2 belongs to the run
-        assert client.get_run(client.get_model_version("outage", "2").run_id).data.tags["opskit.run_id"] == second.id
+        client = MlflowClient(
+            tracking_uri=server.url
+        )  # what MLflow itself sees: version 2 belongs to the run
+        assert (
+            client.get_run(client.get_model_version("outage", "2").run_id).data.tags[
+                "opskit.run_id"
+            ]
+            == second.id
+        )
         assert not list((store / "mlflow-outbox").glob("*"))
     finally:
         server.stop()
@@ -325,7 +404,12 @@ def test_nothing_is_lost_at_exit_or_from_forked_workers(tracker: str) -> None:
     )
     assert done.returncode == 3, done.stderr
     run = opskit.get_run(done.stdout.split()[0])
-    assert (run.status, run.params, run.metrics, run.tags) == ("FAILED", {"lr": 0.1}, {"loss": 0.5}, {"phase": "eda"})
+    assert (run.status, run.params, run.metrics, run.tags) == (
+        "FAILED",
+        {"lr": 0.1},
+        {"loss": 0.5},
+        {"phase": "eda"},
+    )
     assert "sys.exit(3)" in (run.error or "")
     done = run_python(
         "import multiprocessing, opskit\n"
@@ -347,7 +431,9 @@ def test_nothing_is_lost_at_exit_or_from_forked_workers(tracker: str) -> None:
 
 
 @given(st.text(max_size=20_000), st.text(max_size=20_000))
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_json_documents_split_over_tags_round_trip(first: str, second: str) -> None:
     """A JSON document of any size survives being split over tags, also after a shorter rewrite."""
     from opskit_mlflow.encode import CHUNK, json_tags, read_json

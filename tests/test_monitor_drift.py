@@ -70,7 +70,9 @@ def test_small_samples_report_the_test_and_catch_a_real_shift() -> None:
     report = opskit.monitor.drift(ref, cur)
     assert report.columns["alcohol"].method == "ks" and report.columns["alcohol"].drifted
     assert report.columns["colour"].method == "chisquare" and report.columns["colour"].drifted
-    assert report.columns["alcohol"].threshold == pytest.approx(0.01 / 10)  # alpha / (2 · 5 columns)
+    assert report.columns["alcohol"].threshold == pytest.approx(
+        0.01 / 10
+    )  # alpha / (2 · 5 columns)
     assert not report.columns["acidity"].drifted
 
 
@@ -98,22 +100,34 @@ def test_large_sample_small_real_shift_is_caught() -> None:
     report = opskit.monitor.drift(ref, cur)
     assert report.columns["alcohol"].drifted and not report.columns["alcohol"].missing_drifted
     assert report.columns["sulphates"].drifted and report.columns["sulphates"].missing_drifted
-    assert report.columns["sulphates"].statistics["missing_share_change"] == pytest.approx(0.10, abs=0.01)
+    assert report.columns["sulphates"].statistics["missing_share_change"] == pytest.approx(
+        0.10, abs=0.01
+    )
 
 
 def test_methods_and_thresholds_override_per_column_and_kind() -> None:
     """methods= / thresholds= choose the deciding statistic per column or per kind, used as given."""
     ref, cur = wine(3000, 31), wine(3000, 32, shift=0.3)
     report = opskit.monitor.drift(
-        ref, cur, methods={"alcohol": "psi", "categorical": "psi"}, thresholds={"alcohol": 5.0, "acidity": 0.5}
+        ref,
+        cur,
+        methods={"alcohol": "psi", "categorical": "psi"},
+        thresholds={"alcohol": 5.0, "acidity": 0.5},
     )
     alcohol = report.columns["alcohol"]
-    assert alcohol.method == "psi" and alcohol.threshold == 5.0 and not alcohol.drifted and alcohol.guard is None
+    assert (
+        alcohol.method == "psi"
+        and alcohol.threshold == 5.0
+        and not alcohol.drifted
+        and alcohol.guard is None
+    )
     assert alcohol.statistic == alcohol.statistics["psi"] > 0.05
     assert report.columns["colour"].method == "psi"
     assert report.columns["acidity"].threshold == 0.5
     ks_only = opskit.monitor.drift(ref, cur, methods={"numeric": "ks"})
-    assert ks_only.columns["alcohol"].method == "ks" and ks_only.columns["alcohol"].threshold == 0.05
+    assert (
+        ks_only.columns["alcohol"].method == "ks" and ks_only.columns["alcohol"].threshold == 0.05
+    )
 
 
 def test_bad_input_raises_clear_errors() -> None:
@@ -125,12 +139,18 @@ def test_bad_input_raises_clear_errors() -> None:
         opskit.monitor.drift(ref, cur.drop(columns=["alcohol"]))
     with pytest.raises(opskit.errors.ColumnNotFound, match="'alcohl'"):
         opskit.monitor.drift(ref, cur, methods={"alcohl": "psi"})
-    with pytest.raises(opskit.errors.UnknownDriftMethod, match="'kolmogorov'.*ks, psi, wasserstein"):
+    with pytest.raises(
+        opskit.errors.UnknownDriftMethod, match="'kolmogorov'.*ks, psi, wasserstein"
+    ):
         opskit.monitor.drift(ref, cur, methods={"alcohol": "kolmogorov"})
-    with pytest.raises(opskit.errors.UnknownDriftMethod, match="'chisquare'.*does not apply to numeric"):
+    with pytest.raises(
+        opskit.errors.UnknownDriftMethod, match="'chisquare'.*does not apply to numeric"
+    ):
         opskit.monitor.drift(ref, cur, methods={"alcohol": "chisquare"})
     bad = cur.assign(alcohol=cur["alcohol"].astype(str) + "%")
-    with pytest.raises(opskit.errors.InvalidDataset, match="'alcohol' is numeric in the reference but categorical"):
+    with pytest.raises(
+        opskit.errors.InvalidDataset, match="'alcohol' is numeric in the reference but categorical"
+    ):
         opskit.monitor.drift(ref, bad)
     with pytest.raises(opskit.errors.InvalidDataset, match="no rows"):
         opskit.monitor.drift(ref, cur.iloc[:0])
@@ -185,7 +205,9 @@ def test_profile_json_round_trip_is_exact() -> None:
     assert again.columns["sulphates"].missing == int(ref["sulphates"].isna().sum())
     cur = wine(5000, 82, shift=0.2)
     assert opskit.monitor.drift(prof, cur).to_dict() == opskit.monitor.drift(again, cur).to_dict()
-    assert len(prof.to_json()) < 250_000  # compact: ~40 KB per numeric column at the default sketch size
+    assert (
+        len(prof.to_json()) < 250_000
+    )  # compact: ~40 KB per numeric column at the default sketch size
     assert "50000 rows" in prof.summary() and "<table>" in prof._repr_html_()
 
 
@@ -203,7 +225,9 @@ def test_profile_gives_the_same_verdicts_and_close_statistics() -> None:
             assert abs(a["ks"] - e["ks"]) <= 1 / 2000 + 1e-9, name
             assert a["wasserstein"] == pytest.approx(e["wasserstein"], abs=2e-3), name
             assert a["psi"] == pytest.approx(e["psi"], abs=2e-3), name
-        assert approx.columns["colour"].statistics == pytest.approx(exact.columns["colour"].statistics)
+        assert approx.columns["colour"].statistics == pytest.approx(
+            exact.columns["colour"].statistics
+        )
 
 
 def test_small_columns_are_profiled_exactly() -> None:
@@ -212,7 +236,9 @@ def test_small_columns_are_profiled_exactly() -> None:
     exact = opskit.monitor.drift(ref, cur)
     from_profile = opskit.monitor.drift(opskit.monitor.profile(ref), cur)
     for name, col in exact.columns.items():
-        assert from_profile.columns[name].statistics == pytest.approx(col.statistics, rel=1e-12), name
+        assert from_profile.columns[name].statistics == pytest.approx(col.statistics, rel=1e-12), (
+            name
+        )
 
 
 def test_profile_caps_categories_and_pools_the_rest() -> None:
@@ -248,7 +274,11 @@ def test_parquet_current_is_streamed_and_matches_in_memory(tmp_path: Path) -> No
     folder = tmp_path / "live"
     folder.mkdir()
     for i, part in enumerate(np.array_split(np.arange(len(cur)), 3)):
-        pq.write_table(pa.Table.from_pandas(cur.iloc[part], preserve_index=False), folder / f"part-{i}.parquet", row_group_size=5000)
+        pq.write_table(
+            pa.Table.from_pandas(cur.iloc[part], preserve_index=False),
+            folder / f"part-{i}.parquet",
+            row_group_size=5000,
+        )
     for reference in (ref, opskit.monitor.profile(ref)):
         streamed = opskit.monitor.drift(reference, folder)
         in_memory = opskit.monitor.drift(reference, cur)
@@ -260,16 +290,24 @@ def test_parquet_current_is_streamed_and_matches_in_memory(tmp_path: Path) -> No
             assert s["wasserstein"] == pytest.approx(m["wasserstein"], abs=5e-3), name
             assert s["psi"] == pytest.approx(m["psi"], abs=1e-3), name
             assert s["missing_share_current"] == m["missing_share_current"], name
-        assert streamed.columns["colour"].statistics == pytest.approx(in_memory.columns["colour"].statistics)
-        assert streamed.columns["quality"].statistics["ks"] == pytest.approx(in_memory.columns["quality"].statistics["ks"], abs=1e-12)
+        assert streamed.columns["colour"].statistics == pytest.approx(
+            in_memory.columns["colour"].statistics
+        )
+        assert streamed.columns["quality"].statistics["ks"] == pytest.approx(
+            in_memory.columns["quality"].statistics["ks"], abs=1e-12
+        )
 
 
-def test_parquet_streaming_reads_batches_not_the_whole_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parquet_streaming_reads_batches_not_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The Parquet reader sees record batches of bounded size, never one whole table."""
     from opskit.monitor import data as data_module
 
     path = tmp_path / "live.parquet"
-    pq.write_table(pa.Table.from_pandas(wine(30_000, 111), preserve_index=False), path, row_group_size=4000)
+    pq.write_table(
+        pa.Table.from_pandas(wine(30_000, 111), preserve_index=False), path, row_group_size=4000
+    )
     sizes: list[int] = []
     original = data_module._batches
 
@@ -292,7 +330,9 @@ def test_parquet_errors_name_the_path_and_column(tmp_path: Path) -> None:
     ref = wine(100, 121)[["alcohol", "colour"]]
     with pytest.raises(opskit.errors.ColumnNotFound, match="'colour'.*live.parquet"):
         opskit.monitor.drift(ref, path)
-    with pytest.raises(opskit.errors.InvalidDataset, match="'alcohol' is numeric in the reference but string"):
+    with pytest.raises(
+        opskit.errors.InvalidDataset, match="'alcohol' is numeric in the reference but string"
+    ):
         opskit.monitor.drift(ref[["alcohol"]], path)
     with pytest.raises(opskit.errors.InvalidDataset, match="cannot read"):
         opskit.monitor.drift(ref, tmp_path / "nothing-here.parquet")
@@ -318,12 +358,17 @@ def test_plugin_drift_method_is_selectable() -> None:
     pm = get_plugin_manager()
     pm.register(MeanShift(), name="mean-shift")
     try:
-        report = opskit.monitor.drift(wine(2000, 131), wine(2000, 132, shift=0.5), methods={"numeric": "mean_shift"})
+        report = opskit.monitor.drift(
+            wine(2000, 131), wine(2000, 132, shift=0.5), methods={"numeric": "mean_shift"}
+        )
     finally:
         pm.unregister(name="mean-shift")
     col = report.columns["alcohol"]
     assert col.method == "mean_shift" and col.threshold == 0.25 and col.drifted
-    assert col.statistic == pytest.approx(0.5 / 1.1, rel=0.15) and col.statistics["mean_shift"] == col.statistic
+    assert (
+        col.statistic == pytest.approx(0.5 / 1.1, rel=0.15)
+        and col.statistics["mean_shift"] == col.statistic
+    )
     assert not report.columns["acidity"].drifted
 
 
@@ -342,7 +387,9 @@ def test_builtin_methods_come_through_the_hook_and_duplicates_name_both_plugins(
     pm.register(Dup(), name="dup-plugin")
     with pytest.raises(opskit.errors.DuplicateDriftMethod, match="'ks'") as info:
         drift_methods(pm)
-    assert "'opskit.builtins.drift_methods'" in str(info.value) and "'dup-plugin'" in str(info.value)
+    assert "'opskit.builtins.drift_methods'" in str(info.value) and "'dup-plugin'" in str(
+        info.value
+    )
 
 
 def test_monitor_package_imports_lightly() -> None:
@@ -374,7 +421,9 @@ def test_drift_leaves_the_warning_filters_as_they_were() -> None:
 
     before = list(warnings.filters)
     rng = np.random.default_rng(151)
-    frames = [pd.DataFrame({f"c{i}": rng.integers(0, 3, size=n) for i in range(8)}) for n in (1000, 997)]
+    frames = [
+        pd.DataFrame({f"c{i}": rng.integers(0, 3, size=n) for i in range(8)}) for n in (1000, 997)
+    ]
     opskit.monitor.drift(frames[0].astype(float), frames[1].astype(float))
     assert warnings.filters == before
 
@@ -383,8 +432,18 @@ def test_categorical_dtype_with_unused_categories_and_mixed_types() -> None:
     """Unused categories of a pandas Categorical are ignored; 1 and "1" are the same category."""
     rng = np.random.default_rng(161)
     values = rng.choice(["a", "b"], size=400)
-    ref = pd.DataFrame({"c": pd.Categorical(values, categories=["a", "b", "never"]), "m": pd.Series([1, "1", "x", "x"] * 100, dtype=object)})
-    cur = pd.DataFrame({"c": pd.Categorical(rng.choice(["a", "b"], size=400), categories=["a", "b", "unused"]), "m": ["1", "x"] * 200})
+    ref = pd.DataFrame(
+        {
+            "c": pd.Categorical(values, categories=["a", "b", "never"]),
+            "m": pd.Series([1, "1", "x", "x"] * 100, dtype=object),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "c": pd.Categorical(rng.choice(["a", "b"], size=400), categories=["a", "b", "unused"]),
+            "m": ["1", "x"] * 200,
+        }
+    )
     report = opskit.monitor.drift(ref, cur)
     col = report.columns["c"]
     assert col.kind == "categorical" and math.isfinite(col.statistic) and not col.drifted

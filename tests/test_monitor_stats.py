@@ -66,14 +66,20 @@ def test_wasserstein_matches_scipy(a: list[float], b: list[float]) -> None:
 def test_weighted_columns_match_scipy(a: list[float], b: list[float], data: st.DataObject) -> None:
     """With weights (binned or sketched columns), KS and Wasserstein equal scipy's weighted forms."""
     a_s, b_s = np.unique(a), np.unique(b)
-    wa = np.array(data.draw(st.lists(st.integers(1, 9), min_size=a_s.size, max_size=a_s.size)), dtype=float)
-    wb = np.array(data.draw(st.lists(st.integers(1, 9), min_size=b_s.size, max_size=b_s.size)), dtype=float)
+    wa = np.array(
+        data.draw(st.lists(st.integers(1, 9), min_size=a_s.size, max_size=a_s.size)), dtype=float
+    )
+    wb = np.array(
+        data.draw(st.lists(st.integers(1, 9), min_size=b_s.size, max_size=b_s.size)), dtype=float
+    )
     ref = NumericData(a_s, int(wa.sum()), exact=False, weights=wa)
     cur = NumericData(b_s, int(wb.sum()), exact=False, weights=wb)
     d, w = numeric_distances(ref, cur)
     assert close(w, stats.wasserstein_distance(a_s, b_s, wa, wb))
     # The same weighted samples, expanded into repeated observations, give scipy's KS statistic.
-    assert close(d, stats.ks_2samp(np.repeat(a_s, wa.astype(int)), np.repeat(b_s, wb.astype(int))).statistic)
+    assert close(
+        d, stats.ks_2samp(np.repeat(a_s, wa.astype(int)), np.repeat(b_s, wb.astype(int))).statistic
+    )
 
 
 def test_large_samples_use_scipys_asymptotic_pvalue() -> None:
@@ -113,7 +119,10 @@ def test_jensen_shannon_matches_scipy(ref: dict[str, int], cur: dict[str, int]) 
     keys = sorted(set(ref) | set(cur))
     p = np.array([ref.get(k, 0) for k in keys], dtype=float)
     q = np.array([cur.get(k, 0) for k in keys], dtype=float)
-    assert close(jensen_shannon(CategoricalData(ref), CategoricalData(cur)), float(jensenshannon(p, q, base=2)))
+    assert close(
+        jensen_shannon(CategoricalData(ref), CategoricalData(cur)),
+        float(jensenshannon(p, q, base=2)),
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -121,8 +130,12 @@ def test_jensen_shannon_matches_scipy(ref: dict[str, int], cur: dict[str, int]) 
 def test_psi_numeric_matches_formula_on_numpy_quantile_bins(a: list[float], b: list[float]) -> None:
     """Numeric PSI equals Σ(c-r)ln(c/r) on bins cut at numpy's reference deciles (shares floored at 1e-4)."""
     edges = np.unique(np.quantile(a, np.arange(1, 10) / 10))
-    r = np.diff(np.concatenate(([0], np.searchsorted(np.sort(a), edges, "right"), [len(a)]))) / len(a)
-    c = np.diff(np.concatenate(([0], np.searchsorted(np.sort(b), edges, "right"), [len(b)]))) / len(b)
+    r = np.diff(np.concatenate(([0], np.searchsorted(np.sort(a), edges, "right"), [len(a)]))) / len(
+        a
+    )
+    c = np.diff(np.concatenate(([0], np.searchsorted(np.sort(b), edges, "right"), [len(b)]))) / len(
+        b
+    )
     r, c = np.maximum(r, 1e-4), np.maximum(c, 1e-4)
     expected = float(np.sum((c - r) * np.log(c / r)))
     assert close(psi_numeric(NumericData.from_values(a), NumericData.from_values(b)), expected)
@@ -133,7 +146,10 @@ def test_psi_known_values() -> None:
     same = CategoricalData({"a": 50, "b": 50})
     assert psi_categorical(same, same) == 0.0
     shifted = CategoricalData({"a": 80, "b": 20})
-    assert close(psi_categorical(same, shifted), (0.8 - 0.5) * math.log(0.8 / 0.5) + (0.2 - 0.5) * math.log(0.2 / 0.5))
+    assert close(
+        psi_categorical(same, shifted),
+        (0.8 - 0.5) * math.log(0.8 / 0.5) + (0.2 - 0.5) * math.log(0.2 / 0.5),
+    )
 
 
 def test_missing_share_change_is_two_proportion_test() -> None:
@@ -157,7 +173,9 @@ def test_empty_column_is_refused() -> None:
     st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=300),
     st.integers(2, 200),
 )
-def test_profile_ks_is_within_the_documented_bound(a: list[float], b: list[float], sketch_size: int) -> None:
+def test_profile_ks_is_within_the_documented_bound(
+    a: list[float], b: list[float], sketch_size: int
+) -> None:
     """KS from a profile differs from exact KS by at most 1/sketch_size (+1.5/n for uneven bins)."""
     import pandas as pd
 

@@ -54,7 +54,24 @@ def test_any_text_parses_or_raises_invalid_model_ref(text: str) -> None:
         assert ModelRef.parse(str(ref)) == ref
 
 
-@pytest.mark.parametrize("bad", ["", " ", "wine:0", "wine:-1", "wine:x", "wine@", "@prod", "wine@1x", "wi ne", "wine@latest", "-wine", None, 3])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        " ",
+        "wine:0",
+        "wine:-1",
+        "wine:x",
+        "wine@",
+        "@prod",
+        "wine@1x",
+        "wi ne",
+        "wine@latest",
+        "-wine",
+        None,
+        3,
+    ],
+)
 def test_bad_refs_raise_invalid_model_ref(bad: object) -> None:
     """Malformed references raise InvalidModelRef (also a ValueError) naming the forms."""
     with pytest.raises(opskit.InvalidModelRef, match="name@production") as info:
@@ -82,7 +99,10 @@ def test_valid_keys_accepted(key: str) -> None:
     assert validate_key(key) == key
 
 
-@pytest.mark.parametrize("bad", ["", "a\nb", "x" * 251, "a..b", "/abs", "tab\t", "é", "a//b", "a/", "./a", "a/./b", ".", "a/."])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "a\nb", "x" * 251, "a..b", "/abs", "tab\t", "é", "a//b", "a/", "./a", "a/./b", ".", "a/."],
+)
 def test_bad_keys(bad: str) -> None:
     """Param/metric/tag keys outside the allowed set raise InvalidName."""
     with pytest.raises(opskit.InvalidName):
@@ -93,8 +113,25 @@ def test_bad_keys(bad: str) -> None:
 
 # Characters that matter to one tracker or the other: separators, dots, colons, non-ASCII, controls.
 _NAME_CHARS = st.sampled_from([*"aZv09_-./: ", "ä", "ß", "\t", "\n", "@", "%", "'", "`"])
-_any_names = st.text(_NAME_CHARS, min_size=0, max_size=12) | st.text(max_size=12) | st.sampled_from(
-    ["v1", "V22", "latest", "Latest", "v1x", "a" * 250, "a" * 251, "a" * 200, "a" * 201, ".", "a/.", "x//y"]
+_any_names = (
+    st.text(_NAME_CHARS, min_size=0, max_size=12)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "v1",
+            "V22",
+            "latest",
+            "Latest",
+            "v1x",
+            "a" * 250,
+            "a" * 251,
+            "a" * 200,
+            "a" * 201,
+            ".",
+            "a/.",
+            "x//y",
+        ]
+    )
 )
 
 
@@ -117,9 +154,15 @@ def test_every_key_opskit_accepts_mlflow_accepts(name: str) -> None:
         validate_key(name)
     except opskit.InvalidName:
         return
-    for check in (validation._validate_param_name, validation._validate_metric_name, validation._validate_tag_name):
+    for check in (
+        validation._validate_param_name,
+        validation._validate_metric_name,
+        validation._validate_tag_name,
+    ):
         assert _mlflow_accepts(check, name)
-    assert _mlflow_accepts(validation._validate_length_limit, "key", validation.MAX_ENTITY_KEY_LENGTH, name)
+    assert _mlflow_accepts(
+        validation._validate_length_limit, "key", validation.MAX_ENTITY_KEY_LENGTH, name
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -137,7 +180,9 @@ def test_every_alias_opskit_accepts_mlflow_accepts(name: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(_any_names, st.sampled_from(["", "t0123456789ab"]))
-def test_every_model_and_experiment_name_opskit_accepts_mlflow_accepts(name: str, namespace: str) -> None:
+def test_every_model_and_experiment_name_opskit_accepts_mlflow_accepts(
+    name: str, namespace: str
+) -> None:
     """Model and experiment names opskit accepts pass MLflow's checks and fit its columns, with a namespace prefix."""
     validation = pytest.importorskip("mlflow.utils.validation")
     full = f"{namespace}.{name}" if namespace else name

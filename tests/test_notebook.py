@@ -32,7 +32,9 @@ CELLS = [
 def test_notebook_trains_and_a_new_process_loads_the_model(tmp_path: Path, store: Path) -> None:
     """Cells run under a real kernel; the run has the cell source; another process loads the model."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in CELLS])
-    client = NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     printed = nb.cells[3].outputs[0]["text"].split(maxsplit=2)
     run_id, ref, predictions = printed[0], printed[1], printed[2].strip()

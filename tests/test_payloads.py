@@ -16,7 +16,10 @@ from opskit.serve.validation import validate
 
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
 values = st.one_of(
-    st.integers(-(2**40), 2**40), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=5), st.booleans()
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.booleans(),
 )
 
 
@@ -62,12 +65,18 @@ def test_predict_accepts_records_or_one_record(table: Table) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
     max_leaves=15,
 )
 wrapped = st.one_of(
     json_values,
-    st.builds(lambda k, v: {k: v}, st.sampled_from(["dataframe_split", "dataframe_records", "instances", "inputs"]), json_values),
+    st.builds(
+        lambda k, v: {k: v},
+        st.sampled_from(["dataframe_split", "dataframe_records", "instances", "inputs"]),
+        json_values,
+    ),
 )
 
 
@@ -95,10 +104,21 @@ def test_arbitrary_bytes_are_json_or_invalid_payload(body: bytes) -> None:
         assert "JSON" in message
 
 
-SCHEMA = Schema((ColumnSpec("a", "float64"), ColumnSpec("b", "int64"), ColumnSpec("c", "object"), ColumnSpec("d", "bool")))
+SCHEMA = Schema(
+    (
+        ColumnSpec("a", "float64"),
+        ColumnSpec("b", "int64"),
+        ColumnSpec("c", "object"),
+        ColumnSpec("d", "bool"),
+    )
+)
 
 
-@given(st.permutations(["a", "b", "c", "d"]), st.floats(allow_nan=False, allow_infinity=False), st.integers(-1000, 1000))
+@given(
+    st.permutations(["a", "b", "c", "d"]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-1000, 1000),
+)
 def test_validation_reorders_columns_to_the_schema(order: list[str], a: float, b: int) -> None:
     """Columns in any order come back in schema order with their values."""
     row = {"a": a, "b": b, "c": "x", "d": True}
@@ -119,7 +139,9 @@ def test_validation_reorders_columns_to_the_schema(order: list[str], a: float, b
         (("a", "b", "c", "d"), [True, 2, "x", True], "a"),
     ],
 )
-def test_validation_errors_name_the_field(columns: tuple[str, ...], row: list[Any], field: str) -> None:
+def test_validation_errors_name_the_field(
+    columns: tuple[str, ...], row: list[Any], field: str
+) -> None:
     """Missing, extra and wrongly typed columns raise InvalidPayload naming the column."""
     with pytest.raises(InvalidPayload, match=field) as info:
         validate(Table(columns, [row]), SCHEMA)

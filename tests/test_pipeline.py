@@ -18,10 +18,19 @@ from opskit.tracking.decorators import RunOptions, TrainOptions
 
 def _keywords(fn: Any) -> set[str]:
     """The keyword-only parameters of *fn*'s keyword overload (the one that takes options)."""
-    (options,) = [o for o in typing.get_overloads(fn) if any(
-        p.kind is inspect.Parameter.KEYWORD_ONLY for p in inspect.signature(o).parameters.values()
-    )]
-    return {n for n, p in inspect.signature(options).parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    (options,) = [
+        o
+        for o in typing.get_overloads(fn)
+        if any(
+            p.kind is inspect.Parameter.KEYWORD_ONLY
+            for p in inspect.signature(o).parameters.values()
+        )
+    ]
+    return {
+        n
+        for n, p in inspect.signature(options).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
 
 
 def test_every_option_is_declared_once_in_its_record_and_offered_by_the_overloads() -> None:
@@ -51,14 +60,18 @@ def test_options_are_checked_and_frozen_at_decoration_time() -> None:
         return {}
 
     options = fit.__opskit__  # type: ignore[attr-defined]
-    assert isinstance(options, TrainOptions) and options.model == "frozen" and options.schema is None
+    assert (
+        isinstance(options, TrainOptions) and options.model == "frozen" and options.schema is None
+    )
     tags["team"] = "b"
     assert options.tags == {"team": "a"}
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         options.model = "other"
 
 
-def test_a_raising_before_call_stage_stops_the_call_and_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_raising_before_call_stage_stops_the_call_and_fails_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """What a data check in the before-call seam does: the function is not called, the run ends FAILED, nothing registered."""
     called: list[int] = []
 
@@ -130,15 +143,39 @@ def test_a_train_function_returning_none_warns_at_the_callers_line() -> None:
     ("old", "new", "names"),
     [
         ("opskit.sdk.decorators", "opskit.tracking.decorators", ["train", "track"]),
-        ("opskit.sdk.decorators", "opskit.registry.register",
-         ["register_model", "register_version", "model_signature", "explicit_signature"]),
-        ("opskit.sdk.context", "opskit.tracking.context",
-         ["ActiveRun", "active_run", "start_run", "log_metric", "log_metrics", "log_param", "log_params",
-          "set_tag", "set_tags", "log_artifact", "new_run", "last_run_id"]),
-        ("opskit.sdk.runs", "opskit.tracking.runs", ["get_run", "last_run", "search_runs", "DEFAULT_LIMIT"]),
+        (
+            "opskit.sdk.decorators",
+            "opskit.registry.register",
+            ["register_model", "register_version", "model_signature", "explicit_signature"],
+        ),
+        (
+            "opskit.sdk.context",
+            "opskit.tracking.context",
+            [
+                "ActiveRun",
+                "active_run",
+                "start_run",
+                "log_metric",
+                "log_metrics",
+                "log_param",
+                "log_params",
+                "set_tag",
+                "set_tags",
+                "log_artifact",
+                "new_run",
+                "last_run_id",
+            ],
+        ),
+        (
+            "opskit.sdk.runs",
+            "opskit.tracking.runs",
+            ["get_run", "last_run", "search_runs", "DEFAULT_LIMIT"],
+        ),
     ],
 )
-def test_old_import_paths_are_shims_to_the_new_modules(old: str, new: str, names: list[str]) -> None:
+def test_old_import_paths_are_shims_to_the_new_modules(
+    old: str, new: str, names: list[str]
+) -> None:
     """Every name importable from the old opskit.sdk paths is the very object of its new home; the shim says so."""
     shim, home = importlib.import_module(old), importlib.import_module(new)
     for name in names:

@@ -38,13 +38,20 @@ class Recorder:
 
     @opskit.hookimpl
     def register_drift_methods(self, register: Any) -> None:
-        register("recorder_range", lambda ref, cur: (float(cur.values[-1] - ref.values[-1]), None), kinds=("numeric",), threshold=1.0)
+        register(
+            "recorder_range",
+            lambda ref, cur: (float(cur.values[-1] - ref.values[-1]), None),
+            kinds=("numeric",),
+            threshold=1.0,
+        )
         self.calls.append(("register_drift_methods", None))
 
     @opskit.hookimpl
     def serialize_model(self, model: object) -> SerializedModel | None:
         if isinstance(model, Weights):
-            return SerializedModel("weights", ",".join(map(str, model.values)).encode(), {"n": len(model.values)})
+            return SerializedModel(
+                "weights", ",".join(map(str, model.values)).encode(), {"n": len(model.values)}
+            )
         return None
 
     @opskit.hookimpl
@@ -57,7 +64,9 @@ class Recorder:
     @opskit.hookimpl
     def fingerprint_data(self, name: str, value: object) -> DataInput | None:
         if isinstance(value, Weights):
-            return DataInput(name=name, kind="weights", digest="sha256:" + "0" * 64, shape=(len(value.values),))
+            return DataInput(
+                name=name, kind="weights", digest="sha256:" + "0" * 64, shape=(len(value.values),)
+            )
         return None
 
     @opskit.hookimpl
@@ -84,7 +93,9 @@ class Recorder:
 
     @opskit.hookimpl
     def after_alias_changed(self, change: AliasChange) -> None:
-        self.calls.append(("after_alias_changed", (change.alias, change.previous_version, change.version)))
+        self.calls.append(
+            ("after_alias_changed", (change.alias, change.previous_version, change.version))
+        )
 
     @opskit.hookimpl
     def after_deploy(self, deployment: Any) -> None:
@@ -118,7 +129,9 @@ def test_every_hook_is_documented_with_its_signature() -> None:
     """Guard: docs/plugins.md has a heading with each hook's exact signature."""
     docs = (ROOT / "docs" / "plugins.md").read_text()
     missing = [name for name in HOOK_NAMES if f"### `{hook_signature(name)}`" not in docs]
-    assert missing == [], f"document these hooks in docs/plugins.md: {[hook_signature(n) for n in missing]}"
+    assert missing == [], (
+        f"document these hooks in docs/plugins.md: {[hook_signature(n) for n in missing]}"
+    )
 
 
 def test_lifecycle_and_firstresult_hooks_are_called() -> None:
@@ -174,13 +187,19 @@ def test_registration_hooks_fill_the_registry() -> None:
     assert registry.names("target") == ["docker", "echo", "local"]
     assert registry.for_scheme("storage", "file").name == "local"
     assert registry.for_scheme("storage", "s3").name == "fsspec"
-    assert {c for c, _ in recorder.calls} == {"register_trackers", "register_storages", "register_targets"}
+    assert {c for c, _ in recorder.calls} == {
+        "register_trackers",
+        "register_storages",
+        "register_targets",
+    }
     from opskit.monitor.methods import drift_methods
     from opskit.monitor.stats import NumericData
 
     methods = drift_methods(pm)
     assert methods["recorder_range"].plugin == pm.get_name(recorder) and "ks" in methods
-    assert methods["recorder_range"].compute(NumericData.from_values([1, 2]), NumericData.from_values([1, 5])) == (3.0, None)
+    assert methods["recorder_range"].compute(
+        NumericData.from_values([1, 2]), NumericData.from_values([1, 5])
+    ) == (3.0, None)
     assert ("register_drift_methods", None) in recorder.calls
     with pytest.raises(opskit.UnknownBackend, match="opskit-ml\\[s3\\]"):
         registry.for_scheme("storage", "nosuchscheme")
@@ -198,7 +217,9 @@ def test_duplicate_backend_names_both_plugins() -> None:
     pm.register(Dup(), name="dup-plugin")
     with pytest.raises(opskit.DuplicateBackend, match="tracker named 'local'") as info:
         build_registry(pm)
-    assert "'opskit.builtins.local_tracker'" in str(info.value) and "'dup-plugin'" in str(info.value)
+    assert "'opskit.builtins.local_tracker'" in str(info.value) and "'dup-plugin'" in str(
+        info.value
+    )
 
 
 def test_misspelled_hook_is_caught() -> None:
@@ -217,7 +238,9 @@ def test_misspelled_hook_is_caught() -> None:
         pm.check_pending()
 
 
-def _make_distribution(site: Path, body: str, *, name: str = "opskit-testplugin", module: str = "opskit_testplugin") -> None:
+def _make_distribution(
+    site: Path, body: str, *, name: str = "opskit-testplugin", module: str = "opskit_testplugin"
+) -> None:
     """Write an installed distribution (module + .dist-info with an opskit entry point) into *site*."""
     (site / f"{module}.py").write_text(textwrap.dedent(body))
     info = site / f"{name.replace('-', '_')}-0.1.dist-info"
@@ -301,11 +324,19 @@ def test_broken_plugin_fails_loudly_and_can_be_disabled(tmp_path: Path) -> None:
     code = "import opskit\nprint([p.name for p in opskit.plugins.list_plugins() if p.name == 'testplugin'])"
     failed = run_python(code, env={"PYTHONPATH": str(site)}, check=False)
     assert failed.returncode != 0
-    assert "opskit-testplugin" in failed.stderr and "OPSKIT_DISABLE_PLUGINS=testplugin" in failed.stderr
+    assert (
+        "opskit-testplugin" in failed.stderr
+        and "OPSKIT_DISABLE_PLUGINS=testplugin" in failed.stderr
+    )
     # Other installed plugins (opskit-mlflow in the test environment) still load; the disabled one does not.
-    loaded = run_python(code, env={"PYTHONPATH": str(site), "OPSKIT_DISABLE_PLUGINS": "testplugin"}).stdout
+    loaded = run_python(
+        code, env={"PYTHONPATH": str(site), "OPSKIT_DISABLE_PLUGINS": "testplugin"}
+    ).stdout
     assert "testplugin" not in loaded
-    assert run_python(code, env={"PYTHONPATH": str(site), "OPSKIT_LOAD_PLUGINS": ""}).stdout.strip() == "[]"
+    assert (
+        run_python(code, env={"PYTHONPATH": str(site), "OPSKIT_LOAD_PLUGINS": ""}).stdout.strip()
+        == "[]"
+    )
 
 
 def test_trace_hooks_logs_calls() -> None:

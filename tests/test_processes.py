@@ -46,7 +46,9 @@ def test_four_processes_fifty_runs_each(store: Path) -> None:
     runs = opskit.search_runs(limit=1000)
     assert len(runs) == 200
     assert {r.status for r in runs} == {"FINISHED"}
-    assert sorted((r.params["worker"], r.params["i"]) for r in runs) == [(w, i) for w in range(4) for i in range(50)]
+    assert sorted((r.params["worker"], r.params["i"]) for r in runs) == [
+        (w, i) for w in range(4) for i in range(50)
+    ]
     assert all(r.metrics["final"] == float(r.params["i"]) for r in runs)
     assert all(len(r.metric_history("loss")) == 5 for r in runs[:20])
 
@@ -107,7 +109,10 @@ def test_cli_runs_and_models(trained: str) -> None:
     assert "staging→2" in _cli("models", "list").stdout
     model = json.loads(_cli("models", "show", "cli-model", "--json").stdout)
     assert [v["version"] for v in model["versions"]] == [1, 2]
-    assert _cli("models", "set-alias", "cli-model", "staging", "1").stdout.strip() == "cli-model@staging: 2 → 1"
+    assert (
+        _cli("models", "set-alias", "cli-model", "staging", "1").stdout.strip()
+        == "cli-model@staging: 2 → 1"
+    )
     assert opskit.models.get("cli-model").aliases == {"staging": 1}
 
 
@@ -126,7 +131,10 @@ def test_cli_errors_are_clear_and_exit_2() -> None:
 def test_cli_plugins_lists_builtins_and_active_backends() -> None:
     """`opskit plugins` shows the built-in plugins, backends and active tracker/storage."""
     data = json.loads(_cli("plugins", "--json").stdout)
-    assert {p["name"] for p in data["plugins"]} >= {"opskit.builtins.local_tracker", "opskit.builtins.serializers"}
+    assert {p["name"] for p in data["plugins"]} >= {
+        "opskit.builtins.local_tracker",
+        "opskit.builtins.serializers",
+    }
     assert data["active"]["tracker"] == "local" and data["active"]["storage"] == "local"
     assert "active tracker: local" in _cli("plugins").stdout
 
@@ -176,7 +184,11 @@ def _assert_all_points(run_id: str) -> opskit.Run:
     assert run.params == {"lr": 0.1, "layers": [64, 32]}
     assert run.tags == {"phase": "eda"}
     assert run.metrics == {"loss": pytest.approx(1 / 3)}
-    assert [(p.step, p.value) for p in run.metric_history("loss")] == [(0, 1.0), (1, 0.5), (2, pytest.approx(1 / 3))]
+    assert [(p.step, p.value) for p in run.metric_history("loss")] == [
+        (0, 1.0),
+        (1, 0.5),
+        (2, pytest.approx(1 / 3)),
+    ]
     return run
 
 
@@ -196,13 +208,19 @@ def test_a_run_never_ended_keeps_everything_and_gets_an_honest_status(ending: st
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_a_terminating_signal_writes_everything_and_marks_the_run_killed(sig: signal.Signals) -> None:
+def test_a_terminating_signal_writes_everything_and_marks_the_run_killed(
+    sig: signal.Signals,
+) -> None:
     """SIGTERM/SIGHUP (and SIGINT with its default disposition) write every point; the run ends KILLED by that signal."""
     code = _UNENDED + "import signal\n"
-    if sig == signal.SIGINT:  # a process started in the background of a shell: SIGINT is not KeyboardInterrupt
+    if (
+        sig == signal.SIGINT
+    ):  # a process started in the background of a shell: SIGINT is not KeyboardInterrupt
         code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n" + code
     code += "sys.stdin.read()\n"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
     proc.send_signal(sig)
@@ -219,9 +237,7 @@ def test_a_signal_handler_of_the_program_still_decides() -> None:
     code = (
         "import signal, sys\n"
         "stop = []\n"
-        "signal.signal(signal.SIGTERM, lambda s, f: stop.append(s))\n"
-        + _UNENDED
-        + "import time\n"
+        "signal.signal(signal.SIGTERM, lambda s, f: stop.append(s))\n" + _UNENDED + "import time\n"
         "while not stop:\n"
         "    time.sleep(0.01)\n"
         "opskit.log_metric('after', 1.0)\n"
@@ -242,7 +258,9 @@ def test_a_signal_handler_of_the_program_still_decides() -> None:
 def test_points_are_written_within_about_a_second_without_another_log_call() -> None:
     """Another process sees a point (and the params/tags) while the writer is still alive and logs nothing more."""
     code = _UNENDED + "sys.stdin.read()\n"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdin is not None
     try:
         run_id = proc.stdout.readline().strip()
@@ -378,7 +396,9 @@ def test_doctor_repair_keeps_the_prediction_log_of_a_deployment(store: Path) -> 
     dep = opskit.deploy("logged@production", name="logged", log_sample=1.0, poll_interval=0.3)
     try:
         assert dep.url is not None
-        answer = httpx.post(f"{dep.url}/predict", json=X.iloc[:3].to_dict(orient="records"), timeout=60)
+        answer = httpx.post(
+            f"{dep.url}/predict", json=X.iloc[:3].to_dict(orient="records"), timeout=60
+        )
         assert answer.status_code == 200
         records: list[dict[str, object]] = []
         for _ in range(300):  # bounded wait for the background batch (at most 30 s)
@@ -415,7 +435,9 @@ def test_doctor_repair_keeps_blobs_of_every_kind_of_record(store: Path) -> None:
     orphan = storage.put_bytes(b"nobody points at me")
     tracker = get_tracker()
     tracker.put_state("my-plugin.batches", "b1", {"batches": [{"meta": {"blob": nested.digest}}]})
-    tracker.put_state("deployment-like", "d1", {"digest": flat.digest, "note": f"see {orphan.digest}!"})
+    tracker.put_state(
+        "deployment-like", "d1", {"digest": flat.digest, "note": f"see {orphan.digest}!"}
+    )
     referenced = tracker.referenced_digests()
     assert {nested.digest, flat.digest} <= referenced
     assert orphan.digest not in referenced  # mentioned inside a sentence is not a reference
@@ -453,7 +475,9 @@ def test_pool_terminate_never_waits_for_a_worker_that_missed_its_signal() -> Non
     assert run.status == "FINISHED" and len(run.metric_history("k")) == 320
 
 
-def test_a_run_sent_to_spawned_workers_is_a_handle_that_writes_or_refuses_clearly(tmp_path: Path) -> None:
+def test_a_run_sent_to_spawned_workers_is_a_handle_that_writes_or_refuses_clearly(
+    tmp_path: Path,
+) -> None:
     """A run passed to spawn-pool workers: their 4 points arrive; a worker configured for another store raises ConfigError."""
     script = tmp_path / "spawned.py"
     script.write_text(
@@ -483,7 +507,14 @@ def test_a_run_sent_to_spawned_workers_is_a_handle_that_writes_or_refuses_clearl
             """
         )
     )
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     refused, run_id = done.stdout.strip().split("\n")
     assert refused.startswith("refused:") and "other-store" in refused and "OPSKIT_HOME" in refused

@@ -30,10 +30,33 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The 25 methods (and ``name``) of the one ``Tracker`` protocol before the split: annotations rely on them.
 TRACKER_MEMBERS = {
-    "name", "create_run", "log_params", "log_metrics", "set_tags", "log_inputs", "log_artifacts", "end_run", "flush",
-    "get_run", "search_runs", "metric_history", "mark_stale_runs", "register_model_version", "list_models",
-    "get_model", "get_model_version", "set_alias", "delete_alias", "alias_history", "events", "put_state", "get_state",
-    "list_state", "delete_state", "referenced_digests", "close",
+    "name",
+    "create_run",
+    "log_params",
+    "log_metrics",
+    "set_tags",
+    "log_inputs",
+    "log_artifacts",
+    "end_run",
+    "flush",
+    "get_run",
+    "search_runs",
+    "metric_history",
+    "mark_stale_runs",
+    "register_model_version",
+    "list_models",
+    "get_model",
+    "get_model_version",
+    "set_alias",
+    "delete_alias",
+    "alias_history",
+    "events",
+    "put_state",
+    "get_state",
+    "list_state",
+    "delete_state",
+    "referenced_digests",
+    "close",
 }
 
 
@@ -43,7 +66,9 @@ def members(protocol: type) -> set[str]:
     for cls in protocol.__mro__:
         if cls in (object, Protocol) or not getattr(cls, "_is_protocol", False):
             continue
-        found |= {n for n in vars(cls) if not n.startswith("_")} | set(getattr(cls, "__annotations__", {}))
+        found |= {n for n in vars(cls) if not n.startswith("_")} | set(
+            getattr(cls, "__annotations__", {})
+        )
     return found
 
 
@@ -63,9 +88,16 @@ def test_old_and_new_import_paths_resolve_to_the_same_protocols() -> None:
     import opskit.tracker
 
     assert opskit.tracker.Tracker is Tracker
-    assert (opskit.tracker.RunTracker, opskit.tracker.RegistryTracker, opskit.tracker.StateStore) == (RunTracker, RegistryTracker, StateStore)
+    assert (
+        opskit.tracker.RunTracker,
+        opskit.tracker.RegistryTracker,
+        opskit.tracker.StateStore,
+    ) == (RunTracker, RegistryTracker, StateStore)
     assert opskit.tracker.SupportsSync is SupportsSync
-    assert opskit.storage.Storage is Storage and opskit.storage.SupportsUploadCleanup is SupportsUploadCleanup
+    assert (
+        opskit.storage.Storage is Storage
+        and opskit.storage.SupportsUploadCleanup is SupportsUploadCleanup
+    )
     assert opskit.storage.SupportsBlobAge is SupportsBlobAge
 
 
@@ -92,12 +124,20 @@ def test_built_in_and_plugin_backends_declare_their_contracts() -> None:
     capabilities = {SupportsSync, SupportsUploadCleanup, SupportsBlobAge, SupportsOptions}
     for cls, protocols in declared.items():
         assert protocols <= set(cls.__mro__), cls
-        assert capabilities & set(cls.__mro__) == protocols & capabilities, f"{cls.__name__} declares a capability it should not"
+        assert capabilities & set(cls.__mro__) == protocols & capabilities, (
+            f"{cls.__name__} declares a capability it should not"
+        )
 
 
 def _probes(path: Path, root: Path = ROOT) -> list[str]:
     """``getattr(x, ...)`` / ``hasattr(x, ...)`` calls whose object is a tracker, storage or target."""
-    backends = {"tracker", "storage", "chosen", "backend", "store"}  # "target" also names a traced function
+    backends = {
+        "tracker",
+        "storage",
+        "chosen",
+        "backend",
+        "store",
+    }  # "target" also names a traced function
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if (
@@ -123,7 +163,9 @@ def test_no_backend_capability_is_probed_by_attribute_name() -> None:
 def test_the_probe_guard_finds_a_probe(tmp_path: Path) -> None:
     """The guard above is not vacuous: it reports a getattr on a tracker."""
     sample = tmp_path / "sample.py"
-    sample.write_text("def f(self, tracker):\n    return getattr(tracker, 'sync', None), hasattr(self._storage, 'x')\n")
+    sample.write_text(
+        "def f(self, tracker):\n    return getattr(tracker, 'sync', None), hasattr(self._storage, 'x')\n"
+    )
     assert _probes(sample, tmp_path) == ["sample.py:2", "sample.py:2"]
 
 
@@ -148,7 +190,9 @@ class QueueingPlugin:
         register("queueing", lambda config: QueueingTracker(config.home / "opskit.db"))
 
 
-def test_opskit_sync_delivers_through_a_declared_capability(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_opskit_sync_delivers_through_a_declared_capability(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`opskit sync` calls ``sync`` of a tracker that declares ``SupportsSync`` and says the local tracker has none."""
     with fresh_store(tmp_path / ".opskit"), plugin_manager(QueueingPlugin()):
         opskit.configure(tracker="queueing")
@@ -156,13 +200,21 @@ def test_opskit_sync_delivers_through_a_declared_capability(tmp_path: Path, caps
             opskit.log_metric("m", 1.0)
         QueueingTracker.queued[:] = [run.id]
         assert cli(["sync", "--json"]) == 0
-        assert json.loads(capsys.readouterr().out) == {"tracker": "queueing", "delivered": 1, "outbox": True}
+        assert json.loads(capsys.readouterr().out) == {
+            "tracker": "queueing",
+            "delivered": 1,
+            "outbox": True,
+        }
         assert opskit.get_run(run.id).tags["delivered"] == "yes"
         assert cli(["sync", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["delivered"] == 0
         opskit.configure(tracker="local")
         assert cli(["sync", "--json"]) == 0
-        assert json.loads(capsys.readouterr().out) == {"tracker": "local", "delivered": 0, "outbox": False}
+        assert json.loads(capsys.readouterr().out) == {
+            "tracker": "local",
+            "delivered": 0,
+            "outbox": False,
+        }
 
 
 class UploadingStorage(LocalStorage, SupportsUploadCleanup):
@@ -172,7 +224,11 @@ class UploadingStorage(LocalStorage, SupportsUploadCleanup):
     uploads: ClassVar[dict[tuple[str, str], float]] = {}
 
     def incomplete_uploads(self, started_before: float | None = None) -> list[tuple[str, str]]:
-        return sorted(k for k, started in self.uploads.items() if started_before is None or started < started_before)
+        return sorted(
+            k
+            for k, started in self.uploads.items()
+            if started_before is None or started < started_before
+        )
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         del self.uploads[(key, upload_id)]
@@ -192,18 +248,25 @@ def test_doctor_aborts_old_uploads_of_a_storage_declaring_upload_cleanup(tmp_pat
         opskit.configure(storage="uploading")
         finding = next(f for f in run_doctor().findings if f.check == "unfinished uploads")
         assert "1 multipart upload(s)" in finding.detail and not finding.repaired
-        repaired = next(f for f in run_doctor(repair=True).findings if f.check == "unfinished uploads")
+        repaired = next(
+            f for f in run_doctor(repair=True).findings if f.check == "unfinished uploads"
+        )
         assert repaired.repaired and "aborted" in repaired.detail
         assert UploadingStorage.uploads == {("blobs/new", "u2"): now}
         opskit.configure(storage="local")
         assert all(f.check != "unfinished uploads" for f in run_doctor().findings)
 
 
-def test_doctor_repairs_old_orphans_only_where_the_storage_reports_blob_ages(tmp_path: Path) -> None:
+def test_doctor_repairs_old_orphans_only_where_the_storage_reports_blob_ages(
+    tmp_path: Path,
+) -> None:
     """--repair removes old orphans of a plugin storage declaring ``SupportsBlobAge``; without it, keeps them and says why."""
     with fresh_store(tmp_path / ".opskit"):
         opskit.configure(storage=f"example://{tmp_path / 'blobs'}")
-        old, new = get_storage().put_bytes(b"old orphan").digest, get_storage().put_bytes(b"new orphan").digest
+        old, new = (
+            get_storage().put_bytes(b"old orphan").digest,
+            get_storage().put_bytes(b"new orphan").digest,
+        )
         path = tmp_path / "blobs" / old.replace(":", "-")
         os.utime(path, (time.time() - 7200, time.time() - 7200))
         finding = next(f for f in run_doctor(repair=True).findings if f.check == "orphan blobs")
@@ -227,7 +290,14 @@ class TabledTarget(Target, SupportsOptions):
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
         type(self).seen.append(dict(spec.options))
-        return Deployment(name=spec.name, target=self.name, url=None, refs=tuple(spec.variants), weights=spec.variants, state="done")
+        return Deployment(
+            name=spec.name,
+            target=self.name,
+            url=None,
+            refs=tuple(spec.variants),
+            weights=spec.variants,
+            state="done",
+        )
 
     def status(self, deployment: Deployment) -> str:
         return "done"
@@ -258,7 +328,7 @@ def test_a_target_declaring_options_gets_them_checked_and_converted(tmp_path: Pa
         assert TabledTarget.seen == [{"replicas": 3}]
 
 
-BROKEN_CAPABILITIES = '''
+BROKEN_CAPABILITIES = """
 import pytest
 from opskit.storage.local import LocalStorage
 from opskit.testing import StorageContract, TrackerContract
@@ -286,7 +356,7 @@ class TestResending(TrackerContract):
     @pytest.fixture
     def tracker(self, tmp_path):
         return Resending(tmp_path / "db.sqlite")
-'''
+"""
 
 
 def test_capability_contract_tests_fail_on_broken_capabilities(tmp_path: Path) -> None:
@@ -294,7 +364,9 @@ def test_capability_contract_tests_fail_on_broken_capabilities(tmp_path: Path) -
     from test_testing import _outcomes
 
     got = _outcomes(tmp_path, BROKEN_CAPABILITIES, "upload_cleanup", "sync_when_declared")
-    outcome, message = got["TestUndeclared::test_upload_cleanup_when_declared_lists_sorted_string_pairs"]
+    outcome, message = got[
+        "TestUndeclared::test_upload_cleanup_when_declared_lists_sorted_string_pairs"
+    ]
     assert outcome == "failure" and "declaring SupportsUploadCleanup" in message
     outcome, message = got["TestResending::test_sync_when_declared_delivers_everything_once"]
     assert outcome == "failure" and "must not send anything twice" in message

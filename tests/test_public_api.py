@@ -21,7 +21,16 @@ import opskit
 from conftest import run_python
 
 INIT = Path(opskit.__file__)
-HEAVY = ["pandas", "numpy", "sklearn", "scipy", "mlflow", "starlette", "uvicorn", "prometheus_client"]
+HEAVY = [
+    "pandas",
+    "numpy",
+    "sklearn",
+    "scipy",
+    "mlflow",
+    "starlette",
+    "uvicorn",
+    "prometheus_client",
+]
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -42,13 +51,17 @@ def _parse() -> tuple[dict[str, str], tuple[str, ...], list[ast.ImportFrom]]:
                 assert isinstance(node.value, ast.Dict)
                 keys = [ast.literal_eval(k) for k in node.value.keys if k is not None]
                 # A dict literal silently keeps the last of two equal keys; a merge can produce one.
-                assert len(keys) == len(set(keys)), f"duplicate names in _EXPORTS: {sorted(k for k in keys if keys.count(k) > 1)}"
+                assert len(keys) == len(set(keys)), (
+                    f"duplicate names in _EXPORTS: {sorted(k for k in keys if keys.count(k) > 1)}"
+                )
                 table = ast.literal_eval(node.value)
             elif target.id == "_SUBMODULES":
                 submodules = ast.literal_eval(node.value)
         elif isinstance(node, ast.If) and _is_type_checking(node.test):
             for stmt in node.body:
-                assert isinstance(stmt, ast.ImportFrom), f"only imports belong under TYPE_CHECKING (line {stmt.lineno})"
+                assert isinstance(stmt, ast.ImportFrom), (
+                    f"only imports belong under TYPE_CHECKING (line {stmt.lineno})"
+                )
                 imports.append(stmt)
     assert table is not None and submodules is not None and imports
     return table, submodules, imports
@@ -64,14 +77,22 @@ def test_table_all_and_type_checking_imports_name_the_same_set() -> None:
     for stmt in imports:
         for alias in stmt.names:
             # `Name as Name` is the explicit re-export that mypy --strict and pyright require.
-            assert alias.asname == alias.name, f"write `from {stmt.module} import {alias.name} as {alias.name}`"
+            assert alias.asname == alias.name, (
+                f"write `from {stmt.module} import {alias.name} as {alias.name}`"
+            )
             assert alias.name not in imported, f"{alias.name} imported twice under TYPE_CHECKING"
             assert stmt.module is not None
             imported[alias.name] = stmt.module
 
-    assert sorted(set(imported) - set(public)) == [], "imported under TYPE_CHECKING but missing from _EXPORTS"
-    assert sorted(set(public) - set(imported)) == [], "in _EXPORTS but missing from the TYPE_CHECKING imports"
-    assert {n: m for n, m in imported.items() if public[n] != m} == {}, "imported from another module than the table names"
+    assert sorted(set(imported) - set(public)) == [], (
+        "imported under TYPE_CHECKING but missing from _EXPORTS"
+    )
+    assert sorted(set(public) - set(imported)) == [], (
+        "in _EXPORTS but missing from the TYPE_CHECKING imports"
+    )
+    assert {n: m for n, m in imported.items() if public[n] != m} == {}, (
+        "imported from another module than the table names"
+    )
     assert opskit.__all__ == sorted([*public, "__version__"])
 
 
@@ -83,7 +104,9 @@ def test_every_public_name_resolves_to_the_object_in_its_module() -> None:
         value = getattr(opskit, name)
         assert value is getattr(module, name), name
         if inspect.isclass(value) or inspect.isfunction(value):
-            assert value.__module__ == module_name, f"{name}: the table should name its defining module, {value.__module__}"
+            assert value.__module__ == module_name, (
+                f"{name}: the table should name its defining module, {value.__module__}"
+            )
     for name in submodules:
         assert getattr(opskit, name) is importlib.import_module(f"opskit.{name}")
     with pytest.raises(AttributeError, match="NotAThing"):
@@ -115,15 +138,32 @@ def test_import_opskit_is_lazy() -> None:
 
 def _mypy(path: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), "--no-error-summary", path.name],
-        cwd=path.parent, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(cache),
+            "--no-error-summary",
+            path.name,
+        ],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
-def test_mypy_accepts_every_public_name_and_rejects_unknown_ones(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+def test_mypy_accepts_every_public_name_and_rejects_unknown_ones(
+    tmp_path: Path, pytestconfig: pytest.Config
+) -> None:
     """mypy --strict passes a file using every public name and fails one using opskit.NotAThing."""
     assert pytestconfig.cache is not None
-    cache = pytestconfig.cache.mkdir("mypy-public-api")  # reused across runs: a warm mypy takes ~1 s
+    cache = pytestconfig.cache.mkdir(
+        "mypy-public-api"
+    )  # reused across runs: a warm mypy takes ~1 s
     names = [name for name in opskit.__all__ if name != "__version__"]
     good = tmp_path / "uses_public_names.py"
     good.write_text(
@@ -158,5 +198,9 @@ def _own_docstring(value: object) -> str | None:
 def test_every_public_name_has_a_docstring() -> None:
     """Every public function, module, record and exception carries a docstring of its own."""
     table, submodules, _ = _parse()
-    missing = [name for name in [*table, *submodules] if not (_own_docstring(getattr(opskit, name)) or "").strip()]
+    missing = [
+        name
+        for name in [*table, *submodules]
+        if not (_own_docstring(getattr(opskit, name)) or "").strip()
+    ]
     assert missing == []

@@ -41,7 +41,11 @@ def test_every_attribute_and_its_alias(name: str, canonical: str) -> None:
     """Bare and ``attributes.`` names (MLflow's or ours) resolve to the canonical attribute."""
     value = "1700000000" if canonical in ("started_at", "ended_at") else "'FINISHED'"
     expected_value: object = 1700000000 if canonical in ("started_at", "ended_at") else "FINISHED"
-    for text in (f"{name} = {value}", f"attributes.{name} = {value}", f"attribute.{name.upper()} = {value}"):
+    for text in (
+        f"{name} = {value}",
+        f"attributes.{name} = {value}",
+        f"attribute.{name.upper()} = {value}",
+    ):
         assert parse_filter(text) == (Clause("attributes", canonical, "=", expected_value),)  # type: ignore[arg-type]
 
 
@@ -112,7 +116,9 @@ def test_statuses_are_canonicalized() -> None:
 
 def test_keys_named_like_attributes_keep_their_kind() -> None:
     """tags.status and params.started_at are ordinary keys, not the run's status or start time."""
-    assert parse_filter("tags.status = 'done' and params.started_at = 'noon' and params.status = 1") == (
+    assert parse_filter(
+        "tags.status = 'done' and params.started_at = 'noon' and params.status = 1"
+    ) == (
         Clause("tags", "status", "=", "done"),
         Clause("params", "started_at", "=", "noon"),
         Clause("params", "status", "=", 1),
@@ -203,8 +209,32 @@ def test_arbitrary_text_parses_or_raises_invalid_filter(text: str) -> None:
 
 
 _TOKENS = st.sampled_from(
-    ["params.a", "metrics.m", "tags.t", "status", "and", "AND", "or", "in", "not", "like", "=", "!=", "<", ">=",
-     "(", ")", ",", "'x'", '"y"', "1", "-2.5e3", "`k`", ".5", "'"]
+    [
+        "params.a",
+        "metrics.m",
+        "tags.t",
+        "status",
+        "and",
+        "AND",
+        "or",
+        "in",
+        "not",
+        "like",
+        "=",
+        "!=",
+        "<",
+        ">=",
+        "(",
+        ")",
+        ",",
+        "'x'",
+        '"y"',
+        "1",
+        "-2.5e3",
+        "`k`",
+        ".5",
+        "'",
+    ]
 )
 
 
@@ -223,7 +253,9 @@ _STRINGS = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10)
 def _clauses(draw: st.DrawFn) -> Clause:
     kind = draw(st.sampled_from(["params", "metrics", "tags"]))
     values = _NUMBERS if kind == "metrics" else _STRINGS if kind == "tags" else _NUMBERS | _STRINGS
-    ops = ["=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN"] + (["LIKE", "ILIKE"] if kind != "metrics" else [])
+    ops = ["=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN"] + (
+        ["LIKE", "ILIKE"] if kind != "metrics" else []
+    )
     op = draw(st.sampled_from(ops))
     if op in ("LIKE", "ILIKE"):
         values = _STRINGS
@@ -268,7 +300,10 @@ def test_order_by_items(item: str, expected: OrderKey) -> None:
 def test_order_by_accepts_one_string_and_keeps_order() -> None:
     """A single string is one item; several items keep their order."""
     assert parse_order_by("metrics.r2 DESC") == (OrderKey("metrics", "r2", True),)
-    assert parse_order_by(["tags.a", "params.b DESC"]) == (OrderKey("tags", "a"), OrderKey("params", "b", True))
+    assert parse_order_by(["tags.a", "params.b DESC"]) == (
+        OrderKey("tags", "a"),
+        OrderKey("params", "b", True),
+    )
 
 
 @pytest.mark.parametrize(
@@ -305,7 +340,10 @@ def test_run_query_build() -> None:
     [
         ("params.l = '[64, 32]'", Clause("params", "l", "IN", ("[64, 32]", "[64,32]"))),
         ("params.l != '[64, 32]'", Clause("params", "l", "NOT IN", ("[64, 32]", "[64,32]"))),
-        ("params.d = '{\"b\": 1, \"a\": 2}'", Clause("params", "d", "IN", ('{"b": 1, "a": 2}', '{"a":2,"b":1}'))),
+        (
+            'params.d = \'{"b": 1, "a": 2}\'',
+            Clause("params", "d", "IN", ('{"b": 1, "a": 2}', '{"a":2,"b":1}')),
+        ),
         ("params.l IN ('[1, 2]', 'x')", Clause("params", "l", "IN", ("[1, 2]", "[1,2]", "x"))),
         ("params.l = '[64,32]'", Clause("params", "l", "=", "[64,32]")),
         ("params.l = '[not json'", Clause("params", "l", "=", "[not json")),

@@ -45,10 +45,14 @@ def _map_fields() -> list[tuple[type, str]]:
 def test_every_map_field_of_every_record_is_read_only() -> None:
     """Every dict-like field of every frozen record is typed Mapping and frozen by its converter."""
     fields = _map_fields()
-    assert len(fields) >= 9  # params, metrics, tags, packages, metadata x2, aliases, weights, variants, options
+    assert (
+        len(fields) >= 9
+    )  # params, metrics, tags, packages, metadata x2, aliases, weights, variants, options
     for cls, name in fields:
         hints = typing.get_type_hints(cls)
-        assert typing.get_origin(hints[name]) is Mapping, f"{cls.__name__}.{name} should be typed Mapping (read-only)"
+        assert typing.get_origin(hints[name]) is Mapping, (
+            f"{cls.__name__}.{name} should be typed Mapping (read-only)"
+        )
         converter = attrs.fields_dict(cls)[name].converter
         assert converter is not None, f"{cls.__name__}.{name} has no converter"
         frozen_value = converter({"k": 1})  # type: ignore[operator]
@@ -64,18 +68,35 @@ def test_every_map_field_of_every_record_is_read_only() -> None:
 def test_a_caller_mutating_its_own_dict_does_not_change_the_record() -> None:
     """The record copies the map it is given: changing the caller's dict afterwards changes nothing."""
     params: dict[str, Any] = {"alpha": 0.1}
-    run = Run(id="a" * 32, name="r", status="FINISHED", experiment="e", started_at=1.0, params=params)
+    run = Run(
+        id="a" * 32, name="r", status="FINISHED", experiment="e", started_at=1.0, params=params
+    )
     params["alpha"] = 99
     assert run.params == {"alpha": 0.1}
 
 
-@given(params=st.dictionaries(_KEYS, _VALUES, max_size=5), tags=st.dictionaries(_KEYS, st.text(max_size=8), max_size=5))
-def test_records_with_read_only_maps_round_trip(params: dict[str, Any], tags: dict[str, str]) -> None:
+@given(
+    params=st.dictionaries(_KEYS, _VALUES, max_size=5),
+    tags=st.dictionaries(_KEYS, st.text(max_size=8), max_size=5),
+)
+def test_records_with_read_only_maps_round_trip(
+    params: dict[str, Any], tags: dict[str, str]
+) -> None:
     """to_dict/from_dict, JSON and pickle give back an equal record whose maps are still read-only."""
-    version = ModelVersion(name="m", version=1, digest="sha256:" + "0" * 64, size_bytes=1, flavor="f", metadata=params)
+    version = ModelVersion(
+        name="m", version=1, digest="sha256:" + "0" * 64, size_bytes=1, flavor="f", metadata=params
+    )
     run = Run(
-        id="b" * 32, name="r", status="FINISHED", experiment="e", started_at=1.0, params=params, tags=tags,
-        metrics={"x": 1.5}, env=EnvInfo("3.11", "cpython", "linux", {"attrs": "23"}), model_version=version,
+        id="b" * 32,
+        name="r",
+        status="FINISHED",
+        experiment="e",
+        started_at=1.0,
+        params=params,
+        tags=tags,
+        metrics={"x": 1.5},
+        env=EnvInfo("3.11", "cpython", "linux", {"attrs": "23"}),
+        model_version=version,
     )
     for record in (run, version, Model("m", 1.0, (version,), {"prod": 1})):
         again = from_dict(json.loads(json.dumps(to_dict(record))))
@@ -99,7 +120,9 @@ def test_records_have_no_io_methods() -> None:
     assert client == record and record == client
     assert type(client.record) is Deployment and client.record == record
     assert from_dict(to_dict(record)) == record
-    assert to_dict(client)["type"] == "Deployment" and type(from_dict(to_dict(client))) is Deployment
+    assert (
+        to_dict(client)["type"] == "Deployment" and type(from_dict(to_dict(client))) is Deployment
+    )
     spec = DeploymentSpec(name="d", target="local", variants={"m:1": 1.0})
     with pytest.raises(TypeError):
         spec.variants["m:2"] = 0.5  # type: ignore[index]
@@ -130,4 +153,6 @@ def test_old_record_import_paths_keep_working() -> None:
     assert OldDeployment is Deployment and OldSpec is DeploymentSpec
     assert request_body([[1.0]]) == {"inputs": [[1.0]]}
     assert RUN_STATUSES[0] == "RUNNING" and callable(_html_table)
-    assert all(attrs.has(c) for c in (AliasChange, ColumnSpec, DataInput, Schema)) and issubclass(RunList, list)
+    assert all(attrs.has(c) for c in (AliasChange, ColumnSpec, DataInput, Schema)) and issubclass(
+        RunList, list
+    )

@@ -13,13 +13,23 @@ import opskit
 pytestmark = pytest.mark.trackers("local", "mlflow")
 
 keys = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_.\-]{0,20}\Z").filter(lambda k: ".." not in k)
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=10,
 )
-settings_ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings_ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @given(st.dictionaries(keys, json_values, max_size=8))
@@ -33,7 +43,14 @@ def test_params_round_trip(params: dict[str, Any]) -> None:
     assert {k: type(v) for k, v in stored.items()} == {k: type(v) for k, v in params.items()}
 
 
-@given(st.dictionaries(keys, st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=6), min_size=1, max_size=4))
+@given(
+    st.dictionaries(
+        keys,
+        st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=6),
+        min_size=1,
+        max_size=4,
+    )
+)
 @settings_
 def test_metrics_round_trip(series: dict[str, list[float]]) -> None:
     """Every logged point comes back in step order; run.metrics holds each key's last value."""
@@ -83,5 +100,8 @@ def test_dataframe_fingerprint_is_the_same_in_another_process() -> None:
     namespace: dict[str, Any] = {"pd": pd}
     exec(code, namespace)
     here = hooks.fingerprint_data("df", namespace["df"])
-    out = run_python(code + "from opskit._hooks import hooks\nprint(hooks.fingerprint_data('df', df).digest)", env={"PYTHONHASHSEED": "123"})
+    out = run_python(
+        code + "from opskit._hooks import hooks\nprint(hooks.fingerprint_data('df', df).digest)",
+        env={"PYTHONHASHSEED": "123"},
+    )
     assert here is not None and out.stdout.strip() == here.digest

@@ -86,7 +86,9 @@ def test_raising_before_run_leaves_no_active_run_and_ends_the_run_failed() -> No
         run = opskit.last_run()
         assert run is not None and run.name == "fit"
         assert run.status == "FAILED" and run.ended_at is not None
-        assert run.error is not None and "HookFailed" in run.error and "refused run fit" in run.error
+        assert (
+            run.error is not None and "HookFailed" in run.error and "refused run fit" in run.error
+        )
         assert "stale" not in opskit.get_run(run.id).metrics
         assert recorder.calls[-2:] == [("on_run_error", "HookFailed"), ("after_run", "FAILED")]
         with pytest.raises(opskit.ModelNotFound):
@@ -106,11 +108,16 @@ def test_raising_before_run_in_a_nested_start_run_restores_the_parent() -> None:
     assert stored.status == "FINISHED" and stored.metrics == {"after": 1.0}
 
 
-def test_raising_on_run_error_never_replaces_the_users_exception(caplog: pytest.LogCaptureFixture) -> None:
+def test_raising_on_run_error_never_replaces_the_users_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """The user's exception propagates unchanged; the hook's error is logged; other plugins' hooks and after_run still run."""
     recorder = Recorder()
     original = ValueError("bad data")
-    with plugin_manager(FailingOnRunError(), recorder), caplog.at_level(logging.ERROR, logger="opskit.plugins"):
+    with (
+        plugin_manager(FailingOnRunError(), recorder),
+        caplog.at_level(logging.ERROR, logger="opskit.plugins"),
+    ):
 
         @opskit.track
         def step() -> None:
@@ -119,17 +126,28 @@ def test_raising_on_run_error_never_replaces_the_users_exception(caplog: pytest.
         with pytest.raises(ValueError, match="bad data") as raised:
             step()
     assert raised.value is original
-    assert ("on_run_error", "ValueError") in recorder.calls and recorder.calls[-1] == ("after_run", "FAILED")
+    assert ("on_run_error", "ValueError") in recorder.calls and recorder.calls[-1] == (
+        "after_run",
+        "FAILED",
+    )
     run = opskit.last_run()
     assert run is not None and run.status == "FAILED" and "bad data" in (run.error or "")
-    assert any("on_run_error" in r.getMessage() and "FailingOnRunError" in r.getMessage() for r in caplog.records)
+    assert any(
+        "on_run_error" in r.getMessage() and "FailingOnRunError" in r.getMessage()
+        for r in caplog.records
+    )
     assert opskit.active_run() is None
 
 
-def test_raising_after_run_keeps_the_result_and_the_runs_end(caplog: pytest.LogCaptureFixture) -> None:
+def test_raising_after_run_keeps_the_result_and_the_runs_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A raising after_run: the train call returns its model, the version is registered, the run FINISHED, the error logged."""
     recorder = Recorder()
-    with plugin_manager(FailingAfterRun(), recorder), caplog.at_level(logging.ERROR, logger="opskit.plugins"):
+    with (
+        plugin_manager(FailingAfterRun(), recorder),
+        caplog.at_level(logging.ERROR, logger="opskit.plugins"),
+    ):
 
         @opskit.train(model="kept", alias="prod")
         def fit() -> dict[str, int]:
@@ -139,10 +157,19 @@ def test_raising_after_run_keeps_the_result_and_the_runs_end(caplog: pytest.LogC
         with opskit.start_run(name="by-hand"):
             opskit.log_metric("m", 1.0)
     runs = opskit.search_runs()
-    assert sorted((r.name, r.status) for r in runs) == [("by-hand", "FINISHED"), ("fit", "FINISHED")]
+    assert sorted((r.name, r.status) for r in runs) == [
+        ("by-hand", "FINISHED"),
+        ("fit", "FINISHED"),
+    ]
     assert opskit.models.get_version("kept@prod").version == 1
     assert recorder.calls.count(("after_run", "FINISHED")) == 2
-    assert sum("after_run" in r.getMessage() and "after_run broke" in r.getMessage() for r in caplog.records) == 2
+    assert (
+        sum(
+            "after_run" in r.getMessage() and "after_run broke" in r.getMessage()
+            for r in caplog.records
+        )
+        == 2
+    )
 
 
 def test_a_raising_after_run_wrapper_is_logged_too(caplog: pytest.LogCaptureFixture) -> None:
@@ -165,7 +192,11 @@ def test_keyboard_interrupt_from_a_hook_is_not_swallowed() -> None:
         def after_run(self, run: Run) -> None:
             raise KeyboardInterrupt
 
-    with plugin_manager(Interrupting()), pytest.raises(KeyboardInterrupt), opskit.start_run(name="interrupted") as run:
+    with (
+        plugin_manager(Interrupting()),
+        pytest.raises(KeyboardInterrupt),
+        opskit.start_run(name="interrupted") as run,
+    ):
         pass
     assert opskit.get_run(run.id).status == "FINISHED"
     assert opskit.active_run() is None
@@ -181,7 +212,12 @@ def test_trace_hooks_traces_the_registration_hooks(tmp_path: Any) -> None:
         "drift_methods()\n"
     )
     err = run_python(code, env={"OPSKIT_TRACE_HOOKS": "1"}).stderr
-    for hook in ("register_trackers", "register_storages", "register_targets", "register_drift_methods"):
+    for hook in (
+        "register_trackers",
+        "register_storages",
+        "register_targets",
+        "register_drift_methods",
+    ):
         assert f"{hook} (opskit.builtins." in err, hook
     assert "before_run" in err and "after_run" in err
     quiet = run_python(code).stderr

@@ -52,7 +52,9 @@ def counting() -> Any:
 
 
 @pytest.mark.usefixtures("counting")
-def test_configure_closes_the_tracker_and_the_next_use_builds_one_from_the_new_settings(tmp_path: Path) -> None:
+def test_configure_closes_the_tracker_and_the_next_use_builds_one_from_the_new_settings(
+    tmp_path: Path,
+) -> None:
     """configure() closes the active tracker once; the next get_tracker() opens one on the new home."""
     first = runtime.get_tracker()
     assert first is runtime.get_tracker()
@@ -112,7 +114,10 @@ def test_old_import_paths_are_the_runtime() -> None:
     assert old_backends.get_storage() is runtime.get_storage()
     assert config.configure is runtime.configure and config.get_config is runtime.get_config
     assert config.reset_defaults is runtime.reset_defaults
-    assert plugins.get_registry is runtime.get_registry and plugins.reset_plugins is runtime.reset_plugins
+    assert (
+        plugins.get_registry is runtime.get_registry
+        and plugins.reset_plugins is runtime.reset_plugins
+    )
     assert opskit.configure is runtime.configure
     with pytest.raises(AttributeError, match="nope"):
         config.nope  # noqa: B018

@@ -64,14 +64,20 @@ def test_an_allowed_alias_works_on_every_tracker(tracker: str) -> None:
     assert opskit.load_model("m@v2-candidate").predict([1.0]) == [2.0]
 
 
-@pytest.mark.parametrize("key", ["a//b", "a/", "./a", "a/./b", ".", "a/.", "../x", "/a", "a:b", "ä"])
+@pytest.mark.parametrize(
+    "key", ["a//b", "a/", "./a", "a/./b", ".", "a/.", "../x", "/a", "a:b", "ä"]
+)
 def test_path_like_and_foreign_keys_are_refused_before_the_run(tracker: str, key: str) -> None:
     """Keys MLflow would refuse on the server are refused by opskit up front, on every tracker, with InvalidName."""
     with pytest.raises(opskit.InvalidName):
         opskit.start_run(params={key: 1})
     assert opskit.search_runs() == []
     with opskit.start_run() as run:
-        for log in (lambda: opskit.log_param(key, 1), lambda: opskit.log_metric(key, 1.0), lambda: opskit.set_tag(key, "x")):
+        for log in (
+            lambda: opskit.log_param(key, 1),
+            lambda: opskit.log_metric(key, 1.0),
+            lambda: opskit.set_tag(key, "x"),
+        ):
             with pytest.raises(opskit.InvalidName):
                 log()
     assert opskit.get_run(run.id).params == {} and opskit.get_run(run.id).metrics == {}
@@ -116,7 +122,10 @@ def test_experiment_and_run_names_are_checked_up_front(tracker: str) -> None:
     assert opskit.search_runs() == []
     with opskit.start_run(name="r" * 250, experiment="e" * 200) as run:
         pass
-    assert (opskit.get_run(run.id).name, opskit.get_run(run.id).experiment) == ("r" * 250, "e" * 200)
+    assert (opskit.get_run(run.id).name, opskit.get_run(run.id).experiment) == (
+        "r" * 250,
+        "e" * 200,
+    )
 
 
 def test_a_nan_param_does_not_break_later_searches(tracker: str) -> None:
@@ -130,10 +139,16 @@ def test_a_nan_param_does_not_break_later_searches(tracker: str) -> None:
         fit(alpha)
     found = [r.params["alpha"] for r in opskit.search_runs("params.alpha > 0")]
     assert found == [math.inf, 0.5]
-    assert [r.params["alpha"] for r in opskit.search_runs("params.alpha != 0.5")] == [-math.inf, -1.0, math.inf]
+    assert [r.params["alpha"] for r in opskit.search_runs("params.alpha != 0.5")] == [
+        -math.inf,
+        -1.0,
+        math.inf,
+    ]
     ordered = [r.params["alpha"] for r in opskit.search_runs(order_by=["params.alpha"])]
     assert ordered[:4] == [-math.inf, -1.0, 0.5, math.inf] and math.isnan(ordered[4])
-    assert [r.params["alpha"] for r in opskit.search_runs("params.alpha = 'Infinity'")] == [math.inf]
+    assert [r.params["alpha"] for r in opskit.search_runs("params.alpha = 'Infinity'")] == [
+        math.inf
+    ]
     assert math.isnan(opskit.search_runs("params.alpha = 'NaN'")[0].params["alpha"])
 
 
@@ -156,7 +171,9 @@ def test_a_nan_metric_matches_no_comparison_on_every_tracker(tracker: str) -> No
     assert names(order_by=["metrics.m DESC"]) == ["inf", "1.0", "-1.0", "none", "nan"]
 
 
-def test_the_cli_searches_past_a_nan_param(tracker: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_searches_past_a_nan_param(
+    tracker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`opskit runs list --filter 'params.alpha > 0'` prints the matching run, not a traceback."""
     for alpha in (float("nan"), 2.0):
         with opskit.start_run(name=f"a{alpha}", params={"alpha": alpha}):
@@ -166,14 +183,18 @@ def test_the_cli_searches_past_a_nan_param(tracker: str, capsys: pytest.CaptureF
     assert "a2.0" in out and "anan" not in out
 
 
-def test_the_cli_reports_a_bad_filter_without_a_traceback(tracker: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_reports_a_bad_filter_without_a_traceback(
+    tracker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A malformed filter is an OpskitError: the CLI prints one line of error and returns 2."""
     assert cli(["runs", "list", "--filter", "params.alpha >"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("opskit: error:") and "Traceback" not in err
 
 
-def test_runs_show_accepts_the_trackers_own_run_id(tracker: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_show_accepts_the_trackers_own_run_id(
+    tracker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`opskit runs show` finds a run by the id MLflow shows for it (and by opskit's id) on the MLflow tracker."""
     with opskit.start_run(name="shown") as run:
         opskit.log_metric("acc", 0.9)
@@ -199,18 +220,36 @@ def test_numpy_hyper_parameters_are_recorded_as_json_numbers(tracker: str) -> No
     @opskit.track
     def fit(n: Any, rate: Any, flag: Any, sizes: Any = (), opts: Any = None) -> None:
         opskit.log_param("n2", np.int64(5))
-        opskit.log_params({"f16": np.float16(0.25), "nested": {"a": [np.float64(0.1), np.int16(-3)]}})
+        opskit.log_params(
+            {"f16": np.float16(0.25), "nested": {"a": [np.float64(0.1), np.int16(-3)]}}
+        )
 
-    fit(np.int64(50), np.float32(0.5), flag=np.bool_(False), sizes=(np.int32(64), np.uint8(32)),
-        opts={"depth": np.int64(3), "frac": Fraction(1, 4), "dec": Decimal("0.1")})
+    fit(
+        np.int64(50),
+        np.float32(0.5),
+        flag=np.bool_(False),
+        sizes=(np.int32(64), np.uint8(32)),
+        opts={"depth": np.int64(3), "frac": Fraction(1, 4), "dec": Decimal("0.1")},
+    )
     run = opskit.last_run()
     assert run is not None
-    expected = {"n": 50, "rate": 0.5, "flag": False, "sizes": [64, 32], "opts": {"depth": 3, "frac": 0.25, "dec": 0.1},
-                "n2": 5, "f16": 0.25, "nested": {"a": [0.1, -3]}}
+    expected = {
+        "n": 50,
+        "rate": 0.5,
+        "flag": False,
+        "sizes": [64, 32],
+        "opts": {"depth": 3, "frac": 0.25, "dec": 0.1},
+        "n2": 5,
+        "f16": 0.25,
+        "nested": {"a": [0.1, -3]},
+    }
     stored = opskit.get_run(run.id).params
     assert stored == expected
     assert {k: type(v) for k, v in stored.items()} == {k: type(v) for k, v in expected.items()}
-    assert [r.id for r in opskit.search_runs("params.n = 50 and params.rate = 0.5 and params.flag = 'false'")] == [run.id]
+    assert [
+        r.id
+        for r in opskit.search_runs("params.n = 50 and params.rate = 0.5 and params.flag = 'false'")
+    ] == [run.id]
 
 
 def test_inexact_numbers_are_refused_not_rounded(tracker: str) -> None:
@@ -231,13 +270,28 @@ def test_an_argument_that_cannot_be_a_param_is_reported_not_dropped_silently(tra
 
     with pytest.warns(opskit.OpskitWarning) as caught:
         assert fit("x" * 7000) == 1
-    assert {"'note'", "'third'"} <= {m for w in caught for m in ("'note'", "'third'") if m in str(w.message)}
+    assert {"'note'", "'third'"} <= {
+        m for w in caught for m in ("'note'", "'third'") if m in str(w.message)
+    }
     run = opskit.last_run()
     assert run is not None and run.status == "FINISHED" and "note" not in run.params
 
 
 @pytest.mark.parametrize(
-    "bad", ["0.5", True, False, None, np.bool_(True), b"1", 1j, [0.5], np.array([True]), np.array([0.5, 0.6]), np.array(["1"])]
+    "bad",
+    [
+        "0.5",
+        True,
+        False,
+        None,
+        np.bool_(True),
+        b"1",
+        1j,
+        [0.5],
+        np.array([True]),
+        np.array([0.5, 0.6]),
+        np.array(["1"]),
+    ],
 )
 def test_log_metric_refuses_non_numbers(tracker: str, bad: object) -> None:
     """Strings, bools (NumPy's too), None, bytes, complex numbers and lists raise InvalidValue; nothing is logged."""
@@ -252,8 +306,16 @@ def test_log_metric_refuses_non_numbers(tracker: str, bad: object) -> None:
 def test_log_metric_accepts_numpy_and_other_numbers(tracker: str) -> None:
     """NumPy floats and ints, one-element arrays (tensors), Decimal and Fraction are logged as floats."""
     values = [
-        np.float32(0.5), np.int64(3), np.uint16(7), np.float64(0.25), Decimal("1.5"), Fraction(1, 4), 2,
-        np.array([0.75]), np.array([[4]]), np.array(0.125),
+        np.float32(0.5),
+        np.int64(3),
+        np.uint16(7),
+        np.float64(0.25),
+        Decimal("1.5"),
+        Fraction(1, 4),
+        2,
+        np.array([0.75]),
+        np.array([[4]]),
+        np.array(0.125),
     ]
     with opskit.start_run() as run:
         for value in values:
@@ -270,8 +332,11 @@ def test_list_params_match_however_the_filter_spaces_them(tracker: str) -> None:
         pass
     assert [r.id for r in opskit.search_runs("params.layers = '[64,32]'")] == [run.id]
     assert {r.id for r in opskit.search_runs("params.layers = '[64, 32]'")} == {run.id, text_run.id}
-    assert [r.id for r in opskit.search_runs("params.opts = '{\"b\": 1, \"a\": [1, 2]}'")] == [run.id]
-    assert [r.id for r in opskit.search_runs("params.layers IN ('[64,  32]', 'x') and params.opts != '{}'")] == [run.id]
+    assert [r.id for r in opskit.search_runs('params.opts = \'{"b": 1, "a": [1, 2]}\'')] == [run.id]
+    assert [
+        r.id
+        for r in opskit.search_runs("params.layers IN ('[64,  32]', 'x') and params.opts != '{}'")
+    ] == [run.id]
     assert [r.id for r in opskit.search_runs("params.layers != '[ 64 , 32 ]'")] == [text_run.id]
 
 
@@ -287,10 +352,21 @@ _numpy_scalars = st.one_of(
     st.booleans().map(np.bool_),
 )
 _param_leaves = (
-    st.integers(-(2**53), 2**53) | st.floats() | st.booleans() | st.none() | _numpy_scalars
-    | st.text(max_size=20) | st.sampled_from(["日本語", "é" * 5990, "NaN", "[1, 2]", "'quoted'", "back\\slash"])
+    st.integers(-(2**53), 2**53)
+    | st.floats()
+    | st.booleans()
+    | st.none()
+    | _numpy_scalars
+    | st.text(max_size=20)
+    | st.sampled_from(["日本語", "é" * 5990, "NaN", "[1, 2]", "'quoted'", "back\\slash"])
 )
-_param_values = st.recursive(_param_leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+_param_values = st.recursive(
+    _param_leaves,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def _expected(value: Any) -> Any:
@@ -309,15 +385,21 @@ def _same(left: Any, right: Any) -> bool:
     if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
         return math.isnan(right)
     if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
+        return len(left) == len(right) and all(
+            _same(a, b) for a, b in zip(left, right, strict=True)
+        )
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
     return type(left) is type(right) and left == right
 
 
 @given(st.dictionaries(st.sampled_from(["a", "b/c", "d e"]), _param_values, min_size=1, max_size=3))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_any_param_value_is_kept_or_refused_the_same_on_every_tracker(tracker: str, params: dict[str, Any]) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_param_value_is_kept_or_refused_the_same_on_every_tracker(
+    tracker: str, params: dict[str, Any]
+) -> None:
     """Any value is either stored and read back equal (NumPy scalars as Python values, NaN as NaN), or refused
     with InvalidValue before anything is stored: on every tracker, the same way."""
     expected = {k: _expected(v) for k, v in params.items()}
@@ -332,19 +414,30 @@ def test_any_param_value_is_kept_or_refused_the_same_on_every_tracker(tracker: s
         pass
     stored = opskit.get_run(run.id).params
     assert _same(stored, expected)
-    for key, value in expected.items():  # and every one of them can be searched for, past NaN and infinities
+    for (
+        key,
+        value,
+    ) in expected.items():  # and every one of them can be searched for, past NaN and infinities
         if isinstance(value, str):
             quoted = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-            assert run.id in [r.id for r in opskit.search_runs(f"params.`{key}` = {quoted}", limit=1000)]
+            assert run.id in [
+                r.id for r in opskit.search_runs(f"params.`{key}` = {quoted}", limit=1000)
+            ]
         elif isinstance(value, float) and math.isfinite(value):
-            assert run.id in [r.id for r in opskit.search_runs(f"params.`{key}` >= {value!r}", limit=1000)]
+            assert run.id in [
+                r.id for r in opskit.search_runs(f"params.`{key}` >= {value!r}", limit=1000)
+            ]
         opskit.search_runs(order_by=[f"params.`{key}` DESC"])
 
 
 _refs = st.one_of(
     st.sampled_from(["m", "other"]),
     st.builds(lambda n, v: f"{n}:{v}", st.sampled_from(["m", "other"]), st.integers(0, 4)),
-    st.builds(lambda n, a: f"{n}@{a}", st.sampled_from(["m", "other"]), st.sampled_from(["prod", "staging", "v2", "latest", "none-yet"])),
+    st.builds(
+        lambda n, a: f"{n}@{a}",
+        st.sampled_from(["m", "other"]),
+        st.sampled_from(["prod", "staging", "v2", "latest", "none-yet"]),
+    ),
     st.text(st.sampled_from(list("m@:v2 x")), max_size=6),
 )
 
@@ -365,8 +458,12 @@ def three_versions(tracker: str) -> dict[str, int]:
 
 
 @given(_refs)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_any_model_reference_resolves_the_same_on_every_tracker(three_versions: dict[str, int], ref: str) -> None:
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_model_reference_resolves_the_same_on_every_tracker(
+    three_versions: dict[str, int], ref: str
+) -> None:
     """name, name:N and name@alias find the same version on every tracker, or fail with the same error type."""
     try:
         parsed = opskit.ModelRef.parse(ref)
@@ -379,7 +476,11 @@ def test_any_model_reference_resolves_the_same_on_every_tracker(three_versions: 
     elif parsed.alias is not None:
         want = three_versions.get(parsed.alias)
     else:
-        want = parsed.version if parsed.version is not None and parsed.version <= 3 else (3 if parsed.version is None else None)
+        want = (
+            parsed.version
+            if parsed.version is not None and parsed.version <= 3
+            else (3 if parsed.version is None else None)
+        )
     if want is None:
         with pytest.raises(opskit.ModelNotFound):
             opskit.models.get_version(ref)
@@ -414,10 +515,15 @@ def test_a_data_argument_with_an_invalid_name_is_refused_before_the_call(tracker
     assert called == [] and opskit.search_runs() == []
 
 
-@pytest.mark.parametrize("key", ["mlflow.runName", "MLflow.note", "opskit.run_id", "opskit.json.params"])
+@pytest.mark.parametrize(
+    "key", ["mlflow.runName", "MLflow.note", "opskit.run_id", "opskit.json.params"]
+)
 def test_tag_keys_of_the_trackers_own_bookkeeping_are_refused(tracker: str, key: str) -> None:
     """set_tag('mlflow.runName') would rename the run on MLflow and be a plain tag locally: refused on both, up front."""
-    with opskit.start_run(name="kept") as run, pytest.raises(opskit.InvalidName, match="bookkeeping"):
+    with (
+        opskit.start_run(name="kept") as run,
+        pytest.raises(opskit.InvalidName, match="bookkeeping"),
+    ):
         opskit.set_tag(key, "x")
     assert opskit.get_run(run.id).name == "kept" and opskit.get_run(run.id).tags == {}
     with pytest.raises(opskit.InvalidName):
@@ -438,14 +544,18 @@ def test_metric_steps_accept_numpy_integers_and_refuse_the_rest(tracker: str) ->
     assert [m.step for m in stored.metric_history("acc")] == [7]
 
 
-_key_texts = st.text(st.sampled_from([*"aZ09_-./ ", "ä", ":", "\t"]), min_size=1, max_size=10) | st.sampled_from(
-    ["a" * 250, "x/y z", "v1", "a.b-c_d", "a/b/c"]
-)
+_key_texts = st.text(
+    st.sampled_from([*"aZ09_-./ ", "ä", ":", "\t"]), min_size=1, max_size=10
+) | st.sampled_from(["a" * 250, "x/y z", "v1", "a.b-c_d", "a/b/c"])
 
 
 @given(_key_texts, st.text(max_size=30))
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_any_key_is_refused_up_front_or_stored_on_every_tracker(tracker: str, key: str, text: str) -> None:
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_key_is_refused_up_front_or_stored_on_every_tracker(
+    tracker: str, key: str, text: str
+) -> None:
     """A key either raises InvalidName before the run exists, or works as param, metric and tag key on every tracker."""
     from opskit.names import validate_key
 
@@ -462,7 +572,9 @@ def test_any_key_is_refused_up_front_or_stored_on_every_tracker(tracker: str, ke
 
 
 @pytest.mark.parametrize("text", ["'", "it's", "back\\slash", 'say "hi"', "`tick`", "\\'"])
-def test_quotes_and_backslashes_in_values_are_found_on_every_tracker(tracker: str, text: str) -> None:
+def test_quotes_and_backslashes_in_values_are_found_on_every_tracker(
+    tracker: str, text: str
+) -> None:
     """A param or tag value with quotes or backslashes is found by an equality filter (escaped as opskit documents)."""
     with opskit.start_run(params={"p": text}, tags={"t": text}) as run:
         pass

@@ -22,13 +22,21 @@ import opskit
 from conftest import run_python
 from opskit.cli.main import main as cli
 
-ENV_VARS = ("OPSKIT_TRACKER", "OPSKIT_STORAGE", "OPSKIT_EXPERIMENT", "OPSKIT_LOAD_PLUGINS", "OPSKIT_DISABLE_PLUGINS")
+ENV_VARS = (
+    "OPSKIT_TRACKER",
+    "OPSKIT_STORAGE",
+    "OPSKIT_EXPERIMENT",
+    "OPSKIT_LOAD_PLUGINS",
+    "OPSKIT_DISABLE_PLUGINS",
+)
 
 
 class Served:
     """The store, the A/B deployment and the models behind it."""
 
-    def __init__(self, home: Path, dep: opskit.Deployment, X: pd.DataFrame, models: dict[int, Any]) -> None:
+    def __init__(
+        self, home: Path, dep: opskit.Deployment, X: pd.DataFrame, models: dict[int, Any]
+    ) -> None:
         self.home, self.dep, self.X, self.models = home, dep, X, models
 
     @property
@@ -60,8 +68,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         opskit.models.set_alias("wine", "challenger", 2)
         opskit.models.set_alias("wine", "candidate", 2)
         dep = opskit.deploy(
-            {"wine@production": 0.5, "wine@challenger": 0.5}, name="ab", shadow="wine@candidate",
-            poll_interval=0.3, max_body_bytes=200_000, workers=2,
+            {"wine@production": 0.5, "wine@challenger": 0.5},
+            name="ab",
+            shadow="wine@candidate",
+            poll_interval=0.3,
+            max_body_bytes=200_000,
+            workers=2,
         )
         try:
             yield Served(home, dep, X, models)
@@ -87,7 +99,9 @@ def metric_samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
     }
 
 
-def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+def total(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
     want = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
@@ -97,7 +111,11 @@ def test_health_and_metadata(ab: Served) -> None:
     assert httpx.get(f"{ab.url}/health").json()["status"] == "ok"
     meta = httpx.get(f"{ab.url}/metadata").json()
     v1 = opskit.models.get_version("wine:1")
-    assert (meta["model_ref"], meta["version"], meta["digest"]) == ("wine@production", "wine:1", v1.digest)
+    assert (meta["model_ref"], meta["version"], meta["digest"]) == (
+        "wine@production",
+        "wine:1",
+        v1.digest,
+    )
     assert [c["name"] for c in meta["input_schema"]] == list(ab.X.columns)
     assert {c["type"] for c in meta["input_schema"]} == {"float64"}
     assert [v["version"] for v in meta["variants"]] == ["wine:1", "wine:2"]
@@ -154,7 +172,11 @@ def test_bad_requests_get_4xx_naming_the_field(ab: Served) -> None:
         assert response.json().get("field") == field
         if field:
             assert field in response.json()["message"]
-    response = httpx.post(f"{ab.url}/invocations", content=b'{"dataframe_records": [', headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{ab.url}/invocations",
+        content=b'{"dataframe_records": [',
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 400 and "malformed JSON" in response.json()["message"]
     huge = {"dataframe_records": [row] * 2000}
     response = httpx.post(f"{ab.url}/invocations", json=huge)
@@ -162,11 +184,21 @@ def test_bad_requests_get_4xx_naming_the_field(ab: Served) -> None:
     assert httpx.get(f"{ab.url}/health").status_code == 200
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.recursive(
-        st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["alcohol", "hue", "x", "data", "columns"]), inner, max_size=3),
+        st.none()
+        | st.booleans()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=6),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["alcohol", "hue", "x", "data", "columns"]), inner, max_size=3
+            )
+        ),
         max_leaves=10,
     ),
     st.sampled_from(["dataframe_split", "dataframe_records", "instances", "inputs", None]),
@@ -184,10 +216,23 @@ def test_sticky_routing_and_weighted_split(ab: Served) -> None:
     row = {"dataframe_records": [ab.X.iloc[0].to_dict()]}
     with httpx.Client() as client:
         for key in ("alice", "bob", "carol"):
-            seen = {client.post(f"{ab.url}/invocations", json=row, headers={"x-routing-key": key}).headers["x-opskit-variant"] for _ in range(10)}
+            seen = {
+                client.post(
+                    f"{ab.url}/invocations", json=row, headers={"x-routing-key": key}
+                ).headers["x-opskit-variant"]
+                for _ in range(10)
+            }
             assert len(seen) == 1
-        keyed = {client.post(f"{ab.url}/invocations", json=row, headers={"x-routing-key": f"user-{i}"}).headers["x-opskit-variant"] for i in range(60)}
-        unkeyed = {client.post(f"{ab.url}/invocations", json=row).headers["x-opskit-variant"] for _ in range(60)}
+        keyed = {
+            client.post(
+                f"{ab.url}/invocations", json=row, headers={"x-routing-key": f"user-{i}"}
+            ).headers["x-opskit-variant"]
+            for i in range(60)
+        }
+        unkeyed = {
+            client.post(f"{ab.url}/invocations", json=row).headers["x-opskit-variant"]
+            for _ in range(60)
+        }
     assert keyed == unkeyed == {"wine@production", "wine@challenger"}
 
 
@@ -196,20 +241,33 @@ def test_shadow_gets_a_copy_and_metrics_count_variants(ab: Served) -> None:
     before = metric_samples(ab.url)
     frame = ab.X.iloc[:2]
     with httpx.Client() as client:
-        answered = {client.post(f"{ab.url}/predict", json=frame.to_dict(orient="records")).json()["variant"] for _ in range(20)}
+        answered = {
+            client.post(f"{ab.url}/predict", json=frame.to_dict(orient="records")).json()["variant"]
+            for _ in range(20)
+        }
     assert "wine@candidate" not in answered
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         after = metric_samples(ab.url)
-        shadow = total(after, "opskit_variant_requests_total", role="shadow", variant="wine@candidate") - total(before, "opskit_variant_requests_total", role="shadow", variant="wine@candidate")
+        shadow = total(
+            after, "opskit_variant_requests_total", role="shadow", variant="wine@candidate"
+        ) - total(before, "opskit_variant_requests_total", role="shadow", variant="wine@candidate")
         if shadow >= 20:
             break
         time.sleep(0.1)
     assert shadow == 20
-    primary = total(after, "opskit_variant_requests_total", role="primary") - total(before, "opskit_variant_requests_total", role="primary")
+    primary = total(after, "opskit_variant_requests_total", role="primary") - total(
+        before, "opskit_variant_requests_total", role="primary"
+    )
     assert primary == 20
-    assert total(after, "opskit_requests_total", endpoint="predict", status="200") - total(before, "opskit_requests_total", endpoint="predict", status="200") == 20
-    histogram = "opskit_request_latency_seconds"  # a request count per latency bucket, not a timing check
+    assert (
+        total(after, "opskit_requests_total", endpoint="predict", status="200")
+        - total(before, "opskit_requests_total", endpoint="predict", status="200")
+        == 20
+    )
+    histogram = (
+        "opskit_request_latency_seconds"  # a request count per latency bucket, not a timing check
+    )
     observed_requests = total(after, f"{histogram}_count", endpoint="predict")
     assert observed_requests >= 20
     assert any(n == f"{histogram}_bucket" for n, _ in after)
@@ -218,7 +276,11 @@ def test_shadow_gets_a_copy_and_metrics_count_variants(ab: Served) -> None:
 def test_predictions_are_logged_in_background_batches(ab: Served) -> None:
     """Inputs and outputs of primary and shadow predictions reach the store as batched blobs."""
     frame = ab.X.iloc[[7]]
-    httpx.post(f"{ab.url}/predict", json=frame.to_dict(orient="records"), headers={"x-routing-key": "logged"})
+    httpx.post(
+        f"{ab.url}/predict",
+        json=frame.to_dict(orient="records"),
+        headers={"x-routing-key": "logged"},
+    )
     deadline = time.monotonic() + 15
     records: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -247,8 +309,15 @@ def test_concurrent_single_rows_are_micro_batched(ab: Served) -> None:
 
             async def one(frame: pd.DataFrame) -> tuple[int, str, list[Any]]:
                 async with sem:
-                    r = await client.post(f"{ab.url}/invocations", json={"dataframe_records": frame.to_dict(orient="records")})
-                    return r.status_code, r.headers.get("x-opskit-version", ""), r.json().get("predictions")
+                    r = await client.post(
+                        f"{ab.url}/invocations",
+                        json={"dataframe_records": frame.to_dict(orient="records")},
+                    )
+                    return (
+                        r.status_code,
+                        r.headers.get("x-opskit-version", ""),
+                        r.json().get("predictions"),
+                    )
 
             return await asyncio.wait_for(asyncio.gather(*(one(f) for f in rows)), timeout=60)
 
@@ -258,13 +327,23 @@ def test_concurrent_single_rows_are_micro_batched(ab: Served) -> None:
         assert predictions == ab.expected(version, frame)
     after = metric_samples(ab.url)
     primary = ("wine@production", "wine@challenger")
-    batched_rows = sum(total(after, "opskit_batch_rows_sum", variant=v) - total(before, "opskit_batch_rows_sum", variant=v) for v in primary)
-    batches = sum(total(after, "opskit_batch_rows_count", variant=v) - total(before, "opskit_batch_rows_count", variant=v) for v in primary)
+    batched_rows = sum(
+        total(after, "opskit_batch_rows_sum", variant=v)
+        - total(before, "opskit_batch_rows_sum", variant=v)
+        for v in primary
+    )
+    batches = sum(
+        total(after, "opskit_batch_rows_count", variant=v)
+        - total(before, "opskit_batch_rows_count", variant=v)
+        for v in primary
+    )
     assert batched_rows == len(rows)
     assert batches < len(rows)
 
 
-def test_deployments_survive_the_deploying_process(ab: Served, capsys: pytest.CaptureFixture[str]) -> None:
+def test_deployments_survive_the_deploying_process(
+    ab: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Another Python process sees the deployment as running; the CLI lists, shows and prints its logs."""
     out = run_python(
         "import opskit\nd = opskit.deployments.get('ab')\nprint(d.status(), d.url, [x.name for x in opskit.deployments.list()])",
@@ -284,15 +363,35 @@ def test_deployments_survive_the_deploying_process(ab: Served, capsys: pytest.Ca
     assert "no deployment named 'nope'" in capsys.readouterr().err
 
 
-def test_alias_moves_switch_without_a_failed_request(ab: Served, capsys: pytest.CaptureFixture[str]) -> None:
+def test_alias_moves_switch_without_a_failed_request(
+    ab: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Moving and rolling back the alias under continuous load: every request succeeds, the new version takes over."""
-    argv = ["deploy", "wine@production", "--name", "switch", "--workers", "2", "-o", "poll_interval=0.3", "-o", "log_sample=0", "--json"]
+    argv = [
+        "deploy",
+        "wine@production",
+        "--name",
+        "switch",
+        "--workers",
+        "2",
+        "-o",
+        "poll_interval=0.3",
+        "-o",
+        "log_sample=0",
+        "--json",
+    ]
     assert cli(argv) == 0
     switch = json.loads(capsys.readouterr().out)
-    assert (switch["target"], switch["refs"], switch["options"]["poll_interval"]) == ("local", ["wine@production"], 0.3)
+    assert (switch["target"], switch["refs"], switch["options"]["poll_interval"]) == (
+        "local",
+        ["wine@production"],
+        0.3,
+    )
     url = switch["url"]
     frames = [ab.X.iloc[[i]] for i in range(len(ab.X))]
-    bodies = [json.dumps({"dataframe_records": f.to_dict(orient="records")}).encode() for f in frames]
+    bodies = [
+        json.dumps({"dataframe_records": f.to_dict(orient="records")}).encode() for f in frames
+    ]
     versions: list[str] = []
     failures: list[str] = []
     wrong: list[int] = []
@@ -305,11 +404,19 @@ def test_alias_moves_switch_without_a_failed_request(ab: Served, capsys: pytest.
 
             async def worker(w: int) -> None:
                 i = w
-                while not done.is_set() and len(versions) + len(failures) < 3000 and time.monotonic() < deadline:
+                while (
+                    not done.is_set()
+                    and len(versions) + len(failures) < 3000
+                    and time.monotonic() < deadline
+                ):
                     k = i % len(bodies)
                     i += 8
                     try:
-                        r = await client.post(f"{url}/invocations", content=bodies[k], headers={"content-type": "application/json"})
+                        r = await client.post(
+                            f"{url}/invocations",
+                            content=bodies[k],
+                            headers={"content-type": "application/json"},
+                        )
                     except httpx.HTTPError as exc:
                         failures.append(repr(exc))
                         continue
@@ -329,7 +436,9 @@ def test_alias_moves_switch_without_a_failed_request(ab: Served, capsys: pytest.
                     await asyncio.to_thread(opskit.models.set_alias, "wine", "production", target)
                     moved_at = len(versions)
                     want = f"wine:{target}"
-                    while time.monotonic() < deadline and not (len(versions) > moved_at + 200 and set(versions[-200:]) == {want}):
+                    while time.monotonic() < deadline and not (
+                        len(versions) > moved_at + 200 and set(versions[-200:]) == {want}
+                    ):
                         await asyncio.sleep(0.02)
                     switched.append((moved_at, len(versions)))
                 done.set()

@@ -19,7 +19,9 @@ from opskit.tracker.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 def _run(run_id: str, **fields: object) -> Run:
     fields.setdefault("host", "h")
-    return Run(id=run_id, name="r", status="RUNNING", experiment="e", started_at=time.time(), **fields)  # type: ignore[arg-type]
+    return Run(
+        id=run_id, name="r", status="RUNNING", experiment="e", started_at=time.time(), **fields
+    )  # type: ignore[arg-type]
 
 
 def test_future_schema_is_refused(tmp_path: Path) -> None:
@@ -27,7 +29,9 @@ def test_future_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "opskit.db"
     SQLiteTracker(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+        )
     with pytest.raises(opskit.StoreError, match="upgrade opskit"):
         SQLiteTracker(path)
     with sqlite3.connect(path) as conn:
@@ -39,7 +43,9 @@ def old_store(path: Path, version: int) -> None:
     with sqlite3.connect(path) as conn:
         for script in MIGRATIONS[:version]:
             conn.executescript(script)
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
+        )
 
 
 def test_old_schema_is_migrated_and_data_kept(tmp_path: Path) -> None:
@@ -58,9 +64,17 @@ def test_old_schema_is_migrated_and_data_kept(tmp_path: Path) -> None:
     assert reopened.get_state("deployment", "web") == {"port": 8080}
 
 
-@given(st.dictionaries(st.text(min_size=1, max_size=10), st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3), max_size=5))
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=10),
+        st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
+        max_size=5,
+    )
+)
 @settings(max_examples=25, deadline=None)
-def test_state_documents_round_trip(tmp_path_factory: pytest.TempPathFactory, docs: dict[str, dict[str, object]]) -> None:
+def test_state_documents_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, docs: dict[str, dict[str, object]]
+) -> None:
     """put_state/list_state/get_state/delete_state keep JSON documents by kind and key."""
     tracker = SQLiteTracker(tmp_path_factory.mktemp("state") / "opskit.db")
     for key, value in docs.items():
@@ -78,7 +92,9 @@ def test_buffered_metrics_are_visible_to_another_tracker_after_flush(tmp_path: P
     path = tmp_path / "opskit.db"
     writer, reader = SQLiteTracker(path), SQLiteTracker(path)
     writer.create_run(_run("b" * 32))
-    writer.log_metrics("b" * 32, [Metric("loss", 1.0 / (i + 1), i, time.time()) for i in range(100)])
+    writer.log_metrics(
+        "b" * 32, [Metric("loss", 1.0 / (i + 1), i, time.time()) for i in range(100)]
+    )
     assert reader.metric_history("b" * 32, "loss") == []
     writer.flush()
     history = reader.metric_history("b" * 32, "loss")
@@ -90,7 +106,13 @@ def _register(path: str, n: int) -> None:
     tracker = SQLiteTracker(Path(path))
     for _ in range(n):
         tracker.register_model_version(
-            "shared", digest="sha256:" + "0" * 64, size_bytes=1, flavor="x", run_id=None, signature=None, metadata={}
+            "shared",
+            digest="sha256:" + "0" * 64,
+            size_bytes=1,
+            flavor="x",
+            run_id=None,
+            signature=None,
+            metadata={},
         )
 
 
@@ -120,7 +142,11 @@ def test_live_runs_are_not_marked_stale(tmp_path: Path) -> None:
     tracker.create_run(_run("d" * 32, host=host), pid=2**22 + 12345)
     tracker.create_run(_run("e" * 32, host="another-host"), pid=2**22 + 12345)
     assert tracker.mark_stale_runs() == ["d" * 32]
-    assert [tracker.get_run(i).status for i in ("c" * 32, "d" * 32, "e" * 32)] == ["RUNNING", "KILLED", "RUNNING"]
+    assert [tracker.get_run(i).status for i in ("c" * 32, "d" * 32, "e" * 32)] == [
+        "RUNNING",
+        "KILLED",
+        "RUNNING",
+    ]
 
 
 def test_params_filter_by_their_json_spelling(tmp_path: Path) -> None:
@@ -128,8 +154,12 @@ def test_params_filter_by_their_json_spelling(tmp_path: Path) -> None:
     from opskit.query import RunQuery
 
     tracker = SQLiteTracker(tmp_path / "opskit.db")
-    tracker.create_run(_run("f" * 32, params={"flag": True, "lr": 1e-05, "opt": None, "name": "adam"}))
-    tracker.create_run(_run("0" * 32, params={"flag": False, "lr": 0.1, "opt": "sgd", "name": "sgd"}))
+    tracker.create_run(
+        _run("f" * 32, params={"flag": True, "lr": 1e-05, "opt": None, "name": "adam"})
+    )
+    tracker.create_run(
+        _run("0" * 32, params={"flag": False, "lr": 0.1, "opt": "sgd", "name": "sgd"})
+    )
 
     def ids(text: str) -> list[str]:
         return [r.id[0] for r in tracker.search_runs(RunQuery.build(text))]

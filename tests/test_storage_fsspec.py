@@ -47,7 +47,11 @@ def test_file_url_through_fsspec_streams_and_dedups(tmp_path: Path) -> None:
     a = storage.put_file(source)
     b = storage.put_bytes(source.read_bytes())
     assert a == b
-    files = sorted(p.relative_to(tmp_path / "remote").as_posix() for p in (tmp_path / "remote").rglob("*") if p.is_file())
+    files = sorted(
+        p.relative_to(tmp_path / "remote").as_posix()
+        for p in (tmp_path / "remote").rglob("*")
+        if p.is_file()
+    )
     assert files == [f"sha256/{a.digest[7:9]}/{a.digest[9:]}"]
     assert LocalStorage(tmp_path / "remote").get_bytes(a.digest) == source.read_bytes()
 
@@ -110,7 +114,11 @@ def test_transient_errors_are_retried_then_give_up() -> None:
         with_retries(refuse, RetryPolicy(attempts=5), sleep=slept.append)
     assert denied == [1]
     with pytest.raises(ConnectionResetError):
-        with_retries(lambda: (_ for _ in ()).throw(ConnectionResetError("down")), RetryPolicy(attempts=3), sleep=slept.append)
+        with_retries(
+            lambda: (_ for _ in ()).throw(ConnectionResetError("down")),
+            RetryPolicy(attempts=3),
+            sleep=slept.append,
+        )
 
 
 def test_import_opskit_loads_no_storage_library() -> None:
@@ -181,10 +189,14 @@ def test_storage_migrate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["storage", "migrate", "--to", str(tmp_path / "elsewhere")]) == 0
     out = capsys.readouterr().out
     assert "0 blob(s) copied" in out and "2 already present and verified" in out
-    assert sorted(LocalStorage(tmp_path / "elsewhere").iter_digests()) == sorted(get_storage().iter_digests())
+    assert sorted(LocalStorage(tmp_path / "elsewhere").iter_digests()) == sorted(
+        get_storage().iter_digests()
+    )
 
 
-def test_progress_bar_only_for_slow_transfers_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_bar_only_for_slow_transfers_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """No bar (and no rich import) off a terminal or before the threshold; a bar on a terminal after it."""
     import io
     import os
@@ -236,7 +248,9 @@ def test_unreachable_endpoint_is_retried_then_names_the_endpoint_setting() -> No
         "secret": "s",
         "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
     }
-    storage = FsspecStorage("s3://bucket/p", storage_options=options, retry=RetryPolicy(attempts=2, base=0.01))
+    storage = FsspecStorage(
+        "s3://bucket/p", storage_options=options, retry=RetryPolicy(attempts=2, base=0.01)
+    )
     with pytest.raises(opskit.BackendUnavailable, match="after 2 attempts") as info:
         storage.put_bytes(b"x")
     assert "AWS_ENDPOINT_URL" in str(info.value)
@@ -244,6 +258,9 @@ def test_unreachable_endpoint_is_retried_then_names_the_endpoint_setting() -> No
 
 def test_rejected_storage_option_is_a_config_error() -> None:
     """A storage option the filesystem does not know raises ConfigError naming storage_options."""
-    opskit.configure(storage="s3://bucket/p", storage_options={"no_such_option": 1, "endpoint_url": "http://127.0.0.1:9"})
+    opskit.configure(
+        storage="s3://bucket/p",
+        storage_options={"no_such_option": 1, "endpoint_url": "http://127.0.0.1:9"},
+    )
     with pytest.raises(opskit.ConfigError, match="storage_options"):
         get_storage().put_bytes(b"x")

@@ -39,7 +39,9 @@ def _keys(server: S3Server, bucket: str) -> list[str]:
     return sorted(item["Key"] for item in listing.get("Contents", []))
 
 
-def test_blobs_land_under_the_prefix_in_the_local_layout(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
+def test_blobs_land_under_the_prefix_in_the_local_layout(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
     """put_bytes/put_file store sha256/ab/cdef… keys under the prefix, once per content, readable back."""
     opskit.configure(storage=f"s3://{s3_bucket}/team/blobs")
     storage = get_storage()
@@ -66,17 +68,25 @@ def test_multipart_upload_round_trip(s3_server: S3Server, s3_bucket: str, tmp_pa
     _write_random(source, 20 * MB + 123)
     storage = FsspecStorage(f"s3://{s3_bucket}/mp")
     blob = storage.put_file(source)
-    head = s3_server.client().head_object(Bucket=s3_bucket, Key=f"mp/sha256/{blob.digest[7:9]}/{blob.digest[9:]}")
+    head = s3_server.client().head_object(
+        Bucket=s3_bucket, Key=f"mp/sha256/{blob.digest[7:9]}/{blob.digest[9:]}"
+    )
     assert head["ContentLength"] == source.stat().st_size
     assert "-" in head["ETag"]  # a multipart ETag: <md5 of part md5s>-<parts>
     out = storage.get_file(blob.digest, tmp_path / "back.bin")
     assert out.read_bytes() == source.read_bytes()
 
 
-def test_quickstart_on_s3_keeps_no_blob_on_local_disk(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
+def test_quickstart_on_s3_keeps_no_blob_on_local_disk(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
     """The unchanged quickstart runs with OPSKIT_STORAGE=s3://… and the standard AWS variables only."""
     home = tmp_path / "home"
-    env = {**s3_server.env(), "OPSKIT_STORAGE": f"s3://{s3_bucket}/quickstart", "OPSKIT_HOME": str(home)}
+    env = {
+        **s3_server.env(),
+        "OPSKIT_STORAGE": f"s3://{s3_bucket}/quickstart",
+        "OPSKIT_HOME": str(home),
+    }
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
         env={**os.environ, **env}, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
@@ -87,7 +97,11 @@ def test_quickstart_on_s3_keeps_no_blob_on_local_disk(s3_server: S3Server, s3_bu
     assert keys and all(k.startswith("quickstart/sha256/") for k in keys)
     assert not (home / "blobs").exists()
     # Only the tracker's database (and the store's own .gitignore) live locally: no blob.
-    local = [p.name for p in home.iterdir() if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")]
+    local = [
+        p.name
+        for p in home.iterdir()
+        if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")
+    ]
     assert local == [".gitignore"]
 
 
@@ -108,14 +122,22 @@ def test_corrupted_object_is_refused_on_load(s3_server: S3Server, s3_bucket: str
     assert not get_storage().verify(version.digest)
 
 
-def test_wrong_secret_names_the_settings_to_fix(s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_secret_names_the_settings_to_fix(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A wrong secret gives StorageAccessDenied naming the AWS variables, storage_options and the bucket."""
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "definitely-wrong")
     opskit.configure(storage=f"s3://{s3_bucket}/x")
     with pytest.raises(opskit.StorageAccessDenied) as info:
         get_storage().put_bytes(b"data")
     message = str(info.value)
-    for needle in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "storage_options", s3_bucket):
+    for needle in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "storage_options",
+        s3_bucket,
+    ):
         assert needle in message
     assert isinstance(info.value, opskit.OpskitError)
     assert _keys(s3_server, s3_bucket) == []
@@ -128,11 +150,17 @@ def test_missing_bucket_is_named(s3_server: S3Server, s3_bucket: str) -> None:
         storage.get_bytes(digest_bytes(b"anything"))
 
 
-def test_storage_options_carry_credentials(s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storage_options_carry_credentials(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """configure(storage_options=...) passes key/secret/endpoint_url to s3fs when the environment has none."""
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(var)
-    options = {"key": s3_server.access_key, "secret": s3_server.secret_key, "endpoint_url": s3_server.endpoint}
+    options = {
+        "key": s3_server.access_key,
+        "secret": s3_server.secret_key,
+        "endpoint_url": s3_server.endpoint,
+    }
     opskit.configure(storage=f"s3://{s3_bucket}/opts", storage_options=options)
     blob = get_storage().put_bytes(b"via options")
     assert get_storage().get_bytes(blob.digest) == b"via options"
@@ -163,7 +191,9 @@ print("DONE", flush=True)
 """
 
 
-def test_killed_upload_leaves_no_visible_object(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
+def test_killed_upload_leaves_no_visible_object(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
     """SIGKILL during a multipart upload leaves nothing under the final key (only an unfinished upload)."""
     source = tmp_path / "big.bin"
     _write_random(source, 120 * MB, seed=1)
@@ -187,7 +217,9 @@ def test_killed_upload_leaves_no_visible_object(s3_server: S3Server, s3_bucket: 
     assert [u["Key"] for u in uploads] == [key]  # the killed upload, never completed
 
 
-def test_doctor_repair_aborts_unfinished_uploads(s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_repair_aborts_unfinished_uploads(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """doctor reports a multipart upload that never completed; --repair aborts it."""
     client = s3_server.client()
     key = "repair/sha256/00/" + "1" * 62
@@ -198,7 +230,9 @@ def test_doctor_repair_aborts_unfinished_uploads(s3_server: S3Server, s3_bucket:
     monkeypatch.setattr(doctor, "GRACE_SECONDS", -3600.0)  # treat uploads started just now as stale
     finding = next(f for f in doctor.run_doctor().findings if f.check == "unfinished uploads")
     assert "1 multipart upload(s)" in finding.detail and not finding.repaired
-    repaired = next(f for f in doctor.run_doctor(repair=True).findings if f.check == "unfinished uploads")
+    repaired = next(
+        f for f in doctor.run_doctor(repair=True).findings if f.check == "unfinished uploads"
+    )
     assert repaired.repaired
     assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
 
@@ -218,7 +252,9 @@ print(json.dumps({"growth_kb": after - before, "digest": blob.digest, "size": bl
 """
 
 
-def test_200mb_round_trip_memory_stays_far_below_the_artifact(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
+def test_200mb_round_trip_memory_stays_far_below_the_artifact(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
     """A 200 MB artifact goes up and comes back with peak RSS growth under 64 MB (measured in a child)."""
     size = 200 * MB
     source = tmp_path / "artifact.bin"
@@ -231,7 +267,9 @@ def test_200mb_round_trip_memory_stays_far_below_the_artifact(s3_server: S3Serve
     assert result["size"] == size
     assert back.stat().st_size == size
     assert opskit.storage.base.digest_file(back)[0] == result["digest"]
-    assert result["growth_kb"] * 1024 < 64 * MB, f"peak RSS grew by {result['growth_kb'] / 1024:.0f} MB"
+    assert result["growth_kb"] * 1024 < 64 * MB, (
+        f"peak RSS grew by {result['growth_kb'] / 1024:.0f} MB"
+    )
 
 
 def test_doctor_checks_s3_blobs(s3_server: S3Server, s3_bucket: str) -> None:
@@ -247,10 +285,14 @@ def test_doctor_checks_s3_blobs(s3_server: S3Server, s3_bucket: str) -> None:
 
     report = run_doctor()
     assert report.ok, report.findings
-    assert any(f.check == "blob digests" and "1 blob(s) verified" in f.detail for f in report.findings)
+    assert any(
+        f.check == "blob digests" and "1 blob(s) verified" in f.detail for f in report.findings
+    )
 
 
-def test_migrate_local_store_to_s3(s3_server: S3Server, s3_bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrate_local_store_to_s3(
+    s3_server: S3Server, s3_bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`opskit storage migrate --to s3://…` copies every local blob; the models then load from S3."""
     from opskit.cli.main import main
 

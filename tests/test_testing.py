@@ -22,7 +22,7 @@ from opskit.plugins import get_plugin_manager, get_registry
 from opskit.testing import fresh_store, plugin_manager
 
 BROKEN = textwrap.dedent(
-    '''
+    """
     import pytest
     from opskit.storage.local import LocalStorage
     from opskit.tracker.sqlite import SQLiteTracker
@@ -80,7 +80,7 @@ BROKEN = textwrap.dedent(
         @pytest.fixture
         def tracker(self, tmp_path):
             return Lossy(tmp_path / "db.sqlite")
-    '''
+    """
 )
 
 
@@ -91,9 +91,23 @@ def _outcomes(tmp_path: Path, source: str, *select: str) -> dict[str, tuple[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSKIT_")}
     env["OPSKIT_HOME"] = str(tmp_path / ".opskit")
     subprocess.run(
-        [sys.executable, "-m", "pytest", "test_plugin.py", "-p", "no:cacheprovider", f"--junitxml={report}",
-         "-q", *(["-k", " or ".join(select)] if select else [])],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "test_plugin.py",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            "-q",
+            *(["-k", " or ".join(select)] if select else []),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     found: dict[str, tuple[str, str]] = {}
     for case in ET.parse(report).getroot().iter("testcase"):
@@ -108,7 +122,9 @@ def _outcomes(tmp_path: Path, source: str, *select: str) -> dict[str, tuple[str,
 
 def test_suites_fail_on_broken_backends_and_honour_declarations(tmp_path: Path) -> None:
     """Unverified reads, a strict delete and lossy params fail their contract tests; declared gaps skip with the reason."""
-    got = _outcomes(tmp_path, BROKEN, "Unverified", "Declared", "Forgotten", "Misspelled", "params_round_trip")
+    got = _outcomes(
+        tmp_path, BROKEN, "Unverified", "Declared", "Forgotten", "Misspelled", "params_round_trip"
+    )
     assert got["TestUnverified::test_reads_refuse_tampered_content"][0] == "failure"
     assert got["TestUnverified::test_delete_removes_the_blob_and_is_idempotent"][0] == "failure"
     assert got["TestUnverified::test_put_bytes_round_trips"][0] == "passed"
@@ -132,7 +148,9 @@ def test_importing_opskit_does_not_import_pytest() -> None:
     assert json.loads(out.stdout) == []
 
 
-def test_fresh_store_is_empty_and_restores_the_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fresh_store_is_empty_and_restores_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Inside: an empty local store in a temporary home; after: configure() overrides and OPSKIT_* variables as before."""
     outer_home = opskit.get_config().home
     monkeypatch.setenv("OPSKIT_EXPERIMENT", "outer-experiment")
@@ -140,14 +158,23 @@ def test_fresh_store_is_empty_and_restores_the_configuration(tmp_path: Path, mon
     with fresh_store() as home:
         config = opskit.get_config()
         assert config.home == home and home != outer_home
-        assert (config.tracker, config.storage, config.experiment, config.capture_env) == ("local", "local", None, True)
+        assert (config.tracker, config.storage, config.experiment, config.capture_env) == (
+            "local",
+            "local",
+            None,
+            True,
+        )
         with opskit.start_run(name="inside"):
             opskit.log_metric("m", 1.0)
         assert [r.name for r in opskit.search_runs()] == ["inside"]
         assert get_storage().name == "local"
     assert not home.exists()
     config = opskit.get_config()
-    assert (config.home, config.experiment, config.capture_env) == (outer_home, "outer-experiment", False)
+    assert (config.home, config.experiment, config.capture_env) == (
+        outer_home,
+        "outer-experiment",
+        False,
+    )
     assert config.storage == f"fsspec+file://{tmp_path / 'outer-blobs'}"
     assert os.environ["OPSKIT_HOME"] == str(outer_home)
     assert opskit.search_runs() == []

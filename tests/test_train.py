@@ -32,7 +32,9 @@ def test_train_captures_everything_and_registers(wine: tuple[pd.DataFrame, pd.Se
 
     @opskit.train(model="wine", alias="staging")
     def train(X, y, *, n_estimators=100, max_depth=None):  # type: ignore[no-untyped-def]
-        model = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=0).fit(X, y)
+        model = RandomForestClassifier(
+            n_estimators=n_estimators, max_depth=max_depth, random_state=0
+        ).fit(X, y)
         opskit.log_metric("train_acc", model.score(X, y))
         return model
 
@@ -43,8 +45,14 @@ def test_train_captures_everything_and_registers(wine: tuple[pd.DataFrame, pd.Se
     assert run.status == "FINISHED"
     assert run.params == {"n_estimators": 20, "max_depth": None}
     assert run.metrics["train_acc"] == pytest.approx(model.score(X, y))
-    assert [(i.name, i.kind, i.shape) for i in run.inputs] == [("X", "dataframe", (178, 13)), ("y", "series", (178,))]
-    assert run.inputs[0].schema is not None and run.inputs[0].schema.names[:2] == ["alcohol", "malic_acid"]
+    assert [(i.name, i.kind, i.shape) for i in run.inputs] == [
+        ("X", "dataframe", (178, 13)),
+        ("y", "series", (178,)),
+    ]
+    assert run.inputs[0].schema is not None and run.inputs[0].schema.names[:2] == [
+        "alcohol",
+        "malic_acid",
+    ]
     assert run.code is not None and "def train" in (run.code.source or "")
     assert run.code.file_digest is not None and run.code.file_digest.startswith("sha256:")
     assert run.env is not None and "scikit-learn" in run.env.packages
@@ -164,7 +172,14 @@ def test_track_params_inputs_and_artifacts(tmp_path: Path) -> None:
     assert job(str(data_file), arr, layers=(8,), opts={"a": [1, 2]}, seed=7) == 42
     run = opskit.last_run()
     assert run is not None
-    assert run.params == {"lr": 0.1, "layers": [8], "opts": {"a": [1, 2]}, "flag": True, "name": "x", "seed": 7}
+    assert run.params == {
+        "lr": 0.1,
+        "layers": [8],
+        "opts": {"a": [1, 2]},
+        "flag": True,
+        "name": "x",
+        "seed": 7,
+    }
     kinds = {i.name: i for i in run.inputs}
     assert kinds["path"].kind == "file" and kinds["path"].path == str(data_file.resolve())
     assert kinds["arr"].kind == "ndarray" and kinds["arr"].shape == (4, 3)
@@ -319,7 +334,9 @@ def test_search_runs_filters_and_orders() -> None:
 
     for alpha in (0.05, 0.2, 0.4, 0.8):
         fit(alpha)
-    found = opskit.search_runs("params.alpha > 0.1 and metrics.r2 >= 0.5", order_by=["metrics.r2 DESC"])
+    found = opskit.search_runs(
+        "params.alpha > 0.1 and metrics.r2 >= 0.5", order_by=["metrics.r2 DESC"]
+    )
     assert [r.params["alpha"] for r in found] == [0.2, 0.4]
     frame = found.to_pandas()
     assert list(frame["params.alpha"]) == [0.2, 0.4]
@@ -367,5 +384,7 @@ def test_threads_have_their_own_runs() -> None:
     for worker, run_id in enumerate(ids):
         run = opskit.get_run(run_id)
         assert run.params == {"worker": worker}
-        assert [p.value for p in run.metric_history("value")] == [float(worker * 100 + s) for s in range(20)]
+        assert [p.value for p in run.metric_history("value")] == [
+            float(worker * 100 + s) for s in range(20)
+        ]
     assert opskit.active_run() is None

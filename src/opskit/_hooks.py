@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from opskit._tracing import tracing as _tracing
 
 if TYPE_CHECKING:
-
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
     from opskit.records.deployments import Deployment
 
@@ -75,17 +74,23 @@ class _Hooks:
         pm = get_plugin_manager()
         caller = getattr(pm.hook, name)
         impls = caller.get_hookimpls()
-        if any(impl.hookwrapper or impl.wrapper for impl in impls):  # a wrapper needs pluggy's own call
+        if any(
+            impl.hookwrapper or impl.wrapper for impl in impls
+        ):  # a wrapper needs pluggy's own call
             try:
                 caller(**kwargs)
             except Exception as exc:
                 _log_failure(name, "a plugin", exc)
             return
         trace = pm.trace.root.get("hook") if _tracing(pm) else None
-        if trace is not None:  # write what OPSKIT_TRACE_HOOKS shows for a hook called through pluggy
+        if (
+            trace is not None
+        ):  # write what OPSKIT_TRACE_HOOKS shows for a hook called through pluggy
             trace.root.indent += 1
             trace(name, kwargs)
-        for impl in reversed(impls):  # pluggy's order: last registered first, tryfirst/trylast respected
+        for impl in reversed(
+            impls
+        ):  # pluggy's order: last registered first, tryfirst/trylast respected
             try:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
             except Exception as exc:
@@ -101,7 +106,11 @@ def _log_failure(hook: str, plugin: str, exc: Exception) -> None:
     logging.getLogger("opskit.plugins").error(
         "the %s hook of plugin %r raised %s: %s (ignored: the run's end is stored and the user's "
         "exception, if any, is re-raised unchanged; fix or disable the plugin with OPSKIT_DISABLE_PLUGINS)",
-        hook, plugin, type(exc).__name__, exc, exc_info=exc,
+        hook,
+        plugin,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
     )
 
 

@@ -81,7 +81,10 @@ def merge_casts(parts: Sequence[Cast]) -> Any:
     if all(p.labels is not None for p in parts):
         matrix = parts[0].raw if len(parts) == 1 else np.vstack([p.raw for p in parts])
         return pd.DataFrame(matrix, columns=parts[0].labels, copy=False)
-    frames = [pd.DataFrame(p.raw, columns=p.labels, copy=False) if p.labels is not None else p.raw for p in parts]
+    frames = [
+        pd.DataFrame(p.raw, columns=p.labels, copy=False) if p.labels is not None else p.raw
+        for p in parts
+    ]
     if len(frames) == 1:
         return frames[0]
     if isinstance(frames[0], np.ndarray):
@@ -124,8 +127,10 @@ class _Kind:
 
     def missing(self) -> Any:
         if not self.missing_ok:
-            why = "the model was trained without missing values in this column" if self.can_miss else (
-                f"the column's dtype {self.spec.type} cannot hold missing values"
+            why = (
+                "the model was trained without missing values in this column"
+                if self.can_miss
+                else (f"the column's dtype {self.spec.type} cannot hold missing values")
             )
             raise _Bad(f"got a missing value, but {why}; send {self.expected}")
         return None
@@ -163,7 +168,9 @@ class _Float(_Kind):
             self.missing()
             return math.nan
         if math.isinf(number) and not self.inf_ok:
-            raise _Bad("infinite, but the model was trained without infinite values in this column; send a finite number")
+            raise _Bad(
+                "infinite, but the model was trained without infinite values in this column; send a finite number"
+            )
         if self.np_dtype.itemsize < 8 and math.isfinite(number):
             import numpy as np
 
@@ -386,7 +393,9 @@ class _Category(_Kind):
             if not self.missing_ok:
                 return None
             seen.discard(None)
-        if not seen <= self.known or any(type(v) is bool for v in seen) != any(type(c) is bool for c in self.known):
+        if not seen <= self.known or any(type(v) is bool for v in seen) != any(
+            type(c) is bool for c in self.known
+        ):
             return None
         return pd.Categorical(values, dtype=self.dtype)
 
@@ -406,7 +415,9 @@ class _Datetime(_Kind):
     def _localize(self, stamps: Any) -> Any:
         if self.tz is None:
             if stamps.tz is not None:
-                raise _Bad("has a UTC offset, but the model was trained on datetimes without time zone; send it without offset")
+                raise _Bad(
+                    "has a UTC offset, but the model was trained on datetimes without time zone; send it without offset"
+                )
             return stamps
         return stamps.tz_localize(self.tz) if stamps.tz is None else stamps.tz_convert(self.tz)
 
@@ -418,7 +429,11 @@ class _Datetime(_Kind):
         try:
             if isinstance(value, str):
                 stamps = pd.to_datetime([value], format="ISO8601")
-            elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            elif (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
                 stamps = pd.to_datetime([value], unit="ms")
                 if self.tz is not None:
                     stamps = stamps.tz_localize("UTC")
@@ -442,11 +457,15 @@ class _Datetime(_Kind):
         try:
             if types == {str}:
                 stamps = self._localize(pd.to_datetime(values, format="ISO8601"))
-                if stamps.isna().any():  # a string that parses as NaT ("NaN", "NaT") is not a date-time
+                if (
+                    stamps.isna().any()
+                ):  # a string that parses as NaT ("NaN", "NaT") is not a date-time
                     return None
             elif types and types <= {int, float}:
                 if not all(v is None or math.isfinite(v) for v in values):
-                    return None  # NaN (missing) and infinities take the per-value path and its rules
+                    return (
+                        None  # NaN (missing) and infinities take the per-value path and its rules
+                    )
                 stamps = pd.to_datetime(values, unit="ms")
                 if self.tz is not None:
                     stamps = stamps.tz_localize("UTC").tz_convert(self.tz)
@@ -494,7 +513,9 @@ def column_kind(spec: ColumnSpec) -> _Kind:
     return _Any(spec, None)
 
 
-def _column(kind: _Kind, name: str, values: list[Any], text: bool, where: Callable[[int], str] | None = None) -> Any:
+def _column(
+    kind: _Kind, name: str, values: list[Any], text: bool, where: Callable[[int], str] | None = None
+) -> Any:
     if text:
         values = [kind.from_text(v) for v in values]
     built = kind.fast(values)
@@ -508,7 +529,9 @@ def _column(kind: _Kind, name: str, values: list[Any], text: bool, where: Callab
             cast.append(kind.one(value))
         except _Bad as bad:
             at = where(i) if where is not None else f"column {name!r} row {i}"
-            raise InvalidPayload(f"{at}: got {_show(value)} for {kind.spec.type}: {bad}", field=name) from None
+            raise InvalidPayload(
+                f"{at}: got {_show(value)} for {kind.spec.type}: {bad}", field=name
+            ) from None
     return kind.build(cast)
 
 
@@ -525,7 +548,9 @@ def _show(value: Any) -> str:
 # --------------------------------------------------------------------------- tables
 
 
-def _in_schema_order(columns: tuple[str, ...] | None, rows: list[list[Any]], names: list[str]) -> list[list[Any]]:
+def _in_schema_order(
+    columns: tuple[str, ...] | None, rows: list[list[Any]], names: list[str]
+) -> list[list[Any]]:
     if columns is None:
         for i, row in enumerate(rows):
             if len(row) != len(names):
@@ -611,13 +636,21 @@ def _tensor(schema: Schema, rows: list[list[Any]], text: bool) -> Any:
         ragged = False
     except ValueError:
         arr, ragged = np.empty(0, dtype=object), True
-    if ragged or len(arr.shape) != len(shape) or any(d is not None and d != arr.shape[1 + k] for k, d in enumerate(expected)):
+    if (
+        ragged
+        or len(arr.shape) != len(shape)
+        or any(d is not None and d != arr.shape[1 + k] for k, d in enumerate(expected))
+    ):
         for i, row in enumerate(rows):
             try:
                 got: tuple[int, ...] = tuple(np.shape(np.array(row, dtype=object)))
             except ValueError:
                 got = ()
-            if ragged or len(got) != len(expected) or any(d is not None and d != g for d, g in zip(expected, got, strict=True)):
+            if (
+                ragged
+                or len(got) != len(expected)
+                or any(d is not None and d != g for d, g in zip(expected, got, strict=True))
+            ):
                 raise InvalidPayload(
                     f"row {i} has shape {got if got else 'ragged'}, but the model takes arrays of shape {_shape(shape)}",
                     field=f"row {i}",
@@ -633,7 +666,12 @@ def _tensor(schema: Schema, rows: list[list[Any]], text: bool) -> Any:
 
 
 def _shape(shape: Sequence[int | None]) -> str:
-    return "(" + ", ".join("n" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("n" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 class _Plan:
@@ -646,8 +684,10 @@ class _Plan:
         self.names = schema.names
         self.labels = pd.Index(self.names)
         self.kinds = [column_kind(spec) for spec in schema.columns]
-        self.all_float64 = schema.kind == "table" and bool(schema.columns) and all(
-            spec.type == "float64" for spec in schema.columns
+        self.all_float64 = (
+            schema.kind == "table"
+            and bool(schema.columns)
+            and all(spec.type == "float64" for spec in schema.columns)
         )
         self.nan_ok = np.array([k.missing_ok for k in self.kinds], dtype=bool)
         self.inf_ok = np.array([spec.infinite is True for spec in schema.columns], dtype=bool)
@@ -668,7 +708,11 @@ def _plan(schema: Schema) -> _Plan:
 
 
 def cast_table(
-    columns: tuple[str, ...] | None, rows: list[list[Any]], schema: Schema | None, *, text: bool = False
+    columns: tuple[str, ...] | None,
+    rows: list[list[Any]],
+    schema: Schema | None,
+    *,
+    text: bool = False,
 ) -> Cast:
     """Check *rows* against *schema* and build the model's input with the training dtypes.
 
@@ -723,4 +767,3 @@ def _float_matrix(plan: _Plan, rows: list[list[Any]]) -> Any:
         if (nan & ~plan.nan_ok).any() or (inf & ~plan.inf_ok).any():
             return None
     return matrix
-

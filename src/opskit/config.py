@@ -77,7 +77,9 @@ def _declared(name: str) -> EnvVar:
     try:
         return ENVIRONMENT[name]
     except KeyError:
-        raise KeyError(f"{name} is not declared in opskit.config.ENVIRONMENT; declare it there") from None
+        raise KeyError(
+            f"{name} is not declared in opskit.config.ENVIRONMENT; declare it there"
+        ) from None
 
 
 def parse_bool(name: str, value: object, source: str) -> bool:
@@ -175,7 +177,9 @@ def _pyproject_settings(start: Path) -> tuple[dict[str, Any], Path | None]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}; fix the file or set OPSKIT_* variables") from None
+        raise ConfigError(
+            f"cannot read {path}: {exc}; fix the file or set OPSKIT_* variables"
+        ) from None
     section = data.get("tool", {}).get("opskit", {})
     if not isinstance(section, dict):
         raise ConfigError(f"[tool.opskit] in {path} must be a table")
@@ -196,7 +200,9 @@ def resolve(overrides: Mapping[str, Any]) -> Config:
     section, pyproject = _pyproject_settings(cwd)
     unknown = set(section) - _FIELDS
     if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)} in [tool.opskit] of {pyproject}; known: {sorted(_FIELDS)}")
+        raise ConfigError(
+            f"unknown key(s) {sorted(unknown)} in [tool.opskit] of {pyproject}; known: {sorted(_FIELDS)}"
+        )
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name in sorted(_FIELDS):
@@ -217,11 +223,15 @@ def resolve(overrides: Mapping[str, Any]) -> Config:
             values[flag] = parse_bool(flag, values[flag], sources[flag])
     for opts in ("tracker_options", "storage_options"):
         if opts in values and not isinstance(values[opts], Mapping):
-            raise ConfigError(f"{opts} from {sources[opts]} must be a table/mapping, got {values[opts]!r}")
+            raise ConfigError(
+                f"{opts} from {sources[opts]} must be a table/mapping, got {values[opts]!r}"
+            )
         values[opts] = dict(values.get(opts, {}))
     for text in ("tracker", "storage"):
         if text in values and (not isinstance(values[text], str) or not values[text].strip()):
-            raise ConfigError(f"{text}={values[text]!r} from {sources[text]} must be a non-empty string")
+            raise ConfigError(
+                f"{text}={values[text]!r} from {sources[text]} must be a non-empty string"
+            )
     values["home"] = home
     return Config(**values, sources=sources)
 

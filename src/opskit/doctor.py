@@ -55,7 +55,9 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
     report.add(
         "stale runs",
         True,
-        f"{len(stale)} run(s) whose process died were marked KILLED: {', '.join(stale)}" if stale else "none",
+        f"{len(stale)} run(s) whose process died were marked KILLED: {', '.join(stale)}"
+        if stale
+        else "none",
         repaired=bool(stale),
     )
     storage = get_storage()
@@ -75,7 +77,9 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
             "blob digests",
             not bad,
             f"{len(bad)} blob(s) do not match their digest (tampered or damaged): {', '.join(bad[:5])}; "
-            "restore them from a backup or retrain" if bad else f"{len(referenced & stored)} blob(s) verified",
+            "restore them from a backup or retrain"
+            if bad
+            else f"{len(referenced & stored)} blob(s) verified",
         )
     orphans = sorted(stored - referenced)
     removed = 0
@@ -98,7 +102,8 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
     report.add(
         "orphan blobs",
         True,
-        f"{len(orphans)} blob(s) not referenced by any record (run, model version, state document)" + outcome
+        f"{len(orphans)} blob(s) not referenced by any record (run, model version, state document)"
+        + outcome
         if orphans
         else "none",
         repaired=removed > 0,
@@ -111,7 +116,8 @@ def run_doctor(*, repair: bool = False, verify: bool = True) -> Report:
         report.add(
             "temp files",
             not leftovers or repair,
-            f"{len(leftovers)} leftover temp file(s) from interrupted writes" + (" removed" if repair else "")
+            f"{len(leftovers)} leftover temp file(s) from interrupted writes"
+            + (" removed" if repair else "")
             if leftovers
             else "none",
             repaired=repair and bool(leftovers),

@@ -136,7 +136,9 @@ class InvalidOption(DeploymentError, ValueError):
     ``option`` names it, ``value`` is what was given, ``accepted`` says what the option takes.
     """
 
-    def __init__(self, message: str, *, option: str, value: object = None, accepted: str = "") -> None:
+    def __init__(
+        self, message: str, *, option: str, value: object = None, accepted: str = ""
+    ) -> None:
         super().__init__(message)
         self.option = option
         self.value = value

@@ -12,7 +12,16 @@ from opskit.registry.hooks import fire_hooks
 from opskit.runtime import get_tracker
 from opskit.sdk import identity
 
-__all__ = ["delete_alias", "events", "get", "get_version", "history", "list", "register", "set_alias"]
+__all__ = [
+    "delete_alias",
+    "events",
+    "get",
+    "get_version",
+    "history",
+    "list",
+    "register",
+    "set_alias",
+]
 
 
 def list() -> builtins.list[Model]:
@@ -58,14 +67,18 @@ def set_alias(name: str, alias: str, version: int | ModelVersion) -> AliasChange
     ``after_alias_changed`` hook; the returned change has ``previous_version == version``.
     """
     name, alias = validate_model_name(name), validate_alias(alias)
-    change = get_tracker().set_alias(name, alias, _version_number(name, version), user=identity.user())
+    change = get_tracker().set_alias(
+        name, alias, _version_number(name, version), user=identity.user()
+    )
     fire_hooks([alias_changed(change)])  # None (no hook) when the alias already pointed there
     return change
 
 
 def delete_alias(name: str, alias: str) -> AliasChange:
     """Remove *alias* from model *name*."""
-    change = get_tracker().delete_alias(validate_model_name(name), validate_alias(alias), user=identity.user())
+    change = get_tracker().delete_alias(
+        validate_model_name(name), validate_alias(alias), user=identity.user()
+    )
     fire_hooks([alias_changed(change)])
     return change
 
@@ -89,8 +102,10 @@ def events(
     Every change is one event, appended by the tracker in the same transaction as the change.
     """
     return get_tracker().events(
-        model=None if name is None else validate_model_name(name), since=since,
-        kinds=None if kinds is None else tuple(kinds), limit=limit,
+        model=None if name is None else validate_model_name(name),
+        since=since,
+        kinds=None if kinds is None else tuple(kinds),
+        limit=limit,
     )
 
 
@@ -118,5 +133,7 @@ def register(
         validate_alias(alias)
     schema = explicit_signature(signature, input_example) or model_signature(model, [])
     version = register_version(get_tracker(), None, name, model, alias=alias, signature=schema)
-    assert version is not None  # only a run's registration is queued during an outage; this one raises
+    assert (
+        version is not None
+    )  # only a run's registration is queued during an outage; this one raises
     return version

@@ -79,7 +79,9 @@ def validate_key(key: object, kind: str = "key") -> str:
             f"invalid {kind} name {key!r}: use 1-250 characters, letters, digits, '_', '-', '.', "
             "' ' or '/' (for example 'val/r2')"
         )
-    if posixpath.normpath(key) != key or key == ".":  # 'a//b', 'a/', './a', 'a/./b', '.': MLflow refuses them
+    if (
+        posixpath.normpath(key) != key or key == "."
+    ):  # 'a//b', 'a/', './a', 'a/./b', '.': MLflow refuses them
         raise InvalidName(
             f"invalid {kind} name {key!r}: '/' separates non-empty parts and no part may be '.' "
             "(for example 'val/r2')"
@@ -116,13 +118,17 @@ def validate_tag_value(key: str, value: object) -> str:
 
 def validate_experiment(name: object) -> str:
     """Return *name* if it is a valid experiment name, else raise ``InvalidName``."""
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_EXPERIMENT_CHARS or not name.isprintable():
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > MAX_EXPERIMENT_CHARS
+        or not name.isprintable()
+    ):
         raise InvalidName(
             f"invalid experiment name {name!r}: use 1-{MAX_EXPERIMENT_CHARS} printable characters "
             "that are not all spaces (for example 'wine-quality')"
         )
     return name
-
 
 
 def validate_run_name(name: object) -> str:

@@ -102,14 +102,18 @@ _EXAMPLE = "for example: params.alpha > 0.1 and metrics.r2 >= 0.5 and tags.team 
 _ORDER_EXAMPLE = "for example: 'metrics.r2 DESC', 'params.alpha' or 'started_at ASC'"
 _OPERATORS = "=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN"
 _KINDS: dict[str, KeyKind] = {
-    "params": "params", "param": "params", "metrics": "metrics", "metric": "metrics",
-    "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes",
+    "params": "params",
+    "param": "params",
+    "metrics": "metrics",
+    "metric": "metrics",
+    "tags": "tags",
+    "tag": "tags",
+    "attributes": "attributes",
+    "attribute": "attributes",
     "attr": "attributes",
 }
 _NUMERIC_ATTRIBUTES = frozenset({"started_at", "ended_at"})
-_OPS: dict[str, Op] = {
-    op: op for op in ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN")
-}
+_OPS: dict[str, Op] = {op: op for op in ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN")}
 
 
 class _Syntax(Exception):
@@ -135,7 +139,9 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     while pos < end:
         match = _TOKEN.match(text, pos)
         if match is None:
-            raise _Syntax(len(text) - len(text[pos:].lstrip()), "unexpected character (unclosed quote?)")
+            raise _Syntax(
+                len(text) - len(text[pos:].lstrip()), "unexpected character (unclosed quote?)"
+            )
         kind = match.lastgroup or ""
         out.append((kind, match.group(kind), match.start(kind)))
         pos = match.end()
@@ -151,16 +157,20 @@ def _key(token: str, pos: int) -> tuple[KeyKind, str]:
         if dot:
             found = _KINDS.get(prefix.lower())
             if found is None:
-                raise _Syntax(pos, f"unknown key type {prefix!r}: use params., metrics., tags. or attributes.")
+                raise _Syntax(
+                    pos, f"unknown key type {prefix!r}: use params., metrics., tags. or attributes."
+                )
             kind, name = found, rest
-    if len(name) >= 2 and name[0] == name[-1] and name[0] in "`\"":
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in '`"':
         name = name[1:-1]
     if not name:
         raise _Syntax(pos, "empty key name")
     if kind == "attributes":
         canonical = ATTRIBUTES.get(name.lower())
         if canonical is None:
-            raise _Syntax(pos, f"unknown attribute {name!r}: use one of {', '.join(sorted(ATTRIBUTES))}")
+            raise _Syntax(
+                pos, f"unknown attribute {name!r}: use one of {', '.join(sorted(ATTRIBUTES))}"
+            )
         name = canonical
     return kind, name
 
@@ -253,7 +263,10 @@ class _Parser:
             kind, token, pos = self._next()
             word = token.lower() if kind == "ident" else ""
             if word == "or":
-                raise _Syntax(pos, "only 'and' is supported between conditions (as in MLflow); run one search per alternative")
+                raise _Syntax(
+                    pos,
+                    "only 'and' is supported between conditions (as in MLflow); run one search per alternative",
+                )
             if word != "and":
                 raise _Syntax(pos, f"expected 'and' between conditions, found {token!r}")
             clauses.append(self._clause())
@@ -262,12 +275,16 @@ class _Parser:
     def _clause(self) -> Clause:
         kind, token, pos = self._next()
         if kind != "ident":
-            raise _Syntax(pos, f"expected a key such as metrics.r2 or params.alpha, found {token!r}")
+            raise _Syntax(
+                pos, f"expected a key such as metrics.r2 or params.alpha, found {token!r}"
+            )
         key_kind, key = _key(token, pos)
         op = self._operator()
         value_pos = self._peek()[2]
         value = self._list() if op in ("IN", "NOT IN") else self._value()
-        return _json_spellings(Clause(key_kind, key, op, _check_value(key_kind, key, op, value, value_pos)))
+        return _json_spellings(
+            Clause(key_kind, key, op, _check_value(key_kind, key, op, value, value_pos))
+        )
 
     def _operator(self) -> Op:
         kind, token, pos = self._next()
@@ -324,7 +341,9 @@ def _order_key(item: object) -> OrderKey:
     if len(tokens) == 2:
         direction = tokens[1][1].upper()
         if tokens[1][0] != "ident" or direction not in ("ASC", "DESC"):
-            raise _Syntax(tokens[1][2], f"expected ASC or DESC after the key, found {tokens[1][1]!r}")
+            raise _Syntax(
+                tokens[1][2], f"expected ASC or DESC after the key, found {tokens[1][1]!r}"
+            )
         descending = direction == "DESC"
     kind, key = _key(tokens[0][1], tokens[0][2])
     return OrderKey(kind, key, descending)
@@ -339,5 +358,7 @@ def parse_order_by(items: Sequence[str]) -> tuple[OrderKey, ...]:
         try:
             keys.append(_order_key(item))
         except _Syntax as problem:
-            raise InvalidFilter(f"cannot parse order_by item {item!r}: {problem.what}; {_ORDER_EXAMPLE}") from None
+            raise InvalidFilter(
+                f"cannot parse order_by item {item!r}: {problem.what}; {_ORDER_EXAMPLE}"
+            ) from None
     return tuple(keys)

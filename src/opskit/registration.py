@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from opskit.storage.base import Storage
     from opskit.tracker.base import Tracker
 
-__all__ = ["BackendRegistry", "RegisterDriftMethod", "RegisterStorage", "RegisterTarget", "RegisterTracker", "Registration"]
+__all__ = [
+    "BackendRegistry",
+    "RegisterDriftMethod",
+    "RegisterStorage",
+    "RegisterTarget",
+    "RegisterTracker",
+    "Registration",
+]
 
 TrackerFactory = Callable[["Config"], "Tracker"]
 StorageFactory = Callable[["Config", str], "Storage"]
@@ -41,7 +48,9 @@ DriftCompute = Callable[[Any, Any], tuple[float, float | None]]
 class RegisterDriftMethod(Protocol):
     """The ``register`` callback of ``register_drift_methods`` (used by ``opskit.monitor.methods``)."""
 
-    def __call__(self, name: str, compute: DriftCompute, *, kinds: Sequence[str], threshold: float) -> None: ...
+    def __call__(
+        self, name: str, compute: DriftCompute, *, kinds: Sequence[str], threshold: float
+    ) -> None: ...
 
 
 @frozen
@@ -61,18 +70,31 @@ class BackendRegistry:
 
     entries: dict[tuple[str, str], Registration] = field(factory=dict)
 
-    def add(self, kind: str, name: str, factory: Callable[..., Any], plugin: str, schemes: Sequence[str] = ()) -> None:
+    def add(
+        self,
+        kind: str,
+        name: str,
+        factory: Callable[..., Any],
+        plugin: str,
+        schemes: Sequence[str] = (),
+    ) -> None:
         if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
-            raise InvalidName(f"plugin {plugin!r} registered a {kind} with invalid name {name!r}: use letters, digits, '_' or '-'")
+            raise InvalidName(
+                f"plugin {plugin!r} registered a {kind} with invalid name {name!r}: use letters, digits, '_' or '-'"
+            )
         if not callable(factory):
-            raise TypeError(f"plugin {plugin!r} registered {kind} {name!r} with a non-callable factory {factory!r}")
+            raise TypeError(
+                f"plugin {plugin!r} registered {kind} {name!r} with a non-callable factory {factory!r}"
+            )
         existing = self.entries.get((kind, name))
         if existing is not None:
             raise DuplicateBackend(
                 f"two plugins register a {kind} named {name!r}: {existing.plugin!r} and {plugin!r}; "
                 "uninstall one, or disable it with OPSKIT_DISABLE_PLUGINS=<name>"
             )
-        self.entries[(kind, name)] = Registration(kind, name, factory, plugin, tuple(s.lower() for s in schemes))
+        self.entries[(kind, name)] = Registration(
+            kind, name, factory, plugin, tuple(s.lower() for s in schemes)
+        )
 
     def names(self, kind: str) -> list[str]:
         return sorted(name for k, name in self.entries if k == kind)

@@ -23,7 +23,9 @@ __all__ = ["SCHEMA_VERSION", "from_dict", "from_plain", "to_dict", "to_plain"]
 SCHEMA_VERSION = 1
 T = TypeVar("T")
 _TYPES: dict[str, type] = {
-    name: getattr(records, name) for name in records.__all__ if attrs.has(getattr(records, name, None))  # type: ignore[arg-type]
+    name: getattr(records, name)
+    for name in records.__all__
+    if attrs.has(getattr(records, name, None))  # type: ignore[arg-type]
 }
 
 
@@ -45,7 +47,10 @@ def to_dict(record: Any) -> dict[str, Any]:
     if not attrs.has(type(record)):
         raise InvalidValue(f"to_dict() takes an opskit record, got {type(record).__name__}")
     # a subclass that only adds behaviour (DeploymentClient) is written as the record it extends
-    name = next((c.__name__ for c in type(record).__mro__ if _TYPES.get(c.__name__) is c), type(record).__name__)
+    name = next(
+        (c.__name__ for c in type(record).__mro__ if _TYPES.get(c.__name__) is c),
+        type(record).__name__,
+    )
     return {"schema_version": SCHEMA_VERSION, "type": name, **to_plain(record)}
 
 
@@ -66,7 +71,11 @@ def _build(tp: Any, value: Any) -> Any:
         return _build(options[0], value) if len(options) == 1 else value
     if attrs.has(tp):
         hints = _hints(tp)
-        kwargs = {f.name: _build(hints[f.name], value[f.name]) for f in attrs.fields(tp) if f.name in value}
+        kwargs = {
+            f.name: _build(hints[f.name], value[f.name])
+            for f in attrs.fields(tp)
+            if f.name in value
+        }
         return tp(**kwargs)
     if origin is tuple:
         args = typing.get_args(tp)
@@ -93,4 +102,6 @@ def from_dict(data: dict[str, Any]) -> Any:
             f"cannot read a {name!r} record with schema_version {version!r} (this opskit reads "
             f"version {SCHEMA_VERSION} of {sorted(_TYPES)}); upgrade opskit"
         )
-    return _build(_TYPES[name], {k: v for k, v in data.items() if k not in ("schema_version", "type")})
+    return _build(
+        _TYPES[name], {k: v for k, v in data.items() if k not in ("schema_version", "type")}
+    )

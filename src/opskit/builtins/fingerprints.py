@@ -39,7 +39,11 @@ def column_spec(name: str, series: Any) -> ColumnSpec:
         categories = dtype.categories.tolist()
         plain = all(isinstance(c, _PLAIN) for c in categories)
         return ColumnSpec(
-            name, "category", missing=missing, categories=categories if plain else None, ordered=bool(dtype.ordered)
+            name,
+            "category",
+            missing=missing,
+            categories=categories if plain else None,
+            ordered=bool(dtype.ordered),
         )
     return ColumnSpec(name, str(dtype), missing=missing, infinite=infinite)
 
@@ -75,7 +79,11 @@ def _digest_dir(path: Path) -> tuple[str, int]:
 def _as_path(value: object) -> Path | None:
     if isinstance(value, os.PathLike):
         path = Path(os.fspath(value))
-    elif isinstance(value, str) and len(value) < 4096 and ("/" in value or os.sep in value or "." in value):
+    elif (
+        isinstance(value, str)
+        and len(value) < 4096
+        and ("/" in value or os.sep in value or "." in value)
+    ):
         path = Path(value)
     else:
         return None
@@ -98,7 +106,11 @@ def fingerprint_data(name: str, value: object) -> DataInput | None:
             digest=_digest_frame(v),
             shape=tuple(int(n) for n in v.shape),
             schema=schema,
-            size_bytes=int(v.memory_usage(index=True, deep=False).sum() if is_frame else v.memory_usage(index=True)),
+            size_bytes=int(
+                v.memory_usage(index=True, deep=False).sum()
+                if is_frame
+                else v.memory_usage(index=True)
+            ),
         )
     if top == "numpy" and type(value).__name__ == "ndarray":
         arr: Any = value
@@ -133,11 +145,15 @@ def _array_schema(arr: Any) -> Schema:
         matrix = arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1)
         nan, inf = np.isnan(matrix).any(axis=0), np.isinf(matrix).any(axis=0)
         columns = tuple(
-            ColumnSpec(str(i), dtype, missing=bool(nan[i]), infinite=bool(inf[i])) for i in range(matrix.shape[1])
+            ColumnSpec(str(i), dtype, missing=bool(nan[i]), infinite=bool(inf[i]))
+            for i in range(matrix.shape[1])
         )
     else:
         width = arr.shape[1] if arr.ndim == 2 else 1
-        columns = tuple(ColumnSpec(str(i), dtype, missing=False if arr.dtype.kind in "iub" else None) for i in range(width))
+        columns = tuple(
+            ColumnSpec(str(i), dtype, missing=False if arr.dtype.kind in "iub" else None)
+            for i in range(width)
+        )
     return Schema(columns, kind="tensor", shape=(None, *(int(n) for n in arr.shape[1:])))
 
 

@@ -24,7 +24,11 @@ _MAX_DIFF = 1 << 20  # keep at most 1 MiB of dirty diff per run
 
 
 def _is_notebook_file(filename: str) -> bool:
-    return filename.startswith("<ipython-input-") or "/ipykernel_" in filename or "ipykernel" in Path(filename).parent.name
+    return (
+        filename.startswith("<ipython-input-")
+        or "/ipykernel_" in filename
+        or "ipykernel" in Path(filename).parent.name
+    )
 
 
 @functools.cache
@@ -94,7 +98,9 @@ def git_info(root: Path) -> tuple[str | None, bool | None, str | None]:
     return commit.strip(), dirty, diff
 
 
-def capture_code(fn: Callable[..., Any] | None, *, git: bool = True, cwd: Path | None = None) -> CodeInfo:
+def capture_code(
+    fn: Callable[..., Any] | None, *, git: bool = True, cwd: Path | None = None
+) -> CodeInfo:
     """Describe the code of *fn* (or of the working directory when *fn* is None)."""
     source = source_file = cell = None
     function = module = None

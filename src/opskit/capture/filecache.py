@@ -105,7 +105,9 @@ class StatCache:
             # The store folder is created the one way opskit creates it (with its .gitignore).
             create_home(self.db_path.parent.parent)
             self.db_path.parent.mkdir(exist_ok=True)
-            conn = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.db_path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -144,7 +146,9 @@ class StatCache:
             self._memory[(path, algo)] = (key, row[5], row[6])
             return str(row[5])
 
-    def put(self, path: bytes, key: StatKey, digest: str, hashed_at_ns: int, algo: str = ALGORITHM) -> bool:
+    def put(
+        self, path: bytes, key: StatKey, digest: str, hashed_at_ns: int, algo: str = ALGORITHM
+    ) -> bool:
         """Remember *digest* for *path* at *key*; False (nothing stored) when the entry would be racy."""
         if is_racy(key, hashed_at_ns):
             return False
@@ -235,7 +239,9 @@ def digest_dir(
     for rel, full in entries:
         digest, size = digest_file(full, cache, clock=clock)
         raw = rel.encode("utf-8", "surrogateescape")
-        h.update(struct.pack("<Q", len(raw)) + raw + digest.encode() + b"\0" + struct.pack("<Q", size))
+        h.update(
+            struct.pack("<Q", len(raw)) + raw + digest.encode() + b"\0" + struct.pack("<Q", size)
+        )
         total += size
     h.update(struct.pack("<Q", len(entries)))
     return finish(h), total

@@ -135,7 +135,12 @@ def _encode(value: object, out: bytearray) -> None:
     elif isinstance(value, set | frozenset):
         members = sorted(_encoded(v) for v in value)
         out += b"S" + struct.pack("<Q", len(members)) + b"".join(members)
-    elif type(value).__module__ == "numpy" and hasattr(value, "dtype") and hasattr(value, "tobytes") and not value.dtype.hasobject:
+    elif (
+        type(value).__module__ == "numpy"
+        and hasattr(value, "dtype")
+        and hasattr(value, "tobytes")
+        and not value.dtype.hasobject
+    ):
         # a NumPy scalar: its dtype and bytes (a pickle would name numpy's private modules)
         dtype = value.dtype.str.encode()
         raw = value.tobytes()
@@ -263,15 +268,25 @@ def _feed_arrow(h: Hasher, arr: Any) -> None:
     if pa.types.is_boolean(t):
         h.update(pc.fill_null(arr, False).to_numpy(zero_copy_only=False))
         return
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+    if (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+    ):
         if nulls:
-            arr = pc.fill_null(arr, pa.scalar("" if pa.types.is_string(t) or pa.types.is_large_string(t) else b"", t))
+            arr = pc.fill_null(
+                arr,
+                pa.scalar("" if pa.types.is_string(t) or pa.types.is_large_string(t) else b"", t),
+            )
         wide = pa.types.is_large_string(t) or pa.types.is_large_binary(t)
         bufs = arr.buffers()
         if bufs[1] is None:  # an empty array may come without an offsets buffer
             offsets = np.zeros(n + 1, dtype="<i8" if wide else "<i4")
         else:
-            offsets = np.frombuffer(bufs[1], dtype="<i8" if wide else "<i4")[arr.offset : arr.offset + n + 1]
+            offsets = np.frombuffer(bufs[1], dtype="<i8" if wide else "<i4")[
+                arr.offset : arr.offset + n + 1
+            ]
         start, end = (int(offsets[0]), int(offsets[-1])) if n else (0, 0)
         h.update(offsets - start if start else offsets)
         if end > start and bufs[2] is not None:
@@ -281,9 +296,13 @@ def _feed_arrow(h: Hasher, arr: Any) -> None:
         width = t.bit_width
     except ValueError:  # not a fixed-width type
         width = 0
-    if width and width % 8 == 0 and t.num_buffers == 2:  # fixed-width values (numbers, times, decimals)
+    if (
+        width and width % 8 == 0 and t.num_buffers == 2
+    ):  # fixed-width values (numbers, times, decimals)
         size = width // 8
-        raw = np.frombuffer(arr.buffers()[1], dtype=np.uint8)[arr.offset * size : (arr.offset + n) * size]
+        raw = np.frombuffer(arr.buffers()[1], dtype=np.uint8)[
+            arr.offset * size : (arr.offset + n) * size
+        ]
         if mask is not None:
             raw = raw.reshape(n, size).copy()
             raw[mask] = 0
@@ -333,7 +352,9 @@ def _feed_values(h: Hasher, values: Any, use_arrow: bool) -> None:
         h.update(b"utc-i8")
         _feed_ndarray_bytes(h, np.asarray(values.view("i8")))
         return
-    if isinstance(values, pd.arrays.IntegerArray | pd.arrays.FloatingArray | pd.arrays.BooleanArray):
+    if isinstance(
+        values, pd.arrays.IntegerArray | pd.arrays.FloatingArray | pd.arrays.BooleanArray
+    ):
         # nullable numbers: the NA mask, then the values with 0 under every NA
         mask = np.asarray(values.isna(), dtype=bool)
         h.update(b"masked")

@@ -15,7 +15,14 @@ from opskit._hooks import hooks
 from opskit.errors import InvalidValue, OpskitWarning
 from opskit.records import DataInput
 
-__all__ = ["MAX_PARAM_CHARS", "bind_arguments", "check_param_value", "param_scalar", "param_text", "split_arguments"]
+__all__ = [
+    "MAX_PARAM_CHARS",
+    "bind_arguments",
+    "check_param_value",
+    "param_scalar",
+    "param_text",
+    "split_arguments",
+]
 
 #: A param longer than this (strings as they are, anything else as compact JSON) is refused on
 #: every tracker: MLflow cuts param values at 6,000 characters (MAX_PARAM_VAL_LENGTH).
@@ -24,7 +31,9 @@ _PLAIN = (bool, int, float, str, type(None))
 _NOT_SCALAR = object()
 
 
-def bind_arguments(sig: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def bind_arguments(
+    sig: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
     """Arguments by name, defaults applied, ``*args`` as ``args.0``, ``args.1``, ..., ``**kwargs``
     flattened; ``self``/``cls`` dropped."""
     bound = sig.bind(*args, **kwargs)
@@ -141,7 +150,9 @@ def check_param_value(key: str, value: Any) -> Any:
 
 
 def split_arguments(
-    arguments: Mapping[str, Any], *, fingerprint: Callable[[str, object], DataInput | None] | None = None
+    arguments: Mapping[str, Any],
+    *,
+    fingerprint: Callable[[str, object], DataInput | None] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[DataInput, object]]]:
     """(params, data inputs with their values). Values that are neither are left out."""
     fingerprint = fingerprint or hooks.fingerprint_data
@@ -159,7 +170,9 @@ def split_arguments(
             elif _looks_like_param(value):
                 params[name] = check_param_value(name, value)
         except InvalidValue as exc:  # a param that cannot be stored as it is: say so, keep running
-            warnings.warn(f"argument {name!r} is not recorded as a param: {exc}", OpskitWarning, stacklevel=3)
+            warnings.warn(
+                f"argument {name!r} is not recorded as a param: {exc}", OpskitWarning, stacklevel=3
+            )
     return params, inputs
 
 

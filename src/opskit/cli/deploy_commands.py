@@ -45,7 +45,9 @@ def _deploy(args: argparse.Namespace) -> int:
             ref.update({k: float(v) for k, v in extra.items()})
         except ValueError:
             raise DeploymentError(f"--weight values must be numbers, got {extra}") from None
-    dep = deploy(ref, target=args.target, name=args.name, port=args.port, shadow=args.shadow, **options)
+    dep = deploy(
+        ref, target=args.target, name=args.name, port=args.port, shadow=args.shadow, **options
+    )
     if args.json:
         print_json(_plain(dep))
     else:
@@ -71,7 +73,9 @@ def _list(args: argparse.Namespace) -> int:
         (d.name, d.target, s, d.url or d.path, ", ".join(d.refs), d.shadow, when(d.created_at))
         for d, s in zip(found, statuses, strict=True)
     ]
-    print(table(["DEPLOYMENT", "TARGET", "STATUS", "URL", "MODELS", "SHADOW", "CREATED (UTC)"], rows))
+    print(
+        table(["DEPLOYMENT", "TARGET", "STATUS", "URL", "MODELS", "SHADOW", "CREATED (UTC)"], rows)
+    )
     return 0
 
 
@@ -118,20 +122,39 @@ def _logs(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """Add ``deploy`` and ``deployments`` to the top-level subcommands."""
-    p = sub.add_parser("deploy", help="deploy a model: start a local server or write a docker build context")
+    p = sub.add_parser(
+        "deploy", help="deploy a model: start a local server or write a docker build context"
+    )
     p.add_argument("ref", help="model reference, e.g. wine@production")
-    p.add_argument("--target", "-t", default="local", help="deployment target (see `opskit plugins`)")
+    p.add_argument(
+        "--target", "-t", default="local", help="deployment target (see `opskit plugins`)"
+    )
     p.add_argument("--name", help="deployment name (default: the model name)")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--weight", action="append", metavar="REF=W", help="split traffic: another model and its weight")
-    p.add_argument("--weight-main", type=float, help="weight of REF when --weight is given (default 1)")
+    p.add_argument(
+        "--weight",
+        action="append",
+        metavar="REF=W",
+        help="split traffic: another model and its weight",
+    )
+    p.add_argument(
+        "--weight-main", type=float, help="weight of REF when --weight is given (default 1)"
+    )
     p.add_argument("--shadow", metavar="REF", help="mirror every request to this model")
     p.add_argument("--workers", type=int, help="server worker processes (local target; default 2)")
     p.add_argument("--path", help="folder for the build context (docker target)")
-    p.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="target option, e.g. max_batch=32")
+    p.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        metavar="KEY=VALUE",
+        help="target option, e.g. max_batch=32",
+    )
     p.set_defaults(func=_deploy)
 
-    deployments = sub.add_parser("deployments", help="recorded deployments").add_subparsers(dest="action", required=True)
+    deployments = sub.add_parser("deployments", help="recorded deployments").add_subparsers(
+        dest="action", required=True
+    )
     p = deployments.add_parser("list", help="every deployment and whether it is alive")
     p.set_defaults(func=_list)
     p = deployments.add_parser("show", help="one deployment")

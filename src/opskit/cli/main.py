@@ -36,7 +36,10 @@ def differing_params(runs: Sequence[Run]) -> list[str]:
     return [
         key
         for key in keys
-        if len({json.dumps(run.params.get(key, missing), sort_keys=True, default=repr) for run in runs}) > 1
+        if len(
+            {json.dumps(run.params.get(key, missing), sort_keys=True, default=repr) for run in runs}
+        )
+        > 1
     ]
 
 
@@ -44,7 +47,9 @@ def _runs_list(args: argparse.Namespace) -> int:
     from opskit.serialize import to_dict
     from opskit.tracking.runs import search_runs
 
-    runs = search_runs(args.filter, order_by=args.order_by, limit=args.limit, experiment=args.experiment)
+    runs = search_runs(
+        args.filter, order_by=args.order_by, limit=args.limit, experiment=args.experiment
+    )
     if runs.truncated:
         print(
             f"opskit: showing the first {len(runs)} matching runs; more match: pass --limit N (e.g. --limit {len(runs) * 5})",
@@ -68,7 +73,17 @@ def _runs_list(args: argparse.Namespace) -> int:
         )
         for r in runs
     ]
-    headers = ["RUN", "NAME", "STATUS", "EXPERIMENT", "STARTED (UTC)", "TOOK", "PARAMS", "METRICS", "MODEL"]
+    headers = [
+        "RUN",
+        "NAME",
+        "STATUS",
+        "EXPERIMENT",
+        "STARTED (UTC)",
+        "TOOK",
+        "PARAMS",
+        "METRICS",
+        "MODEL",
+    ]
     if not varied:  # nothing tells these runs apart by params: no empty column
         headers.remove("PARAMS")
         rows = [row[:6] + row[7:] for row in rows]
@@ -84,7 +99,9 @@ def _find_run(prefix: str) -> str:
     if len(prefix) == 32:
         return prefix
     if not prefix or any(ch not in "0123456789abcdef" for ch in prefix):
-        raise RunNotFound(f"{prefix!r} is not a run id: ids are hex digits, as printed by `opskit runs list`")
+        raise RunNotFound(
+            f"{prefix!r} is not a run id: ids are hex digits, as printed by `opskit runs list`"
+        )
     matches = [r.id for r in search_runs(f"attributes.run_id LIKE '{prefix}%'", limit=2)]
     if len(matches) != 1:
         raise RunNotFound(
@@ -148,7 +165,15 @@ def _models_show(args: argparse.Namespace) -> int:
         return 0
     print(f"model {model.name}")
     rows = [
-        (v.version, ", ".join(v.aliases), v.flavor, v.size_bytes, (v.run_id or "-")[:12], when(v.created_at), v.digest[:19])
+        (
+            v.version,
+            ", ".join(v.aliases),
+            v.flavor,
+            v.size_bytes,
+            (v.run_id or "-")[:12],
+            when(v.created_at),
+            v.digest[:19],
+        )
         for v in sorted(model.versions, key=lambda v: v.version)
     ]
     print(table(["VERSION", "ALIASES", "FLAVOR", "BYTES", "RUN", "CREATED (UTC)", "DIGEST"], rows))
@@ -162,7 +187,10 @@ def _show_version(version: ModelVersion, args: argparse.Namespace) -> int:
     if args.json:
         print_json(to_dict(version))
         return 0
-    print(f"model version {version.ref}" + (f"  (reference {args.ref})" if args.ref != version.ref else ""))
+    print(
+        f"model version {version.ref}"
+        + (f"  (reference {args.ref})" if args.ref != version.ref else "")
+    )
     print(f"  aliases: {', '.join(version.aliases) or '-'}")
     print(f"  flavor:  {version.flavor}")
     print(f"  size:    {version.size_bytes} bytes")
@@ -185,7 +213,9 @@ def _models_alias(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**to_plain(change), "changed": not unchanged})
     elif unchanged:
-        print(f"{change.model}@{change.alias} already points at version {change.version}: nothing changed")
+        print(
+            f"{change.model}@{change.alias} already points at version {change.version}: nothing changed"
+        )
     else:
         print(f"{change.model}@{change.alias}: {change.previous_version or '-'} → {change.version}")
     return 0
@@ -199,8 +229,19 @@ def _models_events(args: argparse.Namespace) -> int:
     if args.json:
         print_json([to_plain(e) for e in found])
         return 0
-    rows = [(e.id, when(e.time), e.kind, e.subject, _event_state(e.before), _event_state(e.after), e.user or "-", e.run_id or "-")
-            for e in found]
+    rows = [
+        (
+            e.id,
+            when(e.time),
+            e.kind,
+            e.subject,
+            _event_state(e.before),
+            _event_state(e.after),
+            e.user or "-",
+            e.run_id or "-",
+        )
+        for e in found
+    ]
     print(table(["ID", "TIME (UTC)", "KIND", "SUBJECT", "BEFORE", "AFTER", "USER", "RUN"], rows))
     return 0
 
@@ -226,24 +267,43 @@ def _plugins(args: argparse.Namespace) -> int:
         print_json(
             {
                 "plugins": [
-                    {"name": p.name, "distribution": p.distribution, "builtin": p.builtin, "hooks": list(p.hooks)}
+                    {
+                        "name": p.name,
+                        "distribution": p.distribution,
+                        "builtin": p.builtin,
+                        "hooks": list(p.hooks),
+                    }
                     for p in plugins
                 ],
-                "backends": {kind: registry.names(kind) for kind in ("tracker", "storage", "target")},
-                "active": {"tracker": config.tracker, "storage": storage.name, "storage_location": storage.location},
+                "backends": {
+                    kind: registry.names(kind) for kind in ("tracker", "storage", "target")
+                },
+                "active": {
+                    "tracker": config.tracker,
+                    "storage": storage.name,
+                    "storage_location": storage.location,
+                },
                 "home": str(config.home),
             }
         )
         return 0
-    print(table(["PLUGIN", "DISTRIBUTION", "HOOKS"], [(p.name, p.distribution or "built-in", ", ".join(p.hooks)) for p in plugins]))
+    print(
+        table(
+            ["PLUGIN", "DISTRIBUTION", "HOOKS"],
+            [(p.name, p.distribution or "built-in", ", ".join(p.hooks)) for p in plugins],
+        )
+    )
     print()
     backend_rows = [
-        (e.kind, e.name, e.plugin, ", ".join(e.schemes)) for e in sorted(registry.entries.values(), key=lambda e: (e.kind, e.name))
+        (e.kind, e.name, e.plugin, ", ".join(e.schemes))
+        for e in sorted(registry.entries.values(), key=lambda e: (e.kind, e.name))
     ]
     print(table(["KIND", "BACKEND", "PLUGIN", "URL SCHEMES"], backend_rows))
     print()
     print(f"active tracker: {config.tracker}   ({config.sources.get('tracker', 'default')})")
-    print(f"active storage: {storage.name} at {storage.location}   ({config.sources.get('storage', 'default')})")
+    print(
+        f"active storage: {storage.name} at {storage.location}   ({config.sources.get('storage', 'default')})"
+    )
     print(f"home:           {config.home}")
     return 0
 
@@ -329,9 +389,19 @@ def _global_flags(parser: argparse.ArgumentParser) -> None:
 
     actions = {option for action in parser._actions for option in action.option_strings}
     if "--json" not in actions:
-        parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable JSON output")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="machine-readable JSON output",
+        )
     if "--version" not in actions:
-        parser.add_argument("--version", action="version", version=f"opskit {__version__}", help="print the version and exit")
+        parser.add_argument(
+            "--version",
+            action="version",
+            version=f"opskit {__version__}",
+            help="print the version and exit",
+        )
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in dict.fromkeys(action.choices.values()):
@@ -339,33 +409,57 @@ def _global_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opskit", description="Runs, models, deployments and plugins of the opskit store.")
+    parser = argparse.ArgumentParser(
+        prog="opskit", description="Runs, models, deployments and plugins of the opskit store."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    runs = sub.add_parser("runs", help="list and show runs").add_subparsers(dest="action", required=True)
+    runs = sub.add_parser("runs", help="list and show runs").add_subparsers(
+        dest="action", required=True
+    )
     p = runs.add_parser("list", help="list runs, newest first")
-    p.add_argument("--filter", "-f", help="MLflow-style filter, e.g. \"metrics.r2 >= 0.5 and params.alpha < 1\"")
-    p.add_argument("--order-by", "-o", action="append", help="e.g. \"metrics.r2 DESC\" (repeatable)")
-    p.add_argument("--limit", "-n", type=int, default=20, help="at most this many runs (default 20; says when more match)")
+    p.add_argument(
+        "--filter", "-f", help='MLflow-style filter, e.g. "metrics.r2 >= 0.5 and params.alpha < 1"'
+    )
+    p.add_argument("--order-by", "-o", action="append", help='e.g. "metrics.r2 DESC" (repeatable)')
+    p.add_argument(
+        "--limit",
+        "-n",
+        type=int,
+        default=20,
+        help="at most this many runs (default 20; says when more match)",
+    )
     p.add_argument("--experiment", "-e")
     p.set_defaults(func=_runs_list)
     p = runs.add_parser("show", help="everything captured about one run")
     p.add_argument("run_id", help="run id or unique prefix")
     p.set_defaults(func=_runs_show)
 
-    models = sub.add_parser("models", help="the model registry").add_subparsers(dest="action", required=True)
+    models = sub.add_parser("models", help="the model registry").add_subparsers(
+        dest="action", required=True
+    )
     models.add_parser("list", help="registered models").set_defaults(func=_models_list)
-    p = models.add_parser("show", help="versions and aliases of a model, or one version (wine:2, wine@staging)")
-    p.add_argument("ref", metavar="REF", help="wine (the model), wine:2 or wine@staging (one version)")
+    p = models.add_parser(
+        "show", help="versions and aliases of a model, or one version (wine:2, wine@staging)"
+    )
+    p.add_argument(
+        "ref", metavar="REF", help="wine (the model), wine:2 or wine@staging (one version)"
+    )
     p.set_defaults(func=_models_show)
     p = models.add_parser("set-alias", help="point an alias at a version")
     p.add_argument("name")
     p.add_argument("alias")
     p.add_argument("version", type=int)
     p.set_defaults(func=_models_alias)
-    p = models.add_parser("events", help="registry events (versions, aliases, deployments), oldest first")
-    p.add_argument("name", nargs="?", help="only the events of this model (deployment events belong to none)")
-    p.add_argument("--kind", action="append", choices=EVENT_KINDS, help="only events of this kind (repeatable)")
+    p = models.add_parser(
+        "events", help="registry events (versions, aliases, deployments), oldest first"
+    )
+    p.add_argument(
+        "name", nargs="?", help="only the events of this model (deployment events belong to none)"
+    )
+    p.add_argument(
+        "--kind", action="append", choices=EVENT_KINDS, help="only events of this kind (repeatable)"
+    )
     p.add_argument("--since", type=int, help="only events after the one with this id")
     p.add_argument("--limit", type=int, help="at most this many (the oldest)")
     p.set_defaults(func=_models_events)
@@ -373,18 +467,35 @@ def build_parser() -> argparse.ArgumentParser:
     from opskit.cli.deploy_commands import add_parsers
 
     add_parsers(sub)
-    sub.add_parser("plugins", help="installed plugins and active backends").set_defaults(func=_plugins, needs_store=False)
+    sub.add_parser("plugins", help="installed plugins and active backends").set_defaults(
+        func=_plugins, needs_store=False
+    )
     p = sub.add_parser("doctor", help="check the store; --repair mends what it can")
     p.add_argument("--repair", action="store_true", help="remove old orphan blobs and temp files")
     p.add_argument("--no-verify", action="store_true", help="skip re-hashing every blob")
     p.set_defaults(func=_doctor)
 
-    storage = sub.add_parser("storage", help="blob storage tools").add_subparsers(dest="action", required=True)
-    p = storage.add_parser("migrate", help="copy every blob to another storage (resumable, idempotent)")
-    p.add_argument("--to", required=True, metavar="URL", help="destination: s3://bucket/prefix, a path, memory://…")
-    p.add_argument("--no-verify", action="store_true", help="trust blobs already at the destination without re-hashing")
+    storage = sub.add_parser("storage", help="blob storage tools").add_subparsers(
+        dest="action", required=True
+    )
+    p = storage.add_parser(
+        "migrate", help="copy every blob to another storage (resumable, idempotent)"
+    )
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="destination: s3://bucket/prefix, a path, memory://…",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="trust blobs already at the destination without re-hashing",
+    )
     p.set_defaults(func=_storage_migrate)
-    sub.add_parser("sync", help="deliver runs a tracker kept in its outbox while its server was unreachable").set_defaults(func=_sync)
+    sub.add_parser(
+        "sync", help="deliver runs a tracker kept in its outbox while its server was unreachable"
+    ).set_defaults(func=_sync)
     _global_flags(parser)
     return parser
 

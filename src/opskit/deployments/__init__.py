@@ -9,4 +9,14 @@ from opskit.deployments.client import DeploymentClient
 from opskit.deployments.target import Target
 from opskit.records.deployments import Deployment, DeploymentSpec
 
-__all__ = ["Deployment", "DeploymentClient", "DeploymentSpec", "Target", "deploy", "get", "list", "logs", "stop"]
+__all__ = [
+    "Deployment",
+    "DeploymentClient",
+    "DeploymentSpec",
+    "Target",
+    "deploy",
+    "get",
+    "list",
+    "logs",
+    "stop",
+]

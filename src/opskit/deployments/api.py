@@ -33,13 +33,17 @@ def _weights(ref: str | ModelRef | Mapping[str, float]) -> dict[str, float]:
         raw = {}
         for key, weight in ref.items():
             if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
-                raise DeploymentError(f"traffic weight of {key!r} must be a number >= 0, got {weight!r}")
+                raise DeploymentError(
+                    f"traffic weight of {key!r} must be a number >= 0, got {weight!r}"
+                )
             raw[str(ModelRef.parse(key))] = float(weight)
     else:
         raw = {str(ModelRef.parse(ref)): 1.0}
     total = sum(raw.values())
     if not raw or total <= 0:
-        raise DeploymentError("give at least one model reference with a weight above 0, e.g. {'wine@production': 1.0}")
+        raise DeploymentError(
+            "give at least one model reference with a weight above 0, e.g. {'wine@production': 1.0}"
+        )
     return {key: weight / total for key, weight in raw.items()}
 
 
@@ -88,7 +92,9 @@ def deploy(
                 f"deployment {name!r} is already running at {old.url}; stop it first "
                 f"(opskit deployments stop {name}) or pass another name="
             )
-    spec = DeploymentSpec(name=name, target=target, variants=weights, shadow=shadow_ref, port=port, options=options)
+    spec = DeploymentSpec(
+        name=name, target=target, variants=weights, shadow=shadow_ref, port=port, options=options
+    )
     deployment = chosen.deploy(spec)
     if not deployment.created_at:
         deployment = attrs.evolve(deployment, created_at=time.time())
@@ -111,7 +117,9 @@ def get(name: str) -> DeploymentClient:
     data = get_tracker().get_state(STATE_KIND, name)
     if data is None:
         known = ", ".join(d.name for d in list()) or "none"
-        raise DeploymentNotFound(f"no deployment named {name!r} (known: {known}); see `opskit deployments list`")
+        raise DeploymentNotFound(
+            f"no deployment named {name!r} (known: {known}); see `opskit deployments list`"
+        )
     return DeploymentClient.of(from_plain(Deployment, data))
 
 

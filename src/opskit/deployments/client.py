@@ -38,7 +38,9 @@ def get_target(name: str) -> Any:
     return get_registry().get("target", name).factory(get_config())
 
 
-def save(deployment: Deployment, *, before: Mapping[str, Any] | None = None, stopped: bool = False) -> RegistryEvent:
+def save(
+    deployment: Deployment, *, before: Mapping[str, Any] | None = None, stopped: bool = False
+) -> RegistryEvent:
     """Store the record of *deployment* (where *before* was stored) with its registry event, in one transaction.
 
     Returns the event, from which the caller fires the hook after the commit.
@@ -94,7 +96,11 @@ def request_body(data: Any) -> dict[str, Any]:
         kind = "DataFrame"
     if module == "pandas" and kind == "DataFrame":
         columns = [_column(data.iloc[:, j]) for j in range(data.shape[1])]
-        rows = [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in range(len(data))]
+        rows = (
+            [list(row) for row in zip(*columns, strict=True)]
+            if columns
+            else [[] for _ in range(len(data))]
+        )
         return {"dataframe_split": {"columns": [str(c) for c in data.columns], "data": rows}}
     if module == "numpy" and kind == "ndarray":
         if data.dtype.kind in "fiub":
@@ -110,22 +116,27 @@ def predict(deployment: Deployment, data: Any, *, timeout: float = 60.0) -> list
     """Score *data* on *deployment*'s server over HTTP, sent exactly (no rounding); returns the predictions."""
     self = deployment
     if self.url is None:
-        raise DeploymentError(f"deployment {self.name!r} ({self.target}) has no URL to send requests to")
+        raise DeploymentError(
+            f"deployment {self.name!r} ({self.target}) has no URL to send requests to"
+        )
     body = json.dumps(request_body(data)).encode()
-    request = urllib.request.Request(f"{self.url}/invocations", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{self.url}/invocations", data=body, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             predictions: list[Any] = json.loads(response.read())["predictions"]
             return predictions
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")
-        raise DeploymentError(f"deployment {self.name!r} rejected the request ({exc.code}): {detail}") from None
+        raise DeploymentError(
+            f"deployment {self.name!r} rejected the request ({exc.code}): {detail}"
+        ) from None
     except OSError as exc:
         raise DeploymentError(
             f"deployment {self.name!r} at {self.url} is not reachable ({exc}); "
             f"check `opskit deployments show {self.name}` and its logs"
         ) from None
-
 
 
 @frozen(eq=False)

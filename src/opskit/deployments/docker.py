@@ -32,7 +32,19 @@ __all__ = ["DockerTarget"]
 
 DEFAULT_PORT = 8080
 #: What the server needs at run time, beyond the model's own libraries.
-RUNTIME = ("attrs", "cloudpickle", "pluggy", "starlette", "uvicorn", "uvloop", "httptools", "prometheus-client", "orjson", "pandas", "numpy")
+RUNTIME = (
+    "attrs",
+    "cloudpickle",
+    "pluggy",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "prometheus-client",
+    "orjson",
+    "pandas",
+    "numpy",
+)
 FLAVOR_LIBRARIES = {"sklearn": ("scikit-learn", "scipy", "joblib", "threadpoolctl")}
 
 ENTRYPOINT = '''\
@@ -97,8 +109,14 @@ class DockerTarget(Target, SupportsOptions):
         stem = f"{version.name}-v{version.version}"
         blob = models / f"{stem}.bin"
         get_storage().get_file(version.digest, blob)  # verified against its digest
-        (models / f"{stem}.json").write_text(json.dumps(to_plain(version), indent=2), encoding="utf-8")
-        entry = {"ref": ref, "version_file": f"models/{stem}.json", "blob_file": f"models/{stem}.bin"}
+        (models / f"{stem}.json").write_text(
+            json.dumps(to_plain(version), indent=2), encoding="utf-8"
+        )
+        entry = {
+            "ref": ref,
+            "version_file": f"models/{stem}.json",
+            "blob_file": f"models/{stem}.bin",
+        }
         return entry, version
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
@@ -124,18 +142,35 @@ class DockerTarget(Target, SupportsOptions):
             shadow, version = self._write_model(spec.shadow, models)
             versions.append(version)
         port = spec.port or DEFAULT_PORT
-        document = server_spec(DeploymentSpec(spec.name, spec.target, spec.variants, spec.shadow, port, options), port, variants, shadow)
+        document = server_spec(
+            DeploymentSpec(spec.name, spec.target, spec.variants, spec.shadow, port, options),
+            port,
+            variants,
+            shadow,
+        )
         (path / "spec.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
         captured, python = self._captured_env(versions)
         requirements = pinned_requirements({v.flavor for v in versions}, captured, python)
         (path / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
-        shutil.copytree(Path(__file__).resolve().parents[1], path / "opskit", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            Path(__file__).resolve().parents[1],
+            path / "opskit",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
         (path / "entrypoint.py").write_text(ENTRYPOINT, encoding="utf-8")
         (path / "Dockerfile").write_text(self._dockerfile(python, port), encoding="utf-8")
         (path / ".dockerignore").write_text("store/\n**/__pycache__\n", encoding="utf-8")
         return Deployment(
-            name=spec.name, target=self.name, url=None, refs=tuple(spec.variants), weights=spec.variants,
-            shadow=spec.shadow, state="built", created_at=time.time(), path=str(path), options={**options, "port": port},
+            name=spec.name,
+            target=self.name,
+            url=None,
+            refs=tuple(spec.variants),
+            weights=spec.variants,
+            shadow=spec.shadow,
+            state="built",
+            created_at=time.time(),
+            path=str(path),
+            options={**options, "port": port},
         )
 
     def _captured_env(self, versions: list[ModelVersion]) -> tuple[dict[str, str], str]:
@@ -162,7 +197,11 @@ class DockerTarget(Target, SupportsOptions):
         )
 
     def status(self, deployment: Deployment) -> str:
-        return "built" if deployment.path and (Path(deployment.path) / "Dockerfile").is_file() else "missing"
+        return (
+            "built"
+            if deployment.path and (Path(deployment.path) / "Dockerfile").is_file()
+            else "missing"
+        )
 
     def stop(self, deployment: Deployment) -> None:
         """A build context runs nothing here; stopping it is a no-op."""

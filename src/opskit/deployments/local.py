@@ -42,11 +42,22 @@ def free_port() -> int:
         return port
 
 
-def server_spec(spec: DeploymentSpec, port: int, variants: list[dict[str, Any]], shadow: dict[str, Any] | None) -> dict[str, Any]:
+def server_spec(
+    spec: DeploymentSpec, port: int, variants: list[dict[str, Any]], shadow: dict[str, Any] | None
+) -> dict[str, Any]:
     """The JSON document ``python -m opskit.serve`` reads (*spec*'s options already checked by its target)."""
-    server = check_options(spec.target, SERVER_OPTIONS, {k: v for k, v in spec.options.items() if k in SERVER_OPTIONS})
+    server = check_options(
+        spec.target, SERVER_OPTIONS, {k: v for k, v in spec.options.items() if k in SERVER_OPTIONS}
+    )
     server.setdefault("workers", 2)
-    return {"name": spec.name, "host": HOST, "port": port, "variants": variants, "shadow": shadow, **server}
+    return {
+        "name": spec.name,
+        "host": HOST,
+        "port": port,
+        "variants": variants,
+        "shadow": shadow,
+        **server,
+    }
 
 
 def _alive(pid: int | None) -> bool:
@@ -124,14 +135,22 @@ class LocalTarget(Target, SupportsOptions):
         spec_path = folder / "spec.json"
         spec_path.write_text(json.dumps(document, indent=2), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-        env.update(OPSKIT_HOME=str(self.config.home), OPSKIT_TRACKER=self.config.tracker, OPSKIT_STORAGE=self.config.storage)
+        env.update(
+            OPSKIT_HOME=str(self.config.home),
+            OPSKIT_TRACKER=self.config.tracker,
+            OPSKIT_STORAGE=self.config.storage,
+        )
         env["PYTHONPATH"] = project_python_path(env.get("PYTHONPATH"))
         log_path = folder / "server.log"
         with open(log_path, "ab") as log:
             child = subprocess.Popen(
                 [sys.executable, "-m", "opskit.serve", str(spec_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, cwd=folder, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=folder,
+                start_new_session=True,
             )
         _children[child.pid] = child
         url = f"http://{HOST}:{port}"
@@ -149,8 +168,16 @@ class LocalTarget(Target, SupportsOptions):
                 )
             time.sleep(0.1)
         return Deployment(
-            name=spec.name, target=self.name, url=url, refs=tuple(spec.variants), weights=spec.variants,
-            shadow=spec.shadow, state="running", created_at=time.time(), pid=child.pid, path=str(folder),
+            name=spec.name,
+            target=self.name,
+            url=url,
+            refs=tuple(spec.variants),
+            weights=spec.variants,
+            shadow=spec.shadow,
+            state="running",
+            created_at=time.time(),
+            pid=child.pid,
+            path=str(folder),
             options=spec.options,
         )
 

@@ -19,7 +19,14 @@ from attrs import frozen
 
 from opskit.errors import InvalidOption
 
-__all__ = ["DOCKER_OPTIONS", "LOCAL_OPTIONS", "SERVER_OPTIONS", "Option", "check_options", "check_port"]
+__all__ = [
+    "DOCKER_OPTIONS",
+    "LOCAL_OPTIONS",
+    "SERVER_OPTIONS",
+    "Option",
+    "check_options",
+    "check_port",
+]
 
 Kind = Literal["int", "float", "choice", "path"]
 
@@ -57,7 +64,9 @@ class Option:
         return InvalidOption(
             f"option {self.name}={value!r} is not valid for {_where(target)}: {self.name} takes {accepted} "
             f"(e.g. {self.name}={self.example})",
-            option=self.name, value=value, accepted=accepted,
+            option=self.name,
+            value=value,
+            accepted=accepted,
         )
 
     def check(self, value: object, target: str) -> Any:
@@ -75,7 +84,9 @@ class Option:
         number = self._number(value)
         if number is None:
             raise self._refuse(target, value)
-        if isinstance(number, float) and (not math.isfinite(number) or (self.kind == "int" and not number.is_integer())):
+        if isinstance(number, float) and (
+            not math.isfinite(number) or (self.kind == "int" and not number.is_integer())
+        ):
             raise self._refuse(target, value)
         if self.kind == "int":
             number = int(number)
@@ -84,7 +95,9 @@ class Option:
                 number = float(number)
             except OverflowError:
                 raise self._refuse(target, value) from None
-        low_ok = self.minimum is None or (number >= self.minimum if self.inclusive else number > self.minimum)
+        low_ok = self.minimum is None or (
+            number >= self.minimum if self.inclusive else number > self.minimum
+        )
         high_ok = self.maximum is None or number <= self.maximum
         if not (low_ok and high_ok):
             raise self._refuse(target, value)
@@ -120,29 +133,82 @@ def _table(*options: Option) -> dict[str, Option]:
 #: Options of the model server itself (``python -m opskit.serve`` reads them from its spec).
 SERVER_OPTIONS = _table(
     Option("workers", "int", "2", minimum=1, help="server worker processes (default 2)"),
-    Option("max_batch", "int", "32", minimum=1, help="most requests scored in one model call (default 64)"),
-    Option("max_wait_ms", "float", "2", minimum=0, help="how long a batch waits for more requests (default 2)"),
-    Option("log_sample", "float", "0.1", minimum=0, maximum=1, help="share of requests written to the prediction log (default 1)"),
-    Option("max_body_bytes", "int", "8388608", minimum=1, help="largest request body accepted (default 8 MiB)"),
-    Option("poll_interval", "float", "1.0", minimum=0, inclusive=False, help="seconds between alias checks (default 1)"),
     Option(
-        "log_level", "choice", "info", choices=("critical", "error", "warning", "info", "debug", "trace"),
+        "max_batch",
+        "int",
+        "32",
+        minimum=1,
+        help="most requests scored in one model call (default 64)",
+    ),
+    Option(
+        "max_wait_ms",
+        "float",
+        "2",
+        minimum=0,
+        help="how long a batch waits for more requests (default 2)",
+    ),
+    Option(
+        "log_sample",
+        "float",
+        "0.1",
+        minimum=0,
+        maximum=1,
+        help="share of requests written to the prediction log (default 1)",
+    ),
+    Option(
+        "max_body_bytes",
+        "int",
+        "8388608",
+        minimum=1,
+        help="largest request body accepted (default 8 MiB)",
+    ),
+    Option(
+        "poll_interval",
+        "float",
+        "1.0",
+        minimum=0,
+        inclusive=False,
+        help="seconds between alias checks (default 1)",
+    ),
+    Option(
+        "log_level",
+        "choice",
+        "info",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
         help="server log level (default warning)",
     ),
 )
 #: The ``local`` target: the server options, plus how long to wait for it to become healthy.
 LOCAL_OPTIONS = {
     **SERVER_OPTIONS,
-    **_table(Option("timeout", "float", "120", minimum=0, inclusive=False, help="seconds to wait for /health (default 120)")),
+    **_table(
+        Option(
+            "timeout",
+            "float",
+            "120",
+            minimum=0,
+            inclusive=False,
+            help="seconds to wait for /health (default 120)",
+        )
+    ),
 }
 #: The ``docker`` target: the server options, plus the folder for the build context.
 DOCKER_OPTIONS = {
     **SERVER_OPTIONS,
-    **_table(Option("path", "path", "./wine-image", help="folder for the build context (new or empty; required)")),
+    **_table(
+        Option(
+            "path",
+            "path",
+            "./wine-image",
+            help="folder for the build context (new or empty; required)",
+        )
+    ),
 }
 
 
-def check_options(target: str, accepted: Mapping[str, Option], options: Mapping[str, Any]) -> dict[str, Any]:
+def check_options(
+    target: str, accepted: Mapping[str, Option], options: Mapping[str, Any]
+) -> dict[str, Any]:
     """*options* with every value in its canonical type; ``InvalidOption`` for an unknown name or bad value."""
     unknown = sorted(set(options) - set(accepted))
     if unknown:
@@ -150,7 +216,9 @@ def check_options(target: str, accepted: Mapping[str, Option], options: Mapping[
         raise InvalidOption(
             f"unknown option {unknown[0]!r} for {_where(target)} (given {unknown[0]}={options[unknown[0]]!r}); "
             f"it accepts: {known}",
-            option=unknown[0], value=options[unknown[0]], accepted=known,
+            option=unknown[0],
+            value=options[unknown[0]],
+            accepted=known,
         )
     return {name: accepted[name].check(value, target) for name, value in options.items()}
 

@@ -21,7 +21,9 @@ __all__ = ["Deployment", "DeploymentSpec", "SupportsOptions", "Target", "request
 
 
 def __getattr__(name: str) -> Any:
-    if name == "request_body":  # moved to opskit.deployments.client (it does not belong to the contract)
+    if (
+        name == "request_body"
+    ):  # moved to opskit.deployments.client (it does not belong to the contract)
         from opskit.deployments import client
 
         return client.request_body

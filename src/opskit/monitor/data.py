@@ -38,7 +38,9 @@ class Table:
 
     def column(self, name: str) -> Column:
         if name not in self.names:
-            raise ColumnNotFound(f"column {name!r} is not in the {self.source} (columns: {', '.join(self.names)})")
+            raise ColumnNotFound(
+                f"column {name!r} is not in the {self.source} (columns: {', '.join(self.names)})"
+            )
         col: Column = self._get(name)
         return col
 
@@ -58,11 +60,17 @@ def _pandas_column(series: Any, name: str) -> Column:
         return Column(name, "numeric", data, rows - data.n, rows)
     nulls = series.isna()
     missing = int(nulls.sum())
-    if missing == rows and rows > 0 and not isinstance(series.dtype, pd.CategoricalDtype | pd.StringDtype):
+    if (
+        missing == rows
+        and rows > 0
+        and not isinstance(series.dtype, pd.CategoricalDtype | pd.StringDtype)
+    ):
         # An all-missing column has no kind of its own; numeric, so it compares with either kind.
         return Column(name, "numeric", NumericData.from_values(np.empty(0)), missing, rows)
     out: dict[str, int] = {}
-    for key, count in series.value_counts(sort=False, dropna=True).items():  # count first, stringify the few keys
+    for key, count in series.value_counts(
+        sort=False, dropna=True
+    ).items():  # count first, stringify the few keys
         if count:  # a pandas Categorical lists its unused categories with count 0
             out[str(key)] = out.get(str(key), 0) + int(count)
     return Column(name, "categorical", CategoricalData(out), missing, rows)
@@ -92,7 +100,9 @@ def _arrow_value_counts(array: Any) -> dict[str, int]:
         array = pc.cast(array, array.type.value_type)
     result = pc.value_counts(pc.cast(array, pa.string()))
     out: dict[str, int] = {}
-    for value, count in zip(result.field("values").to_pylist(), result.field("counts").to_pylist(), strict=True):
+    for value, count in zip(
+        result.field("values").to_pylist(), result.field("counts").to_pylist(), strict=True
+    ):
         if value is not None:
             out[str(value)] = int(count)
     return out
@@ -109,18 +119,29 @@ def is_parquet_path(value: object) -> bool:
 def as_table(data: object, *, role: str) -> Table:
     """Wrap in-memory data (pandas DataFrame, pyarrow Table, mapping of column → array) as a :class:`Table`."""
     if data is None:
-        raise InvalidDataset(f"no {role} data given: pass a pandas DataFrame, a pyarrow Table or a Parquet path")
+        raise InvalidDataset(
+            f"no {role} data given: pass a pandas DataFrame, a pyarrow Table or a Parquet path"
+        )
     module = type(data).__module__.split(".")[0]
     frame: Any = data
     if module == "pandas" and hasattr(data, "columns"):
         names = tuple(str(c) for c in frame.columns)
         if len(set(names)) != len(names):
-            raise InvalidDataset(f"the {role} DataFrame has duplicate column names: rename them first")
+            raise InvalidDataset(
+                f"the {role} DataFrame has duplicate column names: rename them first"
+            )
         lookup = {str(c): c for c in frame.columns}
-        return Table(names, len(frame), f"{role} data", lambda n: _pandas_column(frame[lookup[n]], n))
+        return Table(
+            names, len(frame), f"{role} data", lambda n: _pandas_column(frame[lookup[n]], n)
+        )
     if module == "pyarrow" and hasattr(data, "column_names"):
         table: Any = data
-        return Table(tuple(table.column_names), table.num_rows, f"{role} data", lambda n: _arrow_column(table.column(n), n))
+        return Table(
+            tuple(table.column_names),
+            table.num_rows,
+            f"{role} data",
+            lambda n: _arrow_column(table.column(n), n),
+        )
     if isinstance(data, Mapping):
         import pandas as pd
 
@@ -167,11 +188,21 @@ class ColumnBinner:
         upper = np.concatenate((self.edges, [np.inf]))[keep]
         means = np.clip(means, np.nextafter(lower, np.inf), upper)
         total = int(self.counts.sum())
-        return NumericData(np.maximum.accumulate(means) if means.size else means, total, exact=False, weights=self.counts[keep].astype(np.float64))
+        return NumericData(
+            np.maximum.accumulate(means) if means.size else means,
+            total,
+            exact=False,
+            weights=self.counts[keep].astype(np.float64),
+        )
 
 
 def stream_parquet(
-    path: str | os.PathLike[str], names: Sequence[str], kinds: Mapping[str, str], edges: Mapping[str, FloatArray], *, batch_size: int = 65_536
+    path: str | os.PathLike[str],
+    names: Sequence[str],
+    kinds: Mapping[str, str],
+    edges: Mapping[str, FloatArray],
+    *,
+    batch_size: int = 65_536,
 ) -> Table:
     """Read a Parquet file or directory once, batch by batch, into per-column summaries.
 
@@ -195,7 +226,12 @@ def stream_parquet(
         )
     for name in names:
         typ = dataset.schema.field(name).type
-        is_num = pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ) or pa.types.is_null(typ)
+        is_num = (
+            pa.types.is_integer(typ)
+            or pa.types.is_floating(typ)
+            or pa.types.is_decimal(typ)
+            or pa.types.is_null(typ)
+        )
         if kinds[name] == "numeric" and not is_num:
             raise InvalidDataset(
                 f"column {name!r} is numeric in the reference but {typ} in the current data at {os.fspath(path)!r}; "
@@ -210,7 +246,9 @@ def stream_parquet(
         for name in names:
             arr = batch.column(name)
             if name in binners:
-                values = pc.fill_null(pc.cast(arr, pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+                values = pc.fill_null(pc.cast(arr, pa.float64()), float("nan")).to_numpy(
+                    zero_copy_only=False
+                )
                 binners[name].add(np.asarray(values, dtype=np.float64))
             else:
                 nulls[name] += arr.null_count
@@ -223,8 +261,12 @@ def stream_parquet(
             b = binners[name]
             columns[name] = Column(name, "numeric", b.data(), b.missing, rows)
         else:
-            columns[name] = Column(name, "categorical", CategoricalData(counts[name]), nulls[name], rows)
-    return Table(tuple(available), rows, f"current data at {os.fspath(path)!r}", lambda n: columns[n])
+            columns[name] = Column(
+                name, "categorical", CategoricalData(counts[name]), nulls[name], rows
+            )
+    return Table(
+        tuple(available), rows, f"current data at {os.fspath(path)!r}", lambda n: columns[n]
+    )
 
 
 def _batches(dataset: Any, names: Sequence[str], batch_size: int) -> Iterator[Any]:

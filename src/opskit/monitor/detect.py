@@ -37,7 +37,14 @@ from opskit.monitor.stats import (
     psi_numeric,
 )
 
-__all__ = ["ALPHA", "DISTANCE_THRESHOLD", "DRIFT_SHARE", "MISSING_THRESHOLD", "SMALL_SAMPLE", "drift"]
+__all__ = [
+    "ALPHA",
+    "DISTANCE_THRESHOLD",
+    "DRIFT_SHARE",
+    "MISSING_THRESHOLD",
+    "SMALL_SAMPLE",
+    "drift",
+]
 
 #: Family-wise significance level of a report's default tests (KS or chi-square, and the
 #: missing-share test, per column): each test runs at ``ALPHA / (2 · columns)`` (Bonferroni).
@@ -93,10 +100,14 @@ def drift(
     ref_table, ref_profile = _reference_table(reference)
     names = list(columns) if columns is not None else list(ref_table.names)
     if not names:
-        raise InvalidDataset("no columns to compare: the reference has none, or columns=[] was passed")
+        raise InvalidDataset(
+            "no columns to compare: the reference has none, or columns=[] was passed"
+        )
     for name in names:
         if name not in ref_table.names:
-            raise ColumnNotFound(f"column {name!r} is not in the reference (columns: {', '.join(ref_table.names)})")
+            raise ColumnNotFound(
+                f"column {name!r} is not in the reference (columns: {', '.join(ref_table.names)})"
+            )
     for option, mapping in (("methods", methods), ("thresholds", thresholds)):
         for key in mapping or {}:
             if key not in names and key not in KINDS:
@@ -114,11 +125,17 @@ def drift(
                 )
         if is_parquet_path(current):
             kinds = {n: c.kind for n, c in ref_cols.items()}
-            edges = {n: _bin_edges(c.data) for n, c in ref_cols.items() if isinstance(c.data, NumericData)}
+            edges = {
+                n: _bin_edges(c.data)
+                for n, c in ref_cols.items()
+                if isinstance(c.data, NumericData)
+            }
             cur_table = stream_parquet(current, names, kinds, edges)  # type: ignore[arg-type]
         else:
             if isinstance(current, ReferenceProfile):
-                raise InvalidDataset("current= must be data (DataFrame, Arrow table or Parquet path), not a reference profile")
+                raise InvalidDataset(
+                    "current= must be data (DataFrame, Arrow table or Parquet path), not a reference profile"
+                )
             cur_table = as_table(current, role="current")
         if cur_table.rows == 0:
             raise InvalidDataset(f"the {cur_table.source} has no rows: nothing to compare")
@@ -133,9 +150,15 @@ def drift(
             _check_kinds(ref_cols[name], cur_cols[name], cur_table.source)
         # Resolve every method before computing anything (bad input changes nothing, fails fast).
         level = alpha / (2 * len(names))
-        plans = {name: _plan(name, ref_cols[name].kind, registry, methods or {}, thresholds or {}, level) for name in names}
+        plans = {
+            name: _plan(name, ref_cols[name].kind, registry, methods or {}, thresholds or {}, level)
+            for name in names
+        }
         results = list(
-            pool.map(lambda n: _column_drift(n, ref_cols[n], cur_cols[n], plans[n], ref_profile, level), names)
+            pool.map(
+                lambda n: _column_drift(n, ref_cols[n], cur_cols[n], plans[n], ref_profile, level),
+                names,
+            )
         )
     ignored = tuple(n for n in cur_table.names if n not in ref_table.names)
     return DriftReport(
@@ -164,11 +187,15 @@ def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None]
         try:
             table = pq.read_table(os.fspath(reference))  # type: ignore[call-overload]
         except OSError as exc:
-            raise InvalidDataset(f"cannot read reference Parquet data at {reference!r}: {exc}") from exc
+            raise InvalidDataset(
+                f"cannot read reference Parquet data at {reference!r}: {exc}"
+            ) from exc
         return as_table(table, role="reference"), None
     table = as_table(reference, role="reference")
     if table.rows == 0:
-        raise InvalidDataset("the reference data has no rows: pass the training data (or its profile)")
+        raise InvalidDataset(
+            "the reference data has no rows: pass the training data (or its profile)"
+        )
     return table, None
 
 
@@ -193,21 +220,45 @@ def _check_kinds(ref: Column, cur: Column, source: str) -> None:
 class _Plan:
     """How one column is decided: the primary method, its threshold, and an optional guard."""
 
-    def __init__(self, primary: DriftMethod, threshold: float, guard: DriftMethod | None, guard_threshold: float | None, test: DriftMethod | None) -> None:
-        self.primary, self.threshold, self.guard, self.guard_threshold, self.test = primary, threshold, guard, guard_threshold, test
+    def __init__(
+        self,
+        primary: DriftMethod,
+        threshold: float,
+        guard: DriftMethod | None,
+        guard_threshold: float | None,
+        test: DriftMethod | None,
+    ) -> None:
+        self.primary, self.threshold, self.guard, self.guard_threshold, self.test = (
+            primary,
+            threshold,
+            guard,
+            guard_threshold,
+            test,
+        )
 
 
-def _plan(name: str, kind: str, registry: dict[str, DriftMethod], methods: Mapping[str, str], thresholds: Mapping[str, float], level: float) -> _Plan:
+def _plan(
+    name: str,
+    kind: str,
+    registry: dict[str, DriftMethod],
+    methods: Mapping[str, str],
+    thresholds: Mapping[str, float],
+    level: float,
+) -> _Plan:
     chosen = methods.get(name, methods.get(kind))
     threshold = thresholds.get(name, thresholds.get(kind))
     if chosen is not None:
         method = get_method(registry, chosen, kind, name)
-        return _Plan(method, method.threshold if threshold is None else float(threshold), None, None, None)
+        return _Plan(
+            method, method.threshold if threshold is None else float(threshold), None, None, None
+        )
     test_name, effect_name = _DEFAULTS[kind]
     test = get_method(registry, test_name, kind, name)
     effect = get_method(registry, effect_name, kind, name)
     # The threshold override applies to the effect size (the part that decides at scale).
-    return _Plan(effect, effect.threshold if threshold is None else float(threshold), test, level, test)
+    return _Plan(
+        effect, effect.threshold if threshold is None else float(threshold), test, level, test
+    )
 
 
 def _passes(statistic: float, p_value: float | None, threshold: float) -> bool:
@@ -237,11 +288,18 @@ def _categorical_stats(ref: CategoricalData, cur: CategoricalData) -> dict[str, 
     }
 
 
-_FUSED = {"ks": ("ks", "ks_p_value"), "wasserstein": ("wasserstein", None), "psi": ("psi", None),
-          "chisquare": ("chisquare", "chisquare_p_value"), "jensenshannon": ("jensenshannon", None)}
+_FUSED = {
+    "ks": ("ks", "ks_p_value"),
+    "wasserstein": ("wasserstein", None),
+    "psi": ("psi", None),
+    "chisquare": ("chisquare", "chisquare_p_value"),
+    "jensenshannon": ("jensenshannon", None),
+}
 
 
-def _value(method: DriftMethod, stats: dict[str, float], ref: Any, cur: Any) -> tuple[float, float | None]:
+def _value(
+    method: DriftMethod, stats: dict[str, float], ref: Any, cur: Any
+) -> tuple[float, float | None]:
     if method.plugin == _BUILTIN_PLUGIN and method.name in _FUSED and stats:
         stat_key, p_key = _FUSED[method.name]
         return stats[stat_key], (stats[p_key] if p_key else None)
@@ -252,9 +310,20 @@ def _value(method: DriftMethod, stats: dict[str, float], ref: Any, cur: Any) -> 
     return float(statistic), (None if p_value is None else float(p_value))
 
 
-def _column_drift(name: str, ref_col: Column, cur_col: Column, plan: _Plan, ref_profile: ReferenceProfile | None, level: float) -> ColumnDrift:
+def _column_drift(
+    name: str,
+    ref_col: Column,
+    cur_col: Column,
+    plan: _Plan,
+    ref_profile: ReferenceProfile | None,
+    level: float,
+) -> ColumnDrift:
     ref, cur = ref_col.data, cur_col.data
-    if isinstance(ref, CategoricalData) and isinstance(cur, CategoricalData) and ref_profile is not None:
+    if (
+        isinstance(ref, CategoricalData)
+        and isinstance(cur, CategoricalData)
+        and ref_profile is not None
+    ):
         prof = ref_profile.columns[name]
         if isinstance(prof, CategoricalProfile) and prof.other_distinct:
             # Values the profile pooled (or never saw) are compared as the pooled category.
@@ -270,7 +339,9 @@ def _column_drift(name: str, ref_col: Column, cur_col: Column, plan: _Plan, ref_
             stats = _numeric_stats(ref, cur)
         elif isinstance(ref, CategoricalData) and isinstance(cur, CategoricalData):
             stats = _categorical_stats(ref, cur)
-    miss_change, miss_p = missing_share_change(ref_col.missing, ref_col.rows, cur_col.missing, cur_col.rows)
+    miss_change, miss_p = missing_share_change(
+        ref_col.missing, ref_col.rows, cur_col.missing, cur_col.rows
+    )
     stats.update(
         missing_share_reference=ref_col.missing / ref_col.rows,
         missing_share_current=cur_col.missing / cur_col.rows,

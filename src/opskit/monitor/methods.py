@@ -64,15 +64,26 @@ def drift_methods(pm: pluggy.PluginManager | None = None) -> dict[str, DriftMeth
     for impl in reversed(pm.hook.register_drift_methods.get_hookimpls()):  # registration order
 
         def register(
-            name: str, compute: Compute, *, kinds: Sequence[str], threshold: float, _plugin: str = impl.plugin_name
+            name: str,
+            compute: Compute,
+            *,
+            kinds: Sequence[str],
+            threshold: float,
+            _plugin: str = impl.plugin_name,
         ) -> None:
             if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
-                raise InvalidName(f"plugin {_plugin!r} registered a drift method with invalid name {name!r}: use letters, digits, '_' or '-'")
+                raise InvalidName(
+                    f"plugin {_plugin!r} registered a drift method with invalid name {name!r}: use letters, digits, '_' or '-'"
+                )
             if not callable(compute):
-                raise TypeError(f"plugin {_plugin!r} registered drift method {name!r} with a non-callable {compute!r}")
+                raise TypeError(
+                    f"plugin {_plugin!r} registered drift method {name!r} with a non-callable {compute!r}"
+                )
             bad = [k for k in kinds if k not in KINDS]
             if isinstance(kinds, str) or bad or not kinds:
-                raise ValueError(f"plugin {_plugin!r} registered drift method {name!r} with kinds {kinds!r}: use a tuple of {KINDS}")
+                raise ValueError(
+                    f"plugin {_plugin!r} registered drift method {name!r} with kinds {kinds!r}: use a tuple of {KINDS}"
+                )
             existing = methods.get(name)
             if existing is not None:
                 raise DuplicateDriftMethod(

@@ -16,7 +16,13 @@ from opskit.monitor.records import (
 )
 from opskit.monitor.stats import CategoricalData, NumericData
 
-__all__ = ["DEFAULT_MAX_CATEGORIES", "DEFAULT_SKETCH_SIZE", "column_data", "profile", "profile_column"]
+__all__ = [
+    "DEFAULT_MAX_CATEGORIES",
+    "DEFAULT_SKETCH_SIZE",
+    "column_data",
+    "profile",
+    "profile_column",
+]
 
 #: Points kept per numeric column (the sketch CDF is within 1 / this of the data CDF).
 DEFAULT_SKETCH_SIZE = 2000
@@ -43,7 +49,9 @@ def profile(
     non-missing value, ``ColumnNotFound`` for an unknown name in *columns*.
     """
     if sketch_size < 2 or max_categories < 1:
-        raise InvalidDataset(f"sketch_size must be >= 2 and max_categories >= 1 (got {sketch_size}, {max_categories})")
+        raise InvalidDataset(
+            f"sketch_size must be >= 2 and max_categories >= 1 (got {sketch_size}, {max_categories})"
+        )
     if is_parquet_path(data):
         import pyarrow.parquet as pq
 
@@ -53,7 +61,9 @@ def profile(
             raise InvalidDataset(f"cannot read reference Parquet data at {data!r}: {exc}") from exc
     table = as_table(data, role="reference")
     if table.rows == 0:
-        raise InvalidDataset("the reference data has no rows: profile the training data, not an empty frame")
+        raise InvalidDataset(
+            "the reference data has no rows: profile the training data, not an empty frame"
+        )
     names = list(columns) if columns is not None else list(table.names)
     cols = {name: profile_column(table.column(name), sketch_size, max_categories) for name in names}
     return ReferenceProfile(cols, table.rows, sketch_size, max_categories)
@@ -98,7 +108,12 @@ def profile_column(column: Column, sketch_size: int, max_categories: int) -> Col
 def column_data(col: ColumnProfile) -> NumericData | CategoricalData:
     """The statistics' view of a profiled column (a sketch stands for ``count`` values)."""
     if isinstance(col, NumericProfile):
-        return NumericData(np.asarray(col.points, dtype=np.float64), col.count, exact=col.exact, moments=(col.mean, col.std))
+        return NumericData(
+            np.asarray(col.points, dtype=np.float64),
+            col.count,
+            exact=col.exact,
+            moments=(col.mean, col.std),
+        )
     counts = dict(col.counts)
     if col.other:
         counts[OTHER] = col.other

@@ -164,7 +164,10 @@ class DriftReport:
         header = ("column", "kind", "method", "statistic", "p-value", "threshold", "result")
         rows = [header, *self._rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows
+        ]
         return "\n".join([head, *lines])
 
     def __str__(self) -> str:
@@ -175,7 +178,8 @@ class DriftReport:
         head = ("column", "kind", "method", "statistic", "p-value", "threshold", "result")
         cells = "".join(f"<th>{h}</th>" for h in head)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in self._rows()
+            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+            for row in self._rows()
         )
         return (
             f"<div><strong>Drift: {status}</strong> - {len(self.drifted_columns)}/{len(self.columns)} columns "
@@ -310,7 +314,9 @@ class ReferenceProfile:
                         other_distinct=int(col["other_distinct"]),
                     )
                 else:
-                    raise InvalidDataset(f"reference profile column {name!r} has unknown kind {col['kind']!r}")
+                    raise InvalidDataset(
+                        f"reference profile column {name!r} has unknown kind {col['kind']!r}"
+                    )
             return cls(
                 columns=columns,
                 rows=int(data["rows"]),
@@ -321,7 +327,9 @@ class ReferenceProfile:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, InvalidDataset):
                 raise
-            raise InvalidDataset(f"not a reference profile ({type(exc).__name__}: {exc}); build one with opskit.monitor.profile(data)") from exc
+            raise InvalidDataset(
+                f"not a reference profile ({type(exc).__name__}: {exc}); build one with opskit.monitor.profile(data)"
+            ) from exc
 
     def to_json(self) -> str:
         """The profile as a JSON string (floats round-trip exactly)."""
@@ -335,7 +343,9 @@ class ReferenceProfile:
         except ValueError as exc:
             raise InvalidDataset(f"reference profile JSON does not parse: {exc}") from exc
         if not isinstance(data, Mapping):
-            raise InvalidDataset(f"reference profile JSON is a {type(data).__name__}, not an object")
+            raise InvalidDataset(
+                f"reference profile JSON is a {type(data).__name__}, not an object"
+            )
         return cls.from_dict(data)
 
     def summary(self) -> str:
@@ -348,11 +358,16 @@ class ReferenceProfile:
                     f"std {_fmt(col.std)}, range [{_fmt(col.min)}, {_fmt(col.max)}]"
                 )
             else:
-                lines.append(f"  {name}: categorical, {len(col.counts)} values kept, {col.missing} missing")
+                lines.append(
+                    f"  {name}: categorical, {len(col.counts)} values kept, {col.missing} missing"
+                )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{html.escape(line.strip())}</td></tr>" for line in self.summary().splitlines()[1:]
+            f"<tr><td>{html.escape(line.strip())}</td></tr>"
+            for line in self.summary().splitlines()[1:]
         )
-        return f"<div><strong>Reference profile</strong>: {self.rows} rows<table>{rows}</table></div>"
+        return (
+            f"<div><strong>Reference profile</strong>: {self.rows} rows<table>{rows}</table></div>"
+        )

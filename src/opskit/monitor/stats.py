@@ -146,7 +146,9 @@ def numeric_distances(reference: NumericData, current: NumericData) -> tuple[flo
         # value, kept in integers until the final division.
         scaled = np.cumsum(np.where(order < n, m, -n))
         ends = np.flatnonzero(merged[1:] != merged[:-1])
-        if ends.size + 1 < merged.size:  # ties: the step functions jump only after the last of equal values
+        if (
+            ends.size + 1 < merged.size
+        ):  # ties: the step functions jump only after the last of equal values
             ends = np.append(ends, merged.size - 1)
             scaled, merged = scaled[ends], merged[ends]
         d = max(int(scaled.max()), -int(scaled.min()), 0) / (n * m)
@@ -167,7 +169,13 @@ def ks_pvalue(d: float, reference: NumericData, current: NumericData) -> float:
     from scipy import stats
 
     n1, n2 = reference.n, current.n
-    if reference.exact and current.exact and max(n1, n2) <= KS_EXACT_MAX_N and reference.weights is None and current.weights is None:
+    if (
+        reference.exact
+        and current.exact
+        and max(n1, n2) <= KS_EXACT_MAX_N
+        and reference.weights is None
+        and current.weights is None
+    ):
         # scipy warns when its exact method falls back to 'asymp'; the result is still scipy's.
         # catch_warnings swaps process-wide state: the lock keeps drift()'s threads from interleaving it.
         with _WARNINGS_LOCK, warnings.catch_warnings():
@@ -200,7 +208,11 @@ def psi_numeric(reference: NumericData, current: NumericData, bins: int = PSI_BI
 
 
 def _aligned(reference: CategoricalData, current: CategoricalData) -> tuple[FloatArray, FloatArray]:
-    keys = sorted(k for k in set(reference.counts) | set(current.counts) if reference.counts.get(k) or current.counts.get(k))
+    keys = sorted(
+        k
+        for k in set(reference.counts) | set(current.counts)
+        if reference.counts.get(k) or current.counts.get(k)
+    )
     ref = np.array([reference.counts.get(k, 0) for k in keys], dtype=np.float64)
     cur = np.array([current.counts.get(k, 0) for k in keys], dtype=np.float64)
     return ref, cur
@@ -256,7 +268,9 @@ def psi_categorical(reference: CategoricalData, current: CategoricalData) -> flo
     return _psi(ref / ref.sum(), cur / cur.sum())
 
 
-def missing_share_change(ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int) -> tuple[float, float]:
+def missing_share_change(
+    ref_missing: int, ref_rows: int, cur_missing: int, cur_rows: int
+) -> tuple[float, float]:
     """Change in the share of missing values and its two-sided p-value.
 
     Statistic ``|m_cur / n_cur - m_ref / n_ref|`` (a share, 0–1). P-value: the two-proportion

@@ -75,8 +75,9 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         _dist_of[ep.name] = f"{dist} {ep.dist.version if ep.dist else ''}".strip()
 
 
-
-def create_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = True) -> pluggy.PluginManager:
+def create_plugin_manager(
+    *, load_entrypoints: bool = True, builtins: bool = True
+) -> pluggy.PluginManager:
     """A fresh plugin manager with the hookspecs, the built-ins and (optionally) installed plugins."""
     pm = pluggy.PluginManager("opskit")
     pm.add_hookspecs(hookspecs)
@@ -91,7 +92,9 @@ def create_plugin_manager(*, load_entrypoints: bool = True, builtins: bool = Tru
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{exc}; a plugin implements a hook opskit does not declare (misspelled?)") from exc
+        raise PluginError(
+            f"{exc}; a plugin implements a hook opskit does not declare (misspelled?)"
+        ) from exc
     if env_flag("OPSKIT_TRACE_HOOKS", False):
         pm.trace.root.setwriter(lambda text: sys.stderr.write(f"[opskit hooks] {text}"))
         pm.enable_tracing()
@@ -108,7 +111,14 @@ def build_registry(pm: pluggy.PluginManager) -> BackendRegistry:
     ):
         for impl in reversed(caller.get_hookimpls()):  # registration order
 
-            def register(name: str, factory: Any, schemes: Any = (), *, _k: str = kind, _p: str = impl.plugin_name) -> None:
+            def register(
+                name: str,
+                factory: Any,
+                schemes: Any = (),
+                *,
+                _k: str = kind,
+                _p: str = impl.plugin_name,
+            ) -> None:
                 registry.add(_k, name, factory, _p, schemes)
 
             call_registration(pm, caller.name, impl, register)

@@ -21,7 +21,9 @@ class FrozenDict(dict[str, Any]):
     __slots__ = ()
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("the maps of opskit records are read-only: copy with dict(...) or change the record with attrs.evolve")
+        raise TypeError(
+            "the maps of opskit records are read-only: copy with dict(...) or change the record with attrs.evolve"
+        )
 
     __setitem__ = __delitem__ = __ior__ = _refuse
     clear = pop = popitem = setdefault = update = _refuse

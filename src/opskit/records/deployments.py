@@ -18,8 +18,6 @@ def _tuple(items: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
-
-
 @frozen
 class DeploymentSpec:
     """What to deploy: a name, weighted model references, an optional shadow, target options."""

@@ -71,7 +71,9 @@ class ModelVersion:
             ("created", _when(self.created_at)),
         ]
         if self.signature is not None:
-            rows.append(("inputs", ", ".join(f"{c.name}: {c.type}" for c in self.signature.columns)))
+            rows.append(
+                ("inputs", ", ".join(f"{c.name}: {c.type}" for c in self.signature.columns))
+            )
         return _html_table(f"Model version {self.ref}", rows)
 
 

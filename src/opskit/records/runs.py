@@ -16,14 +16,25 @@ from opskit.records.registry import ModelVersion
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["RUN_STATUSES", "Artifact", "CodeInfo", "EnvInfo", "Metric", "Run", "RunList", "RunStatus"]
+__all__ = [
+    "RUN_STATUSES",
+    "Artifact",
+    "CodeInfo",
+    "EnvInfo",
+    "Metric",
+    "Run",
+    "RunList",
+    "RunStatus",
+]
 
 RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 RUN_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
 
 def _no_reader(run_id: str, key: str) -> list[Metric]:
-    raise RuntimeError(f"no metric reader installed; call opskit.metric_history({run_id!r}, {key!r})")
+    raise RuntimeError(
+        f"no metric reader installed; call opskit.metric_history({run_id!r}, {key!r})"
+    )
 
 
 #: ``(run_id, key) -> points``; ``opskit.runtime`` installs one that reads the active tracker.
@@ -130,17 +141,25 @@ class Run:
             + (f"   took: {self.duration:.3f}s" if self.duration is not None else ""),
         ]
         if self.params:
-            lines.append("  params:  " + ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items())))
+            lines.append(
+                "  params:  " + ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
+            )
         if self.metrics:
-            lines.append("  metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in sorted(self.metrics.items())))
+            lines.append(
+                "  metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in sorted(self.metrics.items()))
+            )
         for data in self.inputs:
-            lines.append(f"  input:   {data.name} {data.kind} shape={data.shape} digest={data.digest[:19]}…")
+            lines.append(
+                f"  input:   {data.name} {data.kind} shape={data.shape} digest={data.digest[:19]}…"
+            )
         if self.code is not None and self.code.function:
             commit = (self.code.git_commit or "no git")[:12]
             dirty = " (dirty)" if self.code.git_dirty else ""
             lines.append(f"  code:    {self.code.function} @ {commit}{dirty}")
         if self.env is not None:
-            lines.append(f"  env:     Python {self.env.python} on {self.env.platform}, {len(self.env.packages)} packages")
+            lines.append(
+                f"  env:     Python {self.env.python} on {self.env.platform}, {len(self.env.packages)} packages"
+            )
         if self.model_version is not None:
             lines.append(f"  model:   {self.model_version.summary()}")
         if self.error:
@@ -189,7 +208,9 @@ class RunList(list[Run]):
                 "status": run.status,
                 "experiment": run.experiment,
                 "started_at": pd.Timestamp(run.started_at, unit="s", tz="UTC"),
-                "ended_at": pd.Timestamp(run.ended_at, unit="s", tz="UTC") if run.ended_at else pd.NaT,
+                "ended_at": pd.Timestamp(run.ended_at, unit="s", tz="UTC")
+                if run.ended_at
+                else pd.NaT,
                 "model_version": run.model_version.ref if run.model_version else None,
             }
             row.update({f"params.{k}": v for k, v in run.params.items()})

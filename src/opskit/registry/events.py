@@ -93,7 +93,9 @@ class RegistryEvent:
     def summary(self) -> str:
         when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.gmtime(self.time))
         change = f"{_short(self.before)} -> {_short(self.after)}"
-        return f"#{self.id}  {when}  {self.kind:<20} {self.subject}  {change}  by {self.user or '-'}"
+        return (
+            f"#{self.id}  {when}  {self.kind:<20} {self.subject}  {change}  by {self.user or '-'}"
+        )
 
 
 def _short(document: Mapping[str, Any] | None) -> str:
@@ -153,7 +155,11 @@ def deployment_changed(
     ``stopped`` says the record is written by ``opskit.deployments.stop``; otherwise a new
     record is ``deployment_created`` and a replaced one ``deployment_switched``.
     """
-    kind: EventKind = "deployment_stopped" if stopped else ("deployment_created" if before is None else "deployment_switched")
+    kind: EventKind = (
+        "deployment_stopped"
+        if stopped
+        else ("deployment_created" if before is None else "deployment_switched")
+    )
     return RegistryEvent(
         kind=kind,
         subject=after.name,

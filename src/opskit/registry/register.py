@@ -41,7 +41,13 @@ def register_model(
 
 
 def register_version(
-    tracker: Tracker, run_id: str | None, name: str, model: object, *, alias: str | None, signature: Schema | None
+    tracker: Tracker,
+    run_id: str | None,
+    name: str,
+    model: object,
+    *,
+    alias: str | None,
+    signature: Schema | None,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it.
 
@@ -58,8 +64,16 @@ def register_version(
         )
     blob = get_storage().put_bytes(serialized.data)
     queued = functools.partial(
-        _queue_registration, tracker, run_id, name, digest=blob.digest, size_bytes=blob.size_bytes,
-        flavor=serialized.flavor, signature=signature, metadata=serialized.metadata, alias=alias,
+        _queue_registration,
+        tracker,
+        run_id,
+        name,
+        digest=blob.digest,
+        size_bytes=blob.size_bytes,
+        flavor=serialized.flavor,
+        signature=signature,
+        metadata=serialized.metadata,
+        alias=alias,
     )
     try:
         version = tracker.register_model_version(
@@ -88,20 +102,43 @@ def register_version(
 
 
 def _queue_registration(
-    tracker: Tracker, run_id: str | None, name: str, *, digest: str, size_bytes: int, flavor: str,
-    signature: Schema | None, metadata: Mapping[str, Any], alias: str | None, error: BackendUnavailable,
+    tracker: Tracker,
+    run_id: str | None,
+    name: str,
+    *,
+    digest: str,
+    size_bytes: int,
+    flavor: str,
+    signature: Schema | None,
+    metadata: Mapping[str, Any],
+    alias: str | None,
+    error: BackendUnavailable,
     version: int | None,
 ) -> None:
     """Hand a registration the tracker could not take to its outbox (re-raise *error* if it has none)."""
     import warnings
 
-    if run_id is None or not isinstance(tracker, SupportsQueuedRegistration) or not tracker.queue_registration(
-        name, digest=digest, size_bytes=size_bytes, flavor=flavor, run_id=run_id, signature=signature,
-        metadata=metadata, alias=alias, user=identity.user(), version=version,
+    if (
+        run_id is None
+        or not isinstance(tracker, SupportsQueuedRegistration)
+        or not tracker.queue_registration(
+            name,
+            digest=digest,
+            size_bytes=size_bytes,
+            flavor=flavor,
+            run_id=run_id,
+            signature=signature,
+            metadata=metadata,
+            alias=alias,
+            user=identity.user(),
+            version=version,
+        )
     ):
         raise error
-    what = f"moving alias {alias!r} to {name}:{version}" if version is not None else (
-        f"registering model {name!r}" + (f" (and moving alias {alias!r})" if alias else "")
+    what = (
+        f"moving alias {alias!r} to {name}:{version}"
+        if version is not None
+        else (f"registering model {name!r}" + (f" (and moving alias {alias!r})" if alias else ""))
     )
     warnings.warn(
         f"{what} failed: {error}. Nothing is lost: the model blob {digest} is stored and the "
@@ -109,8 +146,6 @@ def _queue_registration(
         RegistrationQueued,
         stacklevel=user_stacklevel(),
     )
-
-
 
 
 def _feature_names(model: object) -> list[str] | None:
@@ -159,14 +194,18 @@ def model_signature(model: object, data: list[object]) -> Schema | None:
     width = _width(model)
     if width is not None:
         for schema in schemas:
-            if len(schema.columns) == width or (schema.shape is not None and schema.shape[1:2] == (width,)):
+            if len(schema.columns) == width or (
+                schema.shape is not None and schema.shape[1:2] == (width,)
+            ):
                 return schema
         if schemas:
             return None
     return schemas[0] if schemas else None
 
 
-def explicit_signature(signature: Schema | object | None, input_example: object | None) -> Schema | None:
+def explicit_signature(
+    signature: Schema | object | None, input_example: object | None
+) -> Schema | None:
     """A signature stated by the user: a ``Schema``, data to infer it from, or an input example.
 
     From an input example (a few rows) only dtypes and categories are kept:
@@ -188,7 +227,7 @@ def explicit_signature(signature: Schema | object | None, input_example: object 
             "a pandas DataFrame or a NumPy array"
         )
     if input_example is not None:
-        schema = attrs.evolve(schema, columns=[attrs.evolve(c, missing=None, infinite=None) for c in schema.columns])
+        schema = attrs.evolve(
+            schema, columns=[attrs.evolve(c, missing=None, infinite=None) for c in schema.columns]
+        )
     return schema
-
-

@@ -7,4 +7,11 @@ from opskit.registry.register import register_version as register_version
 from opskit.tracking.decorators import track as track
 from opskit.tracking.decorators import train as train
 
-__all__ = ["explicit_signature", "model_signature", "register_model", "register_version", "track", "train"]
+__all__ = [
+    "explicit_signature",
+    "model_signature",
+    "register_model",
+    "register_version",
+    "track",
+    "train",
+]

@@ -51,7 +51,9 @@ __all__ = ["FLUSH_SECONDS", "accepted", "closed", "exit_status", "flush_now", "o
 #: How long a buffered point waits before the background flusher writes it.
 FLUSH_SECONDS = 1.0
 #: Signals after which open runs are ended as KILLED (SIGINT only where it does not raise KeyboardInterrupt).
-SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name))
+SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
 
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -70,7 +72,9 @@ _exit_code: list[object] = []  # the code of the last sys.exit() call, if any
 _real_exit: Callable[..., Any] | None = None
 _reported: set[str] = set()
 _exiting = False  # at exit or dying of a signal: no new thread, every write at once
-_forked = False  # a forked child: every write at once (it may die of a signal with no handler of ours)
+_forked = (
+    False  # a forked child: every write at once (it may die of a signal with no handler of ours)
+)
 
 
 def exit_status(error: BaseException) -> RunStatus:
@@ -130,11 +134,15 @@ def flush_now(wait: float = -1) -> None:
         for tracker in trackers:
             try:
                 tracker.flush()
-            except Exception as exc:  # kept in the tracker's buffers: the next flush or the run's end retries
+            except (
+                Exception
+            ) as exc:  # kept in the tracker's buffers: the next flush or the run's end retries
                 with _state:
                     _dirty[id(tracker)] = tracker
-                _report(f"writing buffered params/metrics/tags to the {tracker.name} tracker failed "
-                        f"({type(exc).__name__}: {exc}); they stay buffered and are retried")
+                _report(
+                    f"writing buffered params/metrics/tags to the {tracker.name} tracker failed "
+                    f"({type(exc).__name__}: {exc}); they stay buffered and are retried"
+                )
     finally:
         if got:
             _flushing.release()
@@ -189,7 +197,11 @@ def _end_open_runs(status: RunStatus, error: str | None) -> None:
         try:
             run.end(status, reason=error)
         except Exception as exc:
-            print(f"opskit: could not end run {run.id} ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+            print(
+                f"opskit: could not end run {run.id} ({type(exc).__name__}: {exc})",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _at_exit() -> None:
@@ -204,7 +216,9 @@ def _at_exit() -> None:
         text = "".join(traceback.format_exception(type(last), last, last.__traceback__))
         _end_open_runs(exit_status(last), f"the process ended with an uncaught exception:\n{text}")
     elif _exit_code and _exit_code[-1] not in (None, 0):
-        _end_open_runs("FAILED", f"the process called sys.exit({_exit_code[-1]!r}) before the run ended")
+        _end_open_runs(
+            "FAILED", f"the process called sys.exit({_exit_code[-1]!r}) before the run ended"
+        )
     else:
         _end_open_runs("FINISHED", None)
 
@@ -255,7 +269,9 @@ def _install_signal_handlers() -> None:
 def _on_signal(sig: int, frame: FrameType | None) -> None:
     global _exiting
     previous = _previous.get(sig, signal.SIG_DFL)
-    if callable(previous):  # the program handles this signal itself: write the buffers, let it decide
+    if callable(
+        previous
+    ):  # the program handles this signal itself: write the buffers, let it decide
         flush_now(wait=5.0)
         previous(sig, frame)
         return
@@ -315,4 +331,8 @@ def _after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )

@@ -24,8 +24,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from opskit.errors import OpskitError
 
     try:  # the same checks as opskit.deploy: a bad value stops here, not in every worker
-        port = int(check_port(args.port or os.environ.get("PORT") or spec["port"], f"the model server ({spec_path})") or 0)
-        spec.update(check_options(f"the model server ({spec_path})", SERVER_OPTIONS, {k: spec[k] for k in SERVER_OPTIONS if k in spec}))
+        port = int(
+            check_port(
+                args.port or os.environ.get("PORT") or spec["port"],
+                f"the model server ({spec_path})",
+            )
+            or 0
+        )
+        spec.update(
+            check_options(
+                f"the model server ({spec_path})",
+                SERVER_OPTIONS,
+                {k: spec[k] for k in SERVER_OPTIONS if k in spec},
+            )
+        )
     except OpskitError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     workers = int(spec.get("workers", 1))

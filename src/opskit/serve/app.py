@@ -60,15 +60,20 @@ class ServerState:
         self.max_body = int(spec.get("max_body_bytes", 8 * 1024 * 1024))
         self.poll_interval = float(spec.get("poll_interval", 1.0))
         self.variants = [
-            Variant(source_from_spec(v), weight=float(v.get("weight", 1.0)), role="primary") for v in spec["variants"]
+            Variant(source_from_spec(v), weight=float(v.get("weight", 1.0)), role="primary")
+            for v in spec["variants"]
         ]
         shadow = spec.get("shadow")
-        self.shadow = Variant(source_from_spec(shadow), weight=0.0, role="shadow") if shadow else None
+        self.shadow = (
+            Variant(source_from_spec(shadow), weight=0.0, role="shadow") if shadow else None
+        )
         self.router = Router([v.weight for v in self.variants])
         batch, wait = int(spec.get("max_batch", 64)), float(spec.get("max_wait_ms", 2.0)) / 1000
         self.metrics = Metrics()
         self.batchers = {
-            id(v): MicroBatcher(self._measured(v), max_batch=batch, max_wait=wait, merge=merge_casts)
+            id(v): MicroBatcher(
+                self._measured(v), max_batch=batch, max_wait=wait, merge=merge_casts
+            )
             for v in self.all_variants
         }
         self.predlog = PredictionLog(self.name, sample=float(spec.get("log_sample", 1.0)))
@@ -76,7 +81,9 @@ class ServerState:
         self.background: set[asyncio.Task[Any]] = set()
         self.ready = False
 
-    def _measured(self, variant: Variant) -> Callable[[tuple[str, ...] | None, Any], list[tuple[str, Any]]]:
+    def _measured(
+        self, variant: Variant
+    ) -> Callable[[tuple[str, ...] | None, Any], list[tuple[str, Any]]]:
         batch_rows = self.metrics.batch_rows.labels(variant.source.ref)
 
         def predict(columns: tuple[str, ...] | None, data: Any) -> list[tuple[str, Any]]:
@@ -121,11 +128,17 @@ class ServerState:
                     continue
                 try:
                     version = await loop.run_in_executor(self.io, variant.source.resolve)
-                    if (version.version, version.digest) == (current.version.version, current.version.digest):
+                    if (version.version, version.digest) == (
+                        current.version.version,
+                        current.version.digest,
+                    ):
                         continue
                     model = await loop.run_in_executor(self.io, variant.source.load, version)
                 except Exception as exc:  # keep serving the old version
-                    print(f"opskit: cannot refresh {variant.source.ref}: {type(exc).__name__}: {exc}", flush=True)
+                    print(
+                        f"opskit: cannot refresh {variant.source.ref}: {type(exc).__name__}: {exc}",
+                        flush=True,
+                    )
                     continue
                 variant.current = ServedModel(version, model)
                 self.metrics.model_switches.labels(variant.source.ref).inc()
@@ -162,11 +175,17 @@ class ServerState:
             return
         self.metrics.variant_requests.labels(ref, "shadow", "ok").inc()
         self.metrics.variant_rows.labels(ref, "shadow").inc(len(labelled))
-        self.predlog.record(labelled[0][0], "shadow", checked.columns, checked.rows, [p for _, p in labelled])
+        self.predlog.record(
+            labelled[0][0], "shadow", checked.columns, checked.rows, [p for _, p in labelled]
+        )
 
 
 def _error(
-    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"error_code": code, "message": message}
     if field is not None:
@@ -190,7 +209,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _scoring(state: ServerState, endpoint: str, parse: Callable[[Any], Table]) -> Callable[[Request], Any]:
+def _scoring(
+    state: ServerState, endpoint: str, parse: Callable[[Any], Table]
+) -> Callable[[Request], Any]:
     async def handler(request: Request) -> Response:
         started = time.perf_counter()
         metrics = state.metrics
@@ -198,7 +219,9 @@ def _scoring(state: ServerState, endpoint: str, parse: Callable[[Any], Table]) -
         try:
             body = await _read_body(request, state.max_body)
             table = parse_body(body, request.headers.get("content-type"), parse)
-            variant, version, predictions = await state.score(table, request.headers.get(ROUTING_HEADER))
+            variant, version, predictions = await state.score(
+                table, request.headers.get(ROUTING_HEADER)
+            )
         except UnsupportedMediaType as exc:
             metrics.errors.labels(endpoint, "unsupported_media_type").inc()
             response = _error(415, "UNSUPPORTED_MEDIA_TYPE", str(exc), exc.field)
@@ -207,11 +230,17 @@ def _scoring(state: ServerState, endpoint: str, parse: Callable[[Any], Table]) -
             response = _error(400, "BAD_REQUEST", str(exc), exc.field)
         except BodyTooLarge:
             metrics.errors.labels(endpoint, "too_large").inc()
-            response = _error(413, "BAD_REQUEST", f"the request body is larger than {state.max_body} bytes; send fewer rows per request")
+            response = _error(
+                413,
+                "BAD_REQUEST",
+                f"the request body is larger than {state.max_body} bytes; send fewer rows per request",
+            )
         except VariantFailed as exc:
             metrics.errors.labels(endpoint, "model_error").inc()
             headers = {"x-opskit-variant": exc.variant.source.ref, "x-opskit-version": exc.version}
-            response = _error(500, "MODEL_ERROR", f"the model {exc.version} failed: {exc}", headers=headers)
+            response = _error(
+                500, "MODEL_ERROR", f"the model {exc.version} failed: {exc}", headers=headers
+            )
         except Exception as exc:
             metrics.errors.labels(endpoint, "model_error").inc()
             response = _error(500, "MODEL_ERROR", f"the model failed: {type(exc).__name__}: {exc}")
@@ -244,7 +273,14 @@ def _describe(variant: Variant) -> dict[str, Any]:
         return {"ref": variant.source.ref, "loaded": False}
     v = served.version
     schema = [_column(c) for c in v.signature.columns] if v.signature else None
-    return {"ref": variant.source.ref, "version": v.ref, "digest": v.digest, "flavor": v.flavor, "weight": variant.weight, "input_schema": schema}
+    return {
+        "ref": variant.source.ref,
+        "version": v.ref,
+        "digest": v.digest,
+        "flavor": v.flavor,
+        "weight": variant.weight,
+        "input_schema": schema,
+    }
 
 
 def _column(spec: Any) -> dict[str, Any]:
@@ -311,6 +347,8 @@ def create_app() -> Starlette:
 
     path = env_text(SPEC_ENV)
     if path is None:
-        raise ConfigError(f"${SPEC_ENV} is not set: start the model server with `python -m opskit.serve SPEC.json`")
+        raise ConfigError(
+            f"${SPEC_ENV} is not set: start the model server with `python -m opskit.serve SPEC.json`"
+        )
     with open(path, encoding="utf-8") as fh:
         return build_app(json.load(fh))

@@ -31,14 +31,23 @@ def _concat(parts: list[Any]) -> Any:
 class MicroBatcher:
     """Gather rows from concurrent callers into batched ``predict`` calls (one asyncio loop)."""
 
-    def __init__(self, predict: PredictFn, *, max_batch: int = 64, max_wait: float = 0.002, merge: MergeFn = _concat) -> None:
+    def __init__(
+        self,
+        predict: PredictFn,
+        *,
+        max_batch: int = 64,
+        max_wait: float = 0.002,
+        merge: MergeFn = _concat,
+    ) -> None:
         self.predict = predict
         self.merge = merge
         self.max_batch = max(1, max_batch)
         self.max_wait = max(0.0, max_wait)
         self.batches = 0
         self.rows = 0
-        self._queue: asyncio.Queue[tuple[tuple[str, ...] | None, Any, asyncio.Future[list[Any]]]] | None = None
+        self._queue: (
+            asyncio.Queue[tuple[tuple[str, ...] | None, Any, asyncio.Future[list[Any]]]] | None
+        ) = None
         self._inflight = 0
         self._task: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opskit-predict")
@@ -107,12 +116,18 @@ class MicroBatcher:
                     future.set_result(list(predictions[start : start + len(chunk)]))
                 start += len(chunk)
 
-    def _merge_and_predict(self, columns: tuple[str, ...] | None, parts: list[Any]) -> Sequence[Any]:
+    def _merge_and_predict(
+        self, columns: tuple[str, ...] | None, parts: list[Any]
+    ) -> Sequence[Any]:
         return self.predict(columns, self.merge(parts))
 
-    async def _call(self, loop: asyncio.AbstractEventLoop, columns: tuple[str, ...] | None, parts: list[Any]) -> Sequence[Any]:
+    async def _call(
+        self, loop: asyncio.AbstractEventLoop, columns: tuple[str, ...] | None, parts: list[Any]
+    ) -> Sequence[Any]:
         """Merge and predict in the worker thread (both can be slow); one prediction per row or an error."""
-        predictions = await loop.run_in_executor(self._pool, self._merge_and_predict, columns, parts)
+        predictions = await loop.run_in_executor(
+            self._pool, self._merge_and_predict, columns, parts
+        )
         rows = sum(len(part) for part in parts)
         if len(predictions) != rows:
             raise ValueError(f"the model returned {len(predictions)} predictions for {rows} rows")

@@ -27,30 +27,47 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "opskit_requests", "Scoring requests by endpoint and HTTP status.", ["endpoint", "status"],
+            "opskit_requests",
+            "Scoring requests by endpoint and HTTP status.",
+            ["endpoint", "status"],
             registry=self.registry,
         )
         self.errors = Counter(
-            "opskit_request_errors", "Rejected or failed requests by endpoint and reason.", ["endpoint", "reason"],
+            "opskit_request_errors",
+            "Rejected or failed requests by endpoint and reason.",
+            ["endpoint", "reason"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "opskit_request_latency_seconds", "Time from request to response.", ["endpoint"],
-            buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "opskit_request_latency_seconds",
+            "Time from request to response.",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.variant_requests = Counter(
-            "opskit_variant_requests", "Requests answered per variant (role: primary or shadow) and outcome.",
-            ["variant", "role", "outcome"], registry=self.registry,
+            "opskit_variant_requests",
+            "Requests answered per variant (role: primary or shadow) and outcome.",
+            ["variant", "role", "outcome"],
+            registry=self.registry,
         )
         self.variant_rows = Counter(
-            "opskit_variant_rows", "Rows predicted per variant and role.", ["variant", "role"], registry=self.registry,
+            "opskit_variant_rows",
+            "Rows predicted per variant and role.",
+            ["variant", "role"],
+            registry=self.registry,
         )
         self.batch_rows = Histogram(
-            "opskit_batch_rows", "Rows per model predict call (micro-batches).", ["variant"],
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096), registry=self.registry,
+            "opskit_batch_rows",
+            "Rows per model predict call (micro-batches).",
+            ["variant"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096),
+            registry=self.registry,
         )
         self.model_switches = Counter(
-            "opskit_model_switches", "Times a variant switched to a new model version.", ["variant"],
+            "opskit_model_switches",
+            "Times a variant switched to a new model version.",
+            ["variant"],
             registry=self.registry,
         )
 

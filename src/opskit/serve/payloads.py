@@ -27,7 +27,16 @@ from attrs import frozen
 
 from opskit.errors import InvalidPayload, UnsupportedMediaType
 
-__all__ = ["CONTENT_TYPES", "MLFLOW_KEYS", "Table", "parse_body", "parse_csv", "parse_invocations", "parse_json", "parse_records"]
+__all__ = [
+    "CONTENT_TYPES",
+    "MLFLOW_KEYS",
+    "Table",
+    "parse_body",
+    "parse_csv",
+    "parse_invocations",
+    "parse_json",
+    "parse_records",
+]
 
 #: The content types the scoring endpoints accept (a missing Content-Type is read as JSON).
 CONTENT_TYPES = ("application/json", "text/csv")
@@ -77,7 +86,9 @@ def parse_json(body: bytes) -> Any:
     except (UnicodeDecodeError, RecursionError):
         raise InvalidPayload("the request body is not UTF-8 JSON; send a JSON document") from None
     except json.JSONDecodeError as exc:
-        raise InvalidPayload(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise InvalidPayload(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
 
 
 def parse_csv(body: bytes) -> Table:
@@ -94,7 +105,9 @@ def parse_csv(body: bytes) -> Table:
     lines = [line for line in lines if line]
     header, data = lines[0], lines[1:]
     if not data:
-        raise InvalidPayload("the CSV body has a header row but no data rows; send one line per row after the header")
+        raise InvalidPayload(
+            "the CSV body has a header row but no data rows; send one line per row after the header"
+        )
     if len(set(header)) != len(header):
         raise InvalidPayload("the CSV header has duplicate column names", field=header[0])
     for i, row in enumerate(data):
@@ -115,7 +128,8 @@ def parse_body(body: bytes, content_type: str | None, parse: Any) -> Table:
         table: Table = parse(parse_json(body))
         return table
     raise UnsupportedMediaType(
-        f"unsupported Content-Type {media!r}; send one of {', '.join(CONTENT_TYPES)}", field="Content-Type"
+        f"unsupported Content-Type {media!r}; send one of {', '.join(CONTENT_TYPES)}",
+        field="Content-Type",
     )
 
 
@@ -123,15 +137,21 @@ def _records(items: Any, where: str) -> Table:
     if isinstance(items, Mapping):
         items = [items]
     if not isinstance(items, list) or not items:
-        raise InvalidPayload(f"{where} must be a non-empty list of objects (one per row)", field=where)
+        raise InvalidPayload(
+            f"{where} must be a non-empty list of objects (one per row)", field=where
+        )
     first = items[0]
     if not isinstance(first, Mapping):
-        raise InvalidPayload(f"{where}[0] must be an object mapping column names to values", field=where)
+        raise InvalidPayload(
+            f"{where}[0] must be an object mapping column names to values", field=where
+        )
     columns = tuple(str(k) for k in first)
     rows: list[list[Any]] = []
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise InvalidPayload(f"{where}[{i}] must be an object mapping column names to values", field=where)
+            raise InvalidPayload(
+                f"{where}[{i}] must be an object mapping column names to values", field=where
+            )
         if len(item) != len(columns) or any(c not in item for c in columns):
             diff = sorted(set(map(str, item)) ^ set(columns))
             raise InvalidPayload(
@@ -153,7 +173,9 @@ def _columnar(data: Mapping[str, Any], where: str) -> Table:
         bad = next(c for c, v in zip(columns, values, strict=True) if not isinstance(v, list))
         raise InvalidPayload(f"{where}.{bad} must be a list of values (one per row)", field=bad)
     if len(lengths) != 1 or 0 in lengths:
-        raise InvalidPayload(f"the columns of {where} must be non-empty lists of equal length", field=where)
+        raise InvalidPayload(
+            f"the columns of {where} must be non-empty lists of equal length", field=where
+        )
     return Table(columns, [list(row) for row in zip(*values, strict=True)])
 
 
@@ -161,7 +183,9 @@ def _positional(items: list[Any], where: str) -> Table:
     rows: list[list[Any]] = []
     for i, item in enumerate(items):
         if not isinstance(item, list):
-            raise InvalidPayload(f"{where}[{i}] must be a list of values (positional row)", field=where)
+            raise InvalidPayload(
+                f"{where}[{i}] must be a list of values (positional row)", field=where
+            )
         rows.append(item)
     return Table(None, rows)
 
@@ -173,7 +197,9 @@ def _list_or_columns(value: Any, where: str) -> Table:
         return _records(value, where)
     if isinstance(value, list) and value:
         return _positional(value, where)
-    raise InvalidPayload(f"{where} must be a non-empty list of rows or an object of columns", field=where)
+    raise InvalidPayload(
+        f"{where} must be a non-empty list of rows or an object of columns", field=where
+    )
 
 
 def _split(value: Any) -> Table:
@@ -194,7 +220,8 @@ def _split(value: Any) -> Table:
     for i, row in enumerate(table.rows):
         if len(row) != len(columns):
             raise InvalidPayload(
-                f"{where}.data[{i}] has {len(row)} values for {len(columns)} columns", field=f"data[{i}]"
+                f"{where}.data[{i}] has {len(row)} values for {len(columns)} columns",
+                field=f"data[{i}]",
             )
     return Table(tuple(columns), table.rows)
 

@@ -23,7 +23,14 @@ STATE_KIND = "predictions"
 class PredictionLog:
     """Buffer prediction records and flush them from a background thread."""
 
-    def __init__(self, deployment: str, *, sample: float = 1.0, interval: float = 1.0, max_records: int = 10_000) -> None:
+    def __init__(
+        self,
+        deployment: str,
+        *,
+        sample: float = 1.0,
+        interval: float = 1.0,
+        max_records: int = 10_000,
+    ) -> None:
         self.deployment = deployment
         self.sample = min(max(float(sample), 0.0), 1.0)
         self.interval = interval
@@ -32,12 +39,26 @@ class PredictionLog:
         self._seq = 0
         self._thread: threading.Thread | None = None
 
-    def record(self, variant: str, role: str, columns: tuple[str, ...] | None, rows: list[list[Any]], predictions: list[Any]) -> None:
+    def record(
+        self,
+        variant: str,
+        role: str,
+        columns: tuple[str, ...] | None,
+        rows: list[list[Any]],
+        predictions: list[Any],
+    ) -> None:
         """Keep one request's inputs and outputs (sampled). Cheap: no I/O here."""
         if self.sample <= 0 or (self.sample < 1 and random.random() >= self.sample):
             return
         self._buffer.append(
-            {"ts": time.time(), "variant": variant, "role": role, "columns": columns, "rows": rows, "predictions": predictions}
+            {
+                "ts": time.time(),
+                "variant": variant,
+                "role": role,
+                "columns": columns,
+                "rows": rows,
+                "predictions": predictions,
+            }
         )
 
     def start(self) -> None:
@@ -67,10 +88,18 @@ class PredictionLog:
             get_tracker().put_state(
                 STATE_KIND,
                 key,
-                {"deployment": self.deployment, "digest": blob.digest, "records": len(records), "written_at": time.time()},
+                {
+                    "deployment": self.deployment,
+                    "digest": blob.digest,
+                    "records": len(records),
+                    "written_at": time.time(),
+                },
             )
         except Exception as exc:  # the log must never take the server down
-            print(f"opskit: prediction log flush failed ({type(exc).__name__}: {exc}); dropped {len(records)} records", flush=True)
+            print(
+                f"opskit: prediction log flush failed ({type(exc).__name__}: {exc}); dropped {len(records)} records",
+                flush=True,
+            )
             return 0
         return len(records)
 

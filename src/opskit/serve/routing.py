@@ -17,7 +17,9 @@ class Router:
     def __init__(self, weights: Sequence[float]) -> None:
         total = float(sum(weights))
         if not weights or total <= 0 or any(w < 0 for w in weights):
-            raise ValueError(f"weights must be non-negative and sum to more than 0, got {list(weights)}")
+            raise ValueError(
+                f"weights must be non-negative and sum to more than 0, got {list(weights)}"
+            )
         self.bounds = [b / total for b in accumulate(weights)]
         self._random = random.Random()
 

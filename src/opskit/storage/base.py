@@ -46,7 +46,9 @@ class BlobInfo:
 def check_digest(digest: str) -> str:
     """Return *digest* if it is ``sha256:<64 lowercase hex>``, else raise ``InvalidValue``."""
     if not isinstance(digest, str) or not _DIGEST.match(digest):
-        raise InvalidValue(f"invalid blob digest {digest!r}: expected 'sha256:' followed by 64 hex digits")
+        raise InvalidValue(
+            f"invalid blob digest {digest!r}: expected 'sha256:' followed by 64 hex digits"
+        )
     return digest
 
 

@@ -105,7 +105,9 @@ class FsspecStorage(Storage, SupportsUploadCleanup):
                 f"{install_hint(self.scheme)}"
             ) from None
         except ValueError as exc:
-            raise UnknownBackend(f"fsspec cannot open {url!r}: {exc}; check the URL scheme") from None
+            raise UnknownBackend(
+                f"fsspec cannot open {url!r}: {exc}; check the URL scheme"
+            ) from None
         except TypeError as exc:
             raise UnknownBackend(
                 f"the {self.scheme}:// filesystem rejected storage_options {sorted(options)}: {exc}; "
@@ -252,7 +254,9 @@ class FsspecStorage(Storage, SupportsUploadCleanup):
     def open(self, digest: str) -> BinaryIO:
         key = self._key(digest)
         opened = self._call(
-            "read a blob", lambda: self.fs.open(key, "rb", block_size=self.chunk_size, cache_type="none"), digest
+            "read a blob",
+            lambda: self.fs.open(key, "rb", block_size=self.chunk_size, cache_type="none"),
+            digest,
         )
         return cast(BinaryIO, opened)
 
@@ -264,8 +268,18 @@ class FsspecStorage(Storage, SupportsUploadCleanup):
         return data
 
     def _download(self, digest: str, dest: Path) -> None:
-        with self.open(digest) as src, Progress(f"download {digest[7:19]}", getattr(src, "size", None)) as bar:
-            write_verified(src, digest, dest, where=self._where(digest), chunk_size=self.chunk_size, on_chunk=bar.advance)
+        with (
+            self.open(digest) as src,
+            Progress(f"download {digest[7:19]}", getattr(src, "size", None)) as bar,
+        ):
+            write_verified(
+                src,
+                digest,
+                dest,
+                where=self._where(digest),
+                chunk_size=self.chunk_size,
+                on_chunk=bar.advance,
+            )
 
     def get_file(self, digest: str, dest: Path) -> Path:
         dest = Path(dest)
@@ -326,7 +340,11 @@ class FsspecStorage(Storage, SupportsUploadCleanup):
             initiated = upload.get("Initiated")
             if prefix and not key.startswith(prefix + "/"):
                 continue
-            if started_before is not None and initiated is not None and initiated.timestamp() >= started_before:
+            if (
+                started_before is not None
+                and initiated is not None
+                and initiated.timestamp() >= started_before
+            ):
                 continue
             found.append((key, str(upload["UploadId"])))
         return sorted(found)

@@ -115,7 +115,9 @@ class LocalStorage(Storage, SupportsBlobAge):
         try:
             return self._path(digest).stat().st_mtime
         except FileNotFoundError:
-            raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
+            raise BlobNotFound(
+                f"blob {digest} is not in {self.location}; run `opskit doctor`"
+            ) from None
 
     def iter_digests(self) -> Iterator[str]:
         base = self.root / "sha256"

@@ -96,7 +96,9 @@ def migrate(
             copied.append(digest)
             nbytes += blob.size_bytes
             _notify(on_blob, digest, "replaced" if present else "copied")
-    return MigrationReport(src.location, dest.location, tuple(copied), tuple(skipped), tuple(replaced), nbytes)
+    return MigrationReport(
+        src.location, dest.location, tuple(copied), tuple(skipped), tuple(replaced), nbytes
+    )
 
 
 def _notify(callback: Callable[[str, str], None] | None, digest: str, outcome: str) -> None:

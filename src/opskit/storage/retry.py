@@ -50,7 +50,9 @@ _STATUS_5XX = re.compile(r"(?<![0-9a-zA-Z])5(?:00|02|03|04)(?![0-9a-zA-Z])")
 
 def is_transient(error: BaseException) -> bool:
     """Whether *error* is worth retrying (a network or server-side hiccup)."""
-    if isinstance(error, (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+    if isinstance(
+        error, (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
+    ):
         return False
     if isinstance(error, (ConnectionError, TimeoutError)):
         return True
@@ -60,7 +62,9 @@ def is_transient(error: BaseException) -> bool:
         if type(link).__name__ in _TRANSIENT_NAMES:
             return True
         text = str(link).lower()
-        if isinstance(link, OSError) and (any(m in text for m in _TRANSIENT_TEXT) or _STATUS_5XX.search(text)):
+        if isinstance(link, OSError) and (
+            any(m in text for m in _TRANSIENT_TEXT) or _STATUS_5XX.search(text)
+        ):
             return True
     return False
 
@@ -78,7 +82,9 @@ class RetryPolicy:
         return random.uniform(0, min(self.cap, self.base * (2**attempt)))
 
 
-def with_retries(action: Callable[[], T], policy: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep) -> T:
+def with_retries(
+    action: Callable[[], T], policy: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep
+) -> T:
     """Run *action*, retrying transient errors under *policy*; the last error propagates."""
     for attempt in range(policy.attempts):
         try:

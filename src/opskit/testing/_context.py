@@ -35,7 +35,10 @@ def fresh_store(home: str | os.PathLike[str] | None = None) -> Iterator[Path]:
     saved_env = {name: os.environ.get(name) for name in ("OPSKIT_HOME", *_CLEARED)}
     with contextlib.ExitStack() as stack:
         if home is None:
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opskit-store-"))) / ".opskit"
+            folder = (
+                Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opskit-store-")))
+                / ".opskit"
+            )
         else:
             folder = Path(home)
         try:
@@ -84,7 +87,9 @@ def plugin_manager(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{exc}; a plugin implements a hook opskit does not declare (misspelled?)") from exc
+        raise PluginError(
+            f"{exc}; a plugin implements a hook opskit does not declare (misspelled?)"
+        ) from exc
     runtime.set_plugin_manager(pm)
     try:
         yield pm
@@ -110,8 +115,12 @@ class Contract:
     def test_declared_unsupported_features_exist(self) -> None:
         """Every feature named in ``unsupported`` is one the suite knows, with a reason."""
         unknown = sorted(set(self.unsupported) - set(self.features))
-        assert not unknown, f"unsupported names unknown feature(s) {unknown}; known: {list(self.features)}"
-        assert all(isinstance(r, str) and r.strip() for r in self.unsupported.values()), "give every entry a reason"
+        assert not unknown, (
+            f"unsupported names unknown feature(s) {unknown}; known: {list(self.features)}"
+        )
+        assert all(isinstance(r, str) and r.strip() for r in self.unsupported.values()), (
+            "give every entry a reason"
+        )
 
 
 def declared(obj: Any, what: str) -> str:

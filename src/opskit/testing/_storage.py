@@ -121,7 +121,9 @@ class StorageContract(Contract):
 
     # -- missing and invalid digests -----------------------------------------------------------------
 
-    def test_reading_a_missing_blob_raises_blob_not_found(self, storage: Storage, tmp_path: Path) -> None:
+    def test_reading_a_missing_blob_raises_blob_not_found(
+        self, storage: Storage, tmp_path: Path
+    ) -> None:
         """``get_bytes``, ``get_file`` and ``open`` of a digest never stored raise ``BlobNotFound``; no file is left."""
         with pytest.raises(BlobNotFound, match=_MISSING.split(":")[1][:12]):
             storage.get_bytes(_MISSING)
@@ -133,7 +135,9 @@ class StorageContract(Contract):
             storage.open(_MISSING)
         assert storage.verify(_MISSING) is False
 
-    @pytest.mark.parametrize("digest", ["", "sha256:xyz", "md5:" + "0" * 32, "sha256:" + "A" * 64, "../../etc/passwd"])
+    @pytest.mark.parametrize(
+        "digest", ["", "sha256:xyz", "md5:" + "0" * 32, "sha256:" + "A" * 64, "../../etc/passwd"]
+    )
     def test_a_malformed_digest_is_refused(self, storage: Storage, digest: str) -> None:
         """A digest that is not ``sha256:<64 lowercase hex>`` raises ``InvalidValue`` on every read."""
         for read in (storage.get_bytes, storage.exists, storage.open, storage.verify):
@@ -179,7 +183,9 @@ class StorageContract(Contract):
         assert not dest.exists()
         assert storage.verify(digest) is False
 
-    def test_get_file_keeps_the_old_file_when_content_is_tampered(self, storage: Storage, tmp_path: Path) -> None:
+    def test_get_file_keeps_the_old_file_when_content_is_tampered(
+        self, storage: Storage, tmp_path: Path
+    ) -> None:
         """A refused ``get_file`` leaves an existing destination file untouched (the write is atomic)."""
         digest = self._tampered(storage, b"original content")
         out = tmp_path / "destination"
@@ -189,7 +195,9 @@ class StorageContract(Contract):
         with pytest.raises(BlobCorrupted):
             storage.get_file(digest, dest)
         assert dest.read_bytes() == b"what was there"
-        assert [p.name for p in out.iterdir()] == ["copy.bin"], "no temp file may be left beside the destination"
+        assert [p.name for p in out.iterdir()] == ["copy.bin"], (
+            "no temp file may be left beside the destination"
+        )
 
     def test_open_streams_without_verifying(self, storage: Storage) -> None:
         """``open`` returns a readable binary stream of the stored bytes (verification is the caller's)."""
@@ -229,6 +237,8 @@ class StorageContract(Contract):
         assert isinstance(storage, SupportsBlobAge)
         digest = storage.put_bytes(b"opskit.testing: how old am I").digest
         written = storage.stored_at(digest)
-        assert isinstance(written, float) and 0 < written <= time.time() + 300  # clocks of a remote store may drift a little
+        assert (
+            isinstance(written, float) and 0 < written <= time.time() + 300
+        )  # clocks of a remote store may drift a little
         with pytest.raises(BlobNotFound):
             storage.stored_at(_MISSING)

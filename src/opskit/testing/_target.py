@@ -80,8 +80,10 @@ class TargetContract(Contract):
     def spec(self, target: Target, options: dict[str, Any]) -> DeploymentSpec:
         """What the suite deploys: one registered test model under a fresh name."""
         return DeploymentSpec(
-            name=f"contract-{uuid.uuid4().hex[:8]}", target=target.name,
-            variants={register_test_model(): 1.0}, options=options,
+            name=f"contract-{uuid.uuid4().hex[:8]}",
+            target=target.name,
+            variants={register_test_model(): 1.0},
+            options=options,
         )
 
     def test_implements_the_protocol(self, target: Target) -> None:
@@ -89,7 +91,9 @@ class TargetContract(Contract):
         assert isinstance(target, Target)
         assert isinstance(target.name, str) and target.name
 
-    def test_deploy_status_stop(self, target: Target, another_target: Target, spec: DeploymentSpec) -> None:
+    def test_deploy_status_stop(
+        self, target: Target, another_target: Target, spec: DeploymentSpec
+    ) -> None:
         """``deploy`` returns the spec's record; from that record alone status is live, then stopped after ``stop``."""
         from opskit.deployments.client import predict
         from opskit.serialize import from_plain, to_plain
@@ -102,7 +106,9 @@ class TargetContract(Contract):
             kept = from_plain(Deployment, json.loads(json.dumps(to_plain(record))))
             assert kept == record, "the record must survive the tracker's JSON round trip"
             status = another_target.status(kept)
-            assert status in self.live_states, f"status {status!r} right after deploy; expected one of {sorted(self.live_states)}"
+            assert status in self.live_states, (
+                f"status {status!r} right after deploy; expected one of {sorted(self.live_states)}"
+            )
             assert isinstance(another_target.logs(kept), str)
             if kept.url is not None:
                 assert predict(kept, [{"x": 1.0}, {"x": 2.0}]) == [0.0, 0.0]
@@ -112,6 +118,8 @@ class TargetContract(Contract):
             raise
         stopped = attrs.evolve(kept, state="stopped")  # what opskit keeps after a stop
         status = target.status(stopped)
-        assert status in self.stopped_states, f"status {status!r} after stop; expected one of {sorted(self.stopped_states)}"
+        assert status in self.stopped_states, (
+            f"status {status!r} after stop; expected one of {sorted(self.stopped_states)}"
+        )
         target.stop(stopped)  # stopping again is fine
         assert target.status(stopped) in self.stopped_states

@@ -38,7 +38,9 @@ json_values: st.SearchStrategy[Any] = st.recursive(
     | st.integers(min_value=-(2**53), max_value=2**53)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(st.characters(codec="utf-8"), max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 _tag_values = st.text(st.characters(codec="utf-8"), max_size=40)
@@ -74,7 +76,14 @@ class TrackerContract(Contract):
 
     # -- helpers -------------------------------------------------------------------------------------
 
-    def make_run(self, tracker: Tracker, *, experiment: str | None = None, pid: int | None = None, **fields: Any) -> Run:
+    def make_run(
+        self,
+        tracker: Tracker,
+        *,
+        experiment: str | None = None,
+        pid: int | None = None,
+        **fields: Any,
+    ) -> Run:
         """Create a RUNNING run in a fresh (or the given) experiment and return the record sent."""
         values: dict[str, Any] = {
             "id": uuid.uuid4().hex,
@@ -90,19 +99,28 @@ class TrackerContract(Contract):
         tracker.create_run(run, pid=pid)
         return run
 
-    def register(self, tracker: Tracker, name: str, *, run_id: str | None = None, content: str | None = None) -> int:
+    def register(
+        self, tracker: Tracker, name: str, *, run_id: str | None = None, content: str | None = None
+    ) -> int:
         """Register a version of *name* (its blob digest from *content*) and return its number."""
         text = content or uuid.uuid4().hex
         version = tracker.register_model_version(
-            name, digest=_digest(text), size_bytes=len(text), flavor="cloudpickle", run_id=run_id,
-            signature=None, metadata={"source": "opskit.testing"},
+            name,
+            digest=_digest(text),
+            size_bytes=len(text),
+            flavor="cloudpickle",
+            run_id=run_id,
+            signature=None,
+            metadata={"source": "opskit.testing"},
         )
         return version.version
 
     def _reader(self, reader: Tracker | None) -> Tracker:
         self.require("reader")
         if reader is None:
-            pytest.fail(f"{type(self).__name__} must define the `reader` fixture or declare unsupported['reader']")
+            pytest.fail(
+                f"{type(self).__name__} must define the `reader` fixture or declare unsupported['reader']"
+            )
         return reader
 
     # -- runs ----------------------------------------------------------------------------------------
@@ -122,13 +140,21 @@ class TrackerContract(Contract):
         """``create_run`` stores a RUNNING run whose id, name, experiment, user, params and tags read back."""
         run = self.make_run(tracker, params={"alpha": 0.5, "kind": "tree"}, tags={"team": "ml"})
         got = tracker.get_run(run.id)
-        assert (got.id, got.name, got.experiment, got.status, got.user) == (run.id, run.name, run.experiment, "RUNNING", "contract")
+        assert (got.id, got.name, got.experiment, got.status, got.user) == (
+            run.id,
+            run.name,
+            run.experiment,
+            "RUNNING",
+            "contract",
+        )
         assert got.started_at == pytest.approx(run.started_at, abs=1e-3)
         assert got.params == {"alpha": 0.5, "kind": "tree"}
         assert got.tags["team"] == "ml"
         assert got.ended_at is None
 
-    def test_created_run_is_visible_to_another_instance(self, tracker: Tracker, reader: Tracker | None) -> None:
+    def test_created_run_is_visible_to_another_instance(
+        self, tracker: Tracker, reader: Tracker | None
+    ) -> None:
         """A run is visible to another tracker on the same backend as soon as ``create_run`` returns."""
         other = self._reader(reader)
         run = self.make_run(tracker)
@@ -144,12 +170,16 @@ class TrackerContract(Contract):
         run = self.make_run(tracker)
         tracker.log_params(run.id, {"lr": 0.1})
         tracker.set_tags(run.id, {"stage": "warm"})
-        tracker.log_metrics(run.id, [Metric("loss", 1.0 / (i + 1), i, time.time()) for i in range(50)])
+        tracker.log_metrics(
+            run.id, [Metric("loss", 1.0 / (i + 1), i, time.time()) for i in range(50)]
+        )
         got = tracker.get_run(run.id)
         assert got.params["lr"] == 0.1 and got.tags["stage"] == "warm"
         assert len(tracker.metric_history(run.id, "loss")) == 50
 
-    def test_flush_makes_writes_visible_to_another_instance(self, tracker: Tracker, reader: Tracker | None) -> None:
+    def test_flush_makes_writes_visible_to_another_instance(
+        self, tracker: Tracker, reader: Tracker | None
+    ) -> None:
         """After ``flush`` another tracker on the same backend sees the params, tags and every metric point."""
         other = self._reader(reader)
         run = self.make_run(tracker)
@@ -159,7 +189,9 @@ class TrackerContract(Contract):
         tracker.flush()
         got = other.get_run(run.id)
         assert got.params["lr"] == 0.1 and got.tags["stage"] == "warm"
-        assert [m.value for m in other.metric_history(run.id, "loss")] == [float(i) for i in range(10)]
+        assert [m.value for m in other.metric_history(run.id, "loss")] == [
+            float(i) for i in range(10)
+        ]
 
     @_SETTINGS
     @given(value=json_values)
@@ -182,8 +214,14 @@ class TrackerContract(Contract):
         assert tags["set"] == value and tags["given"] == "replaced"
 
     @_SETTINGS
-    @given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=20))
-    def test_metric_history_keeps_every_point_in_step_order(self, tracker: Tracker, values: list[float]) -> None:
+    @given(
+        values=st.lists(
+            st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=20
+        )
+    )
+    def test_metric_history_keeps_every_point_in_step_order(
+        self, tracker: Tracker, values: list[float]
+    ) -> None:
         """``metric_history`` returns every point ordered by step; the run's metric is the point with the highest step."""
         run = self.make_run(tracker)
         now = time.time()
@@ -198,12 +236,17 @@ class TrackerContract(Contract):
     def test_inputs_and_artifacts_round_trip(self, tracker: Tracker) -> None:
         """Data inputs and artifacts logged with a run read back in order."""
         run = self.make_run(tracker)
-        inputs = [DataInput("X", "dataframe", _digest("X"), shape=(3, 2), size_bytes=48), DataInput("y", "array", _digest("y"))]
+        inputs = [
+            DataInput("X", "dataframe", _digest("X"), shape=(3, 2), size_bytes=48),
+            DataInput("y", "array", _digest("y")),
+        ]
         artifacts = [Artifact("report.txt", _digest("report"), 6)]
         tracker.log_inputs(run.id, inputs)
         tracker.log_artifacts(run.id, artifacts)
         got = tracker.get_run(run.id)
-        assert [(d.name, d.kind, d.digest) for d in got.inputs] == [(d.name, d.kind, d.digest) for d in inputs]
+        assert [(d.name, d.kind, d.digest) for d in got.inputs] == [
+            (d.name, d.kind, d.digest) for d in inputs
+        ]
         assert got.inputs[0].shape == (3, 2)
         assert list(got.artifacts) == artifacts
 
@@ -220,19 +263,31 @@ class TrackerContract(Contract):
         assert got.error == error
         assert got.metrics["acc"] == 0.75
 
-    def test_mark_stale_runs_kills_runs_of_dead_processes(self, tracker: Tracker, reader: Tracker | None) -> None:
+    def test_mark_stale_runs_kills_runs_of_dead_processes(
+        self, tracker: Tracker, reader: Tracker | None
+    ) -> None:
         """Another instance marks KILLED a RUNNING run whose process on this host ended, and leaves a live one alone."""
         self.require("mark_stale_runs")
-        done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         dead = self.make_run(tracker, pid=int(done.stdout))
         alive = self.make_run(tracker, pid=os.getpid())
         tracker.flush()
         # `opskit runs` marks stale runs from its own process, not the one that created them.
         marker = reader if reader is not None and "reader" not in self.unsupported else tracker
         marked = marker.mark_stale_runs()
-        assert dead.id in marked, f"run {dead.id} of the ended process {done.stdout.strip()} was not marked"
+        assert dead.id in marked, (
+            f"run {dead.id} of the ended process {done.stdout.strip()} was not marked"
+        )
         assert alive.id not in marked, "a run of a live process was marked"
-        assert marker.get_run(dead.id).status == "KILLED" and marker.get_run(dead.id).ended_at is not None
+        assert (
+            marker.get_run(dead.id).status == "KILLED"
+            and marker.get_run(dead.id).ended_at is not None
+        )
         assert marker.get_run(alive.id).status == "RUNNING"
 
     # -- search --------------------------------------------------------------------------------------
@@ -240,14 +295,24 @@ class TrackerContract(Contract):
     def _search_fixture(self, tracker: Tracker) -> str:
         experiment = _unique("search-")
         now = time.time()
-        rows = [("a", 0.05, "tree", 0.9, "ml"), ("b", 0.2, "linear", 0.4, "ml"), ("c", 0.5, "tree", 0.1, "ops")]
+        rows = [
+            ("a", 0.05, "tree", 0.9, "ml"),
+            ("b", 0.2, "linear", 0.4, "ml"),
+            ("c", 0.5, "tree", 0.1, "ops"),
+        ]
         for offset, (name, alpha, kind, r2, team) in enumerate(rows):
             run = self.make_run(
-                tracker, experiment=experiment, name=name, started_at=now + offset,
-                params={"alpha": alpha, "kind": kind}, tags={"team": team},
+                tracker,
+                experiment=experiment,
+                name=name,
+                started_at=now + offset,
+                params={"alpha": alpha, "kind": kind},
+                tags={"team": team},
             )
             tracker.log_metrics(run.id, [Metric("r2", r2, 0, now)])
-            tracker.end_run(run.id, status="FAILED" if name == "c" else "FINISHED", ended_at=now + offset + 1)
+            tracker.end_run(
+                run.id, status="FAILED" if name == "c" else "FINISHED", ended_at=now + offset + 1
+            )
         self.make_run(tracker, params={"alpha": 0.3, "kind": "tree"})  # another experiment
         return experiment
 
@@ -262,7 +327,9 @@ class TrackerContract(Contract):
             ("attributes.run_name != 'b'", ["c", "a"]),
         ],
     )
-    def test_search_filters_within_an_experiment(self, tracker: Tracker, text: str, expected: list[str]) -> None:
+    def test_search_filters_within_an_experiment(
+        self, tracker: Tracker, text: str, expected: list[str]
+    ) -> None:
         """``search_runs`` applies every clause, stays in the query's experiment and returns newest first."""
         experiment = self._search_fixture(tracker)
         found = tracker.search_runs(RunQuery.build(text, experiment=experiment))
@@ -271,9 +338,13 @@ class TrackerContract(Contract):
     def test_search_orders_and_limits(self, tracker: Tracker) -> None:
         """``order_by`` sorts the results and ``limit`` caps their number."""
         experiment = self._search_fixture(tracker)
-        ordered = tracker.search_runs(RunQuery.build(order_by=["metrics.r2 DESC"], experiment=experiment))
+        ordered = tracker.search_runs(
+            RunQuery.build(order_by=["metrics.r2 DESC"], experiment=experiment)
+        )
         assert [r.name for r in ordered] == ["a", "b", "c"]
-        limited = tracker.search_runs(RunQuery.build(order_by=["params.alpha"], limit=2, experiment=experiment))
+        limited = tracker.search_runs(
+            RunQuery.build(order_by=["params.alpha"], limit=2, experiment=experiment)
+        )
         assert [r.name for r in limited] == ["a", "b"]
 
     # -- model registry ------------------------------------------------------------------------------
@@ -294,7 +365,11 @@ class TrackerContract(Contract):
         run = self.make_run(tracker)
         self.register(tracker, name, run_id=run.id, content="weights")
         version = tracker.get_model_version(ModelRef.parse(f"{name}:1"))
-        assert (version.digest, version.size_bytes, version.run_id) == (_digest("weights"), 7, run.id)
+        assert (version.digest, version.size_bytes, version.run_id) == (
+            _digest("weights"),
+            7,
+            run.id,
+        )
         assert version.metadata["source"] == "opskit.testing"
         got = tracker.get_run(run.id)
         assert got.model_version is not None and got.model_version.ref == f"{name}:1"
@@ -345,7 +420,12 @@ class TrackerContract(Contract):
         for _ in range(2):
             self.register(tracker, name)
         first = tracker.set_alias(name, "prod", 1, user="alice")
-        assert (first.model, first.alias, first.version, first.previous_version) == (name, "prod", 1, None)
+        assert (first.model, first.alias, first.version, first.previous_version) == (
+            name,
+            "prod",
+            1,
+            None,
+        )
         assert tracker.get_model_version(ModelRef.parse(f"{name}@prod")).version == 1
         moved = tracker.set_alias(name, "prod", 2, user="bob")
         assert (moved.version, moved.previous_version) == (2, 1)
@@ -359,7 +439,11 @@ class TrackerContract(Contract):
         with pytest.raises(ModelNotFound):
             tracker.get_model_version(ModelRef.parse(f"{name}@prod"))
         history = tracker.alias_history(name, "prod")
-        assert [(c.version, c.previous_version, c.user) for c in history] == [(1, None, "alice"), (2, 1, "bob"), (None, 2, "carol")]
+        assert [(c.version, c.previous_version, c.user) for c in history] == [
+            (1, None, "alice"),
+            (2, 1, "bob"),
+            (None, 2, "carol"),
+        ]
         assert [c.changed_at for c in history] == sorted(c.changed_at for c in history)
         assert {c.alias for c in tracker.alias_history(name)} == {"prod", "staging"}
 
@@ -377,7 +461,10 @@ class TrackerContract(Contract):
         listed = next(m for m in tracker.list_models() if m.name == name)
         assert {v.version: sorted(v.aliases) for v in listed.versions} == expected
         for number, aliases in expected.items():
-            assert sorted(tracker.get_model_version(ModelRef.parse(f"{name}:{number}")).aliases) == aliases
+            assert (
+                sorted(tracker.get_model_version(ModelRef.parse(f"{name}:{number}")).aliases)
+                == aliases
+            )
 
     def test_aliases_of_missing_models_or_versions_are_refused(self, tracker: Tracker) -> None:
         """``set_alias`` to a missing model or version raises ``ModelNotFound`` and records nothing."""
@@ -389,28 +476,41 @@ class TrackerContract(Contract):
             tracker.set_alias(name, "prod", 5, user=None)
         assert tracker.get_model(name).aliases == {}
         assert tracker.alias_history(name) == []
-        assert [e.kind for e in tracker.events(model=name)] == ["version_registered"]  # refused: no event
+        assert [e.kind for e in tracker.events(model=name)] == [
+            "version_registered"
+        ]  # refused: no event
 
     # -- registry events -----------------------------------------------------------------------------
 
-    def test_every_registry_change_appends_exactly_one_event(self, tracker: Tracker, reader: Tracker | None) -> None:
+    def test_every_registry_change_appends_exactly_one_event(
+        self, tracker: Tracker, reader: Tracker | None
+    ) -> None:
         """Each registration, alias set/move/removal appends one event with its before/after; a no-op appends none."""
         name = _unique("m")
         for _ in range(2):
             self.register(tracker, name)
         tracker.set_alias(name, "prod", 1, user="alice")
-        tracker.set_alias(name, "prod", 1, user="alice")  # already there: nothing changes, nothing recorded
+        tracker.set_alias(
+            name, "prod", 1, user="alice"
+        )  # already there: nothing changes, nothing recorded
         tracker.set_alias(name, "prod", 2, user="bob")
         tracker.delete_alias(name, "prod", user="carol")
         found = tracker.events(model=name)
-        assert [(e.kind, e.subject, e.before, e.after and e.after.get("version"), e.user) for e in found][2:] == [
+        assert [
+            (e.kind, e.subject, e.before, e.after and e.after.get("version"), e.user) for e in found
+        ][2:] == [
             ("alias_set", f"{name}@prod", None, 1, "alice"),
             ("alias_moved", f"{name}@prod", {"version": 1}, 2, "bob"),
             ("alias_removed", f"{name}@prod", {"version": 2}, None, "carol"),
         ]
         versions = {v.version: v for v in tracker.get_model(name).versions}
         for event, number in zip(found[:2], (1, 2), strict=True):
-            assert (event.kind, event.subject, event.model, event.before) == ("version_registered", f"{name}:{number}", name, None)
+            assert (event.kind, event.subject, event.model, event.before) == (
+                "version_registered",
+                f"{name}:{number}",
+                name,
+                None,
+            )
             assert event.after is not None and event.after["digest"] == versions[number].digest
             assert event.after["version"] == number and event.time == versions[number].created_at
         ids = [e.id for e in found]
@@ -429,20 +529,37 @@ class TrackerContract(Contract):
         from opskit.serialize import to_plain
 
         name = _unique("dep")
-        record = Deployment(name=name, target="local", url="http://127.0.0.1:1", refs=("m@prod",), weights={"m@prod": 1.0})
+        record = Deployment(
+            name=name,
+            target="local",
+            url="http://127.0.0.1:1",
+            refs=("m@prod",),
+            weights={"m@prod": 1.0},
+        )
         created = deployment_changed(None, record, user="alice")
         tracker.put_state("contract-deployment", name, to_plain(record), event=created)
         stopped = Deployment(name=name, target="local", url=None, refs=("m@prod",), state="stopped")
         tracker.put_state(
-            "contract-deployment", name, to_plain(stopped),
+            "contract-deployment",
+            name,
+            to_plain(stopped),
             event=deployment_changed(to_plain(record), stopped, user="bob", stopped=True),
         )
         tracker.put_state("contract-deployment", name + "-quiet", {"v": 1})
-        mine = [e for e in tracker.events(kinds=["deployment_created", "deployment_stopped"]) if e.subject.startswith(name)]
-        assert [(e.kind, e.subject, e.user, e.model) for e in mine] == [
-            ("deployment_created", name, "alice", None), ("deployment_stopped", name, "bob", None),
+        mine = [
+            e
+            for e in tracker.events(kinds=["deployment_created", "deployment_stopped"])
+            if e.subject.startswith(name)
         ]
-        assert mine[0].after == to_plain(record) and mine[1].before == to_plain(record) and mine[1].after == to_plain(stopped)
+        assert [(e.kind, e.subject, e.user, e.model) for e in mine] == [
+            ("deployment_created", name, "alice", None),
+            ("deployment_stopped", name, "bob", None),
+        ]
+        assert (
+            mine[0].after == to_plain(record)
+            and mine[1].before == to_plain(record)
+            and mine[1].after == to_plain(stopped)
+        )
         assert tracker.get_state("contract-deployment", name) == to_plain(stopped)
 
     # -- state documents -----------------------------------------------------------------------------
@@ -496,5 +613,7 @@ class TrackerContract(Contract):
         tracker.end_run(run.id, status="FINISHED", ended_at=time.time())
         delivered = tracker.sync()
         assert isinstance(delivered, int) and delivered >= 0
-        assert tracker.sync() == 0, "a second sync delivered again: sync must not send anything twice"
+        assert tracker.sync() == 0, (
+            "a second sync delivered again: sync must not send anything twice"
+        )
         assert tracker.get_run(run.id).status == "FINISHED"

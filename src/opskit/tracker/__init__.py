@@ -7,4 +7,12 @@ optional extras are capability protocols such as ``SupportsSync``.
 from opskit.tracker.base import RegistryTracker, RunTracker, StateStore, Tracker
 from opskit.tracker.capabilities import SupportsLocation, SupportsQueuedRegistration, SupportsSync
 
-__all__ = ["RegistryTracker", "RunTracker", "StateStore", "SupportsLocation", "SupportsQueuedRegistration", "SupportsSync", "Tracker"]
+__all__ = [
+    "RegistryTracker",
+    "RunTracker",
+    "StateStore",
+    "SupportsLocation",
+    "SupportsQueuedRegistration",
+    "SupportsSync",
+    "Tracker",
+]

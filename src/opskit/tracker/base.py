@@ -42,7 +42,14 @@ from opskit.records import (
 if TYPE_CHECKING:
     from opskit.registry.events import EventKind, RegistryEvent
 
-__all__ = ["RegistryTracker", "RunTracker", "StateStore", "Tracker", "digests_in", "digests_in_text"]
+__all__ = [
+    "RegistryTracker",
+    "RunTracker",
+    "StateStore",
+    "Tracker",
+    "digests_in",
+    "digests_in_text",
+]
 
 _BLOB_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -109,7 +116,9 @@ class RunTracker(Protocol):
         """Record artifacts (already in storage) of a run."""
         ...
 
-    def end_run(self, run_id: str, *, status: RunStatus, ended_at: float, error: str | None = None) -> None:
+    def end_run(
+        self, run_id: str, *, status: RunStatus, ended_at: float, error: str | None = None
+    ) -> None:
         """Flush everything buffered for the run and set its final status."""
         ...
 
@@ -135,7 +144,6 @@ class RunTracker(Protocol):
     def mark_stale_runs(self) -> list[str]:
         """Mark KILLED every RUNNING run whose process is known dead; return their ids."""
         ...
-
 
 
 @runtime_checkable
@@ -212,12 +220,13 @@ class RegistryTracker(Protocol):
         ...
 
 
-
 @runtime_checkable
 class StateStore(Protocol):
     """Small JSON documents other features keep in the tracker (deployments, ...), by kind and key."""
 
-    def put_state(self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None) -> None:
+    def put_state(
+        self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None
+    ) -> None:
         """Store (replace) a JSON document under (*kind*, *key*), e.g. a deployment record.
 
         With *event* (e.g. ``deployment_created``), append it to the registry events in the
@@ -236,7 +245,6 @@ class StateStore(Protocol):
     def delete_state(self, kind: str, key: str) -> None:
         """Remove a document (missing is fine)."""
         ...
-
 
 
 @runtime_checkable

@@ -54,7 +54,9 @@ __all__ = [
     "start_run",
 ]
 
-_current: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar("opskit_active_run", default=None)
+_current: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
+    "opskit_active_run", default=None
+)
 _valid_keys: set[str] = set()
 _last_lock = threading.Lock()
 _last_run_id: str | None = None
@@ -198,11 +200,15 @@ class ActiveRun:
             raise InvalidValue(f"cannot log artifact {str(path)!r}: no such file or folder")
         storage = get_storage()
         base = name or source.name
-        files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        files = (
+            [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        )
         logged = []
         for file in files:
             blob = storage.put_file(file)
-            artifact_name = base if file == source else f"{base}/{file.relative_to(source).as_posix()}"
+            artifact_name = (
+                base if file == source else f"{base}/{file.relative_to(source).as_posix()}"
+            )
             logged.append(Artifact(artifact_name, blob.digest, blob.size_bytes))
         self.artifacts.extend(logged)
         self.tracker.log_artifacts(self.id, logged)
@@ -248,12 +254,20 @@ class ActiveRun:
         lifecycle.opened(self)
         try:
             hooks.before_run(started)
-        except BaseException as exc:  # the run failed before it began: end it honestly, leave no active run
+        except (
+            BaseException
+        ) as exc:  # the run failed before it began: end it honestly, leave no active run
             self.end(lifecycle.exit_status(exc), exc)
             raise
         return self
 
-    def end(self, status: RunStatus = "FINISHED", error: BaseException | None = None, *, reason: str | None = None) -> Run:
+    def end(
+        self,
+        status: RunStatus = "FINISHED",
+        error: BaseException | None = None,
+        *,
+        reason: str | None = None,
+    ) -> Run:
         """Flush, store the final status, restore the parent run, call ``on_run_error`` and ``after_run``.
 
         A raising ``on_run_error`` / ``after_run`` implementation is logged, never raised:
@@ -302,10 +316,20 @@ class ActiveRun:
         The receiving process writes every point at once to the same store and may not end the
         run; if its configuration selects another store it raises ``ConfigError`` there.
         """
-        return _run_handle, (self.id, self.name, self.experiment, self.started_at, self.pid, _store_of(self.tracker))
+        return _run_handle, (
+            self.id,
+            self.name,
+            self.experiment,
+            self.started_at,
+            self.pid,
+            _store_of(self.tracker),
+        )
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if exc is None:
             self.end("FINISHED")
@@ -339,7 +363,9 @@ class _OtherStore:
         raise ConfigError(self._message)
 
 
-def _run_handle(run_id: str, name: str, experiment: str, started_at: float, pid: int, store: str) -> ActiveRun:
+def _run_handle(
+    run_id: str, name: str, experiment: str, started_at: float, pid: int, store: str
+) -> ActiveRun:
     """Rebuild a run sent from process *pid* as a handle on this process's tracker (which must be the same store)."""
     from typing import cast
 
@@ -348,12 +374,17 @@ def _run_handle(run_id: str, name: str, experiment: str, started_at: float, pid:
     tracker = get_tracker()
     here = _store_of(tracker)
     if here != store:
-        tracker = cast(Tracker, _OtherStore(
-            f"run {run_id} ({name!r}) was sent from process {pid}, whose store is the {store}, but this "
-            f"process ({os.getpid()}) selects the {here}: its points would go elsewhere. Give this process "
-            "the same configuration (OPSKIT_HOME, OPSKIT_TRACKER, tracker options) as the one that began the run"
-        ))
-    return ActiveRun(id=run_id, name=name, experiment=experiment, started_at=started_at, tracker=tracker, pid=pid)
+        tracker = cast(
+            Tracker,
+            _OtherStore(
+                f"run {run_id} ({name!r}) was sent from process {pid}, whose store is the {store}, but this "
+                f"process ({os.getpid()}) selects the {here}: its points would go elsewhere. Give this process "
+                "the same configuration (OPSKIT_HOME, OPSKIT_TRACKER, tracker options) as the one that began the run"
+            ),
+        )
+    return ActiveRun(
+        id=run_id, name=name, experiment=experiment, started_at=started_at, tracker=tracker, pid=pid
+    )
 
 
 def _default_experiment(fallback: str) -> str:
@@ -477,4 +508,3 @@ def set_tags(tags: Mapping[str, Any]) -> None:
 def log_artifact(path: str | Path, name: str | None = None) -> list[Artifact]:
     """Store a file or folder with the active run."""
     return _require(f"log_artifact({str(path)!r})").log_artifact(path, name)
-

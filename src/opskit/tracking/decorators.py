@@ -40,7 +40,11 @@ def _options(kind: type[RunOptions], decorator: str, options: Mapping[str, Any])
 
 
 def _wrap(fn: Callable[P, R], options: RunOptions) -> Callable[P, R]:
-    model_name = validate_model_name(options.model or fn.__name__) if isinstance(options, TrainOptions) else None
+    model_name = (
+        validate_model_name(options.model or fn.__name__)
+        if isinstance(options, TrainOptions)
+        else None
+    )
     definition = pipeline.Definition(fn, inspect.signature(fn), options, model_name)
 
     @functools.wraps(fn)

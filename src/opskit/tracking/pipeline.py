@@ -33,8 +33,19 @@ if TYPE_CHECKING:
     from opskit.tracking.context import ActiveRun
     from opskit.tracking.options import RunOptions
 
-__all__ = ["Called", "Captured", "Definition", "after_call", "before_call", "begin", "call", "capture", "end",
-           "execute", "register"]
+__all__ = [
+    "Called",
+    "Captured",
+    "Definition",
+    "after_call",
+    "before_call",
+    "begin",
+    "call",
+    "capture",
+    "end",
+    "execute",
+    "register",
+]
 
 R = TypeVar("R")
 
@@ -77,7 +88,9 @@ class Called(Generic[R]):
 # -- the stages --------------------------------------------------------------------------------------
 
 
-def capture(definition: Definition[Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Captured:
+def capture(
+    definition: Definition[Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Captured:
     """Bind the call's arguments to the signature; split params from data (``fingerprint_data``); capture code and env."""
     from opskit.capture.code import capture_code
     from opskit.capture.env import capture_env
@@ -127,7 +140,9 @@ def call(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, 
     return Called(definition.fn(*args, **kwargs))
 
 
-def after_call(definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]) -> None:
+def after_call(
+    definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]
+) -> None:
     """Evaluation of the result before it is registered: a no-op seam today.
 
     Gates (a metric threshold, a comparison with the current alias holder) and
@@ -136,7 +151,9 @@ def after_call(definition: Definition[R], run: ActiveRun, captured: Captured, ca
     """
 
 
-def register(definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]) -> ModelVersion | None:
+def register(
+    definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]
+) -> ModelVersion | None:
     """``@train``: register the returned model (``serialize_model``, storage, tracker, ``alias=``); warn on None."""
     if definition.model_name is None:  # @track
         return None
@@ -158,8 +175,12 @@ def register(definition: Definition[R], run: ActiveRun, captured: Captured, call
             stacklevel=user_stacklevel(),
         )
         return None
-    signature: Schema | None = options.schema or model_signature(called.result, captured.data_values)
-    version = register_model(run, definition.model_name, called.result, alias=options.alias, signature=signature)
+    signature: Schema | None = options.schema or model_signature(
+        called.result, captured.data_values
+    )
+    version = register_model(
+        run, definition.model_name, called.result, alias=options.alias, signature=signature
+    )
     run.model_version = version
     return version
 

@@ -62,7 +62,9 @@ def search_runs(
     wanted = DEFAULT_LIMIT if limit is None else limit
     if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
         raise InvalidValue(f"limit must be an integer of at least 1, got {limit!r}")
-    query = RunQuery.build(filter, order_by, wanted + 1, experiment)  # one more tells whether there are more
+    query = RunQuery.build(
+        filter, order_by, wanted + 1, experiment
+    )  # one more tells whether there are more
     tracker = get_tracker()
     tracker.mark_stale_runs()
     found = tracker.search_runs(query)

@@ -51,7 +51,9 @@ class IndexedFolderStorage(Storage, SupportsBlobAge):
             os.replace(tmp, self._path(digest))
             index = self._index()
             index[digest] = size
-            self._write_atomic(self.folder / "index.json", json.dumps(index, sort_keys=True).encode())
+            self._write_atomic(
+                self.folder / "index.json", json.dumps(index, sort_keys=True).encode()
+            )
 
     def _write_atomic(self, final: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
@@ -88,19 +90,25 @@ class IndexedFolderStorage(Storage, SupportsBlobAge):
         try:
             return open(self._path(digest), "rb")
         except FileNotFoundError:
-            raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
+            raise BlobNotFound(
+                f"blob {digest} is not in {self.location}; run `opskit doctor`"
+            ) from None
 
     def stored_at(self, digest: str) -> float:
         try:
             return self._path(digest).stat().st_mtime
         except FileNotFoundError:
-            raise BlobNotFound(f"blob {digest} is not in {self.location}; run `opskit doctor`") from None
+            raise BlobNotFound(
+                f"blob {digest} is not in {self.location}; run `opskit doctor`"
+            ) from None
 
     def get_bytes(self, digest: str) -> bytes:
         with self.open(digest) as src:
             data = src.read()
         if digest_bytes(data) != digest:
-            raise BlobCorrupted(f"blob {digest} in {self.location} does not match its digest; restore it")
+            raise BlobCorrupted(
+                f"blob {digest} in {self.location} does not match its digest; restore it"
+            )
         return data
 
     def get_file(self, digest: str, dest: Path) -> Path:
@@ -109,14 +117,18 @@ class IndexedFolderStorage(Storage, SupportsBlobAge):
             return write_verified(src, digest, dest, where=self.location)
 
     def exists(self, digest: str) -> bool:
-        return self._path(digest).is_file() and digest in self._index()  # _path refuses a malformed digest
+        return (
+            self._path(digest).is_file() and digest in self._index()
+        )  # _path refuses a malformed digest
 
     def delete(self, digest: str) -> None:
         with self._lock:
             self._path(digest).unlink(missing_ok=True)
             index = self._index()
             if index.pop(digest, None) is not None:
-                self._write_atomic(self.folder / "index.json", json.dumps(index, sort_keys=True).encode())
+                self._write_atomic(
+                    self.folder / "index.json", json.dumps(index, sort_keys=True).encode()
+                )
 
     def iter_digests(self) -> Iterator[str]:
         return iter(sorted(self._index()))

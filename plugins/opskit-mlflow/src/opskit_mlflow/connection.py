@@ -52,7 +52,11 @@ class MLflowConnection:
     """What the parts of the tracker share: the client, caches and the outbox."""
 
     def __init__(
-        self, tracking_uri: str | None = None, *, namespace: str | None = None, outbox: Path | None = None
+        self,
+        tracking_uri: str | None = None,
+        *,
+        namespace: str | None = None,
+        outbox: Path | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
         if not self.tracking_uri:
@@ -131,7 +135,10 @@ class MLflowConnection:
                 OpskitWarning,
                 stacklevel=4,
             )
-            self.outbox.append(run_id, {"op": "open", "run_id": run_id, "pid": os.getpid(), "host": socket.gethostname()})
+            self.outbox.append(
+                run_id,
+                {"op": "open", "run_id": run_id, "pid": os.getpid(), "host": socket.gethostname()},
+            )
 
     # -- experiments and runs ----------------------------------------------------------------------
 
@@ -166,7 +173,9 @@ class MLflowConnection:
 
     def _run_experiments(self) -> list[str]:
         ids = []
-        for experiment in self._all(lambda token: self.client.search_experiments(max_results=1000, page_token=token)):
+        for experiment in self._all(
+            lambda token: self.client.search_experiments(max_results=1000, page_token=token)
+        ):
             if not experiment.name.startswith(self._ns):
                 continue
             name = self._strip(experiment.name)
@@ -199,9 +208,16 @@ class MLflowConnection:
         found = self._ids.get(run_id)
         if found is not None:
             return found
-        hits = self.client.search_runs(
-            self._run_experiments(), filter_string=f"tags.`{RUN_ID}` = '{run_id}'", max_results=1, run_view_type=3
-        ) if "'" not in run_id else []
+        hits = (
+            self.client.search_runs(
+                self._run_experiments(),
+                filter_string=f"tags.`{RUN_ID}` = '{run_id}'",
+                max_results=1,
+                run_view_type=3,
+            )
+            if "'" not in run_id
+            else []
+        )
         if not hits and len(run_id) == 32 and all(ch in "0123456789abcdef" for ch in run_id):
             hits = self._by_mlflow_id(run_id)  # the id MLflow shows (UI, MlflowClient) works too
         if not hits:

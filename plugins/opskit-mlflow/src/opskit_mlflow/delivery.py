@@ -45,10 +45,15 @@ class OutboxDelivery(RunWriter, ModelRegistry):
                 ops = list(self.outbox.read(path))
                 head = ops[0] if ops else {}
                 complete = bool(ops) and ops[-1].get("op") == "end"
-                if not complete and (head.get("host") != socket.gethostname() or is_alive(int(head.get("pid", 0)), None)):
+                if not complete and (
+                    head.get("host") != socket.gethostname()
+                    or is_alive(int(head.get("pid", 0)), None)
+                ):
                     continue  # still being written by a live process
                 if not complete:
-                    ops.append({"op": "end", "status": "KILLED", "ended_at": time.time(), "run": None})
+                    ops.append(
+                        {"op": "end", "status": "KILLED", "ended_at": time.time(), "run": None}
+                    )
                 progress = path.with_suffix(".done")
                 done = int(progress.read_text() or "0") if progress.exists() else 0
                 for index, op in enumerate(ops):

@@ -47,12 +47,18 @@ class RegistryEvents(MLflowConnection):
         """Write *event* as one run (created with all its tags in one request); return it with its ``id``."""
         with self._lock:
             stored = attrs.evolve(event, id=_next_id())
-            tags = {EVENT_KIND: stored.kind, EVENT_ID: f"{stored.id:020d}", **json_tags(DOC + "event", to_plain(stored))}
+            tags = {
+                EVENT_KIND: stored.kind,
+                EVENT_ID: f"{stored.id:020d}",
+                **json_tags(DOC + "event", to_plain(stored)),
+            }
             if stored.model is not None:
                 tags[EVENT_MODEL] = stored.model
             experiment_id = self._experiment_id(STATE_EXPERIMENT)
             assert experiment_id is not None
-            self.client.create_run(experiment_id, run_name=f"event/{stored.kind}/{stored.subject}", tags=tags)
+            self.client.create_run(
+                experiment_id, run_name=f"event/{stored.kind}/{stored.subject}", tags=tags
+            )
             return stored
 
     def events(
@@ -66,7 +72,9 @@ class RegistryEvents(MLflowConnection):
         if kinds is not None:
             unknown = [k for k in kinds if k not in EVENT_KINDS]
             if unknown:
-                raise InvalidValue(f"unknown registry event kind(s) {unknown!r}; use some of {', '.join(EVENT_KINDS)}")
+                raise InvalidValue(
+                    f"unknown registry event kind(s) {unknown!r}; use some of {', '.join(EVENT_KINDS)}"
+                )
         if limit is not None and limit < 0:
             raise InvalidValue(f"limit must be 0 or more, got {limit}")
         with self._lock:
@@ -76,11 +84,16 @@ class RegistryEvents(MLflowConnection):
             text = f"tags.`{EVENT_KIND}` != ''"
             if model is not None:
                 text += f" and tags.`{EVENT_MODEL}` = '{escape(model)}'"
-            found: list[Any] = list(self._all(lambda token: self.client.search_runs(
-                [experiment_id], filter_string=text, max_results=1000, page_token=token
-            )))
+            found: list[Any] = list(
+                self._all(
+                    lambda token: self.client.search_runs(
+                        [experiment_id], filter_string=text, max_results=1000, page_token=token
+                    )
+                )
+            )
         events = sorted(
-            (from_plain(RegistryEvent, read_json(r.data.tags, DOC + "event")) for r in found), key=lambda e: e.id
+            (from_plain(RegistryEvent, read_json(r.data.tags, DOC + "event")) for r in found),
+            key=lambda e: e.id,
         )
         if kinds is not None:
             events = [e for e in events if e.kind in kinds]

@@ -30,7 +30,12 @@ __all__ = [
 
 STATE_EXPERIMENT = "opskit.state"
 RUN_ID, HOST, PID, PID_START = "opskit.run_id", "opskit.host", "opskit.pid", "opskit.pid_start"
-STARTED, ENDED, USER, MODEL = "opskit.started_at", "opskit.ended_at", "opskit.user", "opskit.model_version"
+STARTED, ENDED, USER, MODEL = (
+    "opskit.started_at",
+    "opskit.ended_at",
+    "opskit.user",
+    "opskit.model_version",
+)
 CODE_DIGEST, GIT_COMMIT, DATA = "opskit.code_digest", "opskit.git_commit", "opskit.data."
 DOC = "opskit.json."
 HISTORY = "opskit.alias_history."
@@ -52,6 +57,7 @@ def escape(value: str) -> str:
 def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
     """The tags a user set (opskit's and MLflow's own bookkeeping tags left out)."""
     return {
-        k: v for k, v in tags.items()
+        k: v
+        for k, v in tags.items()
         if not (k in _INTERNAL or k.startswith(("mlflow.", DOC, DATA)))
     }

@@ -16,9 +16,19 @@ __all__ = ["OpskitPythonModel", "pip_requirements", "save_native", "to_mlflow_si
 
 #: opskit column types (pandas dtype names) → MLflow column types.
 _TYPES = {
-    "float64": "double", "float32": "float", "int64": "long", "int32": "integer", "int16": "integer",
-    "int8": "integer", "uint8": "integer", "uint16": "integer", "bool": "boolean", "object": "string",
-    "string": "string", "str": "string", "category": "string",
+    "float64": "double",
+    "float32": "float",
+    "int64": "long",
+    "int32": "integer",
+    "int16": "integer",
+    "int8": "integer",
+    "uint8": "integer",
+    "uint16": "integer",
+    "bool": "boolean",
+    "object": "string",
+    "string": "string",
+    "str": "string",
+    "category": "string",
 }
 _ALWAYS = ("mlflow", "cloudpickle", "numpy", "pandas", "scikit-learn", "scipy")
 
@@ -68,7 +78,9 @@ def to_mlflow_signature(schema: Schema | None) -> Any:
 def pip_requirements(packages: Mapping[str, str], model: object) -> list[str]:
     """Pinned requirements from the captured environment (MLflow's own inference costs seconds)."""
     wanted = {*_ALWAYS, type(model).__module__.split(".", 1)[0], "opskit-ml", "opskit-mlflow"}
-    lowered = {name.lower().replace("_", "-"): (name, version) for name, version in packages.items()}
+    lowered = {
+        name.lower().replace("_", "-"): (name, version) for name, version in packages.items()
+    }
     found = []
     for name in sorted(wanted):
         entry = lowered.get(name.lower().replace("_", "-"))
@@ -77,7 +89,9 @@ def pip_requirements(packages: Mapping[str, str], model: object) -> list[str]:
     return found or ["mlflow"]
 
 
-def save_native(model: object, path: Path, *, signature: Schema | None, requirements: list[str]) -> str:
+def save_native(
+    model: object, path: Path, *, signature: Schema | None, requirements: list[str]
+) -> str:
     """Write *model* as an MLflow model folder at *path*; return the MLflow flavor used."""
     import mlflow.pyfunc
     import mlflow.sklearn
@@ -85,14 +99,21 @@ def save_native(model: object, path: Path, *, signature: Schema | None, requirem
     mlflow_signature = to_mlflow_signature(signature)
     if _is_sklearn(model):
         mlflow.sklearn.save_model(
-            model, str(path), serialization_format="cloudpickle", signature=mlflow_signature,
+            model,
+            str(path),
+            serialization_format="cloudpickle",
+            signature=mlflow_signature,
             pip_requirements=requirements,
         )
         return "sklearn"
-    with warnings.catch_warnings():  # MLflow asks for list[...] type hints; the wrapper takes any input
+    with (
+        warnings.catch_warnings()
+    ):  # MLflow asks for list[...] type hints; the wrapper takes any input
         warnings.simplefilter("ignore", UserWarning)
         mlflow.pyfunc.save_model(
-            str(path), python_model=OpskitPythonModel(model), signature=mlflow_signature,
+            str(path),
+            python_model=OpskitPythonModel(model),
+            signature=mlflow_signature,
             pip_requirements=requirements,
         )
     return "python_function"

@@ -17,7 +17,13 @@ from typing import Any
 
 __all__ = ["Outbox", "is_unreachable"]
 
-_UNREACHABLE = ("Max retries exceeded", "Connection refused", "ConnectionError", "Failed to establish", "RemoteDisconnected")
+_UNREACHABLE = (
+    "Max retries exceeded",
+    "Connection refused",
+    "ConnectionError",
+    "Failed to establish",
+    "RemoteDisconnected",
+)
 
 
 def is_unreachable(error: BaseException) -> bool:

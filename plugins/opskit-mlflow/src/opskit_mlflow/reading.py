@@ -58,12 +58,16 @@ class RunReader(MLflowConnection):
                 model_version = None
         status = found.info.status
         return Run(
-            id=tags.get(RUN_ID, found.info.run_id),  # a run logged with MLflow itself keeps its MLflow id
+            id=tags.get(
+                RUN_ID, found.info.run_id
+            ),  # a run logged with MLflow itself keeps its MLflow id
             name=found.info.run_name or "",
             status=status if status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else "RUNNING",
             experiment=self._experiment_name(found.info.experiment_id),
             started_at=float(tags.get(STARTED, found.info.start_time / 1000)),
-            ended_at=float(ended) if ended else (found.info.end_time / 1000 if found.info.end_time else None),
+            ended_at=float(ended)
+            if ended
+            else (found.info.end_time / 1000 if found.info.end_time else None),
             user=tags.get(USER),
             host=tags.get(HOST),
             params=read_json(tags, DOC + "params") or {},
@@ -86,7 +90,9 @@ class RunReader(MLflowConnection):
                 metrics[key] = max(history, key=lambda m: (m.step, m.timestamp)).value
         return metrics
 
-    def _history(self, mlflow_id: str, key: str, infinite: list[list[int]] | None = None) -> list[Metric]:
+    def _history(
+        self, mlflow_id: str, key: str, infinite: list[list[int]] | None = None
+    ) -> list[Metric]:
         points = self.client.get_metric_history(mlflow_id, key)
         marked = {(step, ms) for step, ms in infinite or ()}
         out = []
@@ -105,7 +111,9 @@ class RunReader(MLflowConnection):
                 found = self.client.get_run(mlflow_id)
             except MlflowException as exc:
                 if is_missing(exc):
-                    raise RunNotFound(f"no run with id {run_id!r} in the MLflow server at {self.tracking_uri}") from exc
+                    raise RunNotFound(
+                        f"no run with id {run_id!r} in the MLflow server at {self.tracking_uri}"
+                    ) from exc
                 raise
             return self._record(found)
 
@@ -124,7 +132,10 @@ class RunReader(MLflowConnection):
             text = mlflow_filter(query)
             if pushes_everything(query):
                 found = self.client.search_runs(
-                    experiment_ids, filter_string=text, max_results=query.limit, order_by=["attributes.start_time DESC"]
+                    experiment_ids,
+                    filter_string=text,
+                    max_results=query.limit,
+                    order_by=["attributes.start_time DESC"],
                 )
                 runs = [self._record(r) for r in found]
                 return sorted(runs, key=lambda r: r.started_at, reverse=True)
@@ -172,7 +183,10 @@ class RunReader(MLflowConnection):
                 message = f"process {pid} on {host} ended without finishing the run"
                 self.client.log_batch(
                     found.info.run_id,
-                    tags=[RunTag(ENDED, repr(now)), *[RunTag(k, v) for k, v in json_tags(DOC + "error", message).items()]],
+                    tags=[
+                        RunTag(ENDED, repr(now)),
+                        *[RunTag(k, v) for k, v in json_tags(DOC + "error", message).items()],
+                    ],
                 )
                 self.client.set_terminated(found.info.run_id, status="KILLED", end_time=ms(now))
             return [found.data.tags[RUN_ID] for found, _ in dead]

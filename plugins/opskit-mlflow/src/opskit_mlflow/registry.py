@@ -68,7 +68,17 @@ class ModelRegistry(RegistryEvents):
         model: object | None = None,
     ) -> ModelVersion:
         try:
-            return self._register(name, digest, size_bytes, flavor, run_id, signature, metadata, model, identity.user())
+            return self._register(
+                name,
+                digest,
+                size_bytes,
+                flavor,
+                run_id,
+                signature,
+                metadata,
+                model,
+                identity.user(),
+            )
         except Exception as exc:
             if is_unreachable(exc):
                 raise self._unavailable(exc) from exc
@@ -97,13 +107,25 @@ class ModelRegistry(RegistryEvents):
         if self.outbox is None:
             return False
         with self._lock:
-            self._go_offline(run_id, ConnectionError("the server did not answer at model registration"))
+            self._go_offline(
+                run_id, ConnectionError("the server did not answer at model registration")
+            )
             self.flush()  # the run's buffered writes go first (to the outbox, the server being down)
-            self.outbox.append(run_id, {
-                "op": "register", "name": name, "digest": digest, "size_bytes": size_bytes, "flavor": flavor,
-                "signature": to_plain(signature), "metadata": dict(metadata), "alias": alias, "user": user,
-                "version": version,
-            })
+            self.outbox.append(
+                run_id,
+                {
+                    "op": "register",
+                    "name": name,
+                    "digest": digest,
+                    "size_bytes": size_bytes,
+                    "flavor": flavor,
+                    "signature": to_plain(signature),
+                    "metadata": dict(metadata),
+                    "alias": alias,
+                    "user": user,
+                    "version": version,
+                },
+            )
         return True
 
     def _deliver_registration(self, run_id: str, op: Mapping[str, Any]) -> None:
@@ -111,15 +133,26 @@ class ModelRegistry(RegistryEvents):
         name = str(op["name"])
         number = op.get("version")
         if number is None:
-            done = [v for v in self._versions_if_any(name) if v.digest == op["digest"] and v.run_id == run_id]
+            done = [
+                v
+                for v in self._versions_if_any(name)
+                if v.digest == op["digest"] and v.run_id == run_id
+            ]
             if done:
                 number = done[0].version
             else:
                 signature = from_plain(Schema, op["signature"]) if op.get("signature") else None
                 model = self._queued_model(name, op, run_id, signature)
                 number = self._register(
-                    name, str(op["digest"]), int(op["size_bytes"]), str(op["flavor"]), run_id, signature,
-                    dict(op.get("metadata") or {}), model, op.get("user"),
+                    name,
+                    str(op["digest"]),
+                    int(op["size_bytes"]),
+                    str(op["flavor"]),
+                    run_id,
+                    signature,
+                    dict(op.get("metadata") or {}),
+                    model,
+                    op.get("user"),
                 ).version
         if op.get("alias"):
             self.set_alias(name, str(op["alias"]), int(number), user=op.get("user"))
@@ -133,14 +166,23 @@ class ModelRegistry(RegistryEvents):
             raise
 
     @staticmethod
-    def _queued_model(name: str, op: Mapping[str, Any], run_id: str, signature: Schema | None) -> object | None:
+    def _queued_model(
+        name: str, op: Mapping[str, Any], run_id: str, signature: Schema | None
+    ) -> object | None:
         """The model object rebuilt from its stored blob, so MLflow gets its native flavor too (None if no plugin loads it)."""
         from opskit.errors import OpskitError
         from opskit.loading import load_version
 
         provisional = ModelVersion(
-            name=name, version=0, digest=str(op["digest"]), size_bytes=int(op["size_bytes"]), flavor=str(op["flavor"]),
-            run_id=run_id, created_at=time.time(), signature=signature, metadata=dict(op.get("metadata") or {}),
+            name=name,
+            version=0,
+            digest=str(op["digest"]),
+            size_bytes=int(op["size_bytes"]),
+            flavor=str(op["flavor"]),
+            run_id=run_id,
+            created_at=time.time(),
+            signature=signature,
+            metadata=dict(op.get("metadata") or {}),
         )
         try:
             model: object = load_version(provisional)
@@ -149,8 +191,16 @@ class ModelRegistry(RegistryEvents):
         return model
 
     def _register(
-        self, name: str, digest: str, size_bytes: int, flavor: str, run_id: str | None,
-        signature: Schema | None, metadata: Mapping[str, Any], model: object | None, user: str | None,
+        self,
+        name: str,
+        digest: str,
+        size_bytes: int,
+        flavor: str,
+        run_id: str | None,
+        signature: Schema | None,
+        metadata: Mapping[str, Any],
+        model: object | None,
+        user: str | None,
     ) -> ModelVersion:
         from opskit_mlflow.native import pip_requirements, save_native
 
@@ -158,7 +208,9 @@ class ModelRegistry(RegistryEvents):
             self.flush()
             now = time.time()
             try:
-                self.client.create_registered_model(self._m(name), tags={"opskit.created_at": repr(now)})
+                self.client.create_registered_model(
+                    self._m(name), tags={"opskit.created_at": repr(now)}
+                )
             except MlflowException as exc:
                 if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
                     raise
@@ -180,7 +232,10 @@ class ModelRegistry(RegistryEvents):
                 packages = run.env.packages if run is not None and run.env is not None else {}
                 with tempfile.TemporaryDirectory(prefix="opskit-mlflow-") as tmp:
                     tags["opskit.mlflow_flavor"] = save_native(
-                        model, Path(tmp) / path, signature=signature, requirements=pip_requirements(packages, model)
+                        model,
+                        Path(tmp) / path,
+                        signature=signature,
+                        requirements=pip_requirements(packages, model),
                     )
                     self.client.log_artifacts(mlflow_id, str(Path(tmp) / path), path)
             created = self.client.create_model_version(
@@ -207,7 +262,9 @@ class ModelRegistry(RegistryEvents):
         except MlflowException as exc:
             if not is_missing(exc):
                 raise
-        known = ", ".join(sorted(self._strip(m.name) for m in self._registered_models())[:20]) or "none"
+        known = (
+            ", ".join(sorted(self._strip(m.name) for m in self._registered_models())[:20]) or "none"
+        )
         raise ModelNotFound(
             f"no registered model {name!r} in the MLflow server at {self.tracking_uri} (models: {known}); "
             "train one with @opskit.train(model=...)"
@@ -216,7 +273,9 @@ class ModelRegistry(RegistryEvents):
     def _registered_models(self) -> list[Any]:
         pattern = f"name LIKE '{escape(self._ns)}%'" if self._ns else ""
         found = self._all(
-            lambda token: self.client.search_registered_models(pattern, max_results=1000, page_token=token)
+            lambda token: self.client.search_registered_models(
+                pattern, max_results=1000, page_token=token
+            )
         )
         return [m for m in found if m.name.startswith(self._ns)]
 
@@ -229,7 +288,10 @@ class ModelRegistry(RegistryEvents):
         return sorted((self._version(v) for v in found), key=lambda v: v.version)
 
     def _model(self, registered: Any) -> Model:
-        aliases = {alias: int(version) for alias, version in (getattr(registered, "aliases", None) or {}).items()}
+        aliases = {
+            alias: int(version)
+            for alias, version in (getattr(registered, "aliases", None) or {}).items()
+        }
         # MLflow's version search leaves ModelVersion.aliases empty: fill them from the model's alias map,
         # so every version says which aliases point at it, as on the local tracker.
         versions = [
@@ -238,7 +300,9 @@ class ModelRegistry(RegistryEvents):
         ]
         return Model(
             name=self._strip(registered.name),
-            created_at=float(registered.tags.get("opskit.created_at", registered.creation_timestamp / 1000)),
+            created_at=float(
+                registered.tags.get("opskit.created_at", registered.creation_timestamp / 1000)
+            ),
             versions=versions,
             aliases=aliases,
         )
@@ -255,7 +319,11 @@ class ModelRegistry(RegistryEvents):
         numbers = [v.version for v in self._versions(name)]
         if not numbers:
             return "no versions yet"
-        return f"versions {min(numbers)}–{max(numbers)}" if len(numbers) > 1 else f"version {numbers[0]}"
+        return (
+            f"versions {min(numbers)}–{max(numbers)}"
+            if len(numbers) > 1
+            else f"version {numbers[0]}"
+        )
 
     def get_model_version(self, ref: ModelRef) -> ModelVersion:
         with self._lock:
@@ -290,8 +358,16 @@ class ModelRegistry(RegistryEvents):
         event = registry_events.alias_changed(change)
         assert event is not None
         self._append_event(event)
-        body = [change.alias, change.version, change.previous_version, change.changed_at, change.user]
-        self.client.set_registered_model_tag(self._m(change.model), f"{HISTORY}{time.time_ns():020d}", json.dumps(body))
+        body = [
+            change.alias,
+            change.version,
+            change.previous_version,
+            change.changed_at,
+            change.user,
+        ]
+        self.client.set_registered_model_tag(
+            self._m(change.model), f"{HISTORY}{time.time_ns():020d}", json.dumps(body)
+        )
 
     def set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
         try:
@@ -305,8 +381,12 @@ class ModelRegistry(RegistryEvents):
         with self._lock:
             self.get_model_version(ModelRef(name, version=version))
             previous = (getattr(self._registered(name), "aliases", None) or {}).get(alias)
-            change = AliasChange(name, alias, version, int(previous) if previous else None, time.time(), user)
-            if change.previous_version == version:  # already there: nothing moved, nothing to record
+            change = AliasChange(
+                name, alias, version, int(previous) if previous else None, time.time(), user
+            )
+            if (
+                change.previous_version == version
+            ):  # already there: nothing moved, nothing to record
                 return change
             self.client.set_registered_model_alias(self._m(name), alias, str(version))
             self._record_alias(change)

@@ -44,7 +44,11 @@ def _is_number(value: object) -> bool:
 
 def _plain_text(value: object) -> bool:
     """A string that no non-string param shows as: MLflow's text equals opskit's text for it."""
-    if not isinstance(value, str) or value in ("", "true", "false", "null", "0", "1", "True", "False", "None") or value[:1] in "[{\"":
+    if (
+        not isinstance(value, str)
+        or value in ("", "true", "false", "null", "0", "1", "True", "False", "None")
+        or value[:1] in '[{"'
+    ):
         return False
     try:
         float(value)
@@ -59,9 +63,19 @@ def _translate(clause: Clause) -> str | None:
         return f"metrics.{key} {clause.op} {clause.value!r}"
     if clause.kind == "tags" and clause.op in _STRING_OPS and _quotable(clause.value):
         return f"tags.{key} {clause.op} {_quote(clause.value)}"
-    if clause.kind == "params" and clause.op == "=" and _plain_text(clause.value) and _quotable(clause.value):
+    if (
+        clause.kind == "params"
+        and clause.op == "="
+        and _plain_text(clause.value)
+        and _quotable(clause.value)
+    ):
         return f"params.{key} = {_quote(str(clause.value))}"
-    if clause.kind == "attributes" and clause.key == "id" and clause.op == "=" and _quotable(clause.value):
+    if (
+        clause.kind == "attributes"
+        and clause.key == "id"
+        and clause.op == "="
+        and _quotable(clause.value)
+    ):
         return f"tags.`opskit.run_id` = {_quote(clause.value)}"
     name = _ATTRIBUTE_NAMES.get(clause.key) if clause.kind == "attributes" else None
     if name is not None and clause.op in _STRING_OPS and _quotable(clause.value):
@@ -83,7 +97,9 @@ def pushes_everything(query: RunQuery) -> bool:
     matches a NaN metric on the server, and PostgreSQL sorts NaN above every number), while
     opskit's NaN matches no comparison.
     """
-    return not query.order and all(_translate(c) is not None and c.kind not in ("params", "metrics") for c in query.clauses)
+    return not query.order and all(
+        _translate(c) is not None and c.kind not in ("params", "metrics") for c in query.clauses
+    )
 
 
 def _param_text(value: Any) -> str:
@@ -96,7 +112,9 @@ def _param_text(value: Any) -> str:
 def _value(run: Run, clause_kind: str, key: str, numeric: bool) -> Any:
     if clause_kind == "attributes":
         return getattr(run, key)
-    if clause_kind == "metrics":  # a NaN metric is NULL in SQL: no comparison matches, it sorts last
+    if (
+        clause_kind == "metrics"
+    ):  # a NaN metric is NULL in SQL: no comparison matches, it sorts last
         metric = run.metrics.get(key)
         return None if metric is None or metric != metric else metric
     if clause_kind == "tags":
@@ -146,7 +164,9 @@ def matches(run: Run, clause: Clause) -> bool:
         found = any(_compare(left, "=", item) for item in items)
         return found if clause.op == "IN" else not found
     if clause.op in ("LIKE", "ILIKE"):
-        return isinstance(left, str) and _like(str(clause.value), left, ignore_case=clause.op == "ILIKE")
+        return isinstance(left, str) and _like(
+            str(clause.value), left, ignore_case=clause.op == "ILIKE"
+        )
     return _compare(left, clause.op, clause.value)
 
 
@@ -159,7 +179,9 @@ def order_runs(runs: list[Run], query: RunQuery) -> list[Run]:
         if key.kind == "params":
             present.sort(key=lambda r: _sort_key(r.params.get(key.key)), reverse=key.descending)
         else:
-            present.sort(key=lambda r: _sort_key(_value(r, key.kind, key.key, False)), reverse=key.descending)
+            present.sort(
+                key=lambda r: _sort_key(_value(r, key.kind, key.key, False)), reverse=key.descending
+            )
         ordered = present + missing
     return ordered
 

@@ -26,23 +26,38 @@ class StateDocuments(RegistryEvents):
         text = f"tags.`opskit.state.kind` = '{escape(kind)}'"
         if key is not None:
             text += f" and tags.`opskit.state.key` = '{escape(key)}'"
-        return list(self._all(
-            lambda token: self.client.search_runs([experiment_id], filter_string=text, max_results=1000, page_token=token)
-        ))
+        return list(
+            self._all(
+                lambda token: self.client.search_runs(
+                    [experiment_id], filter_string=text, max_results=1000, page_token=token
+                )
+            )
+        )
 
     def _all_state_documents(self) -> list[dict[str, Any]]:
         """Every state document of every kind (for ``referenced_digests``)."""
         experiment_id = self._experiment_id(STATE_EXPERIMENT, create=False)
         if experiment_id is None:
             return []
-        found = self._all(lambda token: self.client.search_runs(
-            [experiment_id], filter_string="tags.`opskit.state.kind` != ''", max_results=1000, page_token=token
-        ))
+        found = self._all(
+            lambda token: self.client.search_runs(
+                [experiment_id],
+                filter_string="tags.`opskit.state.kind` != ''",
+                max_results=1000,
+                page_token=token,
+            )
+        )
         return [dict(read_json(r.data.tags, DOC + "state") or {}) for r in found]
 
-    def put_state(self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None) -> None:
+    def put_state(
+        self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None
+    ) -> None:
         """Store the document; with *event*, append it right after (MLflow has no transactions: see ``events``)."""
-        tags = {"opskit.state.kind": kind, "opskit.state.key": key, **json_tags(DOC + "state", dict(value))}
+        tags = {
+            "opskit.state.kind": kind,
+            "opskit.state.key": key,
+            **json_tags(DOC + "state", dict(value)),
+        }
         with self._lock:
             found = self._state_runs(kind, key)
             if found:
@@ -50,7 +65,9 @@ class StateDocuments(RegistryEvents):
             else:
                 experiment_id = self._experiment_id(STATE_EXPERIMENT)
                 assert experiment_id is not None
-                mlflow_id = self.client.create_run(experiment_id, run_name=f"{kind}/{key}").info.run_id
+                mlflow_id = self.client.create_run(
+                    experiment_id, run_name=f"{kind}/{key}"
+                ).info.run_id
             items = [RunTag(k, v) for k, v in tags.items()]
             for i in range(0, len(items), BATCH_ITEMS):
                 self.client.log_batch(mlflow_id, tags=items[i : i + BATCH_ITEMS])
@@ -65,7 +82,10 @@ class StateDocuments(RegistryEvents):
     def list_state(self, kind: str) -> dict[str, dict[str, Any]]:
         with self._lock:
             found = self._state_runs(kind)
-        docs = {r.data.tags["opskit.state.key"]: dict(read_json(r.data.tags, DOC + "state")) for r in found}
+        docs = {
+            r.data.tags["opskit.state.key"]: dict(read_json(r.data.tags, DOC + "state"))
+            for r in found
+        }
         return dict(sorted(docs.items()))
 
     def delete_state(self, kind: str, key: str) -> None:

@@ -39,8 +39,14 @@ __all__ = ["STATE_EXPERIMENT", "MLflowTracker"]
 
 
 class MLflowTracker(
-    OutboxDelivery, RunReader, ModelRegistry, StateDocuments, Tracker,
-    SupportsSync, SupportsQueuedRegistration, SupportsLocation,
+    OutboxDelivery,
+    RunReader,
+    ModelRegistry,
+    StateDocuments,
+    Tracker,
+    SupportsSync,
+    SupportsQueuedRegistration,
+    SupportsLocation,
 ):
     """The ``mlflow`` tracker: talks to one MLflow tracking server through ``MlflowClient``."""
 
@@ -53,7 +59,9 @@ class MLflowTracker(
     @classmethod
     def from_config(cls, config: Config) -> MLflowTracker:
         uri = config.tracker_options.get("tracking_uri")
-        namespace = config.tracker_options.get("namespace") or os.environ.get("OPSKIT_MLFLOW_NAMESPACE")
+        namespace = config.tracker_options.get("namespace") or os.environ.get(
+            "OPSKIT_MLFLOW_NAMESPACE"
+        )
         return cls(
             str(uri) if uri else None,
             namespace=str(namespace) if namespace else None,
@@ -65,11 +73,22 @@ class MLflowTracker(
             self.flush()
             digests = {v.digest for m in self.list_models() for v in m.versions if v.digest}
             experiment_ids = self._run_experiments()
-            runs = self._all(lambda token: self.client.search_runs(
-                experiment_ids, filter_string=f"tags.`{RUN_ID}` != ''", max_results=1000, page_token=token
-            )) if experiment_ids else iter(())
+            runs = (
+                self._all(
+                    lambda token: self.client.search_runs(
+                        experiment_ids,
+                        filter_string=f"tags.`{RUN_ID}` != ''",
+                        max_results=1000,
+                        page_token=token,
+                    )
+                )
+                if experiment_ids
+                else iter(())
+            )
             for found in runs:
-                digests.update(a["digest"] for a in read_json(found.data.tags, DOC + "artifacts") or [])
+                digests.update(
+                    a["digest"] for a in read_json(found.data.tags, DOC + "artifacts") or []
+                )
             for document in self._all_state_documents():  # prediction logs, deployments, any kind
                 digests |= digests_in(document)
             if self.outbox is not None:  # offline runs and queued registrations, delivered later

@@ -118,7 +118,9 @@ class RunWriter(MLflowConnection):
                     raise
                 self._go_offline(run.id, exc)
                 self.outbox.append(run.id, {"op": "create", "run": to_dict(run)})
-            self._flush_run(run.id)  # visible to other processes when this returns (or kept in the outbox)
+            self._flush_run(
+                run.id
+            )  # visible to other processes when this returns (or kept in the outbox)
 
     @staticmethod
     def _input_tags(inputs: Sequence[DataInput]) -> dict[str, str]:
@@ -166,7 +168,11 @@ class RunWriter(MLflowConnection):
 
     def log_inputs(self, run_id: str, inputs: Sequence[DataInput]) -> None:
         with self._lock:
-            known = list(self._runs[run_id].inputs) if run_id in self._runs else list(self.get_run(run_id).inputs)
+            known = (
+                list(self._runs[run_id].inputs)
+                if run_id in self._runs
+                else list(self.get_run(run_id).inputs)
+            )
             known.extend(inputs)
             self._buffer(run_id).tags.update(self._input_tags(known))
             if run_id in self._runs:
@@ -174,9 +180,15 @@ class RunWriter(MLflowConnection):
 
     def log_artifacts(self, run_id: str, artifacts: Sequence[Artifact]) -> None:
         with self._lock:
-            known = list(self._runs[run_id].artifacts) if run_id in self._runs else list(self.get_run(run_id).artifacts)
+            known = (
+                list(self._runs[run_id].artifacts)
+                if run_id in self._runs
+                else list(self.get_run(run_id).artifacts)
+            )
             known.extend(artifacts)
-            self._buffer(run_id).tags.update(json_tags(DOC + "artifacts", [to_plain(a) for a in known]))
+            self._buffer(run_id).tags.update(
+                json_tags(DOC + "artifacts", [to_plain(a) for a in known])
+            )
             if run_id in self._runs:
                 self._runs[run_id] = _evolve(self._runs[run_id], artifacts=tuple(known))
 
@@ -222,19 +234,24 @@ class RunWriter(MLflowConnection):
                 synchronous=True,
             )
             for key, value in params:
-                buffer.sent_params[key] = buffer.new_params.pop(key) if key in buffer.new_params else value
+                buffer.sent_params[key] = (
+                    buffer.new_params.pop(key) if key in buffer.new_params else value
+                )
             for key, _ in tags:
                 buffer.tags.pop(key, None)
             del buffer.metrics[: len(metrics)]
 
     def _buffer_to_outbox(self, run_id: str, buffer: Buffer) -> None:
         assert self.outbox is not None
-        self.outbox.append(run_id, {
-            "op": "batch",
-            "params": buffer.new_params,
-            "tags": buffer.tags,
-            "metrics": [[m.key, m.value, m.timestamp, m.step] for m in buffer.metrics],
-        })
+        self.outbox.append(
+            run_id,
+            {
+                "op": "batch",
+                "params": buffer.new_params,
+                "tags": buffer.tags,
+                "metrics": [[m.key, m.value, m.timestamp, m.step] for m in buffer.metrics],
+            },
+        )
         buffer.sent_params.update(buffer.new_params)
         buffer.new_params, buffer.tags, buffer.metrics = {}, {}, []
 
@@ -245,7 +262,9 @@ class RunWriter(MLflowConnection):
             self._points = 0
             self._last_flush = time.monotonic()
 
-    def end_run(self, run_id: str, *, status: RunStatus, ended_at: float, error: str | None = None) -> None:
+    def end_run(
+        self, run_id: str, *, status: RunStatus, ended_at: float, error: str | None = None
+    ) -> None:
         with self._lock:
             buffer = self._buffer(run_id)
             buffer.tags[ENDED] = repr(ended_at)
@@ -254,7 +273,12 @@ class RunWriter(MLflowConnection):
             self._flush_run(run_id)
             run = self._runs.pop(run_id, None)
             self._buffers.pop(run_id, None)
-            end = {"op": "end", "status": status, "ended_at": ended_at, "run": to_dict(run) if run else None}
+            end = {
+                "op": "end",
+                "status": status,
+                "ended_at": ended_at,
+                "run": to_dict(run) if run else None,
+            }
             if self.outbox is not None and self.outbox.holds(run_id):
                 self.outbox.append(run_id, end)
                 self.outbox.release(run_id)
@@ -282,9 +306,13 @@ class RunWriter(MLflowConnection):
             if run.code is not None and run.code.git_diff:
                 (folder / "git.diff").write_text(run.code.git_diff)
             if run.env is not None:
-                (folder / "environment.json").write_text(json.dumps(to_plain(run.env), indent=1, sort_keys=True))
+                (folder / "environment.json").write_text(
+                    json.dumps(to_plain(run.env), indent=1, sort_keys=True)
+                )
             if run.inputs:
-                (folder / "inputs.json").write_text(json.dumps([to_plain(d) for d in run.inputs], indent=1))
+                (folder / "inputs.json").write_text(
+                    json.dumps([to_plain(d) for d in run.inputs], indent=1)
+                )
             if any(folder.iterdir()):
                 self.client.log_artifacts(mlflow_id, tmp, "opskit")
         if run.artifacts:

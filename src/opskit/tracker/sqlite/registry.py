@@ -16,8 +16,16 @@ from opskit.registry.events import EVENT_KINDS, EventKind, RegistryEvent
 from opskit.serialize import from_plain, to_plain
 
 __all__ = [
-    "add_version", "alias_history", "append_event", "delete_alias", "events", "get_model", "list_models", "resolve",
-    "set_alias", "versions_of_runs",
+    "add_version",
+    "alias_history",
+    "append_event",
+    "delete_alias",
+    "events",
+    "get_model",
+    "list_models",
+    "resolve",
+    "set_alias",
+    "versions_of_runs",
 ]
 
 _EVENT_COLUMNS = "id, kind, subject, model, before, after, user, time, run_id"
@@ -28,10 +36,14 @@ def append_event(conn: sqlite3.Connection, event: RegistryEvent) -> int:
     cursor = conn.execute(
         "INSERT INTO registry_events (kind, subject, model, before, after, user, time, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            event.kind, event.subject, event.model,
+            event.kind,
+            event.subject,
+            event.model,
             None if event.before is None else json.dumps(event.before, sort_keys=True, default=str),
             None if event.after is None else json.dumps(event.after, sort_keys=True, default=str),
-            event.user, event.time, event.run_id,
+            event.user,
+            event.time,
+            event.run_id,
         ),
     )
     return int(cursor.lastrowid or 0)
@@ -40,8 +52,15 @@ def append_event(conn: sqlite3.Connection, event: RegistryEvent) -> int:
 def _event(row: Sequence[Any]) -> RegistryEvent:
     number, kind, subject, model, before, after, user, when, run_id = row
     return RegistryEvent(
-        kind=kind, subject=subject, model=model, before=None if before is None else json.loads(before),
-        after=None if after is None else json.loads(after), user=user, time=when, run_id=run_id, id=number,
+        kind=kind,
+        subject=subject,
+        model=model,
+        before=None if before is None else json.loads(before),
+        after=None if after is None else json.loads(after),
+        user=user,
+        time=when,
+        run_id=run_id,
+        id=number,
     )
 
 
@@ -61,7 +80,9 @@ def events(
     if kinds is not None:
         unknown = [k for k in kinds if k not in EVENT_KINDS]
         if unknown:
-            raise InvalidValue(f"unknown registry event kind(s) {unknown!r}; use some of {', '.join(EVENT_KINDS)}")
+            raise InvalidValue(
+                f"unknown registry event kind(s) {unknown!r}; use some of {', '.join(EVENT_KINDS)}"
+            )
         if not kinds:
             return []
         sql += f" AND kind IN ({','.join('?' * len(kinds))})"
@@ -74,11 +95,18 @@ def events(
         args.append(limit)
     return [_event(row) for row in conn.execute(sql, args)]
 
-_VERSION_COLUMNS = "name, version, digest, size_bytes, flavor, run_id, created_at, signature, metadata"
+
+_VERSION_COLUMNS = (
+    "name, version, digest, size_bytes, flavor, run_id, created_at, signature, metadata"
+)
 
 
 def _aliases(conn: sqlite3.Connection, name: str | None = None) -> dict[tuple[str, int], list[str]]:
-    sql = "SELECT name, alias, version FROM aliases" + (" WHERE name = ?" if name else "") + " ORDER BY alias"
+    sql = (
+        "SELECT name, alias, version FROM aliases"
+        + (" WHERE name = ?" if name else "")
+        + " ORDER BY alias"
+    )
     out: dict[tuple[str, int], list[str]] = {}
     for model, alias, version in conn.execute(sql, (name,) if name else ()):
         out.setdefault((model, version), []).append(alias)
@@ -115,7 +143,9 @@ def add_version(
 ) -> ModelVersion:
     now = time.time()
     conn.execute("INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, now))
-    number = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?", (name,)).fetchone()[0]
+    number = conn.execute(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?", (name,)
+    ).fetchone()[0]
     sig = json.dumps(to_plain(signature)) if signature is not None else None
     meta = json.dumps(dict(metadata), sort_keys=True, default=str)
     conn.execute(
@@ -145,7 +175,9 @@ def _require_model(conn: sqlite3.Connection, name: str) -> float:
 def get_model(conn: sqlite3.Connection, name: str) -> Model:
     created = _require_model(conn, name)
     aliases = _aliases(conn, name)
-    rows = conn.execute(f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE name = ? ORDER BY version", (name,))
+    rows = conn.execute(
+        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE name = ? ORDER BY version", (name,)
+    )
     versions = [_version(row, aliases) for row in rows]
     alias_map = {alias: version for (_, version), names in aliases.items() for alias in names}
     return Model(name=name, created_at=created, versions=versions, aliases=alias_map)
@@ -154,17 +186,23 @@ def get_model(conn: sqlite3.Connection, name: str) -> Model:
 def list_models(conn: sqlite3.Connection) -> list[Model]:
     aliases = _aliases(conn)
     versions: dict[str, list[ModelVersion]] = {}
-    for row in conn.execute(f"SELECT {_VERSION_COLUMNS} FROM model_versions ORDER BY name, version"):
+    for row in conn.execute(
+        f"SELECT {_VERSION_COLUMNS} FROM model_versions ORDER BY name, version"
+    ):
         versions.setdefault(row[0], []).append(_version(row, aliases))
     models = []
     for name, created in conn.execute("SELECT name, created_at FROM models ORDER BY name"):
         alias_map = {a: v for (m, v), names in aliases.items() if m == name for a in names}
-        models.append(Model(name=name, created_at=created, versions=versions.get(name, []), aliases=alias_map))
+        models.append(
+            Model(name=name, created_at=created, versions=versions.get(name, []), aliases=alias_map)
+        )
     return models
 
 
 def _version_numbers(conn: sqlite3.Connection, name: str) -> str:
-    row = conn.execute("SELECT MIN(version), MAX(version), COUNT(*) FROM model_versions WHERE name = ?", (name,)).fetchone()
+    row = conn.execute(
+        "SELECT MIN(version), MAX(version), COUNT(*) FROM model_versions WHERE name = ?", (name,)
+    ).fetchone()
     if not row[2]:
         return "no versions yet"
     return f"versions {row[0]}–{row[1]}" if row[0] != row[1] else f"version {row[0]}"
@@ -172,7 +210,8 @@ def _version_numbers(conn: sqlite3.Connection, name: str) -> str:
 
 def _fetch(conn: sqlite3.Connection, name: str, version: int) -> ModelVersion | None:
     row = conn.execute(
-        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE name = ? AND version = ?", (name, version)
+        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE name = ? AND version = ?",
+        (name, version),
     ).fetchone()
     return None if row is None else _version(row, _aliases(conn, name))
 
@@ -180,9 +219,14 @@ def _fetch(conn: sqlite3.Connection, name: str, version: int) -> ModelVersion | 
 def resolve(conn: sqlite3.Connection, ref: ModelRef) -> ModelVersion:
     _require_model(conn, ref.name)
     if ref.alias is not None:
-        row = conn.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?", (ref.name, ref.alias)).fetchone()
+        row = conn.execute(
+            "SELECT version FROM aliases WHERE name = ? AND alias = ?", (ref.name, ref.alias)
+        ).fetchone()
         if row is None:
-            known = ", ".join(sorted({a for names in _aliases(conn, ref.name).values() for a in names})) or "none"
+            known = (
+                ", ".join(sorted({a for names in _aliases(conn, ref.name).values() for a in names}))
+                or "none"
+            )
             raise ModelNotFound(
                 f"model {ref.name!r} has no alias {ref.alias!r} (aliases: {known}); set one with "
                 f"opskit.models.set_alias({ref.name!r}, {ref.alias!r}, VERSION)"
@@ -191,7 +235,9 @@ def resolve(conn: sqlite3.Connection, ref: ModelRef) -> ModelVersion:
     elif ref.version is not None:
         number = ref.version
     else:
-        row = conn.execute("SELECT MAX(version) FROM model_versions WHERE name = ?", (ref.name,)).fetchone()
+        row = conn.execute(
+            "SELECT MAX(version) FROM model_versions WHERE name = ?", (ref.name,)
+        ).fetchone()
         if row[0] is None:
             raise ModelNotFound(f"model {ref.name!r} has no versions yet")
         number = int(row[0])
@@ -204,14 +250,21 @@ def resolve(conn: sqlite3.Connection, ref: ModelRef) -> ModelVersion:
     return found
 
 
-def set_alias(conn: sqlite3.Connection, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
+def set_alias(
+    conn: sqlite3.Connection, name: str, alias: str, version: int, *, user: str | None
+) -> AliasChange:
     resolve(conn, ModelRef(name, version=version))  # raises if the model or version is missing
-    row = conn.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)).fetchone()
+    row = conn.execute(
+        "SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)
+    ).fetchone()
     previous = None if row is None else int(row[0])
     now = time.time()
     if previous == version:  # already there: nothing moved, nothing to record
         return AliasChange(name, alias, version, previous, now, user)
-    conn.execute("INSERT OR REPLACE INTO aliases (name, alias, version) VALUES (?, ?, ?)", (name, alias, version))
+    conn.execute(
+        "INSERT OR REPLACE INTO aliases (name, alias, version) VALUES (?, ?, ?)",
+        (name, alias, version),
+    )
     change = AliasChange(name, alias, version, previous, now, user)
     event = registry_events.alias_changed(change)
     assert event is not None
@@ -219,7 +272,9 @@ def set_alias(conn: sqlite3.Connection, name: str, alias: str, version: int, *, 
     return change
 
 
-def delete_alias(conn: sqlite3.Connection, name: str, alias: str, *, user: str | None) -> AliasChange:
+def delete_alias(
+    conn: sqlite3.Connection, name: str, alias: str, *, user: str | None
+) -> AliasChange:
     previous = resolve(conn, ModelRef(name, alias=alias)).version
     now = time.time()
     conn.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
@@ -237,14 +292,18 @@ def alias_history(conn: sqlite3.Connection, name: str, alias: str | None) -> lis
     if alias is not None:
         sql += " AND subject = ?"
         args = (name, f"{name}@{alias}")
-    return [registry_events.alias_change_of(_event(row)) for row in conn.execute(sql + " ORDER BY id", args)]
+    return [
+        registry_events.alias_change_of(_event(row))
+        for row in conn.execute(sql + " ORDER BY id", args)
+    ]
 
 
 def versions_of_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[ModelVersion]:
     """The (latest) model version registered by each of these runs."""
     marks = ",".join("?" * len(run_ids))
     rows = conn.execute(
-        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE run_id IN ({marks}) ORDER BY version", list(run_ids)
+        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE run_id IN ({marks}) ORDER BY version",
+        list(run_ids),
     ).fetchall()
     if not rows:
         return []

@@ -112,7 +112,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _current_version(conn: sqlite3.Connection) -> int:
-    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+    ).fetchone()
     if not has_meta:
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -137,7 +139,8 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
                 if statement.strip():
                     conn.execute(statement)
         conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
         )
         conn.execute("COMMIT")
     except BaseException:

@@ -15,8 +15,15 @@ RUN_COLUMNS = (
     "r.pid_start, r.error, r.code_digest, r.env_digest"
 )
 
-_COLUMNS = {"id": "r.id", "name": "r.name", "status": "r.status", "started_at": "r.started_at",
-            "ended_at": "r.ended_at", "user": "r.user", "experiment": "r.experiment"}
+_COLUMNS = {
+    "id": "r.id",
+    "name": "r.name",
+    "status": "r.status",
+    "started_at": "r.started_at",
+    "ended_at": "r.ended_at",
+    "user": "r.user",
+    "experiment": "r.experiment",
+}
 _SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "LIKE": "LIKE"}
 
 

@@ -117,9 +117,13 @@ class SQLiteTracker(Tracker, SupportsLocation):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            if self._conn is not None:  # forked without the at-fork hook: never close the parent's connection
+            if (
+                self._conn is not None
+            ):  # forked without the at-fork hook: never close the parent's connection
                 _inherited.append(self._conn)
-            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA busy_timeout = 60000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -161,7 +165,8 @@ class SQLiteTracker(Tracker, SupportsLocation):
         if self._metrics:
             points = self._metrics
             conn.executemany(
-                "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)", points
+                "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)",
+                points,
             )
             latest: dict[tuple[str, str], tuple[str, str, float | None, int, float]] = {}
             for point in points:
@@ -182,7 +187,10 @@ class SQLiteTracker(Tracker, SupportsLocation):
         self._last_flush = time.monotonic()
 
     def _maybe_flush(self) -> None:
-        if len(self._metrics) >= FLUSH_POINTS or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+        if (
+            len(self._metrics) >= FLUSH_POINTS
+            or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -204,7 +212,10 @@ class SQLiteTracker(Tracker, SupportsLocation):
         body = _dumps(to_plain(record))
         digest = digest_bytes(body.encode())
         if digest not in self._docs_written:
-            conn.execute("INSERT OR IGNORE INTO documents (digest, kind, body) VALUES (?, ?, ?)", (digest, kind, body))
+            conn.execute(
+                "INSERT OR IGNORE INTO documents (digest, kind, body) VALUES (?, ?, ?)",
+                (digest, kind, body),
+            )
             self._docs_written.add(digest)
         self._digest_of[id(record)] = (record, digest)
         return digest
@@ -217,8 +228,21 @@ class SQLiteTracker(Tracker, SupportsLocation):
             conn.execute(
                 "INSERT INTO runs (id, name, experiment, status, started_at, ended_at, user, host, pid, "
                 "pid_start, error, code_digest, env_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.id, run.name, run.experiment, run.status, run.started_at, run.ended_at, run.user,
-                 run.host, pid, started, run.error, code, env),
+                (
+                    run.id,
+                    run.name,
+                    run.experiment,
+                    run.status,
+                    run.started_at,
+                    run.ended_at,
+                    run.user,
+                    run.host,
+                    pid,
+                    started,
+                    run.error,
+                    code,
+                    env,
+                ),
             )
             if run.params:
                 conn.executemany(
@@ -227,7 +251,8 @@ class SQLiteTracker(Tracker, SupportsLocation):
                 )
             if run.tags:
                 conn.executemany(
-                    "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)", [(run.id, k, v) for k, v in run.tags.items()]
+                    "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+                    [(run.id, k, v) for k, v in run.tags.items()],
                 )
             if run.inputs:
                 conn.executemany(
@@ -244,9 +269,13 @@ class SQLiteTracker(Tracker, SupportsLocation):
     def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
         with self._lock:
             self._metrics.extend(
-                (run_id, m.key, None if math.isnan(m.value) else m.value, m.step, m.timestamp) for m in metrics
+                (run_id, m.key, None if math.isnan(m.value) else m.value, m.step, m.timestamp)
+                for m in metrics
             )
-            if len(self._metrics) >= FLUSH_POINTS or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            if (
+                len(self._metrics) >= FLUSH_POINTS
+                or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+            ):
                 self.flush()
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
@@ -257,7 +286,9 @@ class SQLiteTracker(Tracker, SupportsLocation):
 
     def log_inputs(self, run_id: str, inputs: Sequence[DataInput]) -> None:
         with self._write() as conn:
-            start = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM inputs WHERE run_id = ?", (run_id,)).fetchone()[0]
+            start = conn.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM inputs WHERE run_id = ?", (run_id,)
+            ).fetchone()[0]
             conn.executemany(
                 "INSERT INTO inputs (run_id, position, body) VALUES (?, ?, ?)",
                 [(run_id, start + i, _dumps(to_plain(d))) for i, d in enumerate(inputs)],
@@ -270,12 +301,15 @@ class SQLiteTracker(Tracker, SupportsLocation):
                 [(run_id, a.name, a.digest, a.size_bytes) for a in artifacts],
             )
 
-    def end_run(self, run_id: str, *, status: RunStatus, ended_at: float, error: str | None = None) -> None:
+    def end_run(
+        self, run_id: str, *, status: RunStatus, ended_at: float, error: str | None = None
+    ) -> None:
         with self._lock:
             with self._write() as conn:
                 self._write_buffers(conn)
                 done = conn.execute(
-                    "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?", (status, ended_at, error, run_id)
+                    "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
+                    (status, ended_at, error, run_id),
                 )
                 if done.rowcount != 1:  # rolls back; the buffers stay for the next flush
                     raise RunNotFound(f"cannot end run {run_id!r}: no such run in {self.path}")
@@ -291,7 +325,9 @@ class SQLiteTracker(Tracker, SupportsLocation):
             self._docs[digest] = from_plain(cls, json.loads(row[0])) if row else None
         return self._docs[digest]
 
-    def _runs_from_rows(self, conn: sqlite3.Connection, rows: list[sqlite3.Row | tuple[Any, ...]]) -> list[Run]:
+    def _runs_from_rows(
+        self, conn: sqlite3.Connection, rows: list[sqlite3.Row | tuple[Any, ...]]
+    ) -> list[Run]:
         ids = [row[0] for row in rows]
         params: dict[str, dict[str, Any]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
@@ -301,32 +337,66 @@ class SQLiteTracker(Tracker, SupportsLocation):
         versions: dict[str, ModelVersion] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
-            for run_id, key, value in conn.execute(f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk):
+            for run_id, key, value in conn.execute(
+                f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk
+            ):
                 params[run_id][key] = json.loads(value)
-            for run_id, key, value in conn.execute(f"SELECT run_id, key, value FROM latest_metrics WHERE run_id IN ({marks})", chunk):
+            for run_id, key, value in conn.execute(
+                f"SELECT run_id, key, value FROM latest_metrics WHERE run_id IN ({marks})", chunk
+            ):
                 metrics[run_id][key] = math.nan if value is None else value
-            for run_id, key, value in conn.execute(f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", chunk):
+            for run_id, key, value in conn.execute(
+                f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", chunk
+            ):
                 tags[run_id][key] = value
             for run_id, body in conn.execute(
-                f"SELECT run_id, body FROM inputs WHERE run_id IN ({marks}) ORDER BY run_id, position", chunk
+                f"SELECT run_id, body FROM inputs WHERE run_id IN ({marks}) ORDER BY run_id, position",
+                chunk,
             ):
                 inputs[run_id].append(from_plain(DataInput, json.loads(body)))
             for run_id, name, digest, size in conn.execute(
-                f"SELECT run_id, name, digest, size_bytes FROM artifacts WHERE run_id IN ({marks}) ORDER BY rowid", chunk
+                f"SELECT run_id, name, digest, size_bytes FROM artifacts WHERE run_id IN ({marks}) ORDER BY rowid",
+                chunk,
             ):
                 artifacts[run_id].append(Artifact(name, digest, size))
             for version in registry.versions_of_runs(conn, chunk):
                 versions[version.run_id or ""] = version
         runs = []
         for row in rows:
-            (run_id, name, experiment, status, started_at, ended_at, user, host, _pid, _start, error, code, env) = row
+            (
+                run_id,
+                name,
+                experiment,
+                status,
+                started_at,
+                ended_at,
+                user,
+                host,
+                _pid,
+                _start,
+                error,
+                code,
+                env,
+            ) = row
             runs.append(
                 Run(
-                    id=run_id, name=name, status=status, experiment=experiment, started_at=started_at,
-                    ended_at=ended_at, user=user, host=host, params=params[run_id], metrics=metrics[run_id],
-                    tags=tags[run_id], code=self._load_document(conn, code, CodeInfo),
-                    env=self._load_document(conn, env, EnvInfo), inputs=inputs[run_id],
-                    artifacts=artifacts[run_id], model_version=versions.get(run_id), error=error,
+                    id=run_id,
+                    name=name,
+                    status=status,
+                    experiment=experiment,
+                    started_at=started_at,
+                    ended_at=ended_at,
+                    user=user,
+                    host=host,
+                    params=params[run_id],
+                    metrics=metrics[run_id],
+                    tags=tags[run_id],
+                    code=self._load_document(conn, code, CodeInfo),
+                    env=self._load_document(conn, env, EnvInfo),
+                    inputs=inputs[run_id],
+                    artifacts=artifacts[run_id],
+                    model_version=versions.get(run_id),
+                    error=error,
                 )
             )
         return runs
@@ -334,9 +404,13 @@ class SQLiteTracker(Tracker, SupportsLocation):
     def get_run(self, run_id: str) -> Run:
         conn = self._read()
         with self._lock:
-            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r WHERE id = ?", (run_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs r WHERE id = ?", (run_id,)
+            ).fetchone()
             if row is None:
-                raise RunNotFound(f"no run with id {run_id!r} in {self.path}; list runs with `opskit runs list`")
+                raise RunNotFound(
+                    f"no run with id {run_id!r} in {self.path}; list runs with `opskit runs list`"
+                )
             return self._runs_from_rows(conn, [row])[0]
 
     def search_runs(self, query: RunQuery) -> list[Run]:
@@ -372,7 +446,10 @@ class SQLiteTracker(Tracker, SupportsLocation):
         with self._write() as conn:
             conn.executemany(
                 "UPDATE runs SET status = 'KILLED', ended_at = ?, error = ? WHERE id = ? AND status = 'RUNNING'",
-                [(now, f"process {pid} on {host} ended without finishing the run", run_id) for run_id, pid in dead],
+                [
+                    (now, f"process {pid} on {host} ended without finishing the run", run_id)
+                    for run_id, pid in dead
+                ],
             )
         return [run_id for run_id, _ in dead]
 
@@ -393,8 +470,15 @@ class SQLiteTracker(Tracker, SupportsLocation):
         del model  # the blob in storage is the local store's only copy
         with self._write() as conn:
             return registry.add_version(
-                conn, name, digest=digest, size_bytes=size_bytes, flavor=flavor, run_id=run_id,
-                signature=signature, metadata=metadata, user=identity.user(),
+                conn,
+                name,
+                digest=digest,
+                size_bytes=size_bytes,
+                flavor=flavor,
+                run_id=run_id,
+                signature=signature,
+                metadata=metadata,
+                user=identity.user(),
             )
 
     def list_models(self) -> list[Model]:
@@ -439,7 +523,9 @@ class SQLiteTracker(Tracker, SupportsLocation):
 
     # -- state -------------------------------------------------------------------------------------
 
-    def put_state(self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None) -> None:
+    def put_state(
+        self, kind: str, key: str, value: Mapping[str, Any], *, event: RegistryEvent | None = None
+    ) -> None:
         body = _dumps(dict(value))
         with self._write() as conn:
             conn.execute(
@@ -452,13 +538,17 @@ class SQLiteTracker(Tracker, SupportsLocation):
     def get_state(self, kind: str, key: str) -> dict[str, Any] | None:
         conn = self._read()
         with self._lock:
-            row = conn.execute("SELECT value FROM state WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            row = conn.execute(
+                "SELECT value FROM state WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
     def list_state(self, kind: str) -> dict[str, dict[str, Any]]:
         conn = self._read()
         with self._lock:
-            rows = conn.execute("SELECT key, value FROM state WHERE kind = ? ORDER BY key", (kind,)).fetchall()
+            rows = conn.execute(
+                "SELECT key, value FROM state WHERE kind = ? ORDER BY key", (kind,)
+            ).fetchall()
         return {key: dict(json.loads(value)) for key, value in rows}
 
     def delete_state(self, kind: str, key: str) -> None:
@@ -468,7 +558,9 @@ class SQLiteTracker(Tracker, SupportsLocation):
     def referenced_digests(self) -> set[str]:
         conn = self._read()
         with self._lock:
-            rows = conn.execute("SELECT digest FROM model_versions UNION SELECT digest FROM artifacts").fetchall()
+            rows = conn.execute(
+                "SELECT digest FROM model_versions UNION SELECT digest FROM artifacts"
+            ).fetchall()
             documents = conn.execute("SELECT value FROM state").fetchall()
         digests = {row[0] for row in rows}
         for (value,) in documents:
