@@ -36,8 +36,13 @@ def _ensure_postgresql(session: nox.Session) -> None:
     if os.path.exists(f"{PG_BIN}/initdb"):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        session.run("apt-get", "update", external=True)
-        session.run("apt-get", "install", "-y", "postgresql-15", external=True)
+        # dpkg needs ldconfig and start-stop-daemon from the sbin folders, which a bare PATH lacks.
+        env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "DEBIAN_FRONTEND": "noninteractive",
+        }
+        session.run("apt-get", "update", external=True, env=env)
+        session.run("apt-get", "install", "-y", "postgresql-15", external=True, env=env)
     else:
         session.error(
             f"PostgreSQL 15 is missing ({PG_BIN}/initdb): run `sudo apt-get install postgresql-15` first"

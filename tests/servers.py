@@ -142,9 +142,16 @@ def postgres() -> Iterator[Postgres]:
     shutil.chown(folder, "postgres", "postgres")
     port = free_port()
 
+    # runuser lives in /usr/sbin, which a bare PATH (.ci/run: the venv and /usr/bin:/bin) does not hold.
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    if runuser is None:
+        pytest.fail(
+            "runuser is missing (util-linux): the PostgreSQL tests start the server as the postgres user"
+        )
+
     def pg(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=False
+            [runuser, "-u", "postgres", "--", *args], capture_output=True, text=True, check=False
         )
 
     steps = [
