@@ -105,6 +105,8 @@ def _metric_value(key: str, value: object) -> float:
 def _step_value(key: str, step: object) -> int:
     """*step* as an int: Python and NumPy integers from 0 to 2**63 - 1 (a 64-bit integer on both
     trackers); anything else raises ``InvalidValue``."""
+    if type(step) is int and 0 <= step < 2**63:  # the common case, without the ABC check
+        return step
     import numbers
 
     if not isinstance(step, bool) and isinstance(step, numbers.Integral) and 0 <= int(step) < 2**63:
