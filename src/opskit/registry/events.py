@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from attrs import field, frozen
 
@@ -50,15 +50,8 @@ EventKind = Literal[
     "deployment_switched",
     "deployment_stopped",
 ]
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "version_registered",
-    "alias_set",
-    "alias_moved",
-    "alias_removed",
-    "deployment_created",
-    "deployment_switched",
-    "deployment_stopped",
-)
+#: Every kind, in the order above (derived from ``EventKind``, so the two cannot drift apart).
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
 
 def _document(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
