@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from attrs import define, field, frozen
 
 from opskit.distribution import pip_install
-from opskit.errors import DuplicateBackend, InvalidName, UnknownBackend
+from opskit.errors import DuplicateBackend, InvalidName, PluginError, UnknownBackend
 
 if TYPE_CHECKING:
     from opskit.config import Config
@@ -22,6 +22,7 @@ __all__ = [
     "RegisterTarget",
     "RegisterTracker",
     "Registration",
+    "check_registration",
 ]
 
 TrackerFactory = Callable[["Config"], "Tracker"]
@@ -64,6 +65,33 @@ class Registration:
     schemes: tuple[str, ...] = ()
 
 
+def check_registration(
+    kind: str,
+    name: object,
+    value: object,
+    plugin: str,
+    existing_plugin: str | None,
+    duplicate: type[PluginError],
+) -> None:
+    """The checks every ``register_*`` callback makes: a valid name, a callable, no duplicate.
+
+    Raises ``InvalidName``, ``TypeError`` or *duplicate* (naming both plugins) respectively.
+    """
+    if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
+        raise InvalidName(
+            f"plugin {plugin!r} registered a {kind} with invalid name {name!r}: use letters, digits, '_' or '-'"
+        )
+    if not callable(value):
+        raise TypeError(
+            f"plugin {plugin!r} registered {kind} {name!r} with a non-callable {value!r}"
+        )
+    if existing_plugin is not None:
+        raise duplicate(
+            f"two plugins register a {kind} named {name!r}: {existing_plugin!r} and {plugin!r}; "
+            "uninstall one, or disable it with OPSKIT_DISABLE_PLUGINS=<name>"
+        )
+
+
 @define
 class BackendRegistry:
     """Factories by kind and name, filled once from the ``register_*`` hooks."""
@@ -78,20 +106,10 @@ class BackendRegistry:
         plugin: str,
         schemes: Sequence[str] = (),
     ) -> None:
-        if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
-            raise InvalidName(
-                f"plugin {plugin!r} registered a {kind} with invalid name {name!r}: use letters, digits, '_' or '-'"
-            )
-        if not callable(factory):
-            raise TypeError(
-                f"plugin {plugin!r} registered {kind} {name!r} with a non-callable factory {factory!r}"
-            )
-        existing = self.entries.get((kind, name))
-        if existing is not None:
-            raise DuplicateBackend(
-                f"two plugins register a {kind} named {name!r}: {existing.plugin!r} and {plugin!r}; "
-                "uninstall one, or disable it with OPSKIT_DISABLE_PLUGINS=<name>"
-            )
+        existing = self.entries.get((kind, name)) if isinstance(name, str) else None
+        check_registration(
+            kind, name, factory, plugin, existing.plugin if existing else None, DuplicateBackend
+        )
         self.entries[(kind, name)] = Registration(
             kind, name, factory, plugin, tuple(s.lower() for s in schemes)
         )

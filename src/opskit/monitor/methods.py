@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from opskit._tracing import call_registration
-from opskit.errors import DuplicateDriftMethod, InvalidName, UnknownDriftMethod
+from opskit.errors import DuplicateDriftMethod, UnknownDriftMethod
 from opskit.registration import (  # the protocol lives with the other register callbacks
     DriftCompute,
     RegisterDriftMethod,
+    check_registration,
 )
 
 if TYPE_CHECKING:
@@ -71,24 +72,19 @@ def drift_methods(pm: pluggy.PluginManager | None = None) -> dict[str, DriftMeth
             threshold: float,
             _plugin: str = impl.plugin_name,
         ) -> None:
-            if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
-                raise InvalidName(
-                    f"plugin {_plugin!r} registered a drift method with invalid name {name!r}: use letters, digits, '_' or '-'"
-                )
-            if not callable(compute):
-                raise TypeError(
-                    f"plugin {_plugin!r} registered drift method {name!r} with a non-callable {compute!r}"
-                )
+            existing = methods.get(name) if isinstance(name, str) else None
+            check_registration(
+                "drift method",
+                name,
+                compute,
+                _plugin,
+                existing.plugin if existing else None,
+                DuplicateDriftMethod,
+            )
             bad = [k for k in kinds if k not in KINDS]
             if isinstance(kinds, str) or bad or not kinds:
                 raise ValueError(
                     f"plugin {_plugin!r} registered drift method {name!r} with kinds {kinds!r}: use a tuple of {KINDS}"
-                )
-            existing = methods.get(name)
-            if existing is not None:
-                raise DuplicateDriftMethod(
-                    f"two plugins register a drift method named {name!r}: {existing.plugin!r} and {_plugin!r}; "
-                    "uninstall one, or disable it with OPSKIT_DISABLE_PLUGINS=<name>"
                 )
             methods[name] = DriftMethod(name, compute, tuple(kinds), float(threshold), _plugin)
 
