@@ -6,6 +6,11 @@ already catch ``LookupError`` or ``ValueError`` keep working.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opskit.records.validation import ValidationReport
+
 __all__ = [
     "BackendUnavailable",
     "BlobCorrupted",
@@ -39,6 +44,9 @@ __all__ = [
     "UnknownBackend",
     "UnknownDriftMethod",
     "UnsupportedMediaType",
+    "ValidationError",
+    "ValidationFailed",
+    "ValidationWarning",
 ]
 
 
@@ -186,3 +194,25 @@ class RunNotOwned(OpskitError, RuntimeError):
 
 class RegistrationQueued(OpskitWarning):
     """The tracker could not be reached: the model blob is stored and its registration waits for `opskit sync`."""
+
+
+class ValidationError(OpskitError, ValueError):
+    """A check, gate, metric or ``evaluate=`` declaration cannot be used (raised before training where it can be known)."""
+
+
+class ValidationFailed(OpskitError):
+    """A data check failed (the function never ran), or a gate failed with ``on_fail="raise"``.
+
+    ``report`` is the run's ``ValidationReport``.
+    """
+
+    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.report))
+
+
+class ValidationWarning(OpskitWarning):
+    """A gate failed: the run finished, but the model was not registered (or was registered as rejected)."""

@@ -27,6 +27,7 @@ from opskit.records.runs import (
     RunList,
     RunStatus,
 )
+from opskit.records.validation import ValidationReport, ValidationResult
 
 __all__ = [
     "AliasChange",
@@ -45,6 +46,8 @@ __all__ = [
     "RunStatus",
     "Schema",
     "SerializedModel",
+    "ValidationReport",
+    "ValidationResult",
 ]
 
 # Private helpers some modules imported from here; kept for them.
