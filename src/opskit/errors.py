@@ -34,6 +34,7 @@ __all__ = [
     "OpskitError",
     "OpskitWarning",
     "PluginError",
+    "ProfileNotFound",
     "RegistrationQueued",
     "RunNotFound",
     "RunNotOwned",
@@ -178,6 +179,10 @@ class InvalidDataset(OpskitError, ValueError):
 
 class ColumnNotFound(OpskitError, LookupError):
     """A named column is not in the data (or the reference profile)."""
+
+
+class ProfileNotFound(OpskitError, LookupError):
+    """A model version has no reference profile stored with it (registered without table training data)."""
 
 
 class UnknownDriftMethod(OpskitError, LookupError):

@@ -116,6 +116,7 @@ def register(
     signature: Schema | Any | None = None,
     input_example: Any | None = None,
     alias: str | None = None,
+    reference: Any | None = None,
 ) -> ModelVersion:
     """Register a model you already fitted as the next version of *name* (no run; ``run_id`` is None).
 
@@ -123,6 +124,9 @@ def register(
     training frame); ``input_example`` a few rows (dtypes only). Without either,
     the model's own feature names are used when it has them (their dtypes are
     then unknown: pass ``signature=`` so the server can cast requests exactly).
+    ``reference`` is the training data (a pandas DataFrame or pyarrow Table; default: the
+    ``signature`` data when that is a table): its profile is stored with the version, so
+    ``opskit.monitor.drift(reference="name@alias", ...)`` needs no training data later.
     Raises ``BackendUnavailable`` when the tracker cannot be reached (there is no run whose
     outbox could keep the registration).
     """
@@ -132,7 +136,11 @@ def register(
     if alias is not None:
         validate_alias(alias)
     schema = explicit_signature(signature, input_example) or model_signature(model, [])
-    version = register_version(get_tracker(), None, name, model, alias=alias, signature=schema)
+    if reference is None and signature is not None and not isinstance(signature, Schema):
+        reference = signature
+    version = register_version(
+        get_tracker(), None, name, model, alias=alias, signature=schema, reference=reference
+    )
     assert (
         version is not None
     )  # only a run's registration is queued during an outage; this one raises

@@ -77,7 +77,9 @@ def drift(
     """Compare *current* data with *reference* data (or a reference profile), column by column.
 
     *reference*: a pandas DataFrame, pyarrow Table, mapping of column → values, Parquet
-    file/directory path, or a :class:`~opskit.monitor.ReferenceProfile`. *current*: the
+    file/directory path, a :class:`~opskit.monitor.ReferenceProfile`, or a model
+    reference (``"wine@production"``, ``"wine:3"``, ``"wine"``: the profile stored with
+    that version at registration; a string that is an existing path is read as Parquet). *current*: the
     same kinds of data (not a profile); a Parquet path is read in one streaming pass over
     record batches. *columns*: the columns to compare (default: every reference column;
     extra current columns are listed in ``report.ignored_columns``). *methods*: per column
@@ -90,14 +92,15 @@ def drift(
 
     Returns a :class:`~opskit.monitor.DriftReport`. Raises ``ColumnNotFound`` (a column
     missing on either side, or a *methods*/*thresholds* key that is neither a column nor
-    a kind), ``UnknownDriftMethod``, ``InvalidDataset`` (no rows, a reference column with
+    a kind), ``UnknownDriftMethod``, ``ProfileNotFound`` / ``ModelNotFound`` (a model
+    reference without a stored profile / unknown), ``InvalidDataset`` (no rows, a reference column with
     no values, a column numeric on one side and categorical on the other, bad data type).
     """
     if not 0.0 < drift_share <= 1.0:
         raise InvalidDataset(f"drift_share must be in (0, 1], got {drift_share!r}")
     if not 0.0 < alpha < 1.0:
         raise InvalidDataset(f"alpha must be in (0, 1), got {alpha!r}")
-    ref_table, ref_profile = _reference_table(reference)
+    ref_table, ref_profile, ref_source = _reference_table(reference)
     names = list(columns) if columns is not None else list(ref_table.names)
     if not names:
         raise InvalidDataset(
@@ -166,13 +169,19 @@ def drift(
         drift_share=drift_share,
         n_reference=ref_table.rows,
         n_current=cur_table.rows,
-        reference_source="profile" if ref_profile is not None else ref_table.source,
+        reference_source=ref_source,
         current_source=cur_table.source,
         ignored_columns=ignored,
     )
 
 
-def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None]:
+def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None, str]:
+    label = "profile"
+    if isinstance(reference, str) and not is_parquet_path(reference):
+        from opskit.monitor.stored import reference_profile
+
+        # A model reference ("wine@production", "wine:3", "wine"): the profile stored with it.
+        reference, label = reference_profile(reference), f"profile of {reference}"
     if isinstance(reference, ReferenceProfile):
         prof = reference
 
@@ -180,7 +189,7 @@ def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None]
             col = prof.columns[name]
             return Column(name, col.kind, column_data(col), col.missing, col.count + col.missing)
 
-        return Table(tuple(prof.columns), prof.rows, "reference profile", get), prof
+        return Table(tuple(prof.columns), prof.rows, "reference profile", get), prof, label
     if is_parquet_path(reference):
         import pyarrow.parquet as pq
 
@@ -190,13 +199,13 @@ def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None]
             raise InvalidDataset(
                 f"cannot read reference Parquet data at {reference!r}: {exc}"
             ) from exc
-        return as_table(table, role="reference"), None
+        return as_table(table, role="reference"), None, "reference data"
     table = as_table(reference, role="reference")
     if table.rows == 0:
         raise InvalidDataset(
             "the reference data has no rows: pass the training data (or its profile)"
         )
-    return table, None
+    return table, None, table.source
 
 
 def _bin_edges(data: NumericData | CategoricalData) -> np.ndarray[Any, Any]:

@@ -25,19 +25,36 @@ if TYPE_CHECKING:
     from opskit.tracker.base import Tracker
     from opskit.tracking.context import ActiveRun
 
-__all__ = ["explicit_signature", "model_signature", "register_model", "register_version"]
+__all__ = [
+    "explicit_signature",
+    "model_signature",
+    "register_model",
+    "register_version",
+    "signature_and_source",
+]
 
 
 def register_model(
-    run: ActiveRun, name: str, model: object, *, alias: str | None, signature: Schema | None
+    run: ActiveRun,
+    name: str,
+    model: object,
+    *,
+    alias: str | None,
+    signature: Schema | None,
+    reference: object | None = None,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version from *run* and move *alias* to it.
+
+    *reference* is the training data: its profile (``opskit.monitor.profile``, the
+    signature's columns) is stored with the version for ``drift(reference="name@alias")``.
 
     If the tracker cannot be reached and keeps an outbox, the registration (and the alias
     move) waits there with the run for ``opskit sync``: a ``RegistrationQueued`` warning,
     and None instead of the version. Training is never lost to an outage.
     """
-    return register_version(run.tracker, run.id, name, model, alias=alias, signature=signature)
+    return register_version(
+        run.tracker, run.id, name, model, alias=alias, signature=signature, reference=reference
+    )
 
 
 def register_version(
@@ -48,8 +65,12 @@ def register_version(
     *,
     alias: str | None,
     signature: Schema | None,
+    reference: object | None = None,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it.
+
+    A table *reference* (the training data) is profiled and the profile stored as a blob
+    named in the version's metadata (``opskit.monitor.stored``); other data gets no profile.
 
     During an outage a registration that belongs to a run is queued in the tracker's outbox
     (see ``register_model``) and None is returned; one without a run raises ``BackendUnavailable``.
@@ -63,6 +84,14 @@ def register_version(
             "or install a plugin with a `serialize_model` hook for it"
         )
     blob = get_storage().put_bytes(serialized.data)
+    metadata = dict(serialized.metadata)
+    if reference is not None:
+        from opskit.monitor.stored import PROFILE_KEY, store_profile
+
+        columns = signature.names if signature is not None and signature.kind == "table" else None
+        stored = store_profile(reference, columns)
+        if stored is not None:
+            metadata[PROFILE_KEY] = stored
     queued = functools.partial(
         _queue_registration,
         tracker,
@@ -72,7 +101,7 @@ def register_version(
         size_bytes=blob.size_bytes,
         flavor=serialized.flavor,
         signature=signature,
-        metadata=serialized.metadata,
+        metadata=metadata,
         alias=alias,
     )
     try:
@@ -83,7 +112,7 @@ def register_version(
             flavor=serialized.flavor,
             run_id=run_id,
             signature=signature,
-            metadata=serialized.metadata,
+            metadata=metadata,
             model=model,
         )
     except BackendUnavailable as exc:
@@ -183,24 +212,29 @@ def model_signature(model: object, data: list[object]) -> Schema | None:
     models get the schema of the first data argument that has one. ``None`` when
     nothing fits (pass ``signature=`` or ``input_example=``).
     """
-    schemas = [s for s in (hooks.infer_schema(v) for v in data) if s is not None]
+    return signature_and_source(model, data)[0]
+
+
+def signature_and_source(model: object, data: list[object]) -> tuple[Schema | None, object | None]:
+    """:func:`model_signature` and the data argument it was taken from (None when none was)."""
+    found = [(v, s) for v, s in ((v, hooks.infer_schema(v)) for v in data) if s is not None]
     names = _feature_names(model)
     if names is not None:
-        for schema in schemas:
+        for value, schema in found:
             if schema.kind == "table" and set(names) <= set(schema.names):
                 by_name = {c.name: c for c in schema.columns}
-                return Schema(tuple(by_name[n] for n in names))
-        return Schema(tuple(ColumnSpec(n, "unknown") for n in names))
+                return Schema(tuple(by_name[n] for n in names)), value
+        return Schema(tuple(ColumnSpec(n, "unknown") for n in names)), None
     width = _width(model)
     if width is not None:
-        for schema in schemas:
+        for value, schema in found:
             if len(schema.columns) == width or (
                 schema.shape is not None and schema.shape[1:2] == (width,)
             ):
-                return schema
-        if schemas:
-            return None
-    return schemas[0] if schemas else None
+                return schema, value
+        if found:
+            return None, None
+    return (found[0][1], found[0][0]) if found else (None, None)
 
 
 def explicit_signature(

@@ -598,6 +598,22 @@ class TrackerContract(Contract):
         self.register(tracker, _unique("m"), run_id=run.id, content="model")
         assert {_digest("artifact"), _digest("model")} <= tracker.referenced_digests()
 
+    def test_referenced_digests_cover_blobs_named_in_version_metadata(
+        self, tracker: Tracker
+    ) -> None:
+        """A blob digest in a version's metadata (its reference profile) is referenced, so repair keeps it."""
+        profile = _digest(uuid.uuid4().hex)
+        tracker.register_model_version(
+            _unique("m"),
+            digest=_digest(uuid.uuid4().hex),
+            size_bytes=1,
+            flavor="pickle",
+            run_id=None,
+            signature=None,
+            metadata={"reference_profile": {"digest": profile, "size_bytes": 1}},
+        )
+        assert profile in tracker.referenced_digests()
+
     # -- optional capabilities -------------------------------------------------------------------------
 
     def test_sync_when_declared_delivers_everything_once(self, tracker: Tracker) -> None:

@@ -157,7 +157,7 @@ def register(
     """``@train``: register the returned model (``serialize_model``, storage, tracker, ``alias=``); warn on None."""
     if definition.model_name is None:  # @track
         return None
-    from opskit.registry.register import model_signature, register_model
+    from opskit.registry.register import register_model, signature_and_source
     from opskit.tracking.options import TrainOptions
 
     options = definition.options
@@ -175,14 +175,38 @@ def register(
             stacklevel=user_stacklevel(),
         )
         return None
-    signature: Schema | None = options.schema or model_signature(
-        called.result, captured.data_values
-    )
+    # The data argument the signature comes from is the training data: its profile is stored
+    # with the version (opskit.monitor.stored) so drift needs no training data later.
+    signature, source = signature_and_source(called.result, captured.data_values)
+    if options.schema is not None:
+        signature = options.schema
+        source = _holding(options.schema, captured.data_values)
     version = register_model(
-        run, definition.model_name, called.result, alias=options.alias, signature=signature
+        run,
+        definition.model_name,
+        called.result,
+        alias=options.alias,
+        signature=signature,
+        reference=source,
     )
     run.model_version = version
     return version
+
+
+def _holding(schema: Schema, data: list[Any]) -> object | None:
+    """The first data value with every column of a table *schema* (the training data it describes)."""
+    if schema.kind != "table":
+        return None
+    wanted = set(schema.names)
+    for value in data:
+        columns = getattr(value, "columns", None) or getattr(value, "column_names", None)
+        try:
+            if columns is not None and wanted <= {str(c) for c in columns}:
+                found: object = value
+                return found
+        except TypeError:
+            continue
+    return None
 
 
 def end(run: ActiveRun, error: BaseException | None = None) -> None:

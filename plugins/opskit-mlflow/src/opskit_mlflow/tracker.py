@@ -71,7 +71,11 @@ class MLflowTracker(
     def referenced_digests(self) -> set[str]:
         with self._lock:
             self.flush()
-            digests = {v.digest for m in self.list_models() for v in m.versions if v.digest}
+            digests: set[str] = set()
+            for m in self.list_models():
+                for v in m.versions:
+                    # The model blob, and any blob its metadata names (its reference profile).
+                    digests |= ({v.digest} if v.digest else set()) | digests_in(dict(v.metadata))
             experiment_ids = self._run_experiments()
             runs = (
                 self._all(

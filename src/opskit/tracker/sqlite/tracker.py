@@ -561,9 +561,11 @@ class SQLiteTracker(Tracker, SupportsLocation):
             rows = conn.execute(
                 "SELECT digest FROM model_versions UNION SELECT digest FROM artifacts"
             ).fetchall()
+            # A version's metadata may name blobs of its own (its reference profile).
+            metadata = conn.execute("SELECT metadata FROM model_versions").fetchall()
             documents = conn.execute("SELECT value FROM state").fetchall()
         digests = {row[0] for row in rows}
-        for (value,) in documents:
+        for (value,) in [*metadata, *documents]:
             digests |= digests_in(json.loads(value))
         return digests
 
