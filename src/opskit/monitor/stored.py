@@ -11,7 +11,9 @@ keeps the blob alive and ``opskit doctor --repair`` never removes it.
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from opskit.errors import (
@@ -21,7 +23,7 @@ from opskit.errors import (
     ModelNotFound,
     ProfileNotFound,
 )
-from opskit.monitor.records import PROFILE_SCHEMA_VERSION, ReferenceProfile
+from opskit.monitor.records import PROFILE_SCHEMA_VERSION, ColumnProfile, ReferenceProfile
 
 __all__ = ["PROFILE_KEY", "build_profile", "reference_profile", "store_profile"]
 
@@ -65,11 +67,16 @@ def build_profile(data: object, columns: Sequence[str] | None) -> ReferenceProfi
     names = [n for n in (columns if columns is not None else table.names) if n in table.names]
     if table.rows == 0 or not names:
         return None
-    profiled = {}
-    for name in names:
-        column = table.column(name)
-        if column.data.n:
-            profiled[name] = profile_column(column, DEFAULT_SKETCH_SIZE, DEFAULT_MAX_CATEGORIES)
+
+    def one(name: str) -> ColumnProfile | None:
+        column = table.column(name)  # sorts a numeric column: numpy releases the GIL
+        if not column.data.n:
+            return None
+        return profile_column(column, DEFAULT_SKETCH_SIZE, DEFAULT_MAX_CATEGORIES)
+
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        found = dict(zip(names, pool.map(one, names), strict=True))
+    profiled = {name: col for name, col in found.items() if col is not None}
     if not profiled:
         return None
     return ReferenceProfile(profiled, table.rows, DEFAULT_SKETCH_SIZE, DEFAULT_MAX_CATEGORIES)
