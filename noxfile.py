@@ -15,6 +15,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 PG_BIN = "/usr/lib/postgresql/15/bin"
+CHROMIUM = "/usr/bin/chromium"
 LINTED = ("src", "tests", "bench", "examples", "plugins", "noxfile.py")
 
 
@@ -49,6 +50,23 @@ def _ensure_postgresql(session: nox.Session) -> None:
         )
 
 
+def _ensure_chromium(session: nox.Session) -> None:
+    """The HTML-report test drives Debian's chromium with Playwright (never `playwright install`); install it as root if missing."""
+    if os.path.exists(CHROMIUM):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "DEBIAN_FRONTEND": "noninteractive",
+        }
+        session.run("apt-get", "update", external=True, env=env)
+        session.run("apt-get", "install", "-y", "chromium", external=True, env=env)
+    else:
+        session.error(
+            f"chromium is missing ({CHROMIUM}): run `sudo apt-get install chromium` first"
+        )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the whole test suite, after ruff and mypy (CI runs exactly this session).
@@ -57,6 +75,7 @@ def tests(session: nox.Session) -> None:
     tests a real S3 server (SeaweedFS); the serving tests real model servers.
     """
     _ensure_postgresql(session)
+    _ensure_chromium(session)
     _install_all(session)
     if not session.posargs:  # a selection (`nox -s tests -- -k name`) skips the static checks
         session.run("ruff", "check", *LINTED)

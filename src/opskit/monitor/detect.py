@@ -23,7 +23,13 @@ from opskit.errors import ColumnNotFound, InvalidDataset
 from opskit.monitor.data import Column, Table, as_table, is_parquet_path, stream_parquet
 from opskit.monitor.methods import KINDS, DriftMethod, drift_methods, get_method
 from opskit.monitor.profiles import DEFAULT_SKETCH_SIZE, OTHER, column_data
-from opskit.monitor.records import CategoricalProfile, ColumnDrift, DriftReport, ReferenceProfile
+from opskit.monitor.records import (
+    CategoricalProfile,
+    ColumnDrift,
+    Distribution,
+    DriftReport,
+    ReferenceProfile,
+)
 from opskit.monitor.stats import (
     CategoricalData,
     NumericData,
@@ -378,6 +384,7 @@ def _column_drift(
         else:
             guard, guard_threshold = plan.test.name, plan.guard_threshold
     return ColumnDrift(
+        distribution=_distribution(ref, cur) if comparable else None,
         column=name,
         kind=ref_col.kind,
         method=method,
@@ -392,3 +399,44 @@ def _column_drift(
         missing_drifted=bool(missing_drifted),
         statistics=stats,
     )
+
+
+#: Bins of a numeric column's plot, and categories shown before the rest are summed.
+PLOT_BINS = 30
+PLOT_CATEGORIES = 20
+
+
+def _distribution(
+    ref: NumericData | CategoricalData, cur: NumericData | CategoricalData
+) -> Distribution:
+    """Reference vs current shares per plot bin (from raw data, a profile or streamed bins alike)."""
+    if isinstance(ref, NumericData) and isinstance(cur, NumericData):
+        tails = np.array([0.005, 0.995])
+        q_ref, q_cur = ref.quantiles(tails), cur.quantiles(tails)
+        lo, hi = float(min(q_ref[0], q_cur[0])), float(max(q_ref[1], q_cur[1]))
+        if not hi > lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, PLOT_BINS + 1)
+        inner = edges[1:-1]
+        shares = [np.diff(np.concatenate(([0.0], d.cdf(inner), [1.0]))) for d in (ref, cur)]
+        return Distribution(
+            "numeric",
+            tuple(float(v) for v in shares[0]),
+            tuple(float(v) for v in shares[1]),
+            edges=tuple(float(e) for e in edges),
+        )
+    assert isinstance(ref, CategoricalData) and isinstance(cur, CategoricalData)
+    n_ref, n_cur = max(ref.n, 1), max(cur.n, 1)
+    keys = sorted(
+        set(ref.counts) | set(cur.counts),
+        key=lambda k: (-(ref.counts.get(k, 0) / n_ref + cur.counts.get(k, 0) / n_cur), k),
+    )
+    shown, rest = keys[:PLOT_CATEGORIES], keys[PLOT_CATEGORIES:]
+    labels = ["(other values)" if k == OTHER else k for k in shown]
+    r = [ref.counts.get(k, 0) / n_ref for k in shown]
+    c = [cur.counts.get(k, 0) / n_cur for k in shown]
+    if rest:
+        labels.append(f"(other: {len(rest)} values)")
+        r.append(sum(ref.counts.get(k, 0) for k in rest) / n_ref)
+        c.append(sum(cur.counts.get(k, 0) for k in rest) / n_cur)
+    return Distribution("categorical", tuple(r), tuple(c), labels=tuple(labels))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from attrs import field, frozen
@@ -21,6 +23,7 @@ __all__ = [
     "PROFILE_SCHEMA_VERSION",
     "CategoricalProfile",
     "ColumnDrift",
+    "Distribution",
     "DriftReport",
     "NumericProfile",
     "ReferenceProfile",
@@ -44,6 +47,34 @@ def _fmt(value: float | None) -> str:
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
         return f"{value:.3e}"
     return f"{value:.4f}"
+
+
+@frozen
+class Distribution:
+    """One column's distribution, reference vs current, for plots: shares of non-missing values per bin.
+
+    Numeric: ``edges`` are the ``len(reference) + 1`` bin edges (equal width over both
+    sides' 0.5-99.5 % quantile range; the first and last bins also hold the values
+    beyond), ``labels`` is empty. Categorical: ``labels`` are the categories (the most
+    frequent ones; the rest summed into a last ``(other: N values)`` label), ``edges``
+    is empty. Computed from whatever the report compared, a stored profile included.
+    """
+
+    kind: str
+    reference: tuple[float, ...]
+    current: tuple[float, ...]
+    edges: tuple[float, ...] = ()
+    labels: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return {
+            "kind": self.kind,
+            "edges": [_num(e) for e in self.edges],
+            "labels": list(self.labels),
+            "reference": list(self.reference),
+            "current": list(self.current),
+        }
 
 
 @frozen
@@ -74,6 +105,8 @@ class ColumnDrift:
     guard_threshold: float | None = None
     missing_drifted: bool = False
     statistics: Mapping[str, float] = field(factory=dict)
+    #: Reference vs current shares per bin, for the report's plots (None: nothing to plot).
+    distribution: Distribution | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (non-finite floats as strings)."""
@@ -91,6 +124,7 @@ class ColumnDrift:
             "n_reference": self.n_reference,
             "n_current": self.n_current,
             "statistics": {k: _num(v) for k, v in self.statistics.items()},
+            "distribution": None if self.distribution is None else self.distribution.to_dict(),
         }
 
 
@@ -173,20 +207,26 @@ class DriftReport:
     def __str__(self) -> str:
         return self.summary()
 
+    def rows(self) -> list[tuple[str, str, str, str, str, str, str]]:
+        """One formatted row per column: column, kind, method, statistic, p-value, threshold, result."""
+        return self._rows()
+
     def _repr_html_(self) -> str:
-        status = "DRIFTED" if self.drifted else "no drift"
-        head = ("column", "kind", "method", "statistic", "p-value", "threshold", "result")
-        cells = "".join(f"<th>{h}</th>" for h in head)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
-            for row in self._rows()
-        )
-        return (
-            f"<div><strong>Drift: {status}</strong> - {len(self.drifted_columns)}/{len(self.columns)} columns "
-            f"(share {self.share_drifted:.2f}, threshold {self.drift_share:.2f}); reference "
-            f"{self.n_reference} rows, current {self.n_current} rows"
-            f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></div>"
-        )
+        from opskit.monitor.report_html import notebook_html
+
+        return notebook_html(self)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as one self-contained HTML file (Plotly inline, no network); return its path."""
+        from opskit.monitor.report_html import write_html
+
+        return write_html(self, path)
+
+    def to_markdown(self) -> str:
+        """The report as Markdown (a summary line and one table row per column), for CI comments."""
+        from opskit.monitor.report_html import markdown
+
+        return markdown(self)
 
 
 @frozen
