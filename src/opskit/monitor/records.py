@@ -193,7 +193,8 @@ class DriftReport:
         head = (
             f"Drift: {'DRIFTED' if self.drifted else 'no drift'} - {len(self.drifted_columns)}/{len(self.columns)} "
             f"columns drifted (share {self.share_drifted:.2f}, threshold {self.drift_share:.2f}); "
-            f"reference {self.n_reference} rows, current {self.n_current} rows"
+            f"reference: {self.reference_source} ({self.n_reference} rows); "
+            f"current: {self.current_source} ({self.n_current} rows)"
         )
         header = ("column", "kind", "method", "statistic", "p-value", "threshold", "result")
         rows = [header, *self._rows()]

@@ -1,0 +1,133 @@
+"""``opskit monitor drift``: compare current data with a model version's stored profile (or reference data).
+
+Exit status: 0 no drift, 1 drift detected, 2 an error (bad reference, unreadable data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from opskit.cli.tables import print_json
+from opskit.errors import InvalidDataset
+
+__all__ = ["add_parsers"]
+
+_DATA_SUFFIXES = {".parquet", ".pq", ".csv", ".json"}
+
+
+def _is_path(value: str) -> bool:
+    path = Path(value)
+    return path.exists() or path.suffix.lower() in _DATA_SUFFIXES
+
+
+class _Reference(argparse.Action):
+    """``--reference``: a model reference needs the store, a file does not."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.needs_store = not _is_path(str(values))
+
+
+def _read(value: str, *, role: str) -> object:
+    """A data file for drift: Parquet (file or directory: passed through, streamed), CSV, or a profile JSON."""
+    path = Path(value)
+    if not path.exists():
+        raise InvalidDataset(
+            f"--{role} {value!r} does not exist: pass a Parquet file or directory, a CSV file"
+            + (
+                ", a profile JSON file or a model reference (name@alias, name:N, name)"
+                if role == "reference"
+                else ""
+            )
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        import pandas as pd
+
+        try:
+            return pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise InvalidDataset(f"cannot read --{role} CSV {value!r}: {exc}") from exc
+    if suffix == ".json":
+        if role != "reference":
+            raise InvalidDataset(
+                f"--current {value!r} is JSON: current data must be Parquet or CSV (a profile is only a reference)"
+            )
+        from opskit.monitor.records import ReferenceProfile
+
+        return ReferenceProfile.from_json(path.read_text(encoding="utf-8"))
+    return os.fspath(path)
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from opskit.monitor.detect import ALPHA, DRIFT_SHARE, drift
+
+    reference: object = (
+        _read(args.reference, role="reference") if _is_path(args.reference) else args.reference
+    )
+    current = _read(args.current, role="current")
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    report = drift(
+        reference=reference,
+        current=current,
+        columns=columns,
+        drift_share=DRIFT_SHARE if args.drift_share is None else args.drift_share,
+        alpha=ALPHA if args.alpha is None else args.alpha,
+    )
+    if args.html:
+        path = report.to_html(args.html)
+        if not args.json:
+            print(f"HTML report written to {path}")
+    if args.markdown:
+        Path(args.markdown).write_text(report.to_markdown(), encoding="utf-8")
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report.summary())
+    return 1 if report.drifted else 0
+
+
+def add_parsers(sub: Any) -> None:
+    """Add ``monitor`` (``monitor drift``) to the top-level subcommands."""
+    monitor = sub.add_parser(
+        "monitor", help="data drift of current data against a model's reference"
+    ).add_subparsers(dest="action", required=True)
+    p = monitor.add_parser(
+        "drift",
+        help="drift of current data vs a model version's stored profile or reference data; exit 1 on drift",
+    )
+    p.add_argument(
+        "--reference",
+        required=True,
+        action=_Reference,
+        metavar="REF_OR_PATH",
+        help="a model reference (wine@production, wine:3, wine: its stored profile), "
+        "or a Parquet file/directory, CSV file or profile JSON file",
+    )
+    p.add_argument(
+        "--current",
+        required=True,
+        metavar="PATH",
+        help="Parquet file/directory (streamed) or CSV file",
+    )
+    p.add_argument("--html", metavar="FILE", help="also write the self-contained HTML report here")
+    p.add_argument(
+        "--markdown", metavar="FILE", help="also write the Markdown report here (for CI)"
+    )
+    p.add_argument("--columns", metavar="A,B", help="compare only these columns (comma-separated)")
+    p.add_argument(
+        "--drift-share",
+        type=float,
+        help="share of drifted columns at which the data counts as drifted (default 0.5)",
+    )
+    p.add_argument("--alpha", type=float, help="family-wise significance level (default 0.01)")
+    p.set_defaults(func=_drift)
