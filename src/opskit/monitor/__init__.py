@@ -4,6 +4,8 @@
     report.drifted, report.share_drifted, report.columns["alcohol"].p_value
     prof = opskit.monitor.profile(X_train)        # compact, JSON round trip
     opskit.monitor.drift(reference=prof, current="live/*.parquet dir")
+    opskit.monitor.drift(reference="wine@production", current=live_df)  # the profile stored at registration
+    report.to_html("drift.html"); report.to_markdown()
 
 Importing this package is cheap; numpy, scipy, pandas and pyarrow (the ``monitor``
 extra: ``pip install 'opskit-ml[monitor]'``) load on first use. See docs/monitoring.md.
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     "CategoricalProfile": "opskit.monitor.records",
     "ColumnDrift": "opskit.monitor.records",
+    "Distribution": "opskit.monitor.records",
     "DriftMethod": "opskit.monitor.methods",
     "DriftReport": "opskit.monitor.records",
     "NumericProfile": "opskit.monitor.records",
@@ -24,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "drift": "opskit.monitor.detect",
     "drift_methods": "opskit.monitor.methods",
     "profile": "opskit.monitor.profiles",
+    "reference_profile": "opskit.monitor.stored",
 }
 
 if not TYPE_CHECKING:
@@ -48,6 +52,8 @@ if TYPE_CHECKING:
     from opskit.monitor.profiles import profile as profile
     from opskit.monitor.records import CategoricalProfile as CategoricalProfile
     from opskit.monitor.records import ColumnDrift as ColumnDrift
+    from opskit.monitor.records import Distribution as Distribution
     from opskit.monitor.records import DriftReport as DriftReport
     from opskit.monitor.records import NumericProfile as NumericProfile
     from opskit.monitor.records import ReferenceProfile as ReferenceProfile
+    from opskit.monitor.stored import reference_profile as reference_profile
