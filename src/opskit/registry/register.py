@@ -41,6 +41,7 @@ def register_model(
     *,
     alias: str | None,
     signature: Schema | None,
+    metadata: Mapping[str, Any] | None = None,
     reference: object | None = None,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version from *run* and move *alias* to it.
@@ -53,7 +54,14 @@ def register_model(
     and None instead of the version. Training is never lost to an outage.
     """
     return register_version(
-        run.tracker, run.id, name, model, alias=alias, signature=signature, reference=reference
+        run.tracker,
+        run.id,
+        name,
+        model,
+        alias=alias,
+        signature=signature,
+        metadata=metadata,
+        reference=reference,
     )
 
 
@@ -65,10 +73,12 @@ def register_version(
     *,
     alias: str | None,
     signature: Schema | None,
+    metadata: Mapping[str, Any] | None = None,
     reference: object | None = None,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it.
 
+    *metadata* is added to the serializer's version metadata (``opskit.status`` and the like).
     A table *reference* (the training data) is profiled and the profile stored as a blob
     named in the version's metadata (``opskit.monitor.stored``); other data gets no profile.
 
@@ -83,15 +93,17 @@ def register_version(
             f"no installed plugin can serialize a {type(model).__qualname__}; return a model object "
             "or install a plugin with a `serialize_model` hook for it"
         )
+    if metadata:
+        serialized = attrs.evolve(serialized, metadata={**serialized.metadata, **metadata})
     blob = get_storage().put_bytes(serialized.data)
-    metadata = dict(serialized.metadata)
+    version_metadata = dict(serialized.metadata)
     if reference is not None:
         from opskit.monitor.stored import PROFILE_KEY, store_profile
 
         columns = signature.names if signature is not None and signature.kind == "table" else None
         stored = store_profile(reference, columns)
         if stored is not None:
-            metadata[PROFILE_KEY] = stored
+            version_metadata[PROFILE_KEY] = stored
     queued = functools.partial(
         _queue_registration,
         tracker,
@@ -101,7 +113,7 @@ def register_version(
         size_bytes=blob.size_bytes,
         flavor=serialized.flavor,
         signature=signature,
-        metadata=metadata,
+        metadata=version_metadata,
         alias=alias,
     )
     try:
@@ -112,7 +124,7 @@ def register_version(
             flavor=serialized.flavor,
             run_id=run_id,
             signature=signature,
-            metadata=metadata,
+            metadata=version_metadata,
             model=model,
         )
     except BackendUnavailable as exc:
