@@ -3,11 +3,13 @@
 ::
 
     @opskit.train(checks=[checks.not_null(), checks.between("alcohol", 0, 20),
-                          checks.matches_schema("wine@production")])
+                          checks.matches_schema("wine@production"),
+                          checks.no_drift("wine@production")])
 """
 
 from __future__ import annotations
 
+from opskit.monitor.checks import no_drift
 from opskit.validation.checks import (
     Check,
     CheckResult,
@@ -28,6 +30,7 @@ __all__ = [
     "custom",
     "in_set",
     "matches_schema",
+    "no_drift",
     "not_null",
     "pandera",
     "row_count",
