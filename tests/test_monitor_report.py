@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from playwright.sync_api import ConsoleMessage, Request, sync_playwright
 
 import opskit
 from opskit.errors import InvalidValue
 from opskit.monitor import DriftReport
+from opskit.monitor.detect import PLOT_BINS, PLOT_CATEGORIES, _distribution
+from opskit.monitor.stats import CategoricalData, NumericData
 
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
 
@@ -149,3 +154,46 @@ def test_to_html_into_a_missing_folder_is_a_clear_error(
     with pytest.raises(InvalidValue, match="nope"):
         report.to_html(target)
     assert not target.parent.exists()
+
+
+finite = st.lists(
+    st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.integers(-3, 3).map(float)),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(finite, finite)
+def test_numeric_plot_shares_count_the_values_in_each_bin(
+    ref: list[float], cur: list[float]
+) -> None:
+    """Each plotted share is the exact share of values in its right-closed bin (outer bins open-ended); shares sum to 1."""
+    dist = _distribution(NumericData.from_values(ref), NumericData.from_values(cur))
+    edges = dist.edges
+    assert len(edges) == PLOT_BINS + 1 and all(a < b for a, b in itertools.pairwise(edges))
+    for values, shares in ((ref, dist.reference), (cur, dist.current)):
+        expected = [0] * PLOT_BINS
+        for v in values:
+            i = next((k for k in range(PLOT_BINS - 1) if v <= edges[k + 1]), PLOT_BINS - 1)
+            expected[i] += 1
+        assert shares == pytest.approx([c / len(values) for c in expected], abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=3), st.integers(1, 50), min_size=1, max_size=40),
+    st.dictionaries(st.text(min_size=1, max_size=3), st.integers(1, 50), min_size=1, max_size=40),
+)
+def test_categorical_plot_shares_are_the_category_shares(
+    ref: dict[str, int], cur: dict[str, int]
+) -> None:
+    """Categories are plotted with their exact shares, the 20 most frequent then one bar for the rest; shares sum to 1."""
+    dist = _distribution(CategoricalData(ref), CategoricalData(cur))
+    shown = dist.labels[:PLOT_CATEGORIES]
+    for counts, shares in ((ref, dist.reference), (cur, dist.current)):
+        total = sum(counts.values())
+        for label, share in zip(shown, shares, strict=False):
+            assert share == pytest.approx(counts.get(label, 0) / total)
+        assert sum(shares) == pytest.approx(1.0)
+    assert len(dist.labels) == min(len(set(ref) | set(cur)), PLOT_CATEGORIES + 1)

@@ -233,6 +233,10 @@ def write_html(report: _Report, path: str | os.PathLike[str]) -> Path:
         )
     text = page(report)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written report left behind
+        raise
     return target
