@@ -114,11 +114,14 @@ def test_models_register_stores_a_profile_of_the_reference(tracker: str) -> None
 
 
 def test_a_column_without_values_is_left_out_of_the_stored_profile(tracker: str) -> None:
-    """Registration never fails for monitoring: an all-missing column is left out, the rest profiled."""
+    """Registration never fails for monitoring: an all-missing column is left out (with a warning naming it), the rest profiled."""
     frame = wine(1_000, 6)
     frame["empty"] = np.nan
     model = LinearRegression().fit(frame[["alcohol"]], frame["target"])
-    opskit.models.register(model, "gappy", reference=frame[["alcohol", "empty"]])
+    with pytest.warns(
+        opskit.OpskitWarning, match="leaves out column 'empty' \\(no non-missing value\\)"
+    ):
+        opskit.models.register(model, "gappy", signature=frame[["alcohol", "empty"]])
     assert list(reference_profile("gappy").columns) == ["alcohol"]
 
 

@@ -21,6 +21,7 @@ from opskit.errors import (
     InvalidDataset,
     InvalidModelRef,
     ModelNotFound,
+    OpskitWarning,
     ProfileNotFound,
 )
 from opskit.monitor.records import PROFILE_SCHEMA_VERSION, ColumnProfile, ReferenceProfile
@@ -42,7 +43,8 @@ def build_profile(data: object, columns: Sequence[str] | None) -> ReferenceProfi
 
     Registration must not fail because of monitoring: data that is not a table
     (a NumPy array, a list), no rows, or the ``monitor`` extra not installed give
-    None; columns without a single non-missing value are left out of the profile.
+    None; a column without a single non-missing value (or that cannot be profiled) is
+    left out of the profile, with an ``OpskitWarning`` naming it.
     """
     if data is None:
         return None
@@ -68,15 +70,31 @@ def build_profile(data: object, columns: Sequence[str] | None) -> ReferenceProfi
     if table.rows == 0 or not names:
         return None
 
-    def one(name: str) -> ColumnProfile | None:
-        column = table.column(name)  # sorts a numeric column: numpy releases the GIL
-        if not column.data.n:
-            return None
-        return profile_column(column, DEFAULT_SKETCH_SIZE, DEFAULT_MAX_CATEGORIES)
+    def one(name: str) -> ColumnProfile | str:
+        try:
+            column = table.column(name)  # sorts a numeric column: numpy releases the GIL
+            if not column.data.n:
+                return "no non-missing value"
+            return profile_column(column, DEFAULT_SKETCH_SIZE, DEFAULT_MAX_CATEGORIES)
+        except (InvalidDataset, TypeError, ValueError) as exc:  # registration must not fail here
+            return f"{type(exc).__name__}: {exc}"
 
     with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
         found = dict(zip(names, pool.map(one, names), strict=True))
-    profiled = {name: col for name, col in found.items() if col is not None}
+    profiled = {name: col for name, col in found.items() if not isinstance(col, str)}
+    left_out = {name: why for name, why in found.items() if isinstance(why, str)}
+    if left_out:
+        import warnings
+
+        from opskit._stack import user_stacklevel
+
+        warnings.warn(
+            "the reference profile stored with this version leaves out "
+            + "; ".join(f"column {name!r} ({why})" for name, why in left_out.items())
+            + ": drift() cannot compare those columns against this version",
+            OpskitWarning,
+            stacklevel=user_stacklevel(),
+        )
     if not profiled:
         return None
     return ReferenceProfile(profiled, table.rows, DEFAULT_SKETCH_SIZE, DEFAULT_MAX_CATEGORIES)
