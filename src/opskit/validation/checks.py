@@ -113,11 +113,12 @@ class _NotNull(Check):
         sub = frame[list(self.columns)] if self.columns else frame
         mask = _missing_mask(sub)
         counts = mask.sum()
-        bad = {str(c): int(n) for c, n in counts.items() if n}
-        if not bad:
+        offending = [(c, int(n)) for c, n in counts.items() if n]
+        if not offending:
             return CheckResult(True, 0, 0)
-        first = next(iter(bad))
-        rows = _first_rows(mask[first] if first in mask.columns else mask.iloc[:, 0])
+        bad = {str(c): n for c, n in offending}
+        first = str(offending[0][0])
+        rows = _first_rows(mask[offending[0][0]])
         total = sum(bad.values())
         return CheckResult(
             False,
