@@ -17,6 +17,7 @@ from opskit.validation.checks import (
     custom,
     in_set,
     matches_schema,
+    no_drift,
     not_null,
     pandera,
     row_count,

@@ -39,7 +39,15 @@ from attrs import frozen
 from opskit.errors import InvalidPayload
 from opskit.records import ColumnSpec, Schema
 
-__all__ = ["Cast", "cast_table", "check_frame", "column_kind", "merge_casts"]
+__all__ = [
+    "Cast",
+    "cast_table",
+    "check_frame",
+    "column_kind",
+    "json_cell",
+    "merge_casts",
+    "sent_values",
+]
 
 _NONE = type(None)
 
@@ -794,7 +802,7 @@ def check_frame(frame: Any, schema: Schema, *, allow_extra: bool = False) -> Non
     for name, kind in zip(plan.names, plan.kinds, strict=True):
         series = frame[name]
         if not _column_fits(kind, series):
-            _column(kind, name, _as_sent(series), False)
+            _column(kind, name, sent_values(series), False)
 
 
 def _column_fits(kind: _Kind, series: Any) -> bool:
@@ -821,11 +829,29 @@ def _column_fits(kind: _Kind, series: Any) -> bool:
     return True
 
 
-def _as_sent(series: Any) -> list[Any]:
-    """*series*' values as a JSON client sends them: Python scalars, None for missing, ISO 8601 timestamps."""
-    import pandas as pd
+def json_cell(value: Any) -> Any:
+    """One cell as exact JSON: missing → null, timestamps → ISO 8601 (full precision), NumPy scalars → Python."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, bool | int | str):
+        return value
+    module = type(value).__module__.split(".", 1)[0]
+    if module == "pandas" and type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if module == "numpy" and hasattr(value, "item"):
+        return json_cell(value.item())
+    if isinstance(value, list | tuple):
+        return [json_cell(v) for v in value]
+    return value
 
-    values = series.astype(object).where(series.notna(), None).tolist()
-    if any(isinstance(v, pd.Timestamp) for v in values):
-        values = [v.isoformat() if isinstance(v, pd.Timestamp) else v for v in values]
-    return [v.item() if hasattr(v, "item") and not isinstance(v, str) else v for v in values]
+
+def sent_values(series: Any) -> list[Any]:
+    """*series*' values as a JSON client sends them (``opskit.deployments`` ``request_body`` does exactly this)."""
+    dtype = series.dtype
+    if getattr(dtype, "kind", "") == "f" and type(dtype).__module__.startswith("numpy"):
+        return [None if v != v else v for v in series.to_numpy().tolist()]
+    return [json_cell(v) for v in series.tolist()]
