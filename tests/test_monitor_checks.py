@@ -43,6 +43,7 @@ def make_train(calls: list[str], **options: Any) -> Any:
 
 def test_no_drift_stops_training_on_drifted_data(tracker: str) -> None:
     """First training passes (no version yet), same-distribution data passes, shifted data stops before the body."""
+    # The reference is the profile stored with wine@production at each registration.
     calls: list[str] = []
     train = make_train(calls, checks=[checks.no_drift("wine@production")])
     train(*data(3_000, 1))
@@ -54,7 +55,7 @@ def test_no_drift_stops_training_on_drifted_data(tracker: str) -> None:
     second = opskit.last_run()
     assert second is not None and second.validation is not None
     (result,) = second.validation.results
-    assert result.passed and result.observed == {"share_drifted": 0.0, "drifted_columns": []}
+    assert result.passed and result.observed == 0.0 and result.threshold == 0.5
     assert calls == ["body", "body"]
     with pytest.raises(opskit.ValidationFailed) as info:
         train(*data(3_000, 3, shift=1.0))
@@ -62,8 +63,9 @@ def test_no_drift_stops_training_on_drifted_data(tracker: str) -> None:
     report = info.value.report
     assert report is not None
     (failed,) = [r for r in report.results if not r.passed]
-    assert failed.name == "no_drift(wine@production)" and failed.target == "X_train"
-    assert failed.observed == {"share_drifted": 1.0, "drifted_columns": ["alcohol", "acid"]}
+    assert failed.name == "no_drift('wine@production')" and failed.target == "X_train"
+    assert failed.observed == 1.0 and failed.threshold == 0.5
+    assert "2 drifted column(s): alcohol, acid" in failed.message
     assert "alcohol: wasserstein" in failed.message and "acid: wasserstein" in failed.message
     assert opskit.models.get_version("wine@production").version == 2  # nothing registered
 
@@ -90,11 +92,12 @@ def test_no_drift_from_data_or_a_profile_and_only_some_columns(tracker: str) -> 
         (("wine@production",), {"drift_share": 0.0}, "drift_share"),
         (("wine@production",), {"alpha": 2.0}, "alpha"),
         (("wine@production",), {"columns": []}, "columns"),
+        (("wine@production",), {"share": 0.1}, "unknown option"),
     ],
 )
 def test_bad_no_drift_declarations_are_refused(
     tracker: str, args: tuple[Any, ...], kwargs: dict[str, Any], match: str
 ) -> None:
-    """A malformed reference, drift_share, alpha or columns raises ValidationError when declared."""
+    """A malformed reference, drift_share, alpha, columns or an unknown option raises ValidationError when declared."""
     with pytest.raises(ValidationError, match=match):
         checks.no_drift(*args, **kwargs)

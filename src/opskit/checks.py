@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from opskit.monitor.checks import no_drift
 from opskit.validation.checks import (
     Check,
     CheckResult,

@@ -390,23 +390,73 @@ class _NoDrift(Check):
             else f"no_drift(<{kind}>)"
         )
 
-    def run(self, frame: Any) -> CheckResult:
-        from opskit.monitor import drift
+    def _resolve(self) -> tuple[Any, str]:
+        """The reference to compare with, or None and why there is nothing to compare with yet."""
+        if not isinstance(self.reference, str):
+            return self.reference, ""
+        from opskit.monitor.data import is_parquet_path
 
-        report = drift(
-            self.reference,
-            frame,
-            columns=list(self.columns) if self.columns else None,
-            **dict(self.options or {}),
-        )
+        if is_parquet_path(self.reference):
+            return self.reference, ""
+        from opskit.errors import ModelNotFound, ProfileNotFound
+        from opskit.monitor.stored import reference_profile
+
+        try:
+            return reference_profile(self.reference), ""
+        except ModelNotFound:
+            return None, f"no version {self.reference} yet: nothing to compare with"
+        except ProfileNotFound as exc:
+            return None, f"nothing to compare with: {exc}"
+
+    def run(self, frame: Any) -> CheckResult:
+        from opskit.monitor.detect import DRIFT_SHARE, drift
+        from opskit.monitor.records import ReferenceProfile
+
+        options = dict(self.options or {})
+        share = options.get("drift_share", DRIFT_SHARE)
+        reference, note = self._resolve()
+        if reference is None:
+            return CheckResult(True, None, share, note)
+        columns = list(self.columns) if self.columns else None
+        if columns is None:
+            # Compare the reference's columns this frame has (a frame may hold only some).
+            if isinstance(reference, ReferenceProfile):
+                ref_names: list[str] | None = list(reference.columns)
+            elif hasattr(reference, "column_names") or hasattr(reference, "columns"):
+                raw = getattr(reference, "column_names", None) or reference.columns
+                ref_names = [str(c) for c in raw]
+            else:
+                ref_names = None  # a Parquet path: drift() names a missing column
+            if ref_names is not None:
+                have = {str(c) for c in frame.columns}
+                columns = [c for c in ref_names if c in have]
+                if not columns:
+                    return CheckResult(
+                        True,
+                        None,
+                        share,
+                        "no column of the reference in this argument: nothing to compare",
+                    )
+        report = drift(reference, frame, columns=columns, **options)
         drifted = report.drifted_columns
-        message = (
-            ""
-            if not report.drifted
-            else f"{len(drifted)} drifted column(s): {', '.join(drifted)} (share {report.share_drifted:.2f} >= "
-            f"{report.drift_share:g}); the data differs from the reference"
+        if not report.drifted:
+            return CheckResult(
+                True, report.share_drifted, report.drift_share, report.summary().splitlines()[0]
+            )
+        detail = "; ".join(
+            f"{c.column}: {c.method} {c.statistic:.4g} (threshold {c.threshold:.4g})"
+            for c in report.columns.values()
+            if c.drifted
         )
-        return CheckResult(not report.drifted, report.share_drifted, report.drift_share, message)
+        return CheckResult(
+            False,
+            report.share_drifted,
+            report.drift_share,
+            f"{len(drifted)} drifted column(s): {', '.join(drifted)} (share {report.share_drifted:.2f} >= "
+            f"{report.drift_share:g}); the data differs from the reference ({detail}). "
+            "opskit.monitor.drift(...).to_html('drift.html') shows the distributions; pass "
+            "drift_share=/thresholds= if the change is expected",
+        )
 
 
 def no_drift(
@@ -416,15 +466,47 @@ def no_drift(
     on: str | None = None,
     **options: Any,
 ) -> Check:
-    """The data does not drift from *reference* (``opskit.monitor.drift``: a DataFrame, a
-    ``ReferenceProfile`` or a Parquet path); *options* go to ``drift`` (``methods``,
-    ``thresholds``, ``drift_share``, ``alpha``). Fails when the dataset drifts."""
+    """The data does not drift from *reference*: ``opskit.monitor.drift(reference, frame).drifted`` is False.
+
+    *reference* is a model reference (``"wine@production"``: the profile stored with that
+    version at registration; the check passes, saying so, while it resolves to no version
+    or to a version without a profile, as ``matches_schema`` does), a ``ReferenceProfile``,
+    a DataFrame/Arrow table or a Parquet path. *columns*: compare only these (default: the
+    reference's columns the frame has). *options* go to ``drift`` (``methods``,
+    ``thresholds``, ``drift_share``, ``alpha``, ``workers``). Fails when the dataset drifts,
+    naming each drifted column with its statistic and threshold.
+    """
     allowed = {"methods", "thresholds", "drift_share", "alpha", "workers"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValidationError(
             f"no_drift: unknown option(s) {', '.join(unknown)}; it takes {', '.join(sorted(allowed))}"
         )
+    if reference is None:
+        raise ValidationError(
+            "no_drift(None): pass a model reference ('wine@production'), a ReferenceProfile, "
+            "a DataFrame or a Parquet path"
+        )
+    if isinstance(reference, str):
+        from opskit.monitor.data import is_parquet_path
+
+        if not is_parquet_path(reference):
+            try:
+                ModelRef.parse(reference)
+            except InvalidModelRef as exc:
+                raise ValidationError(
+                    f"no_drift({reference!r}): {exc}; or pass a ReferenceProfile, a DataFrame or a Parquet path"
+                ) from None
+    share = options.get("drift_share")
+    if share is not None and (
+        isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 < share <= 1.0
+    ):
+        raise ValidationError(f"no_drift: drift_share must be in (0, 1], got {share!r}")
+    alpha = options.get("alpha")
+    if alpha is not None and (
+        isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0.0 < alpha < 1.0
+    ):
+        raise ValidationError(f"no_drift: alpha must be in (0, 1), got {alpha!r}")
     return _NoDrift(
         reference=reference, options=dict(options), columns=_columns(columns, "no_drift"), on=on
     )
