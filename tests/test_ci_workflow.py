@@ -308,6 +308,7 @@ def run_gitlab_job(
     return done.returncode, done
 
 
+@pytest.mark.trackers("local")  # the GitHub test covers MLflow; the tracker is the same code here
 def test_the_gitlab_job_gates_a_worse_model_and_notes_the_merge_request(
     tmp_path: Path, tracker: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

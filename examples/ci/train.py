@@ -35,7 +35,7 @@ MIN_ACCURACY = float(os.environ.get("MIN_ACCURACY", "0.90"))
     checks=[
         checks.not_null(),
         checks.between("alcohol", 10, 16),
-        checks.row_count(min=100),
+        checks.row_count(min=100, on="X_train"),
     ],
     evaluate=("X_test", "y_test"),
     metrics=["accuracy", "f1_macro"],

@@ -133,26 +133,37 @@ def _model_of(run: Run) -> str | None:
 
 
 def _report_of(run: Run, model: str | None) -> tuple[Run, ValidationReport]:
+    if run.status == "RUNNING":
+        raise _NoVerdict(f"run {run.id} is still running: check it once it has ended")
     report = run.validation
     if report is None:
-        what = (
-            "its validation report is missing from the store"
-            if run.verdict is not None
-            else "it declared no checks or gates: add checks=/gates= to its @opskit.train"
-        )
         raise _NoVerdict(
-            f"run {run.id} ({run.name}, {run.status}) has no validation report: {what}"
+            f"run {run.id} ({run.name}, {run.status}) has no validation report: {_why_none(run)}"
         )
     if model is not None and report.model not in (None, model):
         raise _NoVerdict(f"run {run.id} trained model {report.model!r}, not {model!r}")
-    if run.status == "RUNNING":
-        raise _NoVerdict(f"run {run.id} is still running: check it once it has ended")
     if report.passed and run.status != "FINISHED":
         raise _NoVerdict(
-            f"run {run.id} ended {run.status} after its checks passed: its gates were never "
-            "evaluated (see `opskit runs show " + run.id[:12] + "` for the error)"
+            f"run {run.id} ended {run.status} after its checks passed{_error_line(run)}: its gates "
+            f"were never evaluated (see `opskit runs show {run.id[:12]}`)"
         )
     return run, report
+
+
+def _why_none(run: Run) -> str:
+    if run.status != "FINISHED":
+        return (
+            f"it ended {run.status} before a report was stored{_error_line(run)} "
+            f"(see `opskit runs show {run.id[:12]}`)"
+        )
+    if run.verdict is not None:
+        return "its tags carry a verdict but the report is missing from the store"
+    return "it declared no checks or gates: add checks=/gates= to its @opskit.train"
+
+
+def _error_line(run: Run) -> str:
+    lines = (run.error or "").strip().splitlines()
+    return f" ({lines[-1]})" if lines else ""
 
 
 def _append_summary(markdown: str) -> None:
