@@ -105,6 +105,15 @@ class Recorder:
     def after_deployment_stopped(self, deployment: Any) -> None:
         self.calls.append(("after_deployment_stopped", deployment.name))
 
+    @opskit.hookimpl
+    def register_gates(self, register: Any) -> None:
+        register("recorder_gate", lambda ctx: True)
+        self.calls.append(("register_gates", None))
+
+    @opskit.hookimpl
+    def after_validation(self, run: Run, report: Any) -> None:
+        self.calls.append(("after_validation", report.outcome))
+
 
 class Weights:
     def __init__(self, values: list[int]) -> None:

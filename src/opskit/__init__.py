@@ -60,6 +60,11 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "opskit.errors",
     "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
+    "ValidationError": "opskit.errors",
+    "ValidationFailed": "opskit.errors",
+    "ValidationReport": "opskit.records.validation",
+    "ValidationResult": "opskit.records.validation",
+    "ValidationWarning": "opskit.errors",
     "active_run": "opskit.tracking.context",
     "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
@@ -83,7 +88,7 @@ _EXPORTS: dict[str, str] = {
     "train": "opskit.tracking.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
-_SUBMODULES = ("deployments", "models", "monitor", "plugins")
+_SUBMODULES = ("checks", "deployments", "gates", "models", "monitor", "plugins")
 
 
 # Hidden from type checkers, which read the `Name as Name` imports at the end instead:
@@ -108,7 +113,9 @@ if not TYPE_CHECKING:
 
 
 if TYPE_CHECKING:
+    from opskit import checks as checks
     from opskit import deployments as deployments
+    from opskit import gates as gates
     from opskit import models as models
     from opskit import monitor as monitor
     from opskit import plugins as plugins
@@ -139,6 +146,9 @@ if TYPE_CHECKING:
     from opskit.errors import StoreError as StoreError
     from opskit.errors import StoreNotFound as StoreNotFound
     from opskit.errors import UnknownBackend as UnknownBackend
+    from opskit.errors import ValidationError as ValidationError
+    from opskit.errors import ValidationFailed as ValidationFailed
+    from opskit.errors import ValidationWarning as ValidationWarning
     from opskit.hookspecs import hookimpl as hookimpl
     from opskit.loading import load_model as load_model
     from opskit.names import ModelRef as ModelRef
@@ -156,6 +166,8 @@ if TYPE_CHECKING:
     from opskit.records.runs import Metric as Metric
     from opskit.records.runs import Run as Run
     from opskit.records.runs import RunList as RunList
+    from opskit.records.validation import ValidationReport as ValidationReport
+    from opskit.records.validation import ValidationResult as ValidationResult
     from opskit.runtime import configure as configure
     from opskit.runtime import get_config as get_config
     from opskit.runtime import reset_defaults as reset_defaults

@@ -20,6 +20,7 @@ from opskit._tracing import tracing as _tracing
 if TYPE_CHECKING:
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
     from opskit.records.deployments import Deployment
+    from opskit.records.validation import ValidationReport
 
 __all__ = ["hooks"]
 
@@ -60,6 +61,9 @@ class _Hooks:
 
     def after_alias_changed(self, change: AliasChange) -> None:
         self._hook.after_alias_changed(change=change)
+
+    def after_validation(self, run: Run, report: ValidationReport) -> None:
+        self._hook.after_validation(run=run, report=report)
 
     def after_deploy(self, deployment: Deployment) -> None:
         self._hook.after_deploy(deployment=deployment)

@@ -39,7 +39,15 @@ from attrs import frozen
 from opskit.errors import InvalidPayload
 from opskit.records import ColumnSpec, Schema
 
-__all__ = ["Cast", "cast_table", "column_kind", "merge_casts"]
+__all__ = [
+    "Cast",
+    "cast_table",
+    "check_frame",
+    "column_kind",
+    "json_cell",
+    "merge_casts",
+    "sent_values",
+]
 
 _NONE = type(None)
 
@@ -767,3 +775,83 @@ def _float_matrix(plan: _Plan, rows: list[list[Any]]) -> Any:
         if (nan & ~plan.nan_ok).any() or (inf & ~plan.inf_ok).any():
             return None
     return matrix
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def check_frame(frame: Any, schema: Schema, *, allow_extra: bool = False) -> None:
+    """Raise the ``InvalidPayload`` a deployment with *schema* would answer for *frame*'s rows, if any.
+
+    The data check ``opskit.checks.matches_schema`` and the model server share this
+    module's rules and messages: the columns are checked with the server's messages,
+    then each column. A column whose dtype is the schema's is judged on its buffers
+    (missing values, infinities, categories: vectorised); any other column goes through
+    the server's per-column path with the values a JSON client would send (``null`` for
+    missing values, ISO 8601 for timestamps), so the message names the same row and value.
+    *allow_extra* accepts columns the schema does not have.
+    """
+    if schema.kind != "table" or not schema.columns:
+        return
+    plan = _plan(schema)
+    columns = tuple(str(c) for c in frame.columns)
+    if allow_extra:
+        wanted = set(plan.names)
+        columns = tuple(c for c in columns if c in wanted)
+    _in_schema_order(columns, [], plan.names)
+    for name, kind in zip(plan.names, plan.kinds, strict=True):
+        series = frame[name]
+        if not _column_fits(kind, series):
+            _column(kind, name, sent_values(series), False)
+
+
+def _column_fits(kind: _Kind, series: Any) -> bool:
+    """True when *series* certainly passes *kind*'s rules, judged on its buffers (False: check value by value)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(kind, _Any):
+        return True
+    dtype = series.dtype
+    if isinstance(kind, _Category):
+        if not isinstance(dtype, pd.CategoricalDtype) or kind.known is None:
+            return False
+        if not set(dtype.categories) <= kind.known:
+            return False
+    elif dtype != kind.dtype:
+        return False
+    if not kind.missing_ok and bool(series.isna().any()):
+        return False
+    if isinstance(kind, _Float) and not kind.inf_ok:
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        if bool(np.isinf(values).any()):
+            return False
+    return True
+
+
+def json_cell(value: Any) -> Any:
+    """One cell as exact JSON: missing → null, timestamps → ISO 8601 (full precision), NumPy scalars → Python."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, bool | int | str):
+        return value
+    module = type(value).__module__.split(".", 1)[0]
+    if module == "pandas" and type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if module == "numpy" and hasattr(value, "item"):
+        return json_cell(value.item())
+    if isinstance(value, list | tuple):
+        return [json_cell(v) for v in value]
+    return value
+
+
+def sent_values(series: Any) -> list[Any]:
+    """*series*' values as a JSON client sends them (``opskit.deployments`` ``request_body`` does exactly this)."""
+    dtype = series.dtype
+    if getattr(dtype, "kind", "") == "f" and type(dtype).__module__.startswith("numpy"):
+        return [None if v != v else v for v in series.to_numpy().tolist()]
+    return [json_cell(v) for v in series.tolist()]

@@ -21,6 +21,7 @@ __all__ = [
     "DeploymentNotFound",
     "DuplicateBackend",
     "DuplicateDriftMethod",
+    "DuplicateGate",
     "InvalidDataset",
     "InvalidFilter",
     "InvalidModelRef",
@@ -186,6 +187,10 @@ class UnknownDriftMethod(OpskitError, LookupError):
 
 class DuplicateDriftMethod(PluginError):
     """Two plugins registered a drift method under the same name."""
+
+
+class DuplicateGate(PluginError):
+    """Two plugins registered a quality gate under the same name."""
 
 
 class RunNotOwned(OpskitError, RuntimeError):

@@ -35,8 +35,10 @@ import pluggy
 if TYPE_CHECKING:
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
     from opskit.records.deployments import Deployment
+    from opskit.records.validation import ValidationReport
     from opskit.registration import (
         RegisterDriftMethod,
+        RegisterGate,
         RegisterStorage,
         RegisterTarget,
         RegisterTracker,
@@ -102,6 +104,19 @@ def register_drift_methods(register: RegisterDriftMethod) -> None:
     Select it with ``opskit.monitor.drift(..., methods={"column": "name"})``. Built-ins:
     ``ks``, ``wasserstein``, ``psi``, ``chisquare``, ``jensenshannon``. A name registered
     twice is a ``DuplicateDriftMethod`` naming both plugins.
+    """
+
+
+@hookspec
+def register_gates(register: RegisterGate) -> None:
+    """Register quality gates by name: ``register("name", gate)``.
+
+    Called once, when a decorator first names a plugin gate (``gates.plugin("name", ...)``);
+    returns nothing. ``gate(ctx, **params)`` receives an
+    ``opskit.validation.gates.GateContext`` (the challenger's ``metrics``, the
+    ``incumbent_metrics``, the ``model``, the evaluation data ``X`` / ``y``) and the
+    keyword arguments given to ``gates.plugin``, and returns a ``GateResult`` or a bool.
+    A name registered twice is a ``DuplicateGate`` naming both plugins.
     """
 
 
@@ -202,6 +217,18 @@ def after_alias_changed(change: AliasChange) -> None:
     Called after the tracker recorded the change, from ``alias=`` of a decorator and
     from ``opskit.models.set_alias`` / ``delete_alias``; not called when the alias
     already pointed at that version. Return value ignored.
+    """
+
+
+@hookspec
+def after_validation(run: Run, report: ValidationReport) -> None:
+    """The data checks and quality gates of a run were decided and the report is stored with the run.
+
+    Called by ``@opskit.train`` / ``@opskit.track`` functions that declare ``checks=`` or
+    ``gates=``/``metrics=``: after a failed data check (before ``on_run_error``), or after the
+    registration decision (after ``after_model_registered`` / ``after_alias_changed`` when the
+    model was registered), always before ``after_run``. *run* is the run as stored so far
+    (still RUNNING); *report* holds every check and gate and the ``outcome``. Return value ignored.
     """
 
 

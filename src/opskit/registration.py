@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BackendRegistry",
     "RegisterDriftMethod",
+    "RegisterGate",
     "RegisterStorage",
     "RegisterTarget",
     "RegisterTracker",
@@ -52,6 +53,17 @@ class RegisterDriftMethod(Protocol):
     def __call__(
         self, name: str, compute: DriftCompute, *, kinds: Sequence[str], threshold: float
     ) -> None: ...
+
+
+class RegisterGate(Protocol):
+    """The ``register`` callback of ``register_gates`` (used by ``opskit.validation.gates``).
+
+    ``gate(ctx, **params)`` receives an ``opskit.validation.gates.GateContext`` and the
+    keyword arguments given to ``gates.plugin(name, **params)``; it returns a
+    ``GateResult`` or a bool.
+    """
+
+    def __call__(self, name: str, gate: Callable[..., Any]) -> None: ...
 
 
 @frozen

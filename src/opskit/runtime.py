@@ -19,13 +19,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from opskit.config import Config, ConfigOptions, resolve
-from opskit.records.runs import Metric, set_history_reader
+from opskit.records.runs import Metric, Run, set_history_reader, set_validation_reader
 
 if TYPE_CHECKING:
     from typing import Unpack
 
     import pluggy
 
+    from opskit.records.validation import ValidationReport
     from opskit.registration import BackendRegistry
     from opskit.storage.base import Storage
     from opskit.tracker.base import Tracker
@@ -192,6 +193,16 @@ def _read_history(run_id: str, key: str) -> list[Metric]:
 
 # ``Run.metric_history`` (kept for old code) reads through the runtime; the record module imports nothing above it.
 set_history_reader(_read_history)
+
+
+def _read_validation(run: Run) -> ValidationReport | None:
+    from opskit.validation.store import load_report
+
+    return load_report(run, _runtime.storage)
+
+
+# ``Run.validation`` reads the stored report through the runtime's storage.
+set_validation_reader(_read_validation)
 
 
 def get_runtime() -> Runtime:

@@ -9,7 +9,6 @@ prediction log (``predictions``).
 from __future__ import annotations
 
 import json
-import math
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from attrs import frozen
 
+from opskit.coerce import json_cell, sent_values
 from opskit.errors import DeploymentError
 from opskit.records.deployments import Deployment
 from opskit.serialize import to_plain
@@ -54,31 +54,10 @@ def save(
     return event
 
 
-def _plain(value: Any) -> Any:
-    """One cell as exact JSON: missing → null, timestamps → ISO 8601 (full precision), NumPy scalars → Python."""
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, bool | int | str):
-        return value
-    module = type(value).__module__.split(".", 1)[0]
-    if module == "pandas" and type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if module == "numpy" and hasattr(value, "item"):
-        return _plain(value.item())
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _column(series: Any) -> list[Any]:
-    dtype = series.dtype
-    if getattr(dtype, "kind", "") == "f" and type(dtype).__module__.startswith("numpy"):
-        return [None if v != v else v for v in series.to_numpy().tolist()]
-    return [_plain(v) for v in series.tolist()]
+# One cell / one column as a JSON client sends it: the rules live in opskit.coerce, which the data
+# check ``matches_schema`` uses too (so a frame it refuses is refused by a deployment with the same message).
+_plain = json_cell
+_column = sent_values
 
 
 def request_body(data: Any) -> dict[str, Any]:

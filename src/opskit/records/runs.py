@@ -16,6 +16,8 @@ from opskit.records.registry import ModelVersion
 if TYPE_CHECKING:
     import pandas
 
+    from opskit.records.validation import ValidationReport
+
 __all__ = [
     "RUN_STATUSES",
     "Artifact",
@@ -26,6 +28,9 @@ __all__ = [
     "RunList",
     "RunStatus",
 ]
+
+#: The artifact name a run's validation report is stored under (JSON, ``ValidationReport.to_dict()``).
+VALIDATION_ARTIFACT = "opskit/validation.json"
 
 RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 RUN_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FINISHED", "FAILED", "KILLED")
@@ -49,6 +54,20 @@ def set_history_reader(reader: Callable[[str, str], list[Metric]]) -> None:
     """Install the function ``Run.metric_history`` delegates to (called by ``opskit.runtime``)."""
     global _history_reader
     _history_reader = reader
+
+
+def _no_validation_reader(run: Run) -> ValidationReport | None:
+    raise RuntimeError(f"no validation report reader installed; import opskit to read run {run.id}")
+
+
+#: ``run -> report or None``; ``opskit.runtime`` installs one that reads ``opskit/validation.json``.
+_validation_reader: Callable[[Run], ValidationReport | None] = _no_validation_reader
+
+
+def set_validation_reader(reader: Callable[[Run], ValidationReport | None]) -> None:
+    """Install the function ``Run.validation`` delegates to (called by ``opskit.runtime``)."""
+    global _validation_reader
+    _validation_reader = reader
 
 
 def _inputs(items: Iterable[DataInput]) -> tuple[DataInput, ...]:
@@ -149,6 +168,17 @@ class Run:
         (the layer that owns the tracker), so this module imports nothing above it.
         """
         return _history_reader(self.id, key)
+
+    @property
+    def validation(self) -> ValidationReport | None:
+        """The run's ``ValidationReport`` (its data checks and gates), None when it declared none.
+
+        Read from the JSON artifact ``opskit/validation.json`` stored with the run (the record
+        does no I/O itself: ``opskit.runtime`` installs the reader).
+        """
+        if not any(a.name == VALIDATION_ARTIFACT for a in self.artifacts):
+            return None
+        return _validation_reader(self)
 
     def summary(self) -> str:
         lines = [

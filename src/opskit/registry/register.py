@@ -29,7 +29,13 @@ __all__ = ["explicit_signature", "model_signature", "register_model", "register_
 
 
 def register_model(
-    run: ActiveRun, name: str, model: object, *, alias: str | None, signature: Schema | None
+    run: ActiveRun,
+    name: str,
+    model: object,
+    *,
+    alias: str | None,
+    signature: Schema | None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version from *run* and move *alias* to it.
 
@@ -37,7 +43,9 @@ def register_model(
     move) waits there with the run for ``opskit sync``: a ``RegistrationQueued`` warning,
     and None instead of the version. Training is never lost to an outage.
     """
-    return register_version(run.tracker, run.id, name, model, alias=alias, signature=signature)
+    return register_version(
+        run.tracker, run.id, name, model, alias=alias, signature=signature, metadata=metadata
+    )
 
 
 def register_version(
@@ -48,8 +56,11 @@ def register_version(
     *,
     alias: str | None,
     signature: Schema | None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it.
+
+    *metadata* is added to the serializer's version metadata (``opskit.status`` and the like).
 
     During an outage a registration that belongs to a run is queued in the tracker's outbox
     (see ``register_model``) and None is returned; one without a run raises ``BackendUnavailable``.
@@ -62,6 +73,8 @@ def register_version(
             f"no installed plugin can serialize a {type(model).__qualname__}; return a model object "
             "or install a plugin with a `serialize_model` hook for it"
         )
+    if metadata:
+        serialized = attrs.evolve(serialized, metadata={**serialized.metadata, **metadata})
     blob = get_storage().put_bytes(serialized.data)
     queued = functools.partial(
         _queue_registration,

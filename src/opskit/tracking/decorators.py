@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 import attrs
 
@@ -46,6 +46,10 @@ def _wrap(fn: Callable[P, R], options: RunOptions) -> Callable[P, R]:
         else None
     )
     definition = pipeline.Definition(fn, inspect.signature(fn), options, model_name)
+    if options.checks or (isinstance(options, TrainOptions) and options.evaluate):
+        from opskit.validation.runner import check_arguments
+
+        check_arguments(fn.__name__, definition.signature, options)
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -70,6 +74,11 @@ def train(
     tags: Mapping[str, Any] | None = None,
     signature: Schema | object | None = None,
     input_example: object | None = None,
+    checks: Sequence[object] | None = None,
+    evaluate: tuple[str, str] | None = None,
+    metrics: Sequence[str] | Mapping[str, object] | None = None,
+    gates: Sequence[object] | None = None,
+    on_fail: Literal["warn", "raise", "register"] = "warn",
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -83,6 +92,10 @@ def train(
     ``signature`` (an ``opskit.Schema`` or data to infer it from) or
     ``input_example`` (a few rows) states the model's input; by default it is
     taken from the returned model's feature names and the data arguments.
+    ``checks`` run on the data arguments before the body; ``evaluate=("X_test", "y_test")``
+    and ``metrics`` score the returned model (and the incumbent) on held-out arguments;
+    ``gates`` decide whether it is registered; ``on_fail`` says what a failed gate does
+    (``warn``, ``raise``, ``register`` as rejected). See docs/validation.md.
     The decorated function keeps its signature and returns what it returned.
     """
     opts = _options(TrainOptions, "train", options)
@@ -97,7 +110,11 @@ def track(fn: Callable[P, R], /) -> Callable[P, R]: ...
 
 @overload
 def track(
-    *, name: str | None = None, experiment: str | None = None, tags: Mapping[str, Any] | None = None
+    *,
+    name: str | None = None,
+    experiment: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    checks: Sequence[object] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 

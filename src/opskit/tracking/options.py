@@ -7,7 +7,7 @@ which build them, both import this module and not each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 from attrs import field, frozen
@@ -44,6 +44,57 @@ def _tags(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return tags
 
 
+def _checks(value: Any) -> tuple[Any, ...]:
+    """``checks=`` as ``opskit.validation.checks.Check`` objects (``ValidationError`` for anything else)."""
+    if value is None:
+        return ()
+    from opskit.validation.checks import as_checks
+
+    return as_checks(value)
+
+
+def _gates(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    from opskit.validation.gates import as_gates
+
+    return as_gates(value)
+
+
+def _metrics(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    from opskit.validation.evaluate import as_metrics
+
+    return as_metrics(value)
+
+
+def _evaluate(value: Any) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    from opskit.errors import ValidationError
+
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, str) and v.isidentifier() for v in value)
+    ):
+        raise ValidationError(
+            f"evaluate={value!r}: name the two held-out arguments of the function, e.g. evaluate=('X_test', 'y_test')"
+        )
+    return (value[0], value[1])
+
+
+def _on_fail(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in ("warn", "raise", "register"):
+        from opskit.errors import ValidationError
+
+        raise ValidationError(
+            f"on_fail={value!r}: use 'warn' (default: keep the run, register nothing), 'raise', or 'register' "
+            "(register as rejected without moving the alias)"
+        )
+
+
 @frozen(kw_only=True)
 class RunOptions:
     """The options of ``@opskit.track`` (and the run half of ``@opskit.train``), checked when decorating."""
@@ -54,6 +105,8 @@ class RunOptions:
     experiment: str | None = field(default=None, validator=_optional(validate_experiment))
     #: Tags set on every run.
     tags: Mapping[str, Any] = field(default=None, converter=_tags)
+    #: Data checks run on the data arguments before the body (``opskit.checks``).
+    checks: tuple[Any, ...] = field(default=None, converter=_checks)
 
 
 @frozen(kw_only=True)
@@ -72,8 +125,20 @@ class TrainOptions(RunOptions):
     input_example: object | None = None
     #: The input schema stated by ``signature`` / ``input_example`` (None: inferred at registration).
     schema: Schema | None = field(init=False, default=None)
+    #: The held-out (X, y) arguments the returned model is scored on.
+    evaluate: tuple[str, str] | None = field(default=None, converter=_evaluate)
+    #: Scorer names or name -> scorer (``opskit.validation.evaluate.Metric``).
+    metrics: tuple[Any, ...] = field(default=None, converter=_metrics)
+    #: Quality gates decided after the body (``opskit.gates``).
+    gates: tuple[Any, ...] = field(default=None, converter=_gates)
+    #: What a failed gate does: ``warn`` (register nothing), ``raise``, ``register`` (as rejected).
+    on_fail: Literal["warn", "raise", "register"] = field(default="warn", validator=_on_fail)
 
     def __attrs_post_init__(self) -> None:
         from opskit.registry.register import explicit_signature
 
         object.__setattr__(self, "schema", explicit_signature(self.signature, self.input_example))
+        if self.metrics or self.gates:
+            from opskit.validation.runner import check_train_options
+
+            check_train_options(self)

@@ -23,7 +23,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from attrs import frozen
+from attrs import field, frozen
 
 from opskit.errors import OpskitWarning
 from opskit.sdk import lifecycle
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from opskit.records import CodeInfo, DataInput, EnvInfo, ModelVersion, Schema
     from opskit.tracking.context import ActiveRun
     from opskit.tracking.options import RunOptions
+    from opskit.validation.runner import Session, Verdict
 
 __all__ = [
     "Called",
@@ -71,6 +72,8 @@ class Captured:
     data: tuple[tuple[DataInput, object], ...]
     code: CodeInfo
     env: EnvInfo
+    #: Every argument of the call by name, defaults applied (what checks and ``evaluate=`` read).
+    arguments: Mapping[str, Any] = field(factory=dict)
 
     @property
     def data_values(self) -> list[object]:
@@ -98,12 +101,14 @@ def capture(
     from opskit.runtime import get_config
 
     config = get_config()
-    params, data = split_arguments(bind_arguments(definition.signature, args, kwargs))
+    arguments = bind_arguments(definition.signature, args, kwargs)
+    params, data = split_arguments(arguments)
     return Captured(
         params=params,
         data=tuple(data),
         code=capture_code(definition.fn, git=config.capture_git),
         env=capture_env(packages=config.capture_env),
+        arguments=arguments,
     )
 
 
@@ -126,13 +131,30 @@ def begin(definition: Definition[Any], captured: Captured) -> ActiveRun:
     return run.begin()
 
 
-def before_call(definition: Definition[Any], run: ActiveRun, captured: Captured) -> None:
-    """Checks on the inputs before the user's code runs: a no-op seam today.
+def before_call(definition: Definition[Any], run: ActiveRun, captured: Captured) -> Session | None:
+    """Checks on the inputs before the user's code runs (``checks=``; data snapshots go here too).
 
-    Data validation (checks declared on the data arguments) and data snapshots go
-    here: they see the captured params and data values and the active run, may
-    log to it, and stop the call by raising (the run then ends FAILED with that error).
+    They see the captured arguments and the active run, may log to it, and stop the
+    call by raising (the run then ends FAILED with that error): a failed data check
+    raises ``ValidationFailed`` with the stored report. Returns the validation session
+    (None when nothing is declared) that ``after_call`` continues.
     """
+    options = definition.options
+    if (
+        not options.checks
+        and not getattr(options, "gates", ())
+        and not getattr(options, "metrics", ())
+    ):
+        return None
+    from opskit.validation.runner import before_call as validate_inputs
+
+    return validate_inputs(
+        options,
+        definition.model_name,
+        run,
+        captured.arguments,
+        {d.name: value for d, value in captured.data},
+    )
 
 
 def call(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Called[R]:
@@ -141,21 +163,41 @@ def call(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, 
 
 
 def after_call(
-    definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]
-) -> None:
-    """Evaluation of the result before it is registered: a no-op seam today.
+    definition: Definition[R],
+    run: ActiveRun,
+    captured: Captured,
+    called: Called[R],
+    session: Session | None = None,
+) -> Verdict | None:
+    """Evaluation of the result before it is registered (``evaluate=``, ``metrics=``, ``gates=``).
 
-    Gates (a metric threshold, a comparison with the current alias holder) and
-    governance checks go here: they see the result and the run's metrics, and
-    stop the registration by raising (the run then ends FAILED with that error).
+    The returned model and the incumbent are scored on the same held-out arguments, the
+    gates decided; the ``Verdict`` tells ``register`` whether to register and move the
+    alias. Governance checks go here too; raising stops the registration (the run then
+    ends FAILED with that error), as ``on_fail="raise"`` does.
     """
+    if session is None:
+        return None
+    from opskit.validation.runner import after_call as decide_gates
+
+    return decide_gates(session, run, called.result, captured.arguments)
 
 
 def register(
-    definition: Definition[R], run: ActiveRun, captured: Captured, called: Called[R]
+    definition: Definition[R],
+    run: ActiveRun,
+    captured: Captured,
+    called: Called[R],
+    verdict: Verdict | None = None,
 ) -> ModelVersion | None:
-    """``@train``: register the returned model (``serialize_model``, storage, tracker, ``alias=``); warn on None."""
+    """``@train``: register the returned model (``serialize_model``, storage, tracker, ``alias=``); warn on None.
+
+    A *verdict* from failed gates registers nothing, or (``on_fail="register"``) registers
+    the version as rejected without moving the alias.
+    """
     if definition.model_name is None:  # @track
+        return None
+    if verdict is not None and not verdict.register:
         return None
     from opskit.registry.register import model_signature, register_model
     from opskit.tracking.options import TrainOptions
@@ -178,8 +220,14 @@ def register(
     signature: Schema | None = options.schema or model_signature(
         called.result, captured.data_values
     )
+    move = verdict is None or verdict.move_alias
     version = register_model(
-        run, definition.model_name, called.result, alias=options.alias, signature=signature
+        run,
+        definition.model_name,
+        called.result,
+        alias=options.alias if move else None,
+        signature=signature,
+        metadata=verdict.metadata if verdict is not None else None,
     )
     run.model_version = version
     return version
@@ -198,10 +246,19 @@ def execute(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[st
     captured = capture(definition, args, kwargs)
     run = begin(definition, captured)
     try:
-        before_call(definition, run, captured)
+        session = before_call(definition, run, captured)
         called = call(definition, args, kwargs)
-        after_call(definition, run, captured, called)
-        register(definition, run, captured, called)
+        # the session is passed only when there is one: the stage keeps its 4-argument form
+        verdict = (
+            after_call(definition, run, captured, called)
+            if session is None
+            else after_call(definition, run, captured, called, session)
+        )
+        version = register(definition, run, captured, called, verdict)
+        if session is not None:
+            from opskit.validation.runner import finish
+
+            finish(session, run, version)
     except BaseException as exc:
         end(run, exc)
         raise
