@@ -447,3 +447,17 @@ def test_the_check_and_a_deployment_refuse_the_same_rows_with_the_same_message(
         assert response.json()["message"] == message
     assert httpx.post(f"{url}/invocations", json=request_body(good), timeout=30).status_code == 200
     prepare(good)
+
+
+def test_no_drift_compares_each_frame_with_the_reference() -> None:
+    """no_drift(reference) passes on data like the reference and fails, naming the column, on shifted data."""
+    rng = np.random.default_rng(5)
+    reference = pd.DataFrame({"x": rng.normal(size=2000), "k": rng.choice(["a", "b"], 2000)})
+    same = pd.DataFrame({"x": rng.normal(size=2000), "k": rng.choice(["a", "b"], 2000)})
+    shifted = same.assign(x=same["x"] + 3.0)
+    assert only(run_check(checks.no_drift(reference), X=same)).passed
+    result = only(run_check(checks.no_drift(reference), X=shifted))
+    assert result.status == "failed" and "drifted column(s): x" in result.message
+    assert result.observed == 0.5 and result.threshold == 0.5
+    with pytest.raises(opskit.ValidationError, match="unknown option"):
+        checks.no_drift(reference, share=0.1)

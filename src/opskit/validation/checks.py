@@ -37,6 +37,7 @@ __all__ = [
     "custom",
     "in_set",
     "matches_schema",
+    "no_drift",
     "not_null",
     "pandera",
     "row_count",
@@ -112,11 +113,12 @@ class _NotNull(Check):
         sub = frame[list(self.columns)] if self.columns else frame
         mask = _missing_mask(sub)
         counts = mask.sum()
-        bad = {str(c): int(n) for c, n in counts.items() if n}
-        if not bad:
+        offending = [(c, int(n)) for c, n in counts.items() if n]
+        if not offending:
             return CheckResult(True, 0, 0)
-        first = next(iter(bad))
-        rows = _first_rows(mask[first] if first in mask.columns else mask.iloc[:, 0])
+        bad = {str(c): n for c, n in offending}
+        first = str(offending[0][0])
+        rows = _first_rows(mask[offending[0][0]])
         total = sum(bad.values())
         return CheckResult(
             False,
@@ -372,6 +374,60 @@ def matches_schema(
             f"matches_schema({ref_or_schema!r}): {exc}; or pass an opskit.Schema"
         ) from None
     return MatchesSchema(ref=str(ref), on=on, allow_extra=allow_extra)
+
+
+@frozen(kw_only=True)
+class _NoDrift(Check):
+    reference: Any
+    options: Any = None
+
+    @property
+    def name(self) -> str:
+        kind = type(self.reference).__name__
+        return (
+            f"no_drift({self.reference!r})"
+            if isinstance(self.reference, str)
+            else f"no_drift(<{kind}>)"
+        )
+
+    def run(self, frame: Any) -> CheckResult:
+        from opskit.monitor import drift
+
+        report = drift(
+            self.reference,
+            frame,
+            columns=list(self.columns) if self.columns else None,
+            **dict(self.options or {}),
+        )
+        drifted = report.drifted_columns
+        message = (
+            ""
+            if not report.drifted
+            else f"{len(drifted)} drifted column(s): {', '.join(drifted)} (share {report.share_drifted:.2f} >= "
+            f"{report.drift_share:g}); the data differs from the reference"
+        )
+        return CheckResult(not report.drifted, report.share_drifted, report.drift_share, message)
+
+
+def no_drift(
+    reference: Any,
+    *,
+    columns: str | Iterable[str] | None = None,
+    on: str | None = None,
+    **options: Any,
+) -> Check:
+    """The data does not drift from *reference* (``opskit.monitor.drift``: a DataFrame, a
+    ``ReferenceProfile`` or a Parquet path); *options* go to ``drift`` (``methods``,
+    ``thresholds``, ``drift_share``, ``alpha``). Fails when the dataset drifts."""
+    allowed = {"methods", "thresholds", "drift_share", "alpha", "workers"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValidationError(
+            f"no_drift: unknown option(s) {', '.join(unknown)}; it takes {', '.join(sorted(allowed))}"
+        )
+    return _NoDrift(
+        reference=reference, options=dict(options), columns=_columns(columns, "no_drift"), on=on
+    )
 
 
 @frozen(kw_only=True)
