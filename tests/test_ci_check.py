@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -23,7 +25,12 @@ from sklearn.preprocessing import StandardScaler
 import opskit
 from conftest import SERVERS
 from opskit import checks, gates
+from opskit.cli import ci_commands
 from opskit.cli.main import main as cli
+from opskit.errors import OpskitError
+from opskit.records import runs as runs_module
+from opskit.records.runs import RUN_STATUSES, VALIDATION_ARTIFACT, Artifact, Run
+from opskit.records.validation import ValidationReport, ValidationResult
 from servers import free_port
 
 pytestmark = pytest.mark.trackers("local", "mlflow")
@@ -255,3 +262,77 @@ def test_the_installed_command_exits_with_the_verdict(
     report = opskit.get_run(run_id).validation
     assert report is not None
     assert done.stdout == summary.read_text() == report.to_markdown()
+
+
+RESULT_STATUSES = st.lists(st.sampled_from(["passed", "failed", "error"]), max_size=5)
+
+
+@pytest.mark.trackers("local")
+@settings(max_examples=200, deadline=None)
+@given(
+    run_status=st.sampled_from(RUN_STATUSES),
+    statuses=st.none() | RESULT_STATUSES,
+    tagged=st.booleans(),
+)
+def test_the_exit_code_is_0_only_for_a_passed_report_of_a_finished_run(
+    run_status: str, statuses: list[str] | None, tagged: bool
+) -> None:
+    """For any run status and any mix of result statuses: 1 iff the report failed, 0 iff it passed and the run finished, else 2."""
+    report = (
+        None
+        if statuses is None
+        else ValidationReport(
+            results=[
+                ValidationResult(kind="gate", name=f"g{i}", status=s)
+                for i, s in enumerate(statuses)
+            ],  # type: ignore[arg-type]
+            model="wine",
+        )
+    )
+    run = Run(
+        id="a" * 32,
+        name="train",
+        status=run_status,  # type: ignore[arg-type]
+        experiment="wine",
+        started_at=0.0,
+        tags={"opskit.validation": report.status} if report is not None and tagged else {},
+        artifacts=[Artifact(VALIDATION_ARTIFACT, "sha256:" + "0" * 64, 1)] if report else [],
+    )
+    previous = runs_module._validation_reader
+    runs_module.set_validation_reader(lambda _: report)
+    try:
+        code = ci_commands._EXIT[ci_commands._report_of(run, None)[1].status]
+    except OpskitError as exc:
+        code, message = 2, str(exc)
+        assert run.id in message
+    finally:
+        runs_module.set_validation_reader(previous)
+    if report is not None and report.status == "failed" and run_status != "RUNNING":
+        assert code == 1
+    elif report is not None and report.passed and run_status == "FINISHED":
+        assert code == 0
+    else:
+        assert code == 2
+
+
+@pytest.mark.trackers("local")
+def test_an_unexpected_error_exits_2_not_1(
+    wine: tuple[Any, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader that crashes (say a corrupt report) exits 2 with the error, never Python's 1; an unwritable summary only warns."""
+    run_id = train_wine(wine, C=1.0)
+
+    def broken(run: Run) -> ValidationReport | None:
+        raise json.JSONDecodeError("Expecting value", "", 0)
+
+    previous = runs_module._validation_reader
+    runs_module.set_validation_reader(broken)
+    try:
+        code, _, err = check(run_id, monkeypatch=monkeypatch)
+    finally:
+        runs_module.set_validation_reader(previous)
+    assert code == 2 and "JSONDecodeError: Expecting value" in err
+    code, _, err = check(
+        run_id, summary=tmp_path / "no-such-dir" / "summary.md", monkeypatch=monkeypatch
+    )
+    assert code == 0 and "could not append to $GITHUB_STEP_SUMMARY" in err
