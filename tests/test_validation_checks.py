@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -364,12 +364,18 @@ def test_a_refused_frame_gets_the_servers_message(
 ) -> None:
     """A frame spoiled in one cell, column or dtype: the check refuses it exactly when the server refuses its rows, with the same message."""
     schema, f = case
-    spoil = data.draw(st.sampled_from(["drop", "extra", "cell"]))
+    spoil = data.draw(st.sampled_from(["drop", "extra", "cell", "astype"]))
     col = data.draw(st.sampled_from(list(f.columns)))
     if spoil == "drop":
         f = f.drop(columns=[col])
     elif spoil == "extra":
         f = f.assign(extra=1)
+    elif spoil == "astype":  # the whole column in another dtype (the server sees only its values)
+        target = data.draw(st.sampled_from(["float64", "object", "string", "Int64", "category"]))
+        try:
+            f = f.astype({col: target})
+        except (TypeError, ValueError, OverflowError):
+            assume(False)
     else:
         f = f.astype({col: object})
         f.loc[data.draw(st.integers(0, len(f) - 1)), col] = data.draw(

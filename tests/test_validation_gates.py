@@ -319,3 +319,22 @@ def test_a_plugin_ships_a_gate_by_name() -> None:
             train(*data(n=50))
     with plugin_manager(MaxLatency(), Again()), pytest.raises(DuplicateGate, match="rows_scored"):
         gates.plugin("rows_scored", at_least=1)
+
+
+def test_without_metrics_gates_read_the_metrics_the_function_logged() -> None:
+    """No metrics=: at_least/at_most read opskit.log_metric values; a metric never logged fails, saying so."""
+
+    @opskit.train(model="m", gates=[gates.at_least("val_acc", 0.9), gates.at_most("loss", 1.0)])
+    def train(val_acc: float) -> Any:
+        opskit.log_metric("val_acc", val_acc)
+        return LogisticRegression().fit(*data())
+
+    with pytest.warns(opskit.ValidationWarning, match=r"at_most\(loss, 1\)"):
+        train(0.95)
+    assert opskit.last_run().model_version is None  # type: ignore[union-attr]
+    report = opskit.last_run().validation  # type: ignore[union-attr]
+    assert report is not None
+    assert [(g.status, g.observed) for g in report.gates] == [("passed", 0.95), ("failed", None)]
+    assert (
+        report.gates[1].message == "metric 'loss' was never logged: add it to metrics= (or log it)"
+    )

@@ -820,6 +820,12 @@ def _column_fits(kind: _Kind, series: Any) -> bool:
             return False
     elif dtype != kind.dtype:
         return False
+    elif (
+        isinstance(kind, _Str)
+        and kind.object
+        and pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty")
+    ):
+        return False  # an object column may hold anything: only strings pass (C-speed type scan)
     if not kind.missing_ok and bool(series.isna().any()):
         return False
     if isinstance(kind, _Float) and not kind.inf_ok:
