@@ -244,7 +244,7 @@ def test_runs_show_prints_the_report_and_the_run_names_its_verdict(
 def test_the_installed_command_exits_with_the_verdict(
     wine: tuple[Any, ...], tracker: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """The `opskit` console script in a fresh process: exit 1 for a failed gate, the summary file written."""
+    """The `opskit` console script in a fresh process: exit 1 for a failed gate, the summary file written, also when stdout's reader has gone."""
     run_id = train_wine(wine, C=0.001)
     summary = tmp_path / "step-summary.md"
     env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
@@ -262,6 +262,17 @@ def test_the_installed_command_exits_with_the_verdict(
     report = opskit.get_run(run_id).validation
     assert report is not None
     assert done.stdout == summary.read_text() == report.to_markdown()
+
+    # A reader that is gone before the report is written (`| true`): still exit 1, not 0.
+    piped = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"'{OPSKIT}' ci check {run_id} | true"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert piped.returncode == 1 and "Exception ignored" not in piped.stderr, piped.stderr
 
 
 RESULT_STATUSES = st.lists(st.sampled_from(["passed", "failed", "error"]), max_size=5)

@@ -77,16 +77,12 @@ def _check(args: argparse.Namespace) -> int:
         message = str(exc) if isinstance(exc, OpskitError) else f"{type(exc).__name__}: {exc}"
         print(f"opskit: error: {message}", file=sys.stderr)
         if fmt == "json":
-            print(json.dumps({"status": "error", "message": message}, indent=2))
+            _write(json.dumps({"status": "error", "message": message}, indent=2) + "\n")
         _append_summary(f"### ⚠️ opskit ci check could not evaluate\n\n{message}\n")
         return EXIT_UNDECIDED
-    if fmt == "markdown":
-        print(report.to_markdown(), end="")
-    elif fmt == "json":
-        print(report.to_json())
-    else:
-        print(report.summary())
     _append_summary(report.to_markdown())
+    text = {"markdown": report.to_markdown(), "json": report.to_json() + "\n"}
+    _write(text.get(fmt, report.summary() + "\n"))
     code = _EXIT[report.status]
     if code == EXIT_UNDECIDED:
         print(
@@ -164,6 +160,17 @@ def _why_none(run: Run) -> str:
 def _error_line(run: Run) -> str:
     lines = (run.error or "").strip().splitlines()
     return f" ({lines[-1]})" if lines else ""
+
+
+def _write(text: str) -> None:
+    """Print *text*; a reader that went away (``| head``) must not turn the verdict into exit 0."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would flush again at exit and fail there: point stdout at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _append_summary(markdown: str) -> None:
