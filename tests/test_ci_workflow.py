@@ -352,3 +352,14 @@ def test_the_gitlab_job_gates_a_worse_model_and_notes_the_merge_request(
     assert "PRIVATE-TOKEN: glpat-fake" in call
     use_store_of(workspace, monkeypatch)
     assert opskit.models.get_version("wine@production").version == 1
+
+
+@pytest.mark.trackers("local")
+def test_docs_ci_shows_the_workflows_that_are_tested() -> None:
+    """The YAML blocks of docs/ci.md are the example files, as tested here (they cannot drift apart)."""
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "ci.md").read_text(), re.S)
+    github = (EXAMPLE / "github-workflow.yml").read_text()
+    gitlab = (EXAMPLE / ".gitlab-ci.yml").read_text()
+    assert len(blocks) == 2
+    assert github.endswith(blocks[0]) and blocks[0].startswith("name: train-and-gate")
+    assert gitlab.endswith(blocks[1]) and blocks[1].startswith("variables:")
