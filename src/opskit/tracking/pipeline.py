@@ -3,11 +3,12 @@
 ::
 
     capture  →  begin  →  before_call  →  call  →  after_call  →  register  →  end
-    (bind the    (store    (checks on      (the     (gates on       (the model   (FINISHED, or
-    arguments,   RUNNING,  the inputs:     user's   the result:     version,     FAILED/KILLED
-    params,      active    no-op seam)     code)    no-op seam)     @train)      with the error)
-    data, code,  run,
-    env)         before_run)
+    (bind the    (store    (checks= on     (the     (evaluate=,     (the model   (FINISHED, or
+    arguments,   RUNNING,  the inputs;     user's   gates= on the   version,     FAILED/KILLED
+    params,      active    ValidationFailed code)   result: a       @train, as   with the error)
+    data, code,  run,      stops here)              Verdict)        the Verdict
+    env)         before_run)                                        says; then
+                                                                    the report)
 
 Each stage is a small function with typed inputs and outputs (frozen records:
 ``Definition`` is fixed at decoration time, ``Captured`` comes out of the
