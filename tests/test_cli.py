@@ -88,6 +88,7 @@ def test_every_command_is_covered() -> None:
         "doctor",
         "storage migrate",
         "sync",
+        "ci check",
     } == names
 
 
@@ -263,6 +264,9 @@ READ_ONLY = [
     ["doctor", "--repair"],
     ["sync"],
     ["storage", "migrate", "--to", "elsewhere"],
+    ["ci", "check", "--last"],
+    ["ci", "check", "abc123"],
+    ["ci", "check", "--last", "--model", "wine"],
 ]
 
 

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from opskit.cli import ci_commands
 from opskit.cli.tables import print_json, table, when
 from opskit.errors import OpskitError
 from opskit.registry.events import EVENT_KINDS
@@ -124,6 +125,9 @@ def _runs_show(args: argparse.Namespace) -> int:
         print("  tags:    " + ", ".join(f"{k}={v}" for k, v in sorted(run.tags.items())))
     for artifact in run.artifacts:
         print(f"  artifact: {artifact.name} ({artifact.size_bytes} bytes) {artifact.digest}")
+    report = run.validation if run.verdict is not None else None
+    if report is not None:
+        print("\n" + report.summary())
     if run.error:
         print("\n" + run.error.rstrip())
     return 0
@@ -470,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     from opskit.cli import monitor_commands
 
     monitor_commands.add_parsers(sub)
+    ci_commands.add_parsers(sub)
     sub.add_parser("plugins", help="installed plugins and active backends").set_defaults(
         func=_plugins, needs_store=False
     )

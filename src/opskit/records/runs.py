@@ -35,6 +35,10 @@ VALIDATION_ARTIFACT = "opskit/validation.json"
 RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 RUN_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
+#: The tags a run's validation verdict is stored in (``passed|failed|error`` and what became of the model).
+VALIDATION_TAG = "opskit.validation"
+VALIDATION_OUTCOME_TAG = "opskit.validation.outcome"
+
 
 def _no_reader(run_id: str, key: str) -> list[Metric]:
     raise RuntimeError(
@@ -145,6 +149,18 @@ class Run:
         """Seconds from start to end, or None while running."""
         return None if self.ended_at is None else self.ended_at - self.started_at
 
+    @property
+    def verdict(self) -> str | None:
+        """The validation verdict from the run's tags, e.g. ``FAILED (not_registered)``; None without validation.
+
+        Read from the tags only (records do no I/O): the whole report is ``run.validation``.
+        """
+        status = self.tags.get(VALIDATION_TAG)
+        if not status:
+            return None
+        outcome = self.tags.get(VALIDATION_OUTCOME_TAG)
+        return status.upper() + (f" ({outcome})" if outcome else "")
+
     def metric_history(self, key: str) -> list[Metric]:
         """Every logged point of metric *key*, in step order: kept for old code, use ``opskit.metric_history(run.id, key)``.
 
@@ -190,6 +206,8 @@ class Run:
             lines.append(
                 f"  env:     Python {self.env.python} on {self.env.platform}, {len(self.env.packages)} packages"
             )
+        if self.verdict is not None:
+            lines.append(f"  validation: {self.verdict}")
         if self.model_version is not None:
             lines.append(f"  model:   {self.model_version.summary()}")
         if self.error:
@@ -209,6 +227,8 @@ class Run:
         rows += [(f"param {k}", v) for k, v in sorted(self.params.items())]
         rows += [(f"metric {k}", f"{v:.6g}") for k, v in sorted(self.metrics.items())]
         rows += [(f"input {d.name}", f"{d.kind} {d.shape} {d.digest}") for d in self.inputs]
+        if self.verdict is not None:
+            rows.append(("validation", self.verdict))
         if self.model_version is not None:
             rows.append(("model", self.model_version.ref))
         if self.error:
