@@ -119,10 +119,14 @@ def predict(deployment: Deployment, data: Any, *, timeout: float = 60.0) -> list
         raise DeploymentError(
             f"deployment {self.name!r} ({self.target}) has no URL to send requests to"
         )
+    from opskit.deployments.auth import client_token
+
     body = json.dumps(request_body(data)).encode()
-    request = urllib.request.Request(
-        f"{self.url}/invocations", data=body, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    token = client_token(self.name, self.options)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{self.url}/invocations", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             predictions: list[Any] = json.loads(response.read())["predictions"]

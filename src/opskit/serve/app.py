@@ -3,6 +3,11 @@
 Endpoints: ``POST /invocations`` (MLflow payloads and response shape),
 ``POST /predict`` (records in, predictions out), ``GET /health``,
 ``GET /metadata``, ``GET /metrics`` (Prometheus text).
+
+With a token (``auth_token_sha256`` in the spec, or ``$OPSKIT_SERVE_TOKEN``) every
+route but ``/health`` and ``/ping`` requires ``Authorization: Bearer <token>``
+(``/metrics`` only with ``metrics_auth="token"``); anything else is answered 401
+with ``WWW-Authenticate: Bearer`` and a JSON error body.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from opskit.coerce import Cast, merge_casts
+from opskit.deployments.auth import TOKEN_ENV, token_digest, token_matches
 from opskit.errors import InvalidPayload, UnsupportedMediaType
 from opskit.serve.batching import MicroBatcher
 from opskit.serve.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -80,6 +86,21 @@ class ServerState:
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opskit-store")
         self.background: set[asyncio.Task[Any]] = set()
         self.ready = False
+        self.token_sha256: str | None = _expected_token(spec)
+        self.metrics_open = spec.get("metrics_auth", "open") != "token"
+
+    def authorized(self, request: Request) -> bool:
+        """Whether *request* carries the bearer token (always, when the server has none)."""
+        if self.token_sha256 is None:
+            return True
+        header = request.headers.get("authorization")
+        if header is None:
+            return False
+        scheme, _, credentials = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        # Starlette decodes header bytes as latin-1: encoding back gives the bytes sent.
+        return token_matches(credentials.strip().encode("latin-1"), self.token_sha256)
 
     def _measured(
         self, variant: Variant
@@ -178,6 +199,43 @@ class ServerState:
         self.predlog.record(
             labelled[0][0], "shadow", checked.columns, checked.rows, [p for _, p in labelled]
         )
+
+
+def _expected_token(spec: dict[str, Any]) -> str | None:
+    """The SHA-256 of the token this server requires (spec first, then ``$OPSKIT_SERVE_TOKEN``), or None."""
+    recorded = spec.get("auth_token_sha256")
+    if recorded:
+        return str(recorded)
+    from opskit.config import env_text
+
+    token = (env_text(TOKEN_ENV) or "").strip()
+    return token_digest(token) if token else None
+
+
+def _unauthorized(request: Request) -> JSONResponse:
+    presented = "authorization" in request.headers
+    challenge = 'Bearer realm="opskit"' + (', error="invalid_token"' if presented else "")
+    message = (
+        "the bearer token is not valid for this deployment"
+        if presented
+        else "this deployment requires a bearer token: send `Authorization: Bearer <token>`"
+    )
+    return _error(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": challenge})
+
+
+def _guarded(
+    state: ServerState, endpoint: str, handler: Callable[[Request], Any], *, always: bool = True
+) -> Callable[[Request], Any]:
+    """*handler* behind the bearer-token check (``always=False``: only when ``metrics_auth="token"``)."""
+
+    async def guarded(request: Request) -> Response:
+        if (always or not state.metrics_open) and not state.authorized(request):
+            state.metrics.errors.labels(endpoint, "unauthorized").inc()
+            return _unauthorized(request)
+        response: Response = await handler(request)
+        return response
+
+    return guarded
 
 
 def _error(
@@ -328,12 +386,20 @@ def build_app(spec: dict[str, Any]) -> Starlette:
         await state.stop()
 
     routes = [
-        Route("/invocations", _scoring(state, "invocations", parse_invocations), methods=["POST"]),
-        Route("/predict", _scoring(state, "predict", parse_records), methods=["POST"]),
+        Route(
+            "/invocations",
+            _guarded(state, "invocations", _scoring(state, "invocations", parse_invocations)),
+            methods=["POST"],
+        ),
+        Route(
+            "/predict",
+            _guarded(state, "predict", _scoring(state, "predict", parse_records)),
+            methods=["POST"],
+        ),
         Route("/health", health, methods=["GET"]),
         Route("/ping", health, methods=["GET"]),
-        Route("/metadata", metadata, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/metadata", _guarded(state, "metadata", metadata), methods=["GET"]),
+        Route("/metrics", _guarded(state, "metrics", metrics, always=False), methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.server = state
