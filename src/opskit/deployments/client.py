@@ -200,11 +200,11 @@ class DeploymentClient(Deployment):
         logs: str = get_target(self.target).logs(self.record)
         return logs
 
-    def predictions(self) -> list[dict[str, Any]]:
-        """The prediction log written so far: one dict per logged request."""
-        from opskit.serve.predlog import read_predictions
+    def predictions(self, since: object = None, until: object = None) -> Any:
+        """The prediction log in ``[since, until)`` as a DataFrame: ``opskit.monitor.predictions(self.name, ...)``."""
+        from opskit.monitor.predictions import predictions
 
-        return read_predictions(self.name)
+        return predictions(self.name, since=since, until=until)
 
     def predict(self, data: Any, *, timeout: float = 60.0) -> list[Any]:
         """Score *data* over HTTP, sent exactly (no rounding); returns the predictions.

@@ -205,6 +205,13 @@ SERVER_OPTIONS = _table(
         help="share of requests written to the prediction log (default 1)",
     ),
     Option(
+        "log_buffer",
+        "int",
+        "100000",
+        minimum=1,
+        help="rows the prediction log buffers per worker; beyond, rows are counted as dropped (default 100000)",
+    ),
+    Option(
         "max_body_bytes",
         "int",
         "8388608",
