@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -356,3 +357,52 @@ def test_server_refuses_a_public_bind_without_token(tmp_path: Path, insecure: bo
         assert TOKEN_ENV in done.stderr and "bad token" not in done.stderr
     else:
         assert "'0.0.0.0'" in done.stderr and "insecure" in done.stderr
+
+
+def test_docker_context_requires_its_token(tmp_path: Path) -> None:
+    """A docker context deployed with a token serves only with it; its files hold the hash, and a public bind without any token is refused."""
+    from opskit.deployments.local import free_port
+    from test_deploy_docker import image_command, start_like_the_image, stop
+
+    _wine_model()
+    context = tmp_path / "ctx"
+    opskit.deploy("wine@production", target="docker", path=str(context), auth_token=TOKEN)
+    for path in context.rglob("*"):
+        if path.is_file() and path.suffix in {".json", ".txt", ""}:
+            assert TOKEN.encode() not in path.read_bytes(), path
+    assert json.loads((context / "spec.json").read_text())["auth_token_sha256"] == token_digest(
+        TOKEN
+    )
+    port = free_port()
+    server = start_like_the_image(context, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        X, _ = load_wine(return_X_y=True, as_frame=True)
+        body = X.iloc[:2].to_dict(orient="records")
+        _is_401(httpx.post(url + "/predict", json=body), presented=False)
+        ok = httpx.post(url + "/predict", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert ok.status_code == 200
+    finally:
+        stop(server)
+    bare = tmp_path / "bare"
+    opskit.deploy("wine@production", target="docker", path=str(bare))
+    command, image_env = image_command(bare)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSKIT_", "PROMETHEUS_"))}
+    env.update(image_env)  # OPSKIT_BIND=0.0.0.0, as in the container
+    done = subprocess.run(
+        [sys.executable, *command[1:]],
+        cwd=bare,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and "'0.0.0.0'" in done.stderr and TOKEN_ENV in done.stderr
