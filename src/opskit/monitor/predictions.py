@@ -71,7 +71,8 @@ def predictions(deployment: str, since: object = None, until: object = None) -> 
     from opskit.serve.predlog import read_table
 
     low, high = _range(since, until)
-    return read_table(deployment, low, high).to_pandas(types_mapper=None)
+    table = read_table(deployment, low, high)
+    return table.to_pandas(self_destruct=True, split_blocks=True)
 
 
 def prediction_files(deployment: str, since: object = None, until: object = None) -> list[str]:

@@ -144,9 +144,12 @@ def to_table(deployment: str, requests: Sequence[_Request]) -> pa.Table:
     if columns is None:  # tensor input: the row as one list column
         arrays["input"] = _array([row for r in requests for row in r.rows])
     else:
-        for j, name in enumerate(columns):
-            values = [row[j] for r in requests for row in r.rows]
-            arrays[INPUT_PREFIX + name if name in taken else name] = _array(values)
+        every_row = [row for r in requests for row in r.rows]
+        transposed: list[Sequence[Any]] = (
+            list(zip(*every_row, strict=True)) if every_row else [() for _ in columns]
+        )
+        for name, values in zip(columns, transposed, strict=True):
+            arrays[INPUT_PREFIX + name if name in taken else name] = _array(list(values))
     for name, values in outputs.items():
         arrays[name] = _array(values)
     return pa.table(arrays)
@@ -412,46 +415,75 @@ def _legacy_tables(deployment: str) -> Iterable[pa.Table]:
         yield to_table(deployment, part)
 
 
+def _read_batch(storage: Any, entry: dict[str, Any]) -> pa.Table:
+    """One batch: memory-mapped from the local storage's file, else read through the storage."""
+    import pyarrow.parquet as pq
+
+    from opskit.storage.local import LocalStorage
+
+    if isinstance(storage, LocalStorage):
+        path = storage._path(str(entry["digest"]))
+        if path.is_file():
+            return pq.read_table(path, memory_map=True)
+    return pq.read_table(io.BytesIO(storage.get_bytes(str(entry["digest"]))))
+
+
+def _empty() -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "request_id": pa.array([], pa.string()),
+            "row": pa.array([], pa.int32()),
+            "ts": pa.array([], pa.timestamp("us", tz="UTC")),
+            "deployment": pa.array([], pa.string()),
+            "variant": pa.array([], pa.string()),
+            "role": pa.array([], pa.string()),
+            "version": pa.array([], pa.string()),
+        }
+    )
+
+
 def read_table(deployment: str, since: float | None = None, until: float | None = None) -> pa.Table:
-    """*deployment*'s records in ``[since, until)`` (epoch seconds; None: unbounded) as one Arrow table."""
+    """*deployment*'s records in ``[since, until)`` (epoch seconds; None: unbounded) as one Arrow table, oldest first."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from opskit.runtime import get_storage
 
     storage = get_storage()
     days = _days(deployment)
-    tables = [
-        pq.read_table(io.BytesIO(storage.get_bytes(e["digest"])))
-        for e in batches(deployment, since, until, days)
-    ]
+    entries = sorted(batches(deployment, since, until, days), key=lambda e: e["first_ts"])
+    tables = [_read_batch(storage, e) for e in entries]
+    # Only a batch that straddles a bound needs its rows filtered.
+    straddles = any(
+        (since is not None and e["first_ts"] < since)
+        or (until is not None and e["last_ts"] >= until)
+        for e in entries
+    )
     if since is None or not days or utc_day(since) < days[0]:
         # The old JSON-lines log predates the first Parquet day: read it only when the range reaches back.
-        tables += list(_legacy_tables(deployment))
+        legacy = list(_legacy_tables(deployment))
+        tables = legacy + tables
+        straddles = straddles or bool(legacy and (since is not None or until is not None))
     if not tables:
-        return pa.table(
-            {
-                "request_id": pa.array([], pa.string()),
-                "row": pa.array([], pa.int32()),
-                "ts": pa.array([], pa.timestamp("us", tz="UTC")),
-                "deployment": pa.array([], pa.string()),
-                "variant": pa.array([], pa.string()),
-                "role": pa.array([], pa.string()),
-                "version": pa.array([], pa.string()),
-            }
-        )
-    table = pa.concat_tables(tables, promote_options="permissive")
-    mask = None
-    ts = table.column("ts")
-    if since is not None:
-        mask = pc.greater_equal(ts, pa.scalar(int(since * 1_000_000), pa.timestamp("us", tz="UTC")))
-    if until is not None:
-        upper = pc.less(ts, pa.scalar(int(until * 1_000_000), pa.timestamp("us", tz="UTC")))
-        mask = upper if mask is None else pc.and_(mask, upper)
-    if mask is not None:
+        return _empty()
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    stamp = pa.timestamp("us", tz="UTC")
+    if straddles:
+        ts = table.column("ts")
+        mask = None
+        if since is not None:
+            mask = pc.greater_equal(ts, pa.scalar(int(since * 1_000_000), stamp))
+        if until is not None:
+            upper = pc.less(ts, pa.scalar(int(until * 1_000_000), stamp))
+            mask = upper if mask is None else pc.and_(mask, upper)
         table = table.filter(mask)
-    return table.sort_by([("ts", "ascending"), ("request_id", "ascending"), ("row", "ascending")])
+    ts = table.column("ts")
+    if len(ts) > 1 and not pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py():
+        # Batches of several workers interleave: a stable sort on ts keeps each request's rows in order.
+        table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))
+    return table
 
 
 def read_predictions(deployment: str) -> list[dict[str, Any]]:
