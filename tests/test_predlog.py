@@ -428,3 +428,14 @@ def test_old_json_lines_log_is_still_read(store: Path) -> None:
     frame = opskit.monitor.predictions("dep")
     assert frame.prediction.tolist() == [5, 6] and frame.row.tolist() == [0, 1]
     assert frame.version.tolist() == ["m:1", "m:1"]
+
+
+def test_an_unknown_deployment_is_an_error_not_an_empty_log(store: Path) -> None:
+    """predictions() of a name never deployed nor logged raises DeploymentNotFound naming it."""
+    with pytest.raises(opskit.DeploymentNotFound, match="'nope'"):
+        opskit.monitor.predictions("nope")
+    PredictionLog("known").flush()
+    log = PredictionLog("known")
+    log.record("r", "m@p", "primary", "m:1", ("a",), [[1]], [0], ts=_day("2026-11-30"))
+    log.flush()
+    assert opskit.monitor.predictions("known", since="2026-12-01").empty

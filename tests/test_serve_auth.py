@@ -115,6 +115,7 @@ def _is_401(response: httpx.Response, *, presented: bool) -> None:
     assert ('error="invalid_token"' in challenge) is presented
     body = response.json()
     assert body["error_code"] == "UNAUTHENTICATED" and "token" in body["message"]
+    assert response.headers["x-request-id"]  # errors carry a request id too
 
 
 WRONG = [

@@ -72,7 +72,27 @@ def predictions(deployment: str, since: object = None, until: object = None) -> 
 
     low, high = _range(since, until)
     table = read_table(deployment, low, high)
+    if table.num_rows == 0:
+        _check_known(deployment)
     return table.to_pandas(self_destruct=True, split_blocks=True)
+
+
+def _check_known(deployment: str) -> None:
+    """``DeploymentNotFound`` when *deployment* was never deployed nor logged (a typo, not an empty log)."""
+    from opskit.deployments.client import STATE_KIND
+    from opskit.errors import DeploymentNotFound
+    from opskit.runtime import get_tracker
+    from opskit.serve.predlog import DAYS_KIND
+
+    tracker = get_tracker()
+    if tracker.get_state(STATE_KIND, deployment) is not None:
+        return
+    if any(key.startswith(f"{deployment}/") for key in tracker.list_state(DAYS_KIND)):
+        return
+    known = ", ".join(sorted(tracker.list_state(STATE_KIND))) or "none"
+    raise DeploymentNotFound(
+        f"no deployment named {deployment!r} and no prediction log for it (known deployments: {known})"
+    )
 
 
 def prediction_files(deployment: str, since: object = None, until: object = None) -> list[str]:
