@@ -432,6 +432,10 @@ def test_old_json_lines_log_is_still_read(store: Path) -> None:
 
 def test_an_unknown_deployment_is_an_error_not_an_empty_log(store: Path) -> None:
     """predictions() of a name never deployed nor logged raises DeploymentNotFound naming it."""
+    from opskit.deployments.client import STATE_KIND
+    from opskit.monitor import prediction_log as module
+
+    assert module._DEPLOYMENT_KIND == STATE_KIND
     with pytest.raises(opskit.DeploymentNotFound, match="'nope'"):
         opskit.monitor.predictions("nope")
     PredictionLog("known").flush()

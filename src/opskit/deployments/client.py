@@ -202,7 +202,7 @@ class DeploymentClient(Deployment):
 
     def predictions(self, since: object = None, until: object = None) -> Any:
         """The prediction log in ``[since, until)`` as a DataFrame: ``opskit.monitor.predictions(self.name, ...)``."""
-        from opskit.monitor.predictions import predictions
+        from opskit.monitor.prediction_log import predictions
 
         return predictions(self.name, since=since, until=until)
 

@@ -20,6 +20,9 @@ from opskit.errors import InvalidValue
 
 __all__ = ["prediction_files", "predictions", "predictions_dataset"]
 
+#: ``opskit.deployments.client.STATE_KIND`` (not imported: the client imports this module).
+_DEPLOYMENT_KIND = "deployment"
+
 
 def _epoch(value: object, name: str) -> float | None:
     """*value* as epoch seconds (UTC), or ``InvalidValue`` naming it."""
@@ -79,17 +82,16 @@ def predictions(deployment: str, since: object = None, until: object = None) -> 
 
 def _check_known(deployment: str) -> None:
     """``DeploymentNotFound`` when *deployment* was never deployed nor logged (a typo, not an empty log)."""
-    from opskit.deployments.client import STATE_KIND
     from opskit.errors import DeploymentNotFound
     from opskit.runtime import get_tracker
     from opskit.serve.predlog import DAYS_KIND
 
     tracker = get_tracker()
-    if tracker.get_state(STATE_KIND, deployment) is not None:
+    if tracker.get_state(_DEPLOYMENT_KIND, deployment) is not None:
         return
     if any(key.startswith(f"{deployment}/") for key in tracker.list_state(DAYS_KIND)):
         return
-    known = ", ".join(sorted(tracker.list_state(STATE_KIND))) or "none"
+    known = ", ".join(sorted(tracker.list_state(_DEPLOYMENT_KIND))) or "none"
     raise DeploymentNotFound(
         f"no deployment named {deployment!r} and no prediction log for it (known deployments: {known})"
     )
