@@ -102,7 +102,11 @@ def deploy(
                 f"deployment {name!r} is already running at {old.url}; stop it first "
                 f"(opskit deployments stop {name}) or pass another name="
             )
-    if any(k in options for k in ("auth_token", "auth_token_file", "host")) or _env_token_set():
+    # $OPSKIT_SERVE_TOKEN applies to targets that take tokens (the built-in ones), not to any plugin's.
+    takes_tokens = isinstance(chosen, SupportsOptions) and "auth_token" in chosen.options
+    if any(k in options for k in ("auth_token", "auth_token_file", "host")) or (
+        takes_tokens and _env_token_set()
+    ):
         from opskit.deployments.auth import resolve_auth
         from opskit.runtime import get_config
 
