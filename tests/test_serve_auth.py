@@ -371,9 +371,10 @@ def test_docker_context_requires_its_token(tmp_path: Path) -> None:
     for path in context.rglob("*"):
         if path.is_file() and path.suffix in {".json", ".txt", ""}:
             assert TOKEN.encode() not in path.read_bytes(), path
-    assert json.loads((context / "spec.json").read_text())["auth_token_sha256"] == token_digest(
-        TOKEN
-    )
+    spec = json.loads((context / "spec.json").read_text())
+    assert spec["auth_token_sha256"] == token_digest(TOKEN)
+    requirements = (context / "requirements.txt").read_text().split()
+    assert any(line.startswith("pyarrow==") for line in requirements)  # the Parquet prediction log
     port = free_port()
     server = start_like_the_image(context, port)
     try:

@@ -44,6 +44,7 @@ RUNTIME = (
     "orjson",
     "pandas",
     "numpy",
+    "pyarrow",
 )
 FLAVOR_LIBRARIES = {"sklearn": ("scikit-learn", "scipy", "joblib", "threadpoolctl")}
 
