@@ -274,27 +274,29 @@ def test_shadow_gets_a_copy_and_metrics_count_variants(ab: Served) -> None:
 
 
 def test_predictions_are_logged_in_background_batches(ab: Served) -> None:
-    """Inputs and outputs of primary and shadow predictions reach the store as batched blobs."""
-    frame = ab.X.iloc[[7]]
-    httpx.post(
+    """Inputs and outputs of primary and shadow predictions reach the store, one record per row under the request id."""
+    frame = ab.X.iloc[[7, 8]]
+    answer = httpx.post(
         f"{ab.url}/predict",
         json=frame.to_dict(orient="records"),
-        headers={"x-routing-key": "logged"},
+        headers={"x-routing-key": "logged", "x-request-id": "logged-request-1"},
     )
+    assert answer.headers["x-request-id"] == "logged-request-1"
     deadline = time.monotonic() + 15
-    records: list[dict[str, Any]] = []
+    records = ab.dep.predictions()
     while time.monotonic() < deadline:
         records = ab.dep.predictions()
-        if any(r["rows"] == frame.values.tolist() and r["role"] == "shadow" for r in records):
+        if set(records.loc[records.request_id == "logged-request-1", "role"]) >= {"shadow"}:
             break
         time.sleep(0.2)
-    mine = [r for r in records if r["rows"] == frame.values.tolist()]
-    assert {r["role"] for r in mine} >= {"primary", "shadow"}
-    for record in mine:
-        assert record["columns"] == list(ab.X.columns)
-        assert record["predictions"] == ab.expected(record["variant"], frame)
-    index = opskit.deployments.get("ab")
-    assert index.name == "ab"
+    mine = records[records.request_id == "logged-request-1"]
+    served_role = "primary" if answer.headers["x-opskit-variant"] == "wine@production" else "canary"
+    assert set(mine.role) == {served_role, "shadow"}  # 50/50: the first variant is the primary
+    for (_variant, version), part in mine.groupby(["variant", "version"]):
+        assert list(part.row) == [0, 1]
+        assert part[list(ab.X.columns)].values.tolist() == frame.values.tolist()
+        assert list(part.prediction) == ab.expected(version, frame)
+    assert set(mine.variant) <= {"wine@production", "wine@challenger", "wine@candidate"}
     assert len(records) > len(mine)  # many requests, logged in few batches
 
 
@@ -460,4 +462,4 @@ def test_alias_moves_switch_without_a_failed_request(
     assert "wine:2" in versions[move:rollback]
     stopped = opskit.deployments.get("switch")
     assert (stopped.status(), stopped.state) == ("stopped", "stopped")
-    assert stopped.predictions() == []  # log_sample=0.0: nothing logged
+    assert stopped.predictions().empty  # log_sample=0.0: nothing logged

@@ -37,6 +37,12 @@ def _deploy(args: argparse.Namespace) -> int:
         options["workers"] = args.workers
     if args.path is not None:
         options["path"] = args.path
+    if args.auth_token_file is not None:
+        options["auth_token_file"] = args.auth_token_file
+    if args.host is not None:
+        options["host"] = args.host
+    if args.insecure:
+        options["insecure"] = True
     ref: Any = args.ref
     extra = _pairs(args.weight, "--weight")
     if extra:
@@ -143,6 +149,19 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--shadow", metavar="REF", help="mirror every request to this model")
     p.add_argument("--workers", type=int, help="server worker processes (local target; default 2)")
     p.add_argument("--path", help="folder for the build context (docker target)")
+    p.add_argument(
+        "--auth-token-file",
+        metavar="FILE",
+        help="require `Authorization: Bearer <token>` with the token in FILE (or set $OPSKIT_SERVE_TOKEN)",
+    )
+    p.add_argument(
+        "--host", help="address to bind (default 127.0.0.1; any other needs a token or --insecure)"
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback --host without an auth token",
+    )
     p.add_argument(
         "--option",
         "-o",

@@ -53,6 +53,13 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _env_token_set() -> bool:
+    from opskit.config import env_text
+    from opskit.deployments.auth import TOKEN_ENV
+
+    return bool((env_text(TOKEN_ENV) or "").strip())
+
+
 def deploy(
     ref: str | ModelRef | Mapping[str, float],
     target: str = "local",
@@ -67,8 +74,11 @@ def deploy(
     ``target="local"`` starts a model server on 127.0.0.1 and returns once it is
     healthy; ``target="docker"`` writes a build context to ``path=DIR``. Options
     of the server: ``workers``, ``max_batch``, ``max_wait_ms``, ``log_sample``,
-    ``max_body_bytes``, ``poll_interval``, ``log_level``; the local target also
-    takes ``timeout``. Every option is checked before anything starts: an
+    ``max_body_bytes``, ``poll_interval``, ``log_level``, ``host``, ``insecure``,
+    ``metrics_auth``; the local target also takes ``timeout``. ``auth_token=`` or
+    ``auth_token_file=`` (or ``$OPSKIT_SERVE_TOKEN``) make the server require
+    ``Authorization: Bearer <token>``; the token is never recorded (see
+    ``opskit.deployments.auth``). Every option is checked before anything starts: an
     unknown name or a bad value raises ``InvalidOption``.
     """
     from opskit.deployments.options import check_options, check_port
@@ -92,6 +102,15 @@ def deploy(
                 f"deployment {name!r} is already running at {old.url}; stop it first "
                 f"(opskit deployments stop {name}) or pass another name="
             )
+    # $OPSKIT_SERVE_TOKEN applies to targets that take tokens (the built-in ones), not to any plugin's.
+    takes_tokens = isinstance(chosen, SupportsOptions) and "auth_token" in chosen.options
+    if any(k in options for k in ("auth_token", "auth_token_file", "host")) or (
+        takes_tokens and _env_token_set()
+    ):
+        from opskit.deployments.auth import resolve_auth
+        from opskit.runtime import get_config
+
+        options = resolve_auth(options, name=name, home=get_config().home)
     spec = DeploymentSpec(
         name=name, target=target, variants=weights, shadow=shadow_ref, port=port, options=options
     )

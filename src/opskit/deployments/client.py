@@ -98,10 +98,14 @@ def predict(deployment: Deployment, data: Any, *, timeout: float = 60.0) -> list
         raise DeploymentError(
             f"deployment {self.name!r} ({self.target}) has no URL to send requests to"
         )
+    from opskit.deployments.auth import client_token
+
     body = json.dumps(request_body(data)).encode()
-    request = urllib.request.Request(
-        f"{self.url}/invocations", data=body, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    token = client_token(self.name, self.options)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{self.url}/invocations", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             predictions: list[Any] = json.loads(response.read())["predictions"]
@@ -175,11 +179,11 @@ class DeploymentClient(Deployment):
         logs: str = get_target(self.target).logs(self.record)
         return logs
 
-    def predictions(self) -> list[dict[str, Any]]:
-        """The prediction log written so far: one dict per logged request."""
-        from opskit.serve.predlog import read_predictions
+    def predictions(self, since: object = None, until: object = None) -> Any:
+        """The prediction log in ``[since, until)`` as a DataFrame: ``opskit.monitor.predictions(self.name, ...)``."""
+        from opskit.monitor.prediction_log import predictions
 
-        return read_predictions(self.name)
+        return predictions(self.name, since=since, until=until)
 
     def predict(self, data: Any, *, timeout: float = 60.0) -> list[Any]:
         """Score *data* over HTTP, sent exactly (no rounding); returns the predictions.

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opskit.deployments.local import server_spec
-from opskit.deployments.options import DOCKER_OPTIONS, Option, check_options
+from opskit.deployments.options import DOCKER_OPTIONS, Option, check_target_options
 from opskit.deployments.target import Deployment, DeploymentSpec, SupportsOptions, Target
 from opskit.errors import DeploymentError
 
@@ -44,6 +44,7 @@ RUNTIME = (
     "orjson",
     "pandas",
     "numpy",
+    "pyarrow",
 )
 FLAVOR_LIBRARIES = {"sklearn": ("scikit-learn", "scipy", "joblib", "threadpoolctl")}
 
@@ -120,7 +121,7 @@ class DockerTarget(Target, SupportsOptions):
         return entry, version
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
-        options = check_options(self.name, self.options, spec.options)
+        options = check_target_options(self.name, self.options, spec.options)
         raw_path = options.pop("path", None)
         if raw_path is None:
             raise DeploymentError(

@@ -20,7 +20,13 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opskit.deployments.options import LOCAL_OPTIONS, SERVER_OPTIONS, Option, check_options
+from opskit.deployments.options import (
+    LOCAL_OPTIONS,
+    SERVER_OPTIONS,
+    Option,
+    check_options,
+    check_target_options,
+)
 from opskit.deployments.target import Deployment, DeploymentSpec, SupportsOptions, Target
 from opskit.errors import DeploymentError
 
@@ -34,10 +40,20 @@ HOST = "127.0.0.1"
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
+def _connect_host(bind: str) -> str:
+    """Where a client on this machine reaches a server bound to *bind* (URL form)."""
+    if bind in ("0.0.0.0", ""):
+        return HOST
+    if bind == "::":
+        return "[::1]"
+    return f"[{bind}]" if ":" in bind else bind
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port on *host* (127.0.0.1) that is free right now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -126,8 +142,8 @@ class LocalTarget(Target, SupportsOptions):
         return self.config.home / "deployments" / name
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
-        check_options(self.name, self.options, spec.options)
-        port = spec.port or free_port()
+        check_target_options(self.name, self.options, spec.options)
+        port = spec.port or free_port(str(spec.options.get("host", HOST)))
         folder = self.folder(spec.name)
         folder.mkdir(parents=True, exist_ok=True)
         variants = [{"ref": ref, "weight": weight} for ref, weight in spec.variants.items()]
@@ -153,7 +169,7 @@ class LocalTarget(Target, SupportsOptions):
                 start_new_session=True,
             )
         _children[child.pid] = child
-        url = f"http://{HOST}:{port}"
+        url = f"http://{_connect_host(str(spec.options.get('host', HOST)))}:{port}"
         deadline = time.monotonic() + float(spec.options.get("timeout", 120))
         while not _healthy(url):
             if child.poll() is not None:

@@ -20,15 +20,19 @@ from attrs import frozen
 from opskit.errors import InvalidOption
 
 __all__ = [
+    "AUTH_OPTIONS",
     "DOCKER_OPTIONS",
+    "INTERNAL_OPTIONS",
     "LOCAL_OPTIONS",
     "SERVER_OPTIONS",
     "Option",
     "check_options",
     "check_port",
+    "check_target_options",
+    "is_valid_token",
 ]
 
-Kind = Literal["int", "float", "choice", "path"]
+Kind = Literal["int", "float", "choice", "path", "bool", "text", "secret"]
 
 
 @frozen
@@ -50,7 +54,13 @@ class Option:
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
         if self.kind == "path":
-            return "a folder path"
+            return "a folder path" if self.name == "path" else "a file path"
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "text":
+            return "a non-empty text without spaces"
+        if self.kind == "secret":
+            return "a token of 16 to 4096 visible ASCII characters (no spaces)"
         what = "an integer" if self.kind == "int" else "a number"
         bounds = []
         if self.minimum is not None:
@@ -61,6 +71,8 @@ class Option:
 
     def _refuse(self, target: str, value: object) -> InvalidOption:
         accepted = self.accepted()
+        if self.kind == "secret":  # never echo a secret: say what is wrong with it instead
+            value = _describe_secret(value)
         return InvalidOption(
             f"option {self.name}={value!r} is not valid for {_where(target)}: {self.name} takes {accepted} "
             f"(e.g. {self.name}={self.example})",
@@ -75,6 +87,20 @@ class Option:
             if isinstance(value, os.PathLike):
                 value = os.fspath(value)
             if not isinstance(value, str) or not value.strip():
+                raise self._refuse(target, value)
+            return value
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in _BOOL_TEXT:
+                return _BOOL_TEXT[value.strip().lower()]
+            raise self._refuse(target, value)
+        if self.kind == "text":
+            if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+                raise self._refuse(target, value)
+            return value
+        if self.kind == "secret":
+            if not is_valid_token(value):
                 raise self._refuse(target, value)
             return value
         if self.kind == "choice":
@@ -122,6 +148,29 @@ class Option:
         return None
 
 
+_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def is_valid_token(value: object) -> bool:
+    """A bearer token opskit accepts: 16 to 4096 visible ASCII characters (``secrets.token_urlsafe(32)`` is one)."""
+    return (
+        isinstance(value, str) and 16 <= len(value) <= 4096 and all("!" <= c <= "~" for c in value)
+    )
+
+
+def _describe_secret(value: object) -> str:
+    """What is wrong with a rejected token, without its text."""
+    if not isinstance(value, str):
+        return f"<a {type(value).__name__}, not a text>"
+    if not value:
+        return "<an empty token>"
+    if len(value) < 16:
+        return f"<a token of {len(value)} characters>"
+    if len(value) > 4096:
+        return f"<a token of {len(value)} characters>"
+    return "<a token with spaces or non-ASCII characters>"
+
+
 def _where(target: str) -> str:
     return target if " " in target else f"the {target} target"
 
@@ -156,6 +205,13 @@ SERVER_OPTIONS = _table(
         help="share of requests written to the prediction log (default 1)",
     ),
     Option(
+        "log_buffer",
+        "int",
+        "100000",
+        minimum=1,
+        help="rows the prediction log buffers per worker; beyond, rows are counted as dropped (default 100000)",
+    ),
+    Option(
         "max_body_bytes",
         "int",
         "8388608",
@@ -177,10 +233,53 @@ SERVER_OPTIONS = _table(
         choices=("critical", "error", "warning", "info", "debug", "trace"),
         help="server log level (default warning)",
     ),
+    Option(
+        "host",
+        "text",
+        "127.0.0.1",
+        help="address the server binds (default 127.0.0.1; any other needs a token or insecure=true)",
+    ),
+    Option(
+        "insecure",
+        "bool",
+        "true",
+        help="allow binding a non-loopback host without an auth token (default false)",
+    ),
+    Option(
+        "metrics_auth",
+        "choice",
+        "token",
+        choices=("open", "token"),
+        help="whether /metrics needs the auth token too (default open)",
+    ),
+    Option(
+        "auth_token_sha256",
+        "text",
+        "<set by opskit.deploy>",
+        help="SHA-256 of the bearer token (written by opskit.deploy; never the token itself)",
+    ),
+)
+#: Server options only ``opskit.deploy`` writes (a user giving one gets "unknown option").
+INTERNAL_OPTIONS = frozenset({"auth_token_sha256"})
+#: Where a deployment's bearer token comes from (``opskit.deploy`` resolves them; see opskit.deployments.auth).
+AUTH_OPTIONS = _table(
+    Option(
+        "auth_token",
+        "secret",
+        "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+        help="require `Authorization: Bearer <token>` (kept in a 0600 file, never in the record)",
+    ),
+    Option(
+        "auth_token_file",
+        "path",
+        "./serve.token",
+        help="file holding the bearer token (its path is recorded, not its text)",
+    ),
 )
 #: The ``local`` target: the server options, plus how long to wait for it to become healthy.
 LOCAL_OPTIONS = {
-    **SERVER_OPTIONS,
+    **{k: v for k, v in SERVER_OPTIONS.items() if k not in INTERNAL_OPTIONS},
+    **AUTH_OPTIONS,
     **_table(
         Option(
             "timeout",
@@ -194,7 +293,8 @@ LOCAL_OPTIONS = {
 }
 #: The ``docker`` target: the server options, plus the folder for the build context.
 DOCKER_OPTIONS = {
-    **SERVER_OPTIONS,
+    **{k: v for k, v in SERVER_OPTIONS.items() if k not in INTERNAL_OPTIONS},
+    **AUTH_OPTIONS,
     **_table(
         Option(
             "path",
@@ -204,6 +304,18 @@ DOCKER_OPTIONS = {
         )
     ),
 }
+
+
+def check_target_options(
+    target: str, accepted: Mapping[str, Option], options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``check_options`` for a target's ``deploy``: the internal server options ``opskit.deploy`` added are checked with the server table."""
+    internal = {k: v for k, v in options.items() if k in INTERNAL_OPTIONS}
+    rest = {k: v for k, v in options.items() if k not in INTERNAL_OPTIONS}
+    return {
+        **check_options(target, accepted, rest),
+        **check_options(target, SERVER_OPTIONS, internal),
+    }
 
 
 def check_options(

@@ -26,6 +26,9 @@ _EXPORTS: dict[str, str] = {
     "ReferenceProfile": "opskit.monitor.records",
     "drift": "opskit.monitor.detect",
     "drift_methods": "opskit.monitor.methods",
+    "prediction_files": "opskit.monitor.prediction_log",
+    "predictions": "opskit.monitor.prediction_log",
+    "predictions_dataset": "opskit.monitor.prediction_log",
     "profile": "opskit.monitor.profiles",
     "reference_profile": "opskit.monitor.stored",
 }
@@ -49,6 +52,9 @@ if TYPE_CHECKING:
     from opskit.monitor.detect import drift as drift
     from opskit.monitor.methods import DriftMethod as DriftMethod
     from opskit.monitor.methods import drift_methods as drift_methods
+    from opskit.monitor.prediction_log import prediction_files as prediction_files
+    from opskit.monitor.prediction_log import predictions as predictions
+    from opskit.monitor.prediction_log import predictions_dataset as predictions_dataset
     from opskit.monitor.profiles import profile as profile
     from opskit.monitor.records import CategoricalProfile as CategoricalProfile
     from opskit.monitor.records import ColumnDrift as ColumnDrift

@@ -9,8 +9,32 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
+
+
+def _checked_host(spec: dict[str, Any]) -> str:
+    """The address to bind; ``InvalidOption`` for a non-loopback one with no token and no ``insecure``."""
+    from opskit.config import env_text
+    from opskit.deployments.auth import TOKEN_ENV, bind_refusal
+    from opskit.deployments.options import is_valid_token
+    from opskit.errors import InvalidOption
+
+    host = env_text("OPSKIT_BIND") or str(spec.get("host", "127.0.0.1"))
+    env_token = (env_text(TOKEN_ENV) or "").strip()
+    if env_token and not is_valid_token(env_token):
+        raise InvalidOption(
+            f"${TOKEN_ENV} does not hold a valid token ({len(env_token)} characters; it takes 16 to "
+            "4096 visible ASCII characters, no spaces)",
+            option="auth_token",
+            value=f"${TOKEN_ENV}",
+        )
+    has_token = bool(spec.get("auth_token_sha256") or env_token)
+    refusal = bind_refusal(host, has_token=has_token, insecure=bool(spec.get("insecure")))
+    if refusal is not None:
+        raise InvalidOption(refusal, option="host", value=host)
+    return host
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {k: spec[k] for k in SERVER_OPTIONS if k in spec},
             )
         )
+        host = _checked_host(spec)
     except OpskitError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     workers = int(spec.get("workers", 1))
@@ -47,7 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    from opskit.config import env_text
     from opskit.serve.app import SPEC_ENV
 
     os.environ[SPEC_ENV] = str(spec_path)  # read back by create_app in each worker
@@ -56,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     uvicorn.run(
         "opskit.serve.app:create_app",
         factory=True,
-        host=env_text("OPSKIT_BIND") or spec.get("host", "127.0.0.1"),
+        host=host,
         port=port,
         workers=workers,
         loop="uvloop",

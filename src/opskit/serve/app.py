@@ -3,6 +3,11 @@
 Endpoints: ``POST /invocations`` (MLflow payloads and response shape),
 ``POST /predict`` (records in, predictions out), ``GET /health``,
 ``GET /metadata``, ``GET /metrics`` (Prometheus text).
+
+With a token (``auth_token_sha256`` in the spec, or ``$OPSKIT_SERVE_TOKEN``) every
+route but ``/health`` and ``/ping`` requires ``Authorization: Bearer <token>``
+(``/metrics`` only with ``metrics_auth="token"``); anything else is answered 401
+with ``WWW-Authenticate: Bearer`` and a JSON error body.
 """
 
 from __future__ import annotations
@@ -11,17 +16,21 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from opskit.coerce import Cast, merge_casts
+from opskit.deployments.auth import TOKEN_ENV, token_digest, token_matches
 from opskit.errors import InvalidPayload, UnsupportedMediaType
 from opskit.serve.batching import MicroBatcher
 from opskit.serve.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -31,12 +40,15 @@ from opskit.serve.routing import Router
 from opskit.serve.validation import check
 from opskit.serve.variants import ServedModel, Variant, source_from_spec
 
-__all__ = ["SPEC_ENV", "ServerState", "build_app", "create_app"]
+__all__ = ["SPEC_ENV", "RequestIds", "ServerState", "build_app", "create_app", "request_id"]
 
 #: Environment variable holding the path of the deployment spec (JSON) for ``create_app``.
 #: The variable naming the spec file, declared in ``opskit.config.ENVIRONMENT``.
 SPEC_ENV = "OPSKIT_SERVE_SPEC"
 ROUTING_HEADER = "x-routing-key"
+REQUEST_ID_SCOPE = "opskit.request_id"
+MAX_REQUEST_ID = 128
+REQUEST_ID_CHARS = re.compile(r"[A-Za-z0-9._:\-]+")
 
 
 class BodyTooLarge(Exception):
@@ -59,9 +71,12 @@ class ServerState:
         self.name: str = spec["name"]
         self.max_body = int(spec.get("max_body_bytes", 8 * 1024 * 1024))
         self.poll_interval = float(spec.get("poll_interval", 1.0))
+        weights = [float(v.get("weight", 1.0)) for v in spec["variants"]]
+        main = weights.index(max(weights)) if weights else 0
+        # The heaviest variant is the primary; the others of a split are canaries.
         self.variants = [
-            Variant(source_from_spec(v), weight=float(v.get("weight", 1.0)), role="primary")
-            for v in spec["variants"]
+            Variant(source_from_spec(v), weight=w, role="primary" if i == main else "canary")
+            for i, (v, w) in enumerate(zip(spec["variants"], weights, strict=True))
         ]
         shadow = spec.get("shadow")
         self.shadow = (
@@ -76,10 +91,31 @@ class ServerState:
             )
             for v in self.all_variants
         }
-        self.predlog = PredictionLog(self.name, sample=float(spec.get("log_sample", 1.0)))
+        self.predlog = PredictionLog(
+            self.name,
+            sample=float(spec.get("log_sample", 1.0)),
+            max_records=int(spec.get("log_buffer", 100_000)),
+            on_written=self.metrics.log_rows.inc,
+            on_dropped=lambda rows, reason: self.metrics.log_dropped.labels(reason).inc(rows),
+        )
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opskit-store")
         self.background: set[asyncio.Task[Any]] = set()
         self.ready = False
+        self.token_sha256: str | None = _expected_token(spec)
+        self.metrics_open = spec.get("metrics_auth", "open") != "token"
+
+    def authorized(self, request: Request) -> bool:
+        """Whether *request* carries the bearer token (always, when the server has none)."""
+        if self.token_sha256 is None:
+            return True
+        header = request.headers.get("authorization")
+        if header is None:
+            return False
+        scheme, _, credentials = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        # Starlette decodes header bytes as latin-1: encoding back gives the bytes sent.
+        return token_matches(credentials.strip().encode("latin-1"), self.token_sha256)
 
     def _measured(
         self, variant: Variant
@@ -144,7 +180,9 @@ class ServerState:
                 self.metrics.model_switches.labels(variant.source.ref).inc()
                 print(f"opskit: {variant.source.ref} now serves {version.ref}", flush=True)
 
-    async def score(self, table: Table, key: str | None) -> tuple[Variant, str, list[Any]]:
+    async def score(
+        self, table: Table, key: str | None, request_id: str = ""
+    ) -> tuple[Variant, str, list[Any]]:
         variant = self.variants[self.router.choose(key)]
         served = variant.current
         assert served is not None
@@ -158,12 +196,20 @@ class ServerState:
         predictions = [p for _, p in labelled]
         self.metrics.variant_requests.labels(variant.source.ref, "primary", "ok").inc()
         self.metrics.variant_rows.labels(variant.source.ref, "primary").inc(len(predictions))
-        self.predlog.record(version, "primary", checked.columns, checked.rows, predictions)
+        self.predlog.record(
+            request_id,
+            variant.source.ref,
+            variant.role,
+            version,
+            checked.columns,
+            checked.rows,
+            predictions,
+        )
         if self.shadow is not None:
-            self._spawn(self._score_shadow(table))
+            self._spawn(self._score_shadow(table, request_id))
         return variant, version, predictions
 
-    async def _score_shadow(self, table: Table) -> None:
+    async def _score_shadow(self, table: Table, request_id: str) -> None:
         shadow = self.shadow
         assert shadow is not None and shadow.current is not None
         ref = shadow.source.ref
@@ -176,8 +222,122 @@ class ServerState:
         self.metrics.variant_requests.labels(ref, "shadow", "ok").inc()
         self.metrics.variant_rows.labels(ref, "shadow").inc(len(labelled))
         self.predlog.record(
-            labelled[0][0], "shadow", checked.columns, checked.rows, [p for _, p in labelled]
+            request_id,
+            ref,
+            "shadow",
+            labelled[0][0],
+            checked.columns,
+            checked.rows,
+            [p for _, p in labelled],
         )
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 hex digits (a uuid4)."""
+    return uuid.uuid4().hex
+
+
+def check_request_id(value: str) -> str | None:
+    """Why *value* is not an acceptable ``X-Request-Id`` (1-128 of A-Z a-z 0-9 . _ : -), or None."""
+    if not value:
+        return "it is empty"
+    if len(value) > MAX_REQUEST_ID:
+        return f"it has {len(value)} characters (at most {MAX_REQUEST_ID})"
+    if not REQUEST_ID_CHARS.fullmatch(value):
+        return "it may hold only letters, digits and . _ : -"
+    return None
+
+
+def request_id(request: Request) -> str:
+    """The id of *request* (set by ``RequestIds``)."""
+    return str(request.scope.get(REQUEST_ID_SCOPE, ""))
+
+
+class RequestIds:
+    """ASGI middleware: every HTTP request gets an id, returned in ``X-Request-Id`` on every response.
+
+    The client's ``X-Request-Id`` is used when it is valid; an invalid one is answered
+    400 naming it (and the response carries a fresh id). Without one, a uuid4 hex is made.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent: bytes | None = None
+        for name, value in scope.get("headers", ()):
+            if name.lower() == b"x-request-id":
+                sent = value
+                break
+        problem = None
+        rid = new_request_id()
+        if sent is not None:
+            text = sent.decode("latin-1")
+            problem = check_request_id(text)
+            if problem is None:
+                rid = text
+        scope[REQUEST_ID_SCOPE] = rid
+        header = (b"x-request-id", rid.encode("ascii"))
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
+        if problem is not None:
+            assert sent is not None
+            response = _error(
+                400,
+                "BAD_REQUEST",
+                f"invalid X-Request-Id header {sent.decode('latin-1')[:200]!r}: {problem}; "
+                "send 1 to 128 letters, digits, '.', '_', ':' or '-', or no X-Request-Id "
+                "(the server then makes one)",
+                "X-Request-Id",
+            )
+            await response(scope, receive, send_with_id)
+            return
+        await self.app(scope, receive, send_with_id)
+
+
+def _expected_token(spec: dict[str, Any]) -> str | None:
+    """The SHA-256 of the token this server requires (spec first, then ``$OPSKIT_SERVE_TOKEN``), or None."""
+    recorded = spec.get("auth_token_sha256")
+    if recorded:
+        return str(recorded)
+    from opskit.config import env_text
+
+    token = (env_text(TOKEN_ENV) or "").strip()
+    return token_digest(token) if token else None
+
+
+def _unauthorized(request: Request) -> JSONResponse:
+    presented = "authorization" in request.headers
+    challenge = 'Bearer realm="opskit"' + (', error="invalid_token"' if presented else "")
+    message = (
+        "the bearer token is not valid for this deployment"
+        if presented
+        else "this deployment requires a bearer token: send `Authorization: Bearer <token>`"
+    )
+    return _error(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": challenge})
+
+
+def _guarded(
+    state: ServerState, endpoint: str, handler: Callable[[Request], Any], *, always: bool = True
+) -> Callable[[Request], Any]:
+    """*handler* behind the bearer-token check (``always=False``: only when ``metrics_auth="token"``)."""
+
+    async def guarded(request: Request) -> Response:
+        if (always or not state.metrics_open) and not state.authorized(request):
+            state.metrics.errors.labels(endpoint, "unauthorized").inc()
+            return _unauthorized(request)
+        response: Response = await handler(request)
+        return response
+
+    return guarded
 
 
 def _error(
@@ -220,7 +380,7 @@ def _scoring(
             body = await _read_body(request, state.max_body)
             table = parse_body(body, request.headers.get("content-type"), parse)
             variant, version, predictions = await state.score(
-                table, request.headers.get(ROUTING_HEADER)
+                table, request.headers.get(ROUTING_HEADER), request_id(request)
             )
         except UnsupportedMediaType as exc:
             metrics.errors.labels(endpoint, "unsupported_media_type").inc()
@@ -328,14 +488,22 @@ def build_app(spec: dict[str, Any]) -> Starlette:
         await state.stop()
 
     routes = [
-        Route("/invocations", _scoring(state, "invocations", parse_invocations), methods=["POST"]),
-        Route("/predict", _scoring(state, "predict", parse_records), methods=["POST"]),
+        Route(
+            "/invocations",
+            _guarded(state, "invocations", _scoring(state, "invocations", parse_invocations)),
+            methods=["POST"],
+        ),
+        Route(
+            "/predict",
+            _guarded(state, "predict", _scoring(state, "predict", parse_records)),
+            methods=["POST"],
+        ),
         Route("/health", health, methods=["GET"]),
         Route("/ping", health, methods=["GET"]),
-        Route("/metadata", metadata, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/metadata", _guarded(state, "metadata", metadata), methods=["GET"]),
+        Route("/metrics", _guarded(state, "metrics", metrics, always=False), methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestIds)])
     app.state.server = state
     return app
 

@@ -71,6 +71,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.log_rows = Counter(
+            "opskit_prediction_log_rows",
+            "Rows written to the prediction log.",
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "opskit_prediction_log_dropped_rows",
+            "Rows the prediction log could not keep (reason: buffer_full or store_error).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("buffer_full", "store_error"):  # exported as 0 from the start
+            self.log_dropped.labels(reason)
+
     def render(self) -> bytes:
         """The text exposition of every worker's metrics."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

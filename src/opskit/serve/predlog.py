@@ -1,27 +1,170 @@
-"""The prediction log: sampled inputs and outputs, written to the store in background batches.
+"""The prediction log: one record per scored input row, written as Parquet batches partitioned by day.
 
-The request path only appends to an in-memory buffer; a daemon thread writes
-each batch as one JSON-lines blob and indexes it with a tracker state
-document (kind ``"predictions"``), so monitoring can read it later.
+The request path only appends to an in-memory buffer (no I/O); a daemon thread
+turns what is buffered into Arrow tables, one row per input row with
+``request_id``, ``row``, ``ts``, ``deployment``, ``variant``, ``role``,
+``version``, the input columns and the prediction column(s), and writes each
+table as one Parquet blob to the storage (blobs are written atomically: a
+reader never sees half a file). Each blob is then indexed by a tracker state
+document of kind ``predictions/<deployment>/<YYYY-MM-DD>`` (UTC day), and the
+day itself by a document of kind ``prediction-days``: reading a day lists that
+day's batches only, never every batch ever written.
+
+Nothing is dropped silently. The buffer holds at most ``max_records`` rows; a
+row that arrives when it is full, or that the store refused ``retries`` times,
+is counted (``opskit_prediction_log_dropped_rows_total{reason=...}`` on
+``/metrics``) and reported in the server log. A failed write keeps its rows for
+the next flush.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import random
 import threading
 import time
-from collections import deque
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["STATE_KIND", "PredictionLog", "read_predictions"]
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-STATE_KIND = "predictions"
+__all__ = [
+    "DAYS_KIND",
+    "LEGACY_KIND",
+    "META_COLUMNS",
+    "PredictionLog",
+    "day_kind",
+    "read_predictions",
+    "to_table",
+]
+
+#: The kind of the old JSON-lines index (opskit < 0.x); still read, never written.
+LEGACY_KIND = "predictions"
+#: One document per (deployment, day) that has batches: key ``<deployment>/<YYYY-MM-DD>``.
+DAYS_KIND = "prediction-days"
+#: The columns every record has, before the inputs and the predictions.
+META_COLUMNS = ("request_id", "row", "ts", "deployment", "variant", "role", "version")
+#: Input columns whose name clashes with a meta or prediction column are stored as ``input.<name>``.
+INPUT_PREFIX = "input."
+
+
+def day_kind(deployment: str, day: str) -> str:
+    """The state kind indexing *deployment*'s batches of UTC day *day* (``YYYY-MM-DD``)."""
+    return f"predictions/{deployment}/{day}"
+
+
+def utc_day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+class _Request:
+    """One scored request as buffered: cheap to make on the request path."""
+
+    __slots__ = ("columns", "predictions", "request_id", "role", "rows", "ts", "variant", "version")
+
+    def __init__(
+        self,
+        ts: float,
+        request_id: str,
+        variant: str,
+        role: str,
+        version: str,
+        columns: tuple[str, ...] | None,
+        rows: list[list[Any]],
+        predictions: list[Any],
+    ) -> None:
+        self.ts, self.request_id, self.variant, self.role = ts, request_id, variant, role
+        self.version, self.columns, self.rows, self.predictions = (
+            version,
+            columns,
+            rows,
+            predictions,
+        )
+
+
+def _array(values: list[Any]) -> pa.Array:
+    """An Arrow array of *values*; values Arrow cannot type together become JSON text."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return pa.array(
+            [None if v is None else json.dumps(v, default=str, sort_keys=True) for v in values],
+            pa.string(),
+        )
+
+
+def _prediction_columns(predictions: list[Any]) -> dict[str, list[Any]]:
+    """``prediction`` for scalars; ``prediction_<i>`` for fixed-length lists; ``prediction_<key>`` for dicts."""
+    if predictions and all(isinstance(p, dict) for p in predictions):
+        keys = list(dict.fromkeys(k for p in predictions for k in p))
+        return {f"prediction_{k}": [p.get(k) for p in predictions] for k in keys}
+    if predictions and all(isinstance(p, list | tuple) for p in predictions):
+        widths = {len(p) for p in predictions}
+        if len(widths) == 1:
+            width = widths.pop()
+            return {f"prediction_{i}": [p[i] for p in predictions] for i in range(width)}
+    return {"prediction": list(predictions)}
+
+
+def to_table(deployment: str, requests: Sequence[_Request]) -> pa.Table:
+    """The Arrow table of *requests* (all with the same input columns): one row per input row."""
+    import pyarrow as pa
+
+    n = sum(len(r.rows) for r in requests)
+    meta: dict[str, list[Any]] = {name: [] for name in META_COLUMNS}
+    preds: list[Any] = []
+    for r in requests:
+        k = len(r.rows)
+        meta["request_id"] += [r.request_id] * k
+        meta["row"] += range(k)
+        meta["ts"] += [int(r.ts * 1_000_000)] * k
+        meta["variant"] += [r.variant] * k
+        meta["role"] += [r.role] * k
+        meta["version"] += [r.version] * k
+        preds += r.predictions
+    arrays: dict[str, pa.Array] = {
+        "request_id": pa.array(meta["request_id"], pa.string()),
+        "row": pa.array(meta["row"], pa.int32()),
+        "ts": pa.array(meta["ts"], pa.timestamp("us", tz="UTC")),
+        "deployment": pa.array([deployment] * n, pa.string()),
+        "variant": pa.array(meta["variant"], pa.string()),
+        "role": pa.array(meta["role"], pa.string()),
+        "version": pa.array(meta["version"], pa.string()),
+    }
+    outputs = _prediction_columns(preds)
+    taken = set(META_COLUMNS) | set(outputs)
+    columns = requests[0].columns
+    if columns is None:  # tensor input: the row as one list column
+        arrays["input"] = _array([row for r in requests for row in r.rows])
+    else:
+        every_row = [row for r in requests for row in r.rows]
+        transposed: list[Sequence[Any]] = (
+            list(zip(*every_row, strict=True)) if every_row else [() for _ in columns]
+        )
+        for name, values in zip(columns, transposed, strict=True):
+            arrays[INPUT_PREFIX + name if name in taken else name] = _array(list(values))
+    for name, values in outputs.items():
+        arrays[name] = _array(values)
+    return pa.table(arrays)
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
 
 
 class PredictionLog:
-    """Buffer prediction records and flush them from a background thread."""
+    """Buffer prediction records and write them from a background thread (see the module doc)."""
 
     def __init__(
         self,
@@ -29,37 +172,92 @@ class PredictionLog:
         *,
         sample: float = 1.0,
         interval: float = 1.0,
-        max_records: int = 10_000,
+        max_records: int = 100_000,
+        retries: int = 5,
+        on_written: Callable[[int], None] | None = None,
+        on_dropped: Callable[[int, str], None] | None = None,
     ) -> None:
         self.deployment = deployment
         self.sample = min(max(float(sample), 0.0), 1.0)
         self.interval = interval
-        self._buffer: deque[dict[str, Any]] = deque(maxlen=max_records)
+        self.max_records = max(int(max_records), 1)
+        self.retries = retries
+        self._on_written = on_written
+        self._on_dropped = on_dropped
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._buffer: list[_Request] = []
+        self._buffered_rows = 0
+        self._failures = 0
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._seq = 0
+        self._days: set[str] = set()
         self._thread: threading.Thread | None = None
+        self.written = 0
+        self.dropped: dict[str, int] = {}
+        self._last_warning = 0.0
 
     def record(
         self,
+        request_id: str,
         variant: str,
         role: str,
+        version: str,
         columns: tuple[str, ...] | None,
         rows: list[list[Any]],
         predictions: list[Any],
+        *,
+        ts: float | None = None,
     ) -> None:
-        """Keep one request's inputs and outputs (sampled). Cheap: no I/O here."""
+        """Keep one request's rows and predictions (sampled per request). Cheap: no I/O here.
+
+        *ts* (epoch seconds) defaults to now.
+        """
         if self.sample <= 0 or (self.sample < 1 and random.random() >= self.sample):
             return
-        self._buffer.append(
-            {
-                "ts": time.time(),
-                "variant": variant,
-                "role": role,
-                "columns": columns,
-                "rows": rows,
-                "predictions": predictions,
-            }
+        entry = _Request(
+            time.time() if ts is None else ts,
+            request_id,
+            variant,
+            role,
+            version,
+            columns,
+            rows,
+            predictions,
         )
+        with self._lock:
+            room = self._buffered_rows + len(rows) <= self.max_records
+            if room:
+                self._buffer.append(entry)
+                self._buffered_rows += len(rows)
+            full = self._buffered_rows * 2 >= self.max_records
+        if not room:
+            self._drop(len(rows), "buffer_full")
+        if full:
+            self._wake.set()  # flush now rather than at the next interval
+
+    def _drop(self, rows: int, reason: str) -> None:
+        with self._lock:
+            self.dropped[reason] = self.dropped.get(reason, 0) + rows
+            total = self.dropped[reason]
+            now = time.monotonic()
+            warn = now - self._last_warning >= 10.0
+            if warn:
+                self._last_warning = now
+        if self._on_dropped is not None:
+            self._on_dropped(rows, reason)
+        if warn:
+            why = (
+                f"the buffer of {self.max_records} rows was full; raise log_buffer or lower log_sample"
+                if reason == "buffer_full"
+                else "the store refused them"
+            )
+            print(
+                f"opskit: prediction log of {self.deployment!r} dropped {total} row(s) so far "
+                f"({reason}: {why}); counted in opskit_prediction_log_dropped_rows_total on /metrics",
+                flush=True,
+            )
 
     def start(self) -> None:
         if self.sample > 0 and self._thread is None:
@@ -67,59 +265,235 @@ class PredictionLog:
             self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
             self.flush()
         self.flush()
 
     def flush(self) -> int:
-        """Write everything buffered as one blob; returns the number of records written."""
-        records = []
-        while self._buffer:
-            records.append(self._buffer.popleft())
-        if not records:
-            return 0
+        """Write everything buffered; returns the number of rows written."""
+        with self._flushing:
+            with self._lock:
+                taken, self._buffer = self._buffer, []
+                rows = self._buffered_rows
+                self._buffered_rows = 0
+            if not taken:
+                return 0
+            try:
+                self._write(taken)
+            except Exception as exc:  # the log must never take the server down
+                self._failures += 1
+                if self._failures > self.retries:
+                    self._failures = 0
+                    self._drop(rows, "store_error")
+                    return 0
+                with self._lock:  # keep them for the next flush, ahead of newer rows
+                    self._buffer[:0] = taken
+                    self._buffered_rows += rows
+                print(
+                    f"opskit: prediction log write failed ({type(exc).__name__}: {exc}); "
+                    f"{rows} row(s) kept for retry {self._failures}/{self.retries}",
+                    flush=True,
+                )
+                return 0
+            self._failures = 0
+            self.written += rows
+            if self._on_written is not None:
+                self._on_written(rows)
+            return rows
+
+    def _write(self, requests: list[_Request]) -> None:
         from opskit.runtime import get_storage, get_tracker
 
-        data = "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
-        try:
-            blob = get_storage().put_bytes(data)
+        groups: dict[tuple[str, tuple[str, ...] | None], list[_Request]] = {}
+        for r in requests:
+            groups.setdefault((utc_day(r.ts), r.columns), []).append(r)
+        storage, tracker = get_storage(), get_tracker()
+        for (day, _), part in groups.items():
+            table = to_table(self.deployment, part)
+            blob = storage.put_bytes(_parquet_bytes(table))  # atomic: whole file or none
             self._seq += 1
-            key = f"{self.deployment}/{time.time():.6f}-{os.getpid()}-{self._seq}"
-            get_tracker().put_state(
-                STATE_KIND,
+            first, last = min(r.ts for r in part), max(r.ts for r in part)
+            key = f"{first:017.6f}-{os.getpid()}-{self._seq}"
+            tracker.put_state(
+                day_kind(self.deployment, day),
                 key,
                 {
                     "deployment": self.deployment,
+                    "day": day,
                     "digest": blob.digest,
-                    "records": len(records),
+                    "format": "parquet",
+                    "records": table.num_rows,
+                    "first_ts": first,
+                    "last_ts": last,
                     "written_at": time.time(),
                 },
             )
-        except Exception as exc:  # the log must never take the server down
-            print(
-                f"opskit: prediction log flush failed ({type(exc).__name__}: {exc}); dropped {len(records)} records",
-                flush=True,
-            )
-            return 0
-        return len(records)
+            if day not in self._days:  # once per process and day: the day is listed
+                tracker.put_state(
+                    DAYS_KIND,
+                    f"{self.deployment}/{day}",
+                    {"deployment": self.deployment, "day": day},
+                )
+                self._days.add(day)
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=30)
         else:
             self.flush()
+        with self._lock:
+            left = self._buffered_rows
+        if left:
+            self._drop(left, "store_error")
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def _days(deployment: str) -> list[str]:
+    from opskit.runtime import get_tracker
+
+    prefix = f"{deployment}/"
+    found = get_tracker().list_state(DAYS_KIND)
+    return sorted(k[len(prefix) :] for k in found if k.startswith(prefix))
+
+
+def batches(
+    deployment: str,
+    since: float | None = None,
+    until: float | None = None,
+    days: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The index documents of *deployment*'s batches that may hold records in ``[since, until)``."""
+    from opskit.runtime import get_tracker
+
+    tracker = get_tracker()
+    low = utc_day(since) if since is not None else None
+    high = utc_day(until - 1e-6) if until is not None else None  # until is exclusive
+    out: list[dict[str, Any]] = []
+    for day in days if days is not None else _days(deployment):
+        if (low is not None and day < low) or (high is not None and day > high):
+            continue  # a day outside the range is not even listed
+        for _, entry in sorted(tracker.list_state(day_kind(deployment, day)).items()):
+            if since is not None and entry["last_ts"] < since:
+                continue
+            if until is not None and entry["first_ts"] >= until:
+                continue
+            out.append(entry)
+    return out
+
+
+def _legacy_tables(deployment: str) -> Iterable[pa.Table]:
+    """Records of the old JSON-lines log (one document per request), as tables of the new layout."""
+    from opskit.runtime import get_storage, get_tracker
+
+    index = get_tracker().list_state(LEGACY_KIND)
+    entries = sorted((k, v) for k, v in index.items() if v.get("deployment") == deployment)
+    storage = get_storage()
+    by_columns: dict[Any, list[_Request]] = {}
+    for _, entry in entries:
+        for line in storage.get_bytes(entry["digest"]).decode().splitlines():
+            old = json.loads(line)
+            columns = tuple(old["columns"]) if old.get("columns") is not None else None
+            by_columns.setdefault(columns, []).append(
+                _Request(
+                    float(old["ts"]),
+                    "",
+                    str(old.get("variant")),
+                    str(old.get("role")),
+                    str(old.get("variant")),
+                    columns,
+                    old["rows"],
+                    old["predictions"],
+                )
+            )
+    for part in by_columns.values():
+        yield to_table(deployment, part)
+
+
+def _read_batch(storage: Any, entry: dict[str, Any]) -> pa.Table:
+    """One batch: memory-mapped from the local storage's file, else read through the storage."""
+    import pyarrow.parquet as pq
+
+    from opskit.storage.local import LocalStorage
+
+    if isinstance(storage, LocalStorage):
+        path = storage._path(str(entry["digest"]))
+        if path.is_file():
+            return pq.read_table(path, memory_map=True)
+    return pq.read_table(io.BytesIO(storage.get_bytes(str(entry["digest"]))))
+
+
+def _empty() -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "request_id": pa.array([], pa.string()),
+            "row": pa.array([], pa.int32()),
+            "ts": pa.array([], pa.timestamp("us", tz="UTC")),
+            "deployment": pa.array([], pa.string()),
+            "variant": pa.array([], pa.string()),
+            "role": pa.array([], pa.string()),
+            "version": pa.array([], pa.string()),
+        }
+    )
+
+
+def read_table(deployment: str, since: float | None = None, until: float | None = None) -> pa.Table:
+    """*deployment*'s records in ``[since, until)`` (epoch seconds; None: unbounded) as one Arrow table, oldest first."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from opskit.runtime import get_storage
+
+    storage = get_storage()
+    days = _days(deployment)
+    entries = sorted(batches(deployment, since, until, days), key=lambda e: e["first_ts"])
+    tables = [_read_batch(storage, e) for e in entries]
+    # Only a batch that straddles a bound needs its rows filtered.
+    straddles = any(
+        (since is not None and e["first_ts"] < since)
+        or (until is not None and e["last_ts"] >= until)
+        for e in entries
+    )
+    if since is None or not days or utc_day(since) < days[0]:
+        # The old JSON-lines log predates the first Parquet day: read it only when the range reaches back.
+        legacy = list(_legacy_tables(deployment))
+        tables = legacy + tables
+        straddles = straddles or bool(legacy and (since is not None or until is not None))
+    if not tables:
+        return _empty()
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    stamp = pa.timestamp("us", tz="UTC")
+    if straddles:
+        ts = table.column("ts")
+        mask = None
+        if since is not None:
+            mask = pc.greater_equal(ts, pa.scalar(int(since * 1_000_000), stamp))
+        if until is not None:
+            upper = pc.less(ts, pa.scalar(int(until * 1_000_000), stamp))
+            mask = upper if mask is None else pc.and_(mask, upper)
+        table = table.filter(mask)
+    ts = table.column("ts")
+    if len(ts) > 1 and not pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py():
+        # Batches of several workers interleave: a stable sort on ts keeps each request's rows in order.
+        table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))
+    return table
 
 
 def read_predictions(deployment: str) -> list[dict[str, Any]]:
-    """Every logged record of *deployment*, oldest batch first."""
-    from opskit.runtime import get_storage, get_tracker
-
-    index = get_tracker().list_state(STATE_KIND)
-    entries = sorted((k, v) for k, v in index.items() if v.get("deployment") == deployment)
-    out: list[dict[str, Any]] = []
-    storage = get_storage()
-    for _, entry in entries:
-        for line in storage.get_bytes(entry["digest"]).decode().splitlines():
-            out.append(json.loads(line))
-    return out
+    """Every logged record of *deployment*, one dict per input row, oldest first."""
+    rows: list[dict[str, Any]] = read_table(deployment).to_pylist()
+    for row in rows:
+        ts = row.get("ts")
+        if isinstance(ts, datetime):
+            row["ts"] = ts.timestamp()
+        for key, value in row.items():
+            if isinstance(value, float) and math.isnan(value):
+                row[key] = None
+    return rows

@@ -1,0 +1,154 @@
+"""Reading a deployment's prediction log: a DataFrame, or Parquet files / a pyarrow dataset to stream.
+
+    df = opskit.monitor.predictions("wine-prod", since="2026-11-30", until="2026-12-01")
+    ds = opskit.monitor.predictions_dataset("wine-prod", since=yesterday)   # pyarrow.dataset
+    opskit.monitor.drift(reference="wine@production", current=ds.to_table())
+
+Only the days in ``[since, until)`` are listed (one index per deployment and UTC
+day, see ``opskit.serve.predlog``). ``since`` and ``until`` take a ``datetime``
+(naive means UTC), a ``date`` (its UTC midnight), an ISO 8601 text, a pandas
+``Timestamp`` or epoch seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+from opskit.errors import InvalidValue
+
+__all__ = ["prediction_files", "predictions", "predictions_dataset"]
+
+#: ``opskit.deployments.client.STATE_KIND`` (not imported: the client imports this module).
+_DEPLOYMENT_KIND = "deployment"
+
+
+def _epoch(value: object, name: str) -> float | None:
+    """*value* as epoch seconds (UTC), or ``InvalidValue`` naming it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _bad(value, name)
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise _bad(value, name)
+        return float(value)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise _bad(value, name) from None
+    if isinstance(value, datetime):  # pandas.Timestamp is a datetime
+        stamp = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return stamp.timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+    raise _bad(value, name)
+
+
+def _bad(value: object, name: str) -> InvalidValue:
+    return InvalidValue(
+        f"{name}={value!r} is not a point in time: pass a datetime (naive means UTC), a date, "
+        f"an ISO 8601 text such as '2026-12-01T08:00:00+00:00', or epoch seconds"
+    )
+
+
+def _range(since: object, until: object) -> tuple[float | None, float | None]:
+    low, high = _epoch(since, "since"), _epoch(until, "until")
+    if low is not None and high is not None and high < low:
+        raise InvalidValue(f"until={until!r} is before since={since!r}: swap them")
+    return low, high
+
+
+def predictions(deployment: str, since: object = None, until: object = None) -> Any:
+    """The prediction log of *deployment* in ``[since, until)`` as a pandas DataFrame.
+
+    One row per scored input row: ``request_id``, ``row`` (index in its request),
+    ``ts`` (UTC), ``deployment``, ``variant`` (the reference served, e.g.
+    ``wine@challenger``), ``role`` (``primary``, ``canary`` or ``shadow``),
+    ``version`` (``wine:2``), the input columns, and ``prediction`` (or
+    ``prediction_<i>`` / ``prediction_<key>`` for models that return several
+    values per row). Oldest first.
+    """
+    from opskit.serve.predlog import read_table
+
+    low, high = _range(since, until)
+    table = read_table(deployment, low, high)
+    if table.num_rows == 0:
+        _check_known(deployment)
+    return table.to_pandas(self_destruct=True, split_blocks=True)
+
+
+def _check_known(deployment: str) -> None:
+    """``DeploymentNotFound`` when *deployment* was never deployed nor logged (a typo, not an empty log)."""
+    from opskit.errors import DeploymentNotFound
+    from opskit.runtime import get_tracker
+    from opskit.serve.predlog import DAYS_KIND
+
+    tracker = get_tracker()
+    if tracker.get_state(_DEPLOYMENT_KIND, deployment) is not None:
+        return
+    if any(key.startswith(f"{deployment}/") for key in tracker.list_state(DAYS_KIND)):
+        return
+    known = ", ".join(sorted(tracker.list_state(_DEPLOYMENT_KIND))) or "none"
+    raise DeploymentNotFound(
+        f"no deployment named {deployment!r} and no prediction log for it (known deployments: {known})"
+    )
+
+
+def prediction_files(deployment: str, since: object = None, until: object = None) -> list[str]:
+    """Local paths of the Parquet batches that may hold records of *deployment* in ``[since, until)``.
+
+    With the local storage these are the stored blobs themselves (read-only, nothing
+    is copied); with another storage each blob is downloaded (verified) once into
+    ``<home>/cache/predictions/``. Batches hold whole requests, so a file may hold a
+    few records just outside the range: filter on ``ts`` (``predictions_dataset`` does).
+    """
+    from opskit.runtime import get_config, get_storage
+    from opskit.serve.predlog import batches
+    from opskit.storage.local import LocalStorage
+
+    low, high = _range(since, until)
+    storage = get_storage()
+    out: list[str] = []
+    cache = get_config().home / "cache" / "predictions"
+    for entry in batches(deployment, low, high):
+        digest = str(entry["digest"])
+        if isinstance(storage, LocalStorage):
+            out.append(str(storage._path(digest)))
+            continue
+        local = cache / digest.replace(":", "-")
+        if not local.exists():
+            storage.get_file(digest, local)
+        out.append(str(local))
+    return out
+
+
+def predictions_dataset(deployment: str, since: object = None, until: object = None) -> Any:
+    """A ``pyarrow.dataset`` over *deployment*'s log in ``[since, until)``, for streaming (filtered on ``ts``).
+
+    ``predictions_dataset(...).to_batches()`` reads batch by batch; monitoring's
+    Parquet streaming takes it through ``.to_table()`` or its files
+    (``prediction_files``). The schema is the union of the batches' schemas.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    low, high = _range(since, until)
+    files = prediction_files(deployment, since, until)
+    if not files:
+        from opskit.serve.predlog import read_table
+
+        return ds.dataset(read_table(deployment, low, high))
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    dataset = ds.dataset(files, format="parquet", schema=schema)
+    stamp = pa.timestamp("us", tz="UTC")
+    condition = None
+    if low is not None:
+        condition = ds.field("ts") >= pa.scalar(int(low * 1_000_000), stamp)
+    if high is not None:
+        upper = ds.field("ts") < pa.scalar(int(high * 1_000_000), stamp)
+        condition = upper if condition is None else condition & upper
+    return dataset if condition is None else dataset.filter(condition)
