@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "ActiveRun": "opskit.tracking.context",
     "AliasChange": "opskit.records.registry",
     "Artifact": "opskit.records.runs",
+    "AuditUnsupported": "opskit.errors",
     "BackendUnavailable": "opskit.errors",
     "BlobCorrupted": "opskit.errors",
     "BlobNotFound": "opskit.errors",
@@ -83,7 +84,7 @@ _EXPORTS: dict[str, str] = {
     "train": "opskit.tracking.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
-_SUBMODULES = ("deployments", "models", "monitor", "plugins")
+_SUBMODULES = ("audit", "deployments", "models", "monitor", "plugins")
 
 
 # Hidden from type checkers, which read the `Name as Name` imports at the end instead:
@@ -108,12 +109,14 @@ if not TYPE_CHECKING:
 
 
 if TYPE_CHECKING:
+    from opskit import audit as audit
     from opskit import deployments as deployments
     from opskit import models as models
     from opskit import monitor as monitor
     from opskit import plugins as plugins
     from opskit.config import Config as Config
     from opskit.deployments.api import deploy as deploy
+    from opskit.errors import AuditUnsupported as AuditUnsupported
     from opskit.errors import BackendUnavailable as BackendUnavailable
     from opskit.errors import BlobCorrupted as BlobCorrupted
     from opskit.errors import BlobNotFound as BlobNotFound

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from opskit.records.validation import ValidationReport
 
 __all__ = [
+    "AuditUnsupported",
     "BackendUnavailable",
     "BlobCorrupted",
     "BlobNotFound",
@@ -216,3 +217,7 @@ class ValidationFailed(OpskitError):
 
 class ValidationWarning(OpskitWarning):
     """A gate failed: the run finished, but the model was not registered (or was registered as rejected)."""
+
+
+class AuditUnsupported(OpskitError, NotImplementedError):
+    """The selected tracker keeps no hash-chained audit log (it does not implement ``SupportsAudit``)."""

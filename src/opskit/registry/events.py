@@ -80,6 +80,8 @@ class RegistryEvent:
     time: float
     #: The run the change came from, when there is one (a registered version's run).
     run_id: str | None = None
+    #: Why, when the user said so (a comment given with the change).
+    reason: str | None = None
     #: Position in the tracker's event log, assigned when appended (0 until then); grows with each event.
     id: int = 0
 

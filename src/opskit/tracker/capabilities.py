@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from opskit.records import Schema
+    from opskit.records.audit import AuditTrail
 
-__all__ = ["SupportsLocation", "SupportsQueuedRegistration", "SupportsSync"]
+__all__ = ["SupportsAudit", "SupportsLocation", "SupportsQueuedRegistration", "SupportsSync"]
 
 
 @runtime_checkable
@@ -71,5 +72,20 @@ class SupportsLocation(Protocol):
         Used to tell whether a run handle sent to another process (a ``multiprocessing``
         task argument) points at the store that process selects. Without it, trackers
         of the same name are taken to be the same store.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsAudit(Protocol):
+    """A tracker that hash-chains its registry events (``opskit.governance.audit``) for ``opskit audit``."""
+
+    def audit_trail(self) -> AuditTrail:
+        """Every event of the log as an ``AuditEvent`` (``seq`` order), and the head kept outside the log.
+
+        The events are the stored ones, unchecked: ``opskit.audit.verify`` recomputes the chain.
+        Appending is the tracker's job: each registry event is sealed (``governance.audit.seal``)
+        at the next ``seq``, after the last link, in the same write as the event, and two
+        processes appending at once must never give two events the same ``seq``.
         """
         ...

@@ -14,6 +14,7 @@ from opskit.records import AliasChange, Model, ModelVersion, Schema
 from opskit.registry import events as registry_events
 from opskit.registry.events import EVENT_KINDS, EventKind, RegistryEvent
 from opskit.serialize import from_plain, to_plain
+from opskit.tracker.sqlite import audit
 
 __all__ = [
     "add_version",
@@ -28,29 +29,16 @@ __all__ = [
     "versions_of_runs",
 ]
 
-_EVENT_COLUMNS = "id, kind, subject, model, before, after, user, time, run_id"
+_EVENT_COLUMNS = "id, kind, subject, model, before, after, user, time, run_id, reason"
 
 
 def append_event(conn: sqlite3.Connection, event: RegistryEvent) -> int:
-    """Append *event* inside the caller's transaction; return its ``id``."""
-    cursor = conn.execute(
-        "INSERT INTO registry_events (kind, subject, model, before, after, user, time, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            event.kind,
-            event.subject,
-            event.model,
-            None if event.before is None else json.dumps(event.before, sort_keys=True, default=str),
-            None if event.after is None else json.dumps(event.after, sort_keys=True, default=str),
-            event.user,
-            event.time,
-            event.run_id,
-        ),
-    )
-    return int(cursor.lastrowid or 0)
+    """Append *event* inside the caller's transaction, hash-chained (``tracker.sqlite.audit``); return its ``id``."""
+    return audit.append(conn, event).seq
 
 
 def _event(row: Sequence[Any]) -> RegistryEvent:
-    number, kind, subject, model, before, after, user, when, run_id = row
+    number, kind, subject, model, before, after, user, when, run_id, reason = row
     return RegistryEvent(
         kind=kind,
         subject=subject,
@@ -60,6 +48,7 @@ def _event(row: Sequence[Any]) -> RegistryEvent:
         user=user,
         time=when,
         run_id=run_id,
+        reason=reason,
         id=number,
     )
 
