@@ -139,7 +139,8 @@ def verify_chain(
     """
     anchors = anchors or {}
     ordered = sorted(events, key=lambda e: e.seq)
-    position_of = {e.hash: e.seq for e in ordered}
+    known = {GENESIS} | {e.hash for e in ordered}
+    last_seq = ordered[-1].seq if ordered else 0
     prev = GENESIS
     expected_seq = 1
     checked = 0
@@ -177,12 +178,16 @@ def verify_chain(
             checked += 1
             continue
         what = f"{event.action} {event.subject} by {event.user or '-'}"
-        origin = 1 if event.prev_hash == GENESIS else position_of.get(event.prev_hash, -1) + 1
-        if (
-            origin > 0
-            and origin != event.seq
-            and chain_hash(event.prev_hash, event, origin) == event.hash
-        ):
+        # Intact but at another position? (Searched once, at the first break: the check stays linear.)
+        origin = next(
+            (
+                seq
+                for seq in range(1, last_seq + 2)
+                if seq != event.seq and chain_hash(event.prev_hash, event, seq) == event.hash
+            ),
+            0,
+        )
+        if origin:
             return _broken(
                 checked,
                 head,
@@ -192,7 +197,7 @@ def verify_chain(
                 event.hash,
                 f"the event at seq {event.seq} ({what}) was written at seq {origin}: events were reordered",
             )
-        if event.prev_hash != prev and event.prev_hash != GENESIS and origin == 0:
+        if event.prev_hash != prev and event.prev_hash not in known:
             return _broken(
                 checked,
                 head,
