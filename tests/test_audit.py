@@ -425,7 +425,7 @@ def test_tampering_stays_visible_after_new_events(store: Path, tracker: str) -> 
 def test_rewriting_the_whole_log_is_caught_by_the_head_or_a_pin(
     store: Path, tracker: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Re-hashing every row after an edit is caught by the head file; rewriting the head too only by a pinned head."""
+    """Re-hashing every row after an edit is caught by the head file's checkpoints; rewriting the whole file too only by a pin."""
     _history()
     pinned = opskit.audit.head()
     assert pinned is not None
@@ -449,11 +449,19 @@ def test_rewriting_the_whole_log_is_caught_by_the_head_or_a_pin(
             )
             prev = forged.hash
     result = opskit.audit.verify()
-    assert (result.ok, result.kind, result.seq) == (False, "edited", 6)
-    assert result.expected == pinned.hash and result.found == prev
+    # every write transaction left a checkpoint in the head file: the first one already disagrees
+    assert (result.ok, result.kind, result.seq) == (False, "edited", 1)
+    assert result.expected == events[0].hash
     head_file = store / "opskit.db.audit-head"
-    head_file.write_text(json.dumps({"seq": 6, "hash": prev}), encoding="utf-8")
-    assert opskit.audit.verify().ok  # log and head rewritten together: only a pin catches it
+    with head_file.open(
+        "a", encoding="ascii"
+    ) as handle:  # a forged head appended: the checkpoints disagree
+        handle.write(f"{6:012d} {prev}\n")
+    result = opskit.audit.verify()
+    assert (result.ok, result.kind) == (False, "edited") and result.seq is not None
+    assert result.seq < 6
+    head_file.write_text(f"{6:012d} {prev}\n", encoding="ascii")
+    assert opskit.audit.verify().ok  # log and whole head file rewritten: only a pin catches it
     code, _, err = _cli(capsys, "audit", "verify", "--pin", pinned.summary())
     assert code == 1 and "(edited)" in err
     head_file.unlink()
@@ -488,10 +496,7 @@ def test_a_schema_3_store_is_chained_on_upgrade(tmp_path: Path, tracker: str) ->
     assert [e.seq for e in trail.events] == [1, 2] and trail.events[0].prev_hash == GENESIS
     assert trail.head == AuditHead(2, trail.events[1].hash)
     assert verify_chain(trail.events, trail.head).ok
-    assert json.loads(Path(f"{path}.audit-head").read_text()) == {
-        "seq": 2,
-        "hash": trail.events[1].hash,
-    }
+    assert Path(f"{path}.audit-head").read_text() == f"{2:012d} {trail.events[1].hash}\n"
     store.close()
 
 
@@ -500,7 +505,7 @@ def test_a_schema_3_store_is_chained_on_upgrade(tmp_path: Path, tracker: str) ->
 
 def _event_run(seq: int) -> Any:
     tracker = get_tracker()
-    runs = [r for r in tracker._event_runs() if int(r.data.tags["opskit.audit.seq"]) == seq]  # type: ignore[attr-defined]
+    runs = [r for r in tracker._event_runs() if int(r.data.tags["opskit.chain.seq"]) == seq]  # type: ignore[attr-defined]
     assert len(runs) == 1
     return runs[0]
 
@@ -551,7 +556,7 @@ def test_verify_finds_an_event_tag_edited_in_mlflow(tracker: str, rehash: bool) 
             seq=4,
             prev_hash=event.prev_hash,
         )
-        client.set_tag(run.info.run_id, "opskit.audit.hash", forged.hash)
+        client.set_tag(run.info.run_id, "opskit.chain.hash", forged.hash)
     opskit.reset_defaults()
     result = opskit.audit.verify()
     assert (result.ok, result.kind, result.seq) == (False, "edited", 4)

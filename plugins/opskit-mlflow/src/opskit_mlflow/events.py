@@ -11,10 +11,10 @@ change without its event; it never leaves an event without its change. See
 docs/backends/mlflow.md.
 
 The audit chain (``opskit.governance.audit``): every event has a position ``seq`` and a
-hash linking it to the event before it (tags ``opskit.audit.seq``, ``opskit.audit.prev_hash``,
-``opskit.audit.hash``). Tags can be changed through the MLflow API, params cannot (MLflow
+hash linking it to the event before it (tags ``opskit.chain.seq``, ``opskit.chain.prev_hash``,
+``opskit.chain.hash``). Tags can be changed through the MLflow API, params cannot (MLflow
 refuses to log a param again with another value), so the chain is anchored in params: one
-*ledger* run of ``opskit.state`` holds the param ``opskit.audit.seq.<seq>`` = hash for every
+*ledger* run of ``opskit.state`` holds the param ``opskit.chain.seq.<seq>`` = hash for every
 event. Logging that param is also how a writer claims its ``seq``: two processes that want
 the same ``seq`` both try to log it; MLflow stores the first and refuses the other (the
 primary key of its params table), which re-reads the ledger and tries the next one. So the
@@ -55,12 +55,12 @@ __all__ = [
 
 EVENT_KIND, EVENT_ID, EVENT_MODEL = "opskit.event.kind", "opskit.event.id", "opskit.event.model"
 AUDIT_SEQ, AUDIT_PREV, AUDIT_HASH = (
-    "opskit.audit.seq",
-    "opskit.audit.prev_hash",
-    "opskit.audit.hash",
+    "opskit.chain.seq",
+    "opskit.chain.prev_hash",
+    "opskit.chain.hash",
 )
-AUDIT_LEDGER = "opskit.audit.ledger"
-_LEDGER_PARAM = "opskit.audit.seq."
+AUDIT_LEDGER = "opskit.chain.ledger"
+_LEDGER_PARAM = "opskit.chain.seq."
 #: How many times an append re-reads the ledger after losing a ``seq`` to another writer.
 CLAIM_ATTEMPTS = 1000
 

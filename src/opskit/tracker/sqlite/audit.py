@@ -3,8 +3,11 @@
 Every event row carries ``prev_hash`` and ``hash`` (``opskit.governance.audit``); its
 ``id`` is its position ``seq`` (1, 2, 3, ... with no gap). The head of the chain (last
 ``seq`` and ``hash``) is kept outside the database, in ``<database>.audit-head`` next to
-it, replaced atomically (temporary file + rename) inside the writing transaction, just
-before its COMMIT (appends are serialized by SQLite's write lock, so heads are too).
+it: one fixed-size line ``<seq> <hash>`` appended per write transaction, just before its
+COMMIT (appends are serialized by SQLite's write lock, so heads are too). The last line is
+the head; the earlier ones are checkpoints ``verify`` also checks. An append, not a
+temporary file renamed over the old one: on ext4 a rename over a file forces its data to
+disk, which cost milliseconds per event (docs/benchmarks.md).
 Editing, deleting or reordering rows in the database, or cutting its tail, leaves the
 head file as it was, and ``opskit audit verify`` sees the difference. Someone who
 rewrites both the rows and the head file is not caught: pin the head elsewhere
@@ -16,8 +19,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
+from typing import Any
+
+import attrs
 
 from opskit.errors import StoreError
 from opskit.governance.audit import GENESIS, seal
@@ -31,6 +36,7 @@ __all__ = [
     "database",
     "drop_pending",
     "head_path",
+    "read_checkpoints",
     "read_head",
     "write_pending",
 ]
@@ -48,33 +54,58 @@ def database(conn: sqlite3.Connection) -> str:
     return str(conn.execute("PRAGMA database_list").fetchone()[2])
 
 
+_LINE = 12 + 1 + 64 + 1  # "<seq, 12 digits> <sha-256 hex>\n"
+
+
+def _parse(line: bytes, path: Path) -> AuditHead:
+    seq, _, digest = line.decode("ascii", "replace").strip().partition(" ")
+    if not seq.isdigit() or len(digest) != 64:
+        raise StoreError(
+            f"the audit head {path} ends in {line[:80]!r}, not a head record; run `opskit audit verify`"
+        )
+    return AuditHead(int(seq), digest)
+
+
 def read_head(path: Path) -> AuditHead | None:
-    """The head kept in *path*, None when there is none; StoreError when it cannot be read."""
+    """The head kept in *path* (its last line), None when there is none; StoreError when it cannot be read.
+
+    A last line without its newline is a write cut short by a crash: the line before it counts.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - 2 * _LINE))
+            tail = handle.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreError(f"cannot read the audit head {path}: {exc}") from exc
+    lines = tail.split(b"\n")
+    complete = lines[:-1]  # what follows the last newline is empty, or a torn write
+    if not complete or not complete[-1]:
+        if size == 0:
+            return None
+        raise StoreError(f"the audit head {path} holds no complete head record")
+    return _parse(complete[-1], path)
+
+
+def read_checkpoints(path: Path) -> list[AuditHead]:
+    """Every head ever written to *path*, oldest first (each append adds one line)."""
     try:
-        data = json.loads(text)
-        return AuditHead(seq=int(data["seq"]), hash=str(data["hash"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise StoreError(
-            f"the audit head {path} is not a head record ({exc}); run `opskit audit verify`"
-        ) from exc
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return [_parse(line, path) for line in data.split(b"\n")[:-1] if line]
 
 
 def _write_head(path: Path, head: AuditHead) -> None:
-    text = json.dumps({"seq": head.seq, "hash": head.hash}, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    """Append the head as one fixed-size line (an append, not a rename: no forced flush of the file)."""
+    line = f"{head.seq:012d} {head.hash}\n".encode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        os.write(fd, line)
+    finally:
+        os.close(fd)
 
 
 def write_pending(conn: sqlite3.Connection) -> None:
@@ -136,42 +167,28 @@ def _insert(conn: sqlite3.Connection, sealed: AuditEvent) -> AuditEvent:
             sealed.hash,
         ),
     )
-    return AuditEvent(
-        seq=sealed.seq,
-        action=sealed.action,
-        subject=sealed.subject,
-        model=sealed.model,
-        before=sealed.before,
-        after=sealed.after,
-        user=sealed.user,
-        time=sealed.time,
-        run_id=sealed.run_id,
-        reason=sealed.reason,
-        prev_hash=sealed.prev_hash,
-        hash=sealed.hash,
-        id=sealed.seq,
-    )
+    return attrs.evolve(sealed, id=sealed.seq)
 
 
 _COLUMNS = "id, kind, subject, model, before, after, user, time, run_id, reason, prev_hash, hash"
 
 
-def _audit_event(row: tuple[object, ...]) -> AuditEvent:
+def _audit_event(row: tuple[Any, ...]) -> AuditEvent:
     number, kind, subject, model, before, after, user, when, run_id, reason, prev, digest = row
     return AuditEvent(
-        seq=int(number),  # type: ignore[call-overload]
-        action=str(kind),
-        subject=str(subject),
-        model=None if model is None else str(model),
-        before=None if before is None else json.loads(str(before)),
-        after=None if after is None else json.loads(str(after)),
-        user=None if user is None else str(user),
-        time=float(when),  # type: ignore[arg-type]
-        run_id=None if run_id is None else str(run_id),
-        reason=None if reason is None else str(reason),
-        prev_hash=str(prev or ""),
-        hash=str(digest or ""),
-        id=int(number),  # type: ignore[call-overload]
+        seq=number,
+        action=kind,
+        subject=subject,
+        model=model,
+        before=None if before is None else json.loads(before),
+        after=None if after is None else json.loads(after),
+        user=user,
+        time=when,
+        run_id=run_id,
+        reason=reason,
+        prev_hash=prev or "",
+        hash=digest or "",
+        id=number,
     )
 
 

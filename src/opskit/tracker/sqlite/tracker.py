@@ -528,11 +528,14 @@ class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit):
         conn = self._read()
         with self._lock:
             events = audit.chain(conn)
+            path = audit.head_path(audit.database(conn))
             try:
-                head, error = audit.read_head(audit.head_path(audit.database(conn))), None
+                head, error = audit.read_head(path), None
+                checkpoints = audit.read_checkpoints(path)
             except StoreError as exc:
-                head, error = None, str(exc)
-        return AuditTrail(events=events, head=head, head_error=error)
+                head, error, checkpoints = None, str(exc), []
+        anchors = {point.seq: point.hash for point in checkpoints}
+        return AuditTrail(events=events, head=head, anchors=anchors, head_error=error)
 
     # -- state -------------------------------------------------------------------------------------
 
