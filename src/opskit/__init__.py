@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidOption": "opskit.errors",
     "InvalidPayload": "opskit.errors",
     "InvalidValue": "opskit.errors",
+    "LifecycleUnsupported": "opskit.errors",
     "Metric": "opskit.records.runs",
     "Model": "opskit.records.registry",
     "ModelLoadError": "opskit.errors",
@@ -48,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "ModelRef": "opskit.names",
     "ModelVersion": "opskit.records.registry",
     "NoActiveRun": "opskit.errors",
+    "NoRollbackTarget": "opskit.errors",
     "OpskitError": "opskit.errors",
     "OpskitWarning": "opskit.errors",
     "PluginError": "opskit.errors",
@@ -61,6 +63,8 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "opskit.errors",
     "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
+    "VersionInUse": "opskit.errors",
+    "VersionNotServable": "opskit.errors",
     "active_run": "opskit.tracking.context",
     "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
@@ -130,9 +134,11 @@ if TYPE_CHECKING:
     from opskit.errors import InvalidOption as InvalidOption
     from opskit.errors import InvalidPayload as InvalidPayload
     from opskit.errors import InvalidValue as InvalidValue
+    from opskit.errors import LifecycleUnsupported as LifecycleUnsupported
     from opskit.errors import ModelLoadError as ModelLoadError
     from opskit.errors import ModelNotFound as ModelNotFound
     from opskit.errors import NoActiveRun as NoActiveRun
+    from opskit.errors import NoRollbackTarget as NoRollbackTarget
     from opskit.errors import OpskitError as OpskitError
     from opskit.errors import OpskitWarning as OpskitWarning
     from opskit.errors import PluginError as PluginError
@@ -142,6 +148,8 @@ if TYPE_CHECKING:
     from opskit.errors import StoreError as StoreError
     from opskit.errors import StoreNotFound as StoreNotFound
     from opskit.errors import UnknownBackend as UnknownBackend
+    from opskit.errors import VersionInUse as VersionInUse
+    from opskit.errors import VersionNotServable as VersionNotServable
     from opskit.hookspecs import hookimpl as hookimpl
     from opskit.loading import load_model as load_model
     from opskit.names import ModelRef as ModelRef

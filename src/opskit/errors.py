@@ -29,9 +29,11 @@ __all__ = [
     "InvalidOption",
     "InvalidPayload",
     "InvalidValue",
+    "LifecycleUnsupported",
     "ModelLoadError",
     "ModelNotFound",
     "NoActiveRun",
+    "NoRollbackTarget",
     "OpskitError",
     "OpskitWarning",
     "PluginError",
@@ -48,6 +50,8 @@ __all__ = [
     "ValidationError",
     "ValidationFailed",
     "ValidationWarning",
+    "VersionInUse",
+    "VersionNotServable",
 ]
 
 
@@ -221,3 +225,19 @@ class ValidationWarning(OpskitWarning):
 
 class AuditUnsupported(OpskitError, NotImplementedError):
     """The selected tracker keeps no hash-chained audit log (it does not implement ``SupportsAudit``)."""
+
+
+class LifecycleUnsupported(OpskitError, NotImplementedError):
+    """The selected tracker keeps no version status and cannot delete versions (no ``SupportsLifecycle``)."""
+
+
+class VersionInUse(OpskitError, RuntimeError):
+    """A version cannot be archived or deleted: an alias or a running deployment refers to it."""
+
+
+class NoRollbackTarget(OpskitError, LookupError):
+    """An alias has no previous target to roll back to (it was never moved)."""
+
+
+class VersionNotServable(OpskitError, ValueError):
+    """An archived or rejected version cannot be promoted to an alias or deployed."""

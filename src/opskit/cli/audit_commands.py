@@ -16,6 +16,8 @@ def _state(document: dict[str, Any] | None) -> str:
         return "-"
     if "state" in document:
         return str(document["state"])
+    if "status" in document and "digest" not in document:
+        return str(document["status"])
     return f"v{document['version']}" if "version" in document else "…"
 
 

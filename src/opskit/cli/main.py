@@ -463,6 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=int, help="only events after the one with this id")
     p.add_argument("--limit", type=int, help="at most this many (the oldest)")
     p.set_defaults(func=_models_events)
+    from opskit.cli.lifecycle_commands import add_model_parsers
+
+    add_model_parsers(models)
 
     from opskit.cli.deploy_commands import add_parsers
 

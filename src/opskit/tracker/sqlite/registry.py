@@ -8,9 +8,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opskit.errors import InvalidValue, ModelNotFound
+import attrs
+
+from opskit.errors import InvalidValue, ModelNotFound, VersionInUse
 from opskit.names import ModelRef
 from opskit.records import AliasChange, Model, ModelVersion, Schema
+from opskit.records.registry import VERSION_STATUSES
 from opskit.registry import events as registry_events
 from opskit.registry.events import EVENT_KINDS, EventKind, RegistryEvent
 from opskit.serialize import from_plain, to_plain
@@ -21,11 +24,13 @@ __all__ = [
     "alias_history",
     "append_event",
     "delete_alias",
+    "delete_version",
     "events",
     "get_model",
     "list_models",
     "resolve",
     "set_alias",
+    "set_status",
     "versions_of_runs",
 ]
 
@@ -86,7 +91,7 @@ def events(
 
 
 _VERSION_COLUMNS = (
-    "name, version, digest, size_bytes, flavor, run_id, created_at, signature, metadata"
+    "name, version, digest, size_bytes, flavor, run_id, created_at, signature, metadata, status"
 )
 
 
@@ -103,7 +108,7 @@ def _aliases(conn: sqlite3.Connection, name: str | None = None) -> dict[tuple[st
 
 
 def _version(row: Sequence[Any], aliases: Mapping[tuple[str, int], list[str]]) -> ModelVersion:
-    name, version, digest, size, flavor, run_id, created_at, signature, metadata = row
+    name, version, digest, size, flavor, run_id, created_at, signature, metadata, status = row
     return ModelVersion(
         name=name,
         version=version,
@@ -115,6 +120,7 @@ def _version(row: Sequence[Any], aliases: Mapping[tuple[str, int], list[str]]) -
         signature=from_plain(Schema, json.loads(signature)) if signature else None,
         metadata=json.loads(metadata),
         aliases=tuple(aliases.get((name, version), ())),
+        status=status,
     )
 
 
@@ -132,16 +138,22 @@ def add_version(
 ) -> ModelVersion:
     now = time.time()
     conn.execute("INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, now))
+    # after the highest number ever registered (a deleted version's number is never reused)
     number = conn.execute(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?", (name,)
+        "SELECT MAX(COALESCE((SELECT MAX(version) FROM model_versions WHERE name = ?), 0), "
+        "COALESCE((SELECT MAX(CAST(substr(subject, length(model) + 2) AS INTEGER)) FROM registry_events "
+        "WHERE model = ? AND kind = 'version_deleted'), 0)) + 1",
+        (name, name),
     ).fetchone()[0]
     sig = json.dumps(to_plain(signature)) if signature is not None else None
     meta = json.dumps(dict(metadata), sort_keys=True, default=str)
     conn.execute(
-        f"INSERT INTO model_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (name, number, digest, size_bytes, flavor, run_id, now, sig, meta),
+        f"INSERT INTO model_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (name, number, digest, size_bytes, flavor, run_id, now, sig, meta, "candidate"),
     )
-    version = _version((name, number, digest, size_bytes, flavor, run_id, now, sig, meta), {})
+    version = _version(
+        (name, number, digest, size_bytes, flavor, run_id, now, sig, meta, "candidate"), {}
+    )
     append_event(conn, registry_events.version_registered(version, user=user))
     return version
 
@@ -240,7 +252,13 @@ def resolve(conn: sqlite3.Connection, ref: ModelRef) -> ModelVersion:
 
 
 def set_alias(
-    conn: sqlite3.Connection, name: str, alias: str, version: int, *, user: str | None
+    conn: sqlite3.Connection,
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    user: str | None,
+    reason: str | None = None,
 ) -> AliasChange:
     resolve(conn, ModelRef(name, version=version))  # raises if the model or version is missing
     row = conn.execute(
@@ -257,8 +275,46 @@ def set_alias(
     change = AliasChange(name, alias, version, previous, now, user)
     event = registry_events.alias_changed(change)
     assert event is not None
-    append_event(conn, event)
+    append_event(conn, attrs.evolve(event, reason=reason))
     return change
+
+
+def set_status(
+    conn: sqlite3.Connection,
+    name: str,
+    version: int,
+    status: str,
+    *,
+    user: str | None,
+    reason: str | None = None,
+) -> ModelVersion:
+    if status not in VERSION_STATUSES:
+        raise InvalidValue(
+            f"unknown version status {status!r}; use one of {', '.join(VERSION_STATUSES)}"
+        )
+    found = resolve(conn, ModelRef(name, version=version))
+    if found.status == status:
+        return found
+    conn.execute(
+        "UPDATE model_versions SET status = ? WHERE name = ? AND version = ?",
+        (status, name, version),
+    )
+    append_event(conn, registry_events.status_changed(found, status, user=user, reason=reason))
+    return attrs.evolve(found, status=status)
+
+
+def delete_version(
+    conn: sqlite3.Connection, name: str, version: int, *, user: str | None, reason: str | None
+) -> ModelVersion:
+    found = resolve(conn, ModelRef(name, version=version))
+    if found.aliases:
+        raise VersionInUse(
+            f"cannot delete {found.ref}: the alias(es) {', '.join(found.aliases)} point at it; "
+            f"move them first (opskit.models.promote / set_alias) and retry"
+        )
+    conn.execute("DELETE FROM model_versions WHERE name = ? AND version = ?", (name, version))
+    append_event(conn, registry_events.version_deleted(found, user=user, reason=reason))
+    return found
 
 
 def delete_alias(

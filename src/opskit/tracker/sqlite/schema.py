@@ -108,12 +108,13 @@ DROP TABLE alias_history;
 """
 
 # The audit chain (opskit.governance.audit): each event links to the one before it by hash; `reason`
-# keeps why a change was made. The hashes of existing events are computed in Python after this
+# keeps why a change was made; model_versions.status the lifecycle (candidate/approved/rejected/archived). The hashes of existing events are computed in Python after this
 # script (``audit.backfill``), in the same transaction, and the head is written next to the file.
 _V4 = """
 ALTER TABLE registry_events ADD COLUMN reason TEXT;
 ALTER TABLE registry_events ADD COLUMN prev_hash TEXT;
-ALTER TABLE registry_events ADD COLUMN hash TEXT
+ALTER TABLE registry_events ADD COLUMN hash TEXT;
+ALTER TABLE model_versions ADD COLUMN status TEXT NOT NULL DEFAULT 'candidate'
 """
 
 #: Each entry upgrades from its index to index + 1.

@@ -49,7 +49,7 @@ from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
 from opskit.tracker.base import Tracker, digests_in
-from opskit.tracker.capabilities import SupportsAudit, SupportsLocation
+from opskit.tracker.capabilities import SupportsAudit, SupportsLifecycle, SupportsLocation
 from opskit.tracker.sqlite import audit, registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
@@ -81,7 +81,7 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + _CHUNK]
 
 
-class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit):
+class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle):
     """The embedded tracker (registered as ``local``)."""
 
     name = "local"
@@ -506,6 +506,24 @@ class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit):
     def delete_alias(self, name: str, alias: str, *, user: str | None) -> AliasChange:
         with self._write() as conn:
             return registry.delete_alias(conn, name, alias, user=user)
+
+    def move_alias(
+        self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> AliasChange:
+        with self._write() as conn:
+            return registry.set_alias(conn, name, alias, version, user=user, reason=reason)
+
+    def set_version_status(
+        self, name: str, version: int, status: str, *, user: str | None, reason: str | None = None
+    ) -> ModelVersion:
+        with self._write() as conn:
+            return registry.set_status(conn, name, version, status, user=user, reason=reason)
+
+    def delete_model_version(
+        self, name: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> ModelVersion:
+        with self._write() as conn:
+            return registry.delete_version(conn, name, version, user=user, reason=reason)
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         conn = self._read()
