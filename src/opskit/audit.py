@@ -58,7 +58,7 @@ def _trail() -> AuditTrail:
     tracker = get_tracker()
     if not isinstance(tracker, SupportsAudit):
         raise AuditUnsupported(
-            f"the tracker {getattr(tracker, 'name', type(tracker).__name__)!r} keeps no audit chain; "
+            f"the tracker {type(tracker).__name__} keeps no audit chain; "
             "use the local or mlflow tracker (or a plugin tracker that implements SupportsAudit)"
         )
     return tracker.audit_trail()

@@ -37,7 +37,7 @@ def _lifecycle() -> SupportsLifecycle:
     tracker = get_tracker()
     if not isinstance(tracker, SupportsLifecycle):
         raise LifecycleUnsupported(
-            f"the tracker {getattr(tracker, 'name', type(tracker).__name__)!r} keeps no version "
+            f"the tracker {type(tracker).__name__} keeps no version "
             "status; use the local or mlflow tracker (or one that implements SupportsLifecycle)"
         )
     return tracker
