@@ -30,6 +30,7 @@ NOT_MODULES = {
     "run_id",
     "size_bytes",
     "state",
+    "status",
     "user",
 }
 _PATH = re.compile(r"(?<![\w./-])(opskit(?:\.[A-Za-z_]\w*)+)")
