@@ -23,7 +23,7 @@ from opskit.storage.capabilities import SupportsBlobAge, SupportsUploadCleanup
 from opskit.storage.local import LocalStorage
 from opskit.testing import fresh_store, plugin_manager, register_test_model
 from opskit.tracker.base import RegistryTracker, RunTracker, StateStore, Tracker
-from opskit.tracker.capabilities import SupportsAudit, SupportsSync
+from opskit.tracker.capabilities import SupportsAudit, SupportsLifecycle, SupportsSync
 from opskit.tracker.sqlite import SQLiteTracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,8 +112,8 @@ def test_built_in_and_plugin_backends_declare_their_contracts() -> None:
     from opskit_mlflow.tracker import MLflowTracker
 
     declared = {
-        SQLiteTracker: {Tracker, SupportsAudit},
-        MLflowTracker: {Tracker, SupportsSync, SupportsAudit},
+        SQLiteTracker: {Tracker, SupportsAudit, SupportsLifecycle},
+        MLflowTracker: {Tracker, SupportsSync, SupportsAudit, SupportsLifecycle},
         LocalStorage: {Storage, SupportsBlobAge},
         FsspecStorage: {Storage, SupportsUploadCleanup},
         IndexedFolderStorage: {Storage, SupportsBlobAge},
@@ -124,6 +124,7 @@ def test_built_in_and_plugin_backends_declare_their_contracts() -> None:
     capabilities = {
         SupportsSync,
         SupportsAudit,
+        SupportsLifecycle,
         SupportsUploadCleanup,
         SupportsBlobAge,
         SupportsOptions,

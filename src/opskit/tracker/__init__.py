@@ -7,6 +7,7 @@ optional extras are capability protocols such as ``SupportsSync``.
 from opskit.tracker.base import RegistryTracker, RunTracker, StateStore, Tracker
 from opskit.tracker.capabilities import (
     SupportsAudit,
+    SupportsLifecycle,
     SupportsLocation,
     SupportsQueuedRegistration,
     SupportsSync,
@@ -17,6 +18,7 @@ __all__ = [
     "RunTracker",
     "StateStore",
     "SupportsAudit",
+    "SupportsLifecycle",
     "SupportsLocation",
     "SupportsQueuedRegistration",
     "SupportsSync",
