@@ -134,7 +134,7 @@ def verify_chain(
     """Check *events* (any order) against each other, the *anchors* and the *head*; report the first broken link.
 
     *head* is the last link as kept outside the log (None: none kept); *anchors* are hashes
-    by position that the log cannot change (the MLflow tracker's immutable params). The
+    by position kept outside the log (the MLflow ledger params, the local head file's checkpoints). The
     check recomputes every hash from the genesis, so it is linear in the number of events.
     """
     anchors = anchors or {}

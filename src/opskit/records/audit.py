@@ -142,8 +142,9 @@ class AuditTrail:
     """What a tracker keeps of the chain, for ``verify``: the events, the head, the anchors.
 
     ``head`` is the last link as kept outside the log (``None``: none kept);
-    ``head_error`` says why it could not be read; ``anchors`` are hashes by position that
-    the log itself cannot change (the MLflow tracker's immutable params; empty locally).
+    ``head_error`` says why it could not be read; ``anchors`` are hashes by position kept
+    outside the log (the MLflow tracker's immutable ledger params; locally, the checkpoints
+    of the head file).
     """
 
     events: tuple[AuditEvent, ...] = field(converter=_events)
