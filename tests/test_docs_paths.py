@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").rglob("*.md"))
 #: ``opskit.<word>`` in the docs that are not Python paths: MLflow tag keys, the store's database file.
 NOT_MODULES = {
+    "chain",
     "alias_history",
     "code_digest",
     "data",

@@ -23,7 +23,7 @@ from opskit.storage.capabilities import SupportsBlobAge, SupportsUploadCleanup
 from opskit.storage.local import LocalStorage
 from opskit.testing import fresh_store, plugin_manager, register_test_model
 from opskit.tracker.base import RegistryTracker, RunTracker, StateStore, Tracker
-from opskit.tracker.capabilities import SupportsSync
+from opskit.tracker.capabilities import SupportsAudit, SupportsLifecycle, SupportsSync
 from opskit.tracker.sqlite import SQLiteTracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,8 +112,8 @@ def test_built_in_and_plugin_backends_declare_their_contracts() -> None:
     from opskit_mlflow.tracker import MLflowTracker
 
     declared = {
-        SQLiteTracker: {Tracker},
-        MLflowTracker: {Tracker, SupportsSync},
+        SQLiteTracker: {Tracker, SupportsAudit, SupportsLifecycle},
+        MLflowTracker: {Tracker, SupportsSync, SupportsAudit, SupportsLifecycle},
         LocalStorage: {Storage, SupportsBlobAge},
         FsspecStorage: {Storage, SupportsUploadCleanup},
         IndexedFolderStorage: {Storage, SupportsBlobAge},
@@ -121,7 +121,14 @@ def test_built_in_and_plugin_backends_declare_their_contracts() -> None:
         DockerTarget: {Target, SupportsOptions},
         PrintTarget: {Target},
     }
-    capabilities = {SupportsSync, SupportsUploadCleanup, SupportsBlobAge, SupportsOptions}
+    capabilities = {
+        SupportsSync,
+        SupportsAudit,
+        SupportsLifecycle,
+        SupportsUploadCleanup,
+        SupportsBlobAge,
+        SupportsOptions,
+    }
     for cls, protocols in declared.items():
         assert protocols <= set(cls.__mro__), cls
         assert capabilities & set(cls.__mro__) == protocols & capabilities, (

@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "ActiveRun": "opskit.tracking.context",
     "AliasChange": "opskit.records.registry",
     "Artifact": "opskit.records.runs",
+    "AuditUnsupported": "opskit.errors",
     "BackendUnavailable": "opskit.errors",
     "BlobCorrupted": "opskit.errors",
     "BlobNotFound": "opskit.errors",
@@ -40,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidOption": "opskit.errors",
     "InvalidPayload": "opskit.errors",
     "InvalidValue": "opskit.errors",
+    "LifecycleUnsupported": "opskit.errors",
     "Metric": "opskit.records.runs",
     "Model": "opskit.records.registry",
     "ModelLoadError": "opskit.errors",
@@ -47,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "ModelRef": "opskit.names",
     "ModelVersion": "opskit.records.registry",
     "NoActiveRun": "opskit.errors",
+    "NoRollbackTarget": "opskit.errors",
     "OpskitError": "opskit.errors",
     "OpskitWarning": "opskit.errors",
     "PluginError": "opskit.errors",
@@ -65,6 +68,8 @@ _EXPORTS: dict[str, str] = {
     "ValidationReport": "opskit.records.validation",
     "ValidationResult": "opskit.records.validation",
     "ValidationWarning": "opskit.errors",
+    "VersionInUse": "opskit.errors",
+    "VersionNotServable": "opskit.errors",
     "active_run": "opskit.tracking.context",
     "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
@@ -88,7 +93,7 @@ _EXPORTS: dict[str, str] = {
     "train": "opskit.tracking.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
-_SUBMODULES = ("checks", "deployments", "gates", "models", "monitor", "plugins")
+_SUBMODULES = ("audit", "checks", "deployments", "gates", "models", "monitor", "plugins")
 
 
 # Hidden from type checkers, which read the `Name as Name` imports at the end instead:
@@ -113,6 +118,7 @@ if not TYPE_CHECKING:
 
 
 if TYPE_CHECKING:
+    from opskit import audit as audit
     from opskit import checks as checks
     from opskit import deployments as deployments
     from opskit import gates as gates
@@ -121,6 +127,7 @@ if TYPE_CHECKING:
     from opskit import plugins as plugins
     from opskit.config import Config as Config
     from opskit.deployments.api import deploy as deploy
+    from opskit.errors import AuditUnsupported as AuditUnsupported
     from opskit.errors import BackendUnavailable as BackendUnavailable
     from opskit.errors import BlobCorrupted as BlobCorrupted
     from opskit.errors import BlobNotFound as BlobNotFound
@@ -134,9 +141,11 @@ if TYPE_CHECKING:
     from opskit.errors import InvalidOption as InvalidOption
     from opskit.errors import InvalidPayload as InvalidPayload
     from opskit.errors import InvalidValue as InvalidValue
+    from opskit.errors import LifecycleUnsupported as LifecycleUnsupported
     from opskit.errors import ModelLoadError as ModelLoadError
     from opskit.errors import ModelNotFound as ModelNotFound
     from opskit.errors import NoActiveRun as NoActiveRun
+    from opskit.errors import NoRollbackTarget as NoRollbackTarget
     from opskit.errors import OpskitError as OpskitError
     from opskit.errors import OpskitWarning as OpskitWarning
     from opskit.errors import PluginError as PluginError
@@ -149,6 +158,8 @@ if TYPE_CHECKING:
     from opskit.errors import ValidationError as ValidationError
     from opskit.errors import ValidationFailed as ValidationFailed
     from opskit.errors import ValidationWarning as ValidationWarning
+    from opskit.errors import VersionInUse as VersionInUse
+    from opskit.errors import VersionNotServable as VersionNotServable
     from opskit.hookspecs import hookimpl as hookimpl
     from opskit.loading import load_model as load_model
     from opskit.names import ModelRef as ModelRef

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from opskit.records.validation import ValidationReport
 
 __all__ = [
+    "AuditUnsupported",
     "BackendUnavailable",
     "BlobCorrupted",
     "BlobNotFound",
@@ -29,9 +30,11 @@ __all__ = [
     "InvalidOption",
     "InvalidPayload",
     "InvalidValue",
+    "LifecycleUnsupported",
     "ModelLoadError",
     "ModelNotFound",
     "NoActiveRun",
+    "NoRollbackTarget",
     "OpskitError",
     "OpskitWarning",
     "PluginError",
@@ -49,6 +52,8 @@ __all__ = [
     "ValidationError",
     "ValidationFailed",
     "ValidationWarning",
+    "VersionInUse",
+    "VersionNotServable",
 ]
 
 
@@ -226,3 +231,23 @@ class ValidationFailed(OpskitError):
 
 class ValidationWarning(OpskitWarning):
     """A gate failed: the run finished, but the model was not registered (or was registered as rejected)."""
+
+
+class AuditUnsupported(OpskitError, NotImplementedError):
+    """The selected tracker keeps no hash-chained audit log (it does not implement ``SupportsAudit``)."""
+
+
+class LifecycleUnsupported(OpskitError, NotImplementedError):
+    """The selected tracker keeps no version status and cannot delete versions (no ``SupportsLifecycle``)."""
+
+
+class VersionInUse(OpskitError, RuntimeError):
+    """A version cannot be archived or deleted: an alias or a running deployment refers to it."""
+
+
+class NoRollbackTarget(OpskitError, LookupError):
+    """An alias has no previous target to roll back to (it was never moved)."""
+
+
+class VersionNotServable(OpskitError, ValueError):
+    """An archived or rejected version cannot be promoted to an alias or deployed."""

@@ -13,13 +13,17 @@ from opskit.runtime import get_tracker
 from opskit.sdk import identity
 
 __all__ = [
+    "archive",
+    "delete",
     "delete_alias",
     "events",
     "get",
     "get_version",
     "history",
     "list",
+    "promote",
     "register",
+    "rollback",
     "set_alias",
 ]
 
@@ -145,3 +149,45 @@ def register(
         version is not None
     )  # only a run's registration is queued during an outage; this one raises
     return version
+
+
+def promote(ref: str | ModelRef, alias: str, *, comment: str | None = None) -> AliasChange:
+    """Point *alias* at the version *ref* (``"wine:7"``, ``"production"``), audited with *comment*.
+
+    Refuses an archived or rejected version (``VersionNotServable``) and an alias of another
+    model (``InvalidModelRef``: ``promote("wine:7", "iris@production")``); nothing moves then.
+    """
+    from opskit.registry.lifecycle import promote as _promote
+
+    return _promote(ref, alias, comment=comment)
+
+
+def rollback(name: str, alias: str, *, comment: str | None = None) -> AliasChange:
+    """Point *alias* back at the version it pointed at before its last move; audited.
+
+    Raises ``NoRollbackTarget`` when the alias was never moved (or was removed).
+    """
+    from opskit.registry.lifecycle import rollback as _rollback
+
+    return _rollback(name, alias, comment=comment)
+
+
+def archive(ref: str | ModelRef, *, comment: str | None = None) -> ModelVersion:
+    """Mark a version ``archived``: kept, but never promoted or deployed again.
+
+    Refused (``VersionInUse``) while an alias or a running deployment uses it.
+    """
+    from opskit.registry.lifecycle import archive as _archive
+
+    return _archive(ref, comment=comment)
+
+
+def delete(ref: str | ModelRef, *, comment: str | None = None) -> ModelVersion:
+    """Remove a version from the registry, and its blob when no other record references it.
+
+    Refused (``VersionInUse``) while an alias or a running deployment uses it; the audit log
+    keeps the deleted record. Version numbers are never reused.
+    """
+    from opskit.registry.lifecycle import delete as _delete
+
+    return _delete(ref, comment=comment)

@@ -467,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=int, help="only events after the one with this id")
     p.add_argument("--limit", type=int, help="at most this many (the oldest)")
     p.set_defaults(func=_models_events)
+    from opskit.cli.lifecycle_commands import add_model_parsers
+
+    add_model_parsers(models)
 
     from opskit.cli.deploy_commands import add_parsers
 
@@ -475,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     monitor_commands.add_parsers(sub)
     ci_commands.add_parsers(sub)
+    from opskit.cli import audit_commands
+
+    audit_commands.add_parsers(sub)
     sub.add_parser("plugins", help="installed plugins and active backends").set_defaults(
         func=_plugins, needs_store=False
     )

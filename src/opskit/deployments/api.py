@@ -92,7 +92,16 @@ def deploy(
     shadow_ref = str(ModelRef.parse(shadow)) if shadow is not None else None
     tracker = get_tracker()
     for each in [*weights, *([shadow_ref] if shadow_ref else [])]:
-        tracker.get_model_version(ModelRef.parse(each))  # ModelNotFound now, not in the server
+        found = tracker.get_model_version(
+            ModelRef.parse(each)
+        )  # ModelNotFound now, not in the server
+        if found.status == "archived":
+            from opskit.errors import VersionNotServable
+
+            raise VersionNotServable(
+                f"cannot deploy {each}: {found.ref} is archived; deploy another version "
+                f"(see `opskit models show {found.name}`)"
+            )
     name = _check_name(name or ModelRef.parse(next(iter(weights))).name)
     existing = tracker.get_state(STATE_KIND, name)
     if existing is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from opskit.records._common import freeze_map as _freeze_map
 from opskit.records._common import html_table as _html_table
 from opskit.records._common import when as _when
+from opskit.records.audit import AuditEvent, AuditHead, AuditVerification
 from opskit.records.data import ColumnSpec, DataInput, Schema
 from opskit.records.deployments import Deployment, DeploymentSpec
 from opskit.records.registry import AliasChange, Model, ModelVersion, SerializedModel
@@ -32,6 +33,9 @@ from opskit.records.validation import ValidationReport, ValidationResult
 __all__ = [
     "AliasChange",
     "Artifact",
+    "AuditEvent",
+    "AuditHead",
+    "AuditVerification",
     "CodeInfo",
     "ColumnSpec",
     "DataInput",

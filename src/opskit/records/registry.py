@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 from attrs import field, frozen
 
@@ -13,7 +13,19 @@ from opskit.records._common import strings as _strings
 from opskit.records._common import when as _when
 from opskit.records.data import Schema
 
-__all__ = ["AliasChange", "Model", "ModelVersion", "SerializedModel"]
+__all__ = [
+    "VERSION_STATUSES",
+    "AliasChange",
+    "Model",
+    "ModelVersion",
+    "SerializedModel",
+    "VersionStatus",
+]
+
+#: Lifecycle of a version: registered as ``candidate``; ``approved`` / ``rejected`` by a review or a
+#: gate; ``archived`` when retired (kept, never served; ``opskit.models.archive``).
+VersionStatus = Literal["candidate", "approved", "rejected", "archived"]
+VERSION_STATUSES: tuple[VersionStatus, ...] = get_args(VersionStatus)
 
 
 def _versions(items: Iterable[ModelVersion]) -> tuple[ModelVersion, ...]:
@@ -47,6 +59,7 @@ class ModelVersion:
     signature: Schema | None = None
     metadata: Mapping[str, Any] = field(factory=dict, converter=_freeze_map)
     aliases: tuple[str, ...] = field(default=(), converter=_strings)
+    status: VersionStatus = "candidate"
 
     @property
     def ref(self) -> str:
@@ -56,13 +69,14 @@ class ModelVersion:
     def summary(self) -> str:
         aliases = ", ".join(self.aliases) or "-"
         return (
-            f"{self.ref}  flavor={self.flavor}  size={self.size_bytes}B  aliases={aliases}  "
+            f"{self.ref}  {self.status}  flavor={self.flavor}  size={self.size_bytes}B  aliases={aliases}  "
             f"run={self.run_id or '-'}  created={_when(self.created_at)}"
         )
 
     def _repr_html_(self) -> str:
         rows: list[tuple[str, object]] = [
             ("version", self.version),
+            ("status", self.status),
             ("aliases", ", ".join(self.aliases) or "-"),
             ("flavor", self.flavor),
             ("digest", self.digest),

@@ -21,6 +21,7 @@ import time as _time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+import attrs
 from attrs import field, frozen
 
 from opskit.records import AliasChange, ModelVersion
@@ -37,6 +38,8 @@ __all__ = [
     "alias_changed",
     "deployment_changed",
     "deployment_of",
+    "status_changed",
+    "version_deleted",
     "version_of",
     "version_registered",
 ]
@@ -49,6 +52,8 @@ EventKind = Literal[
     "deployment_created",
     "deployment_switched",
     "deployment_stopped",
+    "version_status_changed",
+    "version_deleted",
 ]
 #: Every kind, in the order above (derived from ``EventKind``, so the two cannot drift apart).
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
@@ -80,6 +85,8 @@ class RegistryEvent:
     time: float
     #: The run the change came from, when there is one (a registered version's run).
     run_id: str | None = None
+    #: Why, when the user said so (a comment given with the change).
+    reason: str | None = None
     #: Position in the tracker's event log, assigned when appended (0 until then); grows with each event.
     id: int = 0
 
@@ -98,6 +105,8 @@ def _short(document: Mapping[str, Any] | None) -> str:
         return f"v{document['version']}"
     if "state" in document:
         return str(document["state"])
+    if "status" in document and "digest" not in document:
+        return str(document["status"])
     if "version" in document:
         return f"v{document['version']}"
     return "{...}"
@@ -162,6 +171,40 @@ def deployment_changed(
         user=user,
         time=_time.time(),
         run_id=None,
+    )
+
+
+def status_changed(
+    version: ModelVersion, status: str, *, user: str | None, reason: str | None = None
+) -> RegistryEvent:
+    """The event of changing *version*'s status (``candidate`` → ``archived``, ...) to *status*."""
+    return RegistryEvent(
+        kind="version_status_changed",
+        subject=version.ref,
+        model=version.name,
+        before={"status": version.status},
+        after={"status": status},
+        user=user,
+        time=_time.time(),
+        run_id=version.run_id,
+        reason=reason,
+    )
+
+
+def version_deleted(
+    version: ModelVersion, *, user: str | None, reason: str | None = None
+) -> RegistryEvent:
+    """The event of deleting *version* (its whole record is kept in ``before``)."""
+    return RegistryEvent(
+        kind="version_deleted",
+        subject=version.ref,
+        model=version.name,
+        before=to_plain(attrs.evolve(version, aliases=())),
+        after=None,
+        user=user,
+        time=_time.time(),
+        run_id=version.run_id,
+        reason=reason,
     )
 
 

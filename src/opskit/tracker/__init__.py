@@ -5,12 +5,20 @@ optional extras are capability protocols such as ``SupportsSync``.
 """
 
 from opskit.tracker.base import RegistryTracker, RunTracker, StateStore, Tracker
-from opskit.tracker.capabilities import SupportsLocation, SupportsQueuedRegistration, SupportsSync
+from opskit.tracker.capabilities import (
+    SupportsAudit,
+    SupportsLifecycle,
+    SupportsLocation,
+    SupportsQueuedRegistration,
+    SupportsSync,
+)
 
 __all__ = [
     "RegistryTracker",
     "RunTracker",
     "StateStore",
+    "SupportsAudit",
+    "SupportsLifecycle",
     "SupportsLocation",
     "SupportsQueuedRegistration",
     "SupportsSync",

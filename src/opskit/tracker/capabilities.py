@@ -13,9 +13,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from opskit.records import Schema
+    from opskit.records import AliasChange, ModelVersion, Schema
+    from opskit.records.audit import AuditTrail
 
-__all__ = ["SupportsLocation", "SupportsQueuedRegistration", "SupportsSync"]
+__all__ = [
+    "SupportsAudit",
+    "SupportsLifecycle",
+    "SupportsLocation",
+    "SupportsQueuedRegistration",
+    "SupportsSync",
+]
 
 
 @runtime_checkable
@@ -72,4 +79,50 @@ class SupportsLocation(Protocol):
         task argument) points at the store that process selects. Without it, trackers
         of the same name are taken to be the same store.
         """
+        ...
+
+
+@runtime_checkable
+class SupportsAudit(Protocol):
+    """A tracker that hash-chains its registry events (``opskit.governance.audit``) for ``opskit audit``."""
+
+    def audit_trail(self) -> AuditTrail:
+        """Every event of the log as an ``AuditEvent`` (``seq`` order), and the head kept outside the log.
+
+        The events are the stored ones, unchecked: ``opskit.audit.verify`` recomputes the chain.
+        Appending is the tracker's job: each registry event is sealed (``governance.audit.seal``)
+        at the next ``seq``, after the last link, in the same write as the event, and two
+        processes appending at once must never give two events the same ``seq``.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsLifecycle(Protocol):
+    """A tracker that keeps version statuses and can delete versions (``opskit.models.archive``/``delete``/``promote``/``rollback``).
+
+    Each method changes one thing and appends its registry event in the same write, as
+    ``set_alias`` does; none of them checks policy (aliases or deployments using a version):
+    ``opskit.models`` does, and the tracker re-checks the aliases inside its write.
+    """
+
+    def set_version_status(
+        self, name: str, version: int, status: str, *, user: str | None, reason: str | None = None
+    ) -> ModelVersion:
+        """Set the status of *name*:*version*; return the version as it is now (no event when unchanged)."""
+        ...
+
+    def delete_model_version(
+        self, name: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> ModelVersion:
+        """Remove *name*:*version* from the registry (not its blob); return the record it had.
+
+        Raises ``VersionInUse`` when an alias points at it (checked in the same write).
+        """
+        ...
+
+    def move_alias(
+        self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> AliasChange:
+        """``set_alias`` with a *reason* kept in its event (a promotion, a rollback)."""
         ...

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from mlflow.exceptions import MlflowException
 
-from opskit.errors import ModelNotFound
+from opskit.errors import InvalidValue, ModelNotFound, VersionInUse
 from opskit.names import ModelRef
 from opskit.records import AliasChange, Model, ModelVersion, Schema
+from opskit.records.registry import VERSION_STATUSES
 from opskit.registry import events as registry_events
 from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion as MLflowModelVersion
 
 __all__ = ["ModelRegistry", "version_record"]
+
+
+#: The model version tag holding the version status (``opskit.models.archive`` ...).
+STATUS = "opskit.status"
 
 
 def version_record(found: MLflowModelVersion, name: str) -> ModelVersion:
@@ -49,6 +54,7 @@ def version_record(found: MLflowModelVersion, name: str) -> ModelVersion:
         signature=from_plain(Schema, signature) if signature else None,
         metadata=read_json(tags, DOC + "metadata") or {},
         aliases=sorted(getattr(found, "aliases", None) or ()),
+        status=tags.get(STATUS, "candidate"),  # type: ignore[arg-type]  # written by set_version_status
     )
 
 
@@ -354,10 +360,10 @@ class ModelRegistry(RegistryEvents):
                 f"see `opskit models show {ref.name}`"
             )
 
-    def _record_alias(self, change: AliasChange) -> None:
+    def _record_alias(self, change: AliasChange, reason: str | None = None) -> None:
         event = registry_events.alias_changed(change)
         assert event is not None
-        self._append_event(event)
+        self._append_event(attrs.evolve(event, reason=reason))
         body = [
             change.alias,
             change.version,
@@ -377,7 +383,9 @@ class ModelRegistry(RegistryEvents):
                 raise self._unavailable(exc) from exc
             raise
 
-    def _set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
+    def _set_alias(
+        self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> AliasChange:
         with self._lock:
             self.get_model_version(ModelRef(name, version=version))
             previous = (getattr(self._registered(name), "aliases", None) or {}).get(alias)
@@ -389,8 +397,44 @@ class ModelRegistry(RegistryEvents):
             ):  # already there: nothing moved, nothing to record
                 return change
             self.client.set_registered_model_alias(self._m(name), alias, str(version))
-            self._record_alias(change)
+            self._record_alias(change, reason)
             return change
+
+    def move_alias(
+        self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> AliasChange:
+        return self._set_alias(name, alias, version, user=user, reason=reason)
+
+    def set_version_status(
+        self, name: str, version: int, status: str, *, user: str | None, reason: str | None = None
+    ) -> ModelVersion:
+        if status not in VERSION_STATUSES:
+            raise InvalidValue(
+                f"unknown version status {status!r}; use one of {', '.join(VERSION_STATUSES)}"
+            )
+        with self._lock:
+            found = self.get_model_version(ModelRef(name, version=version))
+            if found.status == status:
+                return found
+            self.client.set_model_version_tag(self._m(name), str(version), STATUS, status)
+            self._append_event(
+                registry_events.status_changed(found, status, user=user, reason=reason)
+            )
+            return attrs.evolve(found, status=status)
+
+    def delete_model_version(
+        self, name: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> ModelVersion:
+        with self._lock:
+            found = self.get_model_version(ModelRef(name, version=version))
+            if found.aliases:
+                raise VersionInUse(
+                    f"cannot delete {found.ref}: the alias(es) {', '.join(found.aliases)} point at it; "
+                    "move them first (opskit.models.promote / set_alias) and retry"
+                )
+            self.client.delete_model_version(self._m(name), str(version))
+            self._append_event(registry_events.version_deleted(found, user=user, reason=reason))
+            return found
 
     def delete_alias(self, name: str, alias: str, *, user: str | None) -> AliasChange:
         with self._lock:

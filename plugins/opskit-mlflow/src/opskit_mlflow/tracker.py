@@ -24,7 +24,12 @@ import os
 from typing import TYPE_CHECKING
 
 from opskit.tracker.base import Tracker, digests_in, digests_in_text
-from opskit.tracker.capabilities import SupportsLocation, SupportsQueuedRegistration, SupportsSync
+from opskit.tracker.capabilities import (
+    SupportsLifecycle,
+    SupportsLocation,
+    SupportsQueuedRegistration,
+    SupportsSync,
+)
 from opskit_mlflow.delivery import OutboxDelivery
 from opskit_mlflow.encode import read_json
 from opskit_mlflow.keys import DOC, RUN_ID, STATE_EXPERIMENT
@@ -47,6 +52,7 @@ class MLflowTracker(
     SupportsSync,
     SupportsQueuedRegistration,
     SupportsLocation,
+    SupportsLifecycle,
 ):
     """The ``mlflow`` tracker: talks to one MLflow tracking server through ``MlflowClient``."""
 

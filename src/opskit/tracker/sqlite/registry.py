@@ -8,49 +8,42 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opskit.errors import InvalidValue, ModelNotFound
+import attrs
+
+from opskit.errors import InvalidValue, ModelNotFound, VersionInUse
 from opskit.names import ModelRef
 from opskit.records import AliasChange, Model, ModelVersion, Schema
+from opskit.records.registry import VERSION_STATUSES
 from opskit.registry import events as registry_events
 from opskit.registry.events import EVENT_KINDS, EventKind, RegistryEvent
 from opskit.serialize import from_plain, to_plain
+from opskit.tracker.sqlite import audit
 
 __all__ = [
     "add_version",
     "alias_history",
     "append_event",
     "delete_alias",
+    "delete_version",
     "events",
     "get_model",
     "list_models",
     "resolve",
     "set_alias",
+    "set_status",
     "versions_of_runs",
 ]
 
-_EVENT_COLUMNS = "id, kind, subject, model, before, after, user, time, run_id"
+_EVENT_COLUMNS = "id, kind, subject, model, before, after, user, time, run_id, reason"
 
 
 def append_event(conn: sqlite3.Connection, event: RegistryEvent) -> int:
-    """Append *event* inside the caller's transaction; return its ``id``."""
-    cursor = conn.execute(
-        "INSERT INTO registry_events (kind, subject, model, before, after, user, time, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            event.kind,
-            event.subject,
-            event.model,
-            None if event.before is None else json.dumps(event.before, sort_keys=True, default=str),
-            None if event.after is None else json.dumps(event.after, sort_keys=True, default=str),
-            event.user,
-            event.time,
-            event.run_id,
-        ),
-    )
-    return int(cursor.lastrowid or 0)
+    """Append *event* inside the caller's transaction, hash-chained (``tracker.sqlite.audit``); return its ``id``."""
+    return audit.append(conn, event).seq
 
 
 def _event(row: Sequence[Any]) -> RegistryEvent:
-    number, kind, subject, model, before, after, user, when, run_id = row
+    number, kind, subject, model, before, after, user, when, run_id, reason = row
     return RegistryEvent(
         kind=kind,
         subject=subject,
@@ -60,6 +53,7 @@ def _event(row: Sequence[Any]) -> RegistryEvent:
         user=user,
         time=when,
         run_id=run_id,
+        reason=reason,
         id=number,
     )
 
@@ -97,7 +91,7 @@ def events(
 
 
 _VERSION_COLUMNS = (
-    "name, version, digest, size_bytes, flavor, run_id, created_at, signature, metadata"
+    "name, version, digest, size_bytes, flavor, run_id, created_at, signature, metadata, status"
 )
 
 
@@ -114,7 +108,7 @@ def _aliases(conn: sqlite3.Connection, name: str | None = None) -> dict[tuple[st
 
 
 def _version(row: Sequence[Any], aliases: Mapping[tuple[str, int], list[str]]) -> ModelVersion:
-    name, version, digest, size, flavor, run_id, created_at, signature, metadata = row
+    name, version, digest, size, flavor, run_id, created_at, signature, metadata, status = row
     return ModelVersion(
         name=name,
         version=version,
@@ -126,6 +120,7 @@ def _version(row: Sequence[Any], aliases: Mapping[tuple[str, int], list[str]]) -
         signature=from_plain(Schema, json.loads(signature)) if signature else None,
         metadata=json.loads(metadata),
         aliases=tuple(aliases.get((name, version), ())),
+        status=status,
     )
 
 
@@ -143,16 +138,22 @@ def add_version(
 ) -> ModelVersion:
     now = time.time()
     conn.execute("INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, now))
+    # after the highest number ever registered (a deleted version's number is never reused)
     number = conn.execute(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?", (name,)
+        "SELECT MAX(COALESCE((SELECT MAX(version) FROM model_versions WHERE name = ?), 0), "
+        "COALESCE((SELECT MAX(CAST(substr(subject, length(model) + 2) AS INTEGER)) FROM registry_events "
+        "WHERE model = ? AND kind = 'version_deleted'), 0)) + 1",
+        (name, name),
     ).fetchone()[0]
     sig = json.dumps(to_plain(signature)) if signature is not None else None
     meta = json.dumps(dict(metadata), sort_keys=True, default=str)
     conn.execute(
-        f"INSERT INTO model_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (name, number, digest, size_bytes, flavor, run_id, now, sig, meta),
+        f"INSERT INTO model_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (name, number, digest, size_bytes, flavor, run_id, now, sig, meta, "candidate"),
     )
-    version = _version((name, number, digest, size_bytes, flavor, run_id, now, sig, meta), {})
+    version = _version(
+        (name, number, digest, size_bytes, flavor, run_id, now, sig, meta, "candidate"), {}
+    )
     append_event(conn, registry_events.version_registered(version, user=user))
     return version
 
@@ -251,7 +252,13 @@ def resolve(conn: sqlite3.Connection, ref: ModelRef) -> ModelVersion:
 
 
 def set_alias(
-    conn: sqlite3.Connection, name: str, alias: str, version: int, *, user: str | None
+    conn: sqlite3.Connection,
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    user: str | None,
+    reason: str | None = None,
 ) -> AliasChange:
     resolve(conn, ModelRef(name, version=version))  # raises if the model or version is missing
     row = conn.execute(
@@ -268,8 +275,46 @@ def set_alias(
     change = AliasChange(name, alias, version, previous, now, user)
     event = registry_events.alias_changed(change)
     assert event is not None
-    append_event(conn, event)
+    append_event(conn, attrs.evolve(event, reason=reason))
     return change
+
+
+def set_status(
+    conn: sqlite3.Connection,
+    name: str,
+    version: int,
+    status: str,
+    *,
+    user: str | None,
+    reason: str | None = None,
+) -> ModelVersion:
+    if status not in VERSION_STATUSES:
+        raise InvalidValue(
+            f"unknown version status {status!r}; use one of {', '.join(VERSION_STATUSES)}"
+        )
+    found = resolve(conn, ModelRef(name, version=version))
+    if found.status == status:
+        return found
+    conn.execute(
+        "UPDATE model_versions SET status = ? WHERE name = ? AND version = ?",
+        (status, name, version),
+    )
+    append_event(conn, registry_events.status_changed(found, status, user=user, reason=reason))
+    return attrs.evolve(found, status=status)
+
+
+def delete_version(
+    conn: sqlite3.Connection, name: str, version: int, *, user: str | None, reason: str | None
+) -> ModelVersion:
+    found = resolve(conn, ModelRef(name, version=version))
+    if found.aliases:
+        raise VersionInUse(
+            f"cannot delete {found.ref}: the alias(es) {', '.join(found.aliases)} point at it; "
+            f"move them first (opskit.models.promote / set_alias) and retry"
+        )
+    conn.execute("DELETE FROM model_versions WHERE name = ? AND version = ?", (name, version))
+    append_event(conn, registry_events.version_deleted(found, user=user, reason=reason))
+    return found
 
 
 def delete_alias(

@@ -11,6 +11,7 @@ import sqlite3
 
 from opskit.distribution import pip_install
 from opskit.errors import StoreError
+from opskit.tracker.sqlite import audit
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -106,8 +107,18 @@ SELECT kind, subject, model, before, after, user, time, run_id FROM (
 DROP TABLE alias_history;
 """
 
+# The audit chain (opskit.governance.audit): each event links to the one before it by hash; `reason`
+# keeps why a change was made; model_versions.status the lifecycle (candidate/approved/rejected/archived). The hashes of existing events are computed in Python after this
+# script (``audit.backfill``), in the same transaction, and the head is written next to the file.
+_V4 = """
+ALTER TABLE registry_events ADD COLUMN reason TEXT;
+ALTER TABLE registry_events ADD COLUMN prev_hash TEXT;
+ALTER TABLE registry_events ADD COLUMN hash TEXT;
+ALTER TABLE model_versions ADD COLUMN status TEXT NOT NULL DEFAULT 'candidate'
+"""
+
 #: Each entry upgrades from its index to index + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -138,12 +149,16 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
             for statement in script.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+        if version < 4:
+            audit.backfill(conn, path)
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
+        audit.write_pending(conn)
         conn.execute("COMMIT")
     except BaseException:
+        audit.drop_pending(conn)
         conn.execute("ROLLBACK")
         raise
     return version

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from opskit.errors import InvalidValue, RunNotFound
+from opskit.errors import InvalidValue, RunNotFound, StoreError
 from opskit.names import ModelRef
 from opskit.query import RunQuery
 from opskit.records import (
@@ -43,13 +43,14 @@ from opskit.records import (
     RunStatus,
     Schema,
 )
+from opskit.records.audit import AuditTrail
 from opskit.registry.events import EventKind, RegistryEvent
 from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
 from opskit.tracker.base import Tracker, digests_in
-from opskit.tracker.capabilities import SupportsLocation
-from opskit.tracker.sqlite import registry
+from opskit.tracker.capabilities import SupportsAudit, SupportsLifecycle, SupportsLocation
+from opskit.tracker.sqlite import audit, registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
 from opskit.tracker.sqlite.search import RUN_COLUMNS, build_search
@@ -80,7 +81,7 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + _CHUNK]
 
 
-class SQLiteTracker(Tracker, SupportsLocation):
+class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle):
     """The embedded tracker (registered as ``local``)."""
 
     name = "local"
@@ -139,7 +140,9 @@ class SQLiteTracker(Tracker, SupportsLocation):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                audit.write_pending(conn)  # the head of the audit chain, just before COMMIT
             except BaseException:
+                audit.drop_pending(conn)
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
@@ -504,6 +507,24 @@ class SQLiteTracker(Tracker, SupportsLocation):
         with self._write() as conn:
             return registry.delete_alias(conn, name, alias, user=user)
 
+    def move_alias(
+        self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> AliasChange:
+        with self._write() as conn:
+            return registry.set_alias(conn, name, alias, version, user=user, reason=reason)
+
+    def set_version_status(
+        self, name: str, version: int, status: str, *, user: str | None, reason: str | None = None
+    ) -> ModelVersion:
+        with self._write() as conn:
+            return registry.set_status(conn, name, version, status, user=user, reason=reason)
+
+    def delete_model_version(
+        self, name: str, version: int, *, user: str | None, reason: str | None = None
+    ) -> ModelVersion:
+        with self._write() as conn:
+            return registry.delete_version(conn, name, version, user=user, reason=reason)
+
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         conn = self._read()
         with self._lock:
@@ -520,6 +541,19 @@ class SQLiteTracker(Tracker, SupportsLocation):
         conn = self._read()
         with self._lock:
             return registry.events(conn, model=model, since=since, kinds=kinds, limit=limit)
+
+    def audit_trail(self) -> AuditTrail:
+        conn = self._read()
+        with self._lock:
+            events = audit.chain(conn)
+            path = audit.head_path(audit.database(conn))
+            try:
+                head, error = audit.read_head(path), None
+                checkpoints = audit.read_checkpoints(path)
+            except StoreError as exc:
+                head, error, checkpoints = None, str(exc), []
+        anchors = {point.seq: point.hash for point in checkpoints}
+        return AuditTrail(events=events, head=head, anchors=anchors, head_error=error)
 
     # -- state -------------------------------------------------------------------------------------
 

@@ -1,0 +1,82 @@
+"""``opskit models promote|rollback|archive|delete``: the registry lifecycle, each change audited."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from opskit.cli.tables import print_json
+
+__all__ = ["add_model_parsers"]
+
+
+def _change(args: argparse.Namespace, change: Any) -> int:
+    from opskit.serialize import to_plain
+
+    if args.json:
+        print_json(to_plain(change))
+    else:
+        before = "-" if change.previous_version is None else f"v{change.previous_version}"
+        print(f"{change.model}@{change.alias}: {before} -> v{change.version}")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from opskit import models
+
+    return _change(args, models.promote(args.ref, args.alias, comment=args.comment))
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from opskit import models
+
+    return _change(args, models.rollback(args.name, args.alias, comment=args.comment))
+
+
+def _version(args: argparse.Namespace, version: Any, what: str) -> int:
+    from opskit.serialize import to_plain
+
+    if args.json:
+        print_json(to_plain(version))
+    else:
+        print(f"{version.ref} {what}")
+    return 0
+
+
+def _archive(args: argparse.Namespace) -> int:
+    from opskit import models
+
+    return _version(args, models.archive(args.ref, comment=args.comment), "archived")
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from opskit import models
+
+    return _version(args, models.delete(args.ref, comment=args.comment), "deleted")
+
+
+def add_model_parsers(models: Any) -> None:
+    """Add ``promote``, ``rollback``, ``archive`` and ``delete`` to the ``opskit models`` subcommands."""
+    p = models.add_parser("promote", help="point an alias at a version (audited)")
+    p.add_argument("ref", metavar="REF", help="the version, e.g. wine:7")
+    p.add_argument("alias", help="the alias, e.g. production")
+    p.add_argument("--comment", help="why (kept in the audit log)")
+    p.set_defaults(func=_promote)
+    p = models.add_parser("rollback", help="point an alias back at its previous version (audited)")
+    p.add_argument("name")
+    p.add_argument("alias")
+    p.add_argument("--comment", help="why (kept in the audit log)")
+    p.set_defaults(func=_rollback)
+    p = models.add_parser(
+        "archive", help="retire a version (refused while an alias or a deployment uses it)"
+    )
+    p.add_argument("ref", metavar="REF", help="the version, e.g. wine:3")
+    p.add_argument("--comment", help="why (kept in the audit log)")
+    p.set_defaults(func=_archive)
+    p = models.add_parser(
+        "delete",
+        help="remove a version and its unreferenced blob (refused while an alias or a deployment uses it)",
+    )
+    p.add_argument("ref", metavar="REF", help="the version, e.g. wine:3")
+    p.add_argument("--comment", help="why (kept in the audit log)")
+    p.set_defaults(func=_delete)

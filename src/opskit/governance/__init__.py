@@ -1,0 +1,1 @@
+"""Governance: the tamper-evident audit chain (``opskit.governance.audit``)."""
