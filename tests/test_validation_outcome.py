@@ -147,6 +147,12 @@ def test_on_fail_register_marks_the_version_rejected_and_keeps_the_alias(tracker
     versions = opskit.models.get("wine").versions
     assert [v.version for v in versions] == [1, 2]
     assert versions[1].metadata.get("opskit.status") == "rejected"
+    assert versions[1].status == "rejected"  # the lifecycle status, audited with the failing gates
+    assert versions[0].status == "candidate"
+    rejected = [
+        e for e in opskit.audit.log(model=versions[1].name) if e.after == {"status": "rejected"}
+    ]
+    assert len(rejected) == 1 and "validation gates failed" in (rejected[0].reason or "")
     assert "opskit.status" not in versions[0].metadata
     assert opskit.models.get_version("wine@production").version == 1
     run = opskit.last_run()

@@ -27,7 +27,7 @@ from opskit.tracker.capabilities import SupportsLifecycle
 if TYPE_CHECKING:
     from opskit.records import AliasChange, ModelVersion
 
-__all__ = ["archive", "delete", "promote", "rollback", "serving_deployments"]
+__all__ = ["archive", "delete", "promote", "reject", "rollback", "serving_deployments"]
 
 #: Deployment statuses that count as serving (a stopped server or a docker build context do not).
 _LIVE = frozenset({"running", "starting"})
@@ -162,6 +162,20 @@ def _refuse_in_use(version: ModelVersion, what: str) -> None:
             f"cannot {what} {version.ref}: the deployment(s) {', '.join(serving)} serve it; "
             f"stop them first (opskit deployments stop NAME)"
         )
+
+
+def reject(version: ModelVersion, *, reason: str) -> ModelVersion:
+    """Mark a just-registered *version* ``rejected`` (validation's ``on_fail="register"``); audited with *reason*.
+
+    A tracker without version statuses keeps only the ``opskit.status`` metadata the
+    version was registered with; the version is returned as it is then.
+    """
+    tracker = get_tracker()
+    if not isinstance(tracker, SupportsLifecycle):
+        return version
+    return tracker.set_version_status(
+        version.name, version.version, "rejected", user=identity.user(), reason=reason
+    )
 
 
 def archive(ref: str | ModelRef, *, comment: str | None = None) -> ModelVersion:

@@ -234,6 +234,14 @@ def register(
         metadata=verdict.metadata if verdict is not None else None,
         reference=source,
     )
+    if (
+        version is not None
+        and verdict is not None
+        and verdict.metadata.get("opskit.status") == "rejected"
+    ):
+        from opskit.registry.lifecycle import reject
+
+        version = reject(version, reason=verdict.reason or "validation gates failed")
     run.model_version = version
     return version
 

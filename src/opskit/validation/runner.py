@@ -95,6 +95,8 @@ class Verdict:
     register: bool = True
     move_alias: bool = True
     metadata: Mapping[str, Any] = field(factory=dict)
+    #: Why (the failing gates), recorded with a rejected version's status change.
+    reason: str | None = None
 
 
 @define
@@ -404,7 +406,13 @@ def after_call(
     if all(r.passed for r in session.results):
         session.verdict = Verdict()
     elif getattr(options, "on_fail", "warn") == "register":
-        session.verdict = Verdict(register=True, move_alias=False, metadata=REJECTED)
+        failing = ", ".join(r.name for r in session.results if not r.passed)
+        session.verdict = Verdict(
+            register=True,
+            move_alias=False,
+            metadata=REJECTED,
+            reason=f"validation gates failed: {failing}",
+        )
     else:
         session.verdict = Verdict(register=False)
         if getattr(options, "on_fail", "warn") == "raise":
