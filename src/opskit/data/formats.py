@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, cast
@@ -114,8 +115,20 @@ def _write_parquet(label: str, value: Any, path: Path) -> None:
         frame = value.to_frame(name=SERIES_COLUMN)
     else:
         frame = value
+    # Parquet keeps neither unused categories nor non-string ones: every categorical column's
+    # categories and order go in the file's opskit metadata and are put back on read
+    meta["categories"] = {
+        column: {"ordered": bool(dtype.ordered), "values": _arrow_bytes(dtype.categories)}
+        for column, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.CategoricalDtype)
+    }
+    freq = getattr(frame.index, "freqstr", None)  # a DatetimeIndex's frequency: not in Parquet
+    if freq is not None and not isinstance(frame.index, pd.MultiIndex):
+        meta["index_freq"] = freq
     try:
-        table = pa.Table.from_pandas(frame, preserve_index=None)
+        with warnings.catch_warnings():  # pyarrow's own use of a pandas API pandas 3 deprecates
+            warnings.filterwarnings("ignore", message=r".*\.values returning an ndarray that drops")
+            table = pa.Table.from_pandas(frame, preserve_index=None)
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise _unsupported(
             f"pyarrow cannot convert {label} to Parquet ({type(exc).__name__}: {str(exc)[:300]})",
@@ -127,13 +140,45 @@ def _write_parquet(label: str, value: Any, path: Path) -> None:
     pq.write_table(table, path)
 
 
+def _arrow_bytes(index: Any) -> str:
+    """An index's values as an Arrow IPC stream, base64 text (for the file's metadata)."""
+    import base64
+
+    import pyarrow as pa
+
+    batch = pa.record_batch([pa.Array.from_pandas(index)], names=["values"])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
+
+
+def _from_arrow_bytes(text: str) -> Any:
+    import base64
+
+    import pandas as pd
+    import pyarrow as pa
+
+    table = pa.ipc.open_stream(base64.b64decode(text)).read_all()
+    return pd.Index(table.column(0).to_pandas()).rename(None)
+
+
 def decode_frame(path: Path) -> Any:
     """A frame or series back from a Parquet file written by :func:`encode`."""
+    import numpy as np
+    import pandas as pd
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
     frame = table.to_pandas()
+    for column, spec in meta.get("categories", {}).items():
+        dtype = pd.CategoricalDtype(_from_arrow_bytes(spec["values"]), ordered=spec["ordered"])
+        values = np.asarray(frame[column].astype(object))
+        frame[column] = pd.Categorical(values, dtype=dtype)
+    if meta.get("index_freq"):
+        index = frame.index
+        frame.index = type(index)(index, freq=meta["index_freq"])
     if meta.get("kind") == "series":
         series = frame[SERIES_COLUMN]
         series.name = meta.get("name")
