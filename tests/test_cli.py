@@ -78,6 +78,8 @@ def test_every_command_is_covered() -> None:
         "models show",
         "models set-alias",
         "models events",
+        "data list",
+        "data show",
         "deploy",
         "deployments list",
         "deployments show",
