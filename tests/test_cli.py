@@ -85,6 +85,8 @@ def test_every_command_is_covered() -> None:
         "audit log",
         "audit verify",
         "audit head",
+        "data list",
+        "data show",
         "deploy",
         "deployments list",
         "deployments show",

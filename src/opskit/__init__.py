@@ -30,11 +30,14 @@ _EXPORTS: dict[str, str] = {
     "Config": "opskit.config",
     "ConfigError": "opskit.errors",
     "DataInput": "opskit.records.data",
+    "DatasetNotFound": "opskit.errors",
+    "DatasetVersion": "opskit.records.datasets",
     "Deployment": "opskit.records.deployments",
     "DeploymentError": "opskit.errors",
     "DeploymentNotFound": "opskit.errors",
     "DuplicateBackend": "opskit.errors",
     "EnvInfo": "opskit.records.runs",
+    "InvalidDatasetRef": "opskit.errors",
     "InvalidFilter": "opskit.errors",
     "InvalidModelRef": "opskit.errors",
     "InvalidName": "opskit.errors",
@@ -59,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "Schema": "opskit.records.data",
     "SerializationError": "opskit.errors",
     "SerializedModel": "opskit.records.registry",
+    "SnapshotMissing": "opskit.errors",
     "StorageAccessDenied": "opskit.errors",
     "StoreError": "opskit.errors",
     "StoreNotFound": "opskit.errors",
@@ -70,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "ValidationWarning": "opskit.errors",
     "VersionInUse": "opskit.errors",
     "VersionNotServable": "opskit.errors",
+    "UnsupportedData": "opskit.errors",
     "active_run": "opskit.tracking.context",
     "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
@@ -77,8 +82,10 @@ _EXPORTS: dict[str, str] = {
     "get_run": "opskit.tracking.runs",
     "hookimpl": "opskit.hookspecs",
     "last_run": "opskit.tracking.runs",
+    "load_data": "opskit.data.datasets",
     "load_model": "opskit.loading",
     "log_artifact": "opskit.tracking.context",
+    "log_data": "opskit.data.datasets",
     "log_metric": "opskit.tracking.context",
     "log_metrics": "opskit.tracking.context",
     "log_param": "opskit.tracking.context",
@@ -93,7 +100,7 @@ _EXPORTS: dict[str, str] = {
     "train": "opskit.tracking.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
-_SUBMODULES = ("audit", "checks", "deployments", "gates", "models", "monitor", "plugins")
+_SUBMODULES = ("audit", "checks", "data", "deployments", "gates", "models", "monitor", "plugins")
 
 
 # Hidden from type checkers, which read the `Name as Name` imports at the end instead:
@@ -120,21 +127,26 @@ if not TYPE_CHECKING:
 if TYPE_CHECKING:
     from opskit import audit as audit
     from opskit import checks as checks
+    from opskit import data as data
     from opskit import deployments as deployments
     from opskit import gates as gates
     from opskit import models as models
     from opskit import monitor as monitor
     from opskit import plugins as plugins
     from opskit.config import Config as Config
+    from opskit.data.datasets import load_data as load_data
+    from opskit.data.datasets import log_data as log_data
     from opskit.deployments.api import deploy as deploy
     from opskit.errors import AuditUnsupported as AuditUnsupported
     from opskit.errors import BackendUnavailable as BackendUnavailable
     from opskit.errors import BlobCorrupted as BlobCorrupted
     from opskit.errors import BlobNotFound as BlobNotFound
     from opskit.errors import ConfigError as ConfigError
+    from opskit.errors import DatasetNotFound as DatasetNotFound
     from opskit.errors import DeploymentError as DeploymentError
     from opskit.errors import DeploymentNotFound as DeploymentNotFound
     from opskit.errors import DuplicateBackend as DuplicateBackend
+    from opskit.errors import InvalidDatasetRef as InvalidDatasetRef
     from opskit.errors import InvalidFilter as InvalidFilter
     from opskit.errors import InvalidModelRef as InvalidModelRef
     from opskit.errors import InvalidName as InvalidName
@@ -151,10 +163,12 @@ if TYPE_CHECKING:
     from opskit.errors import PluginError as PluginError
     from opskit.errors import RunNotFound as RunNotFound
     from opskit.errors import SerializationError as SerializationError
+    from opskit.errors import SnapshotMissing as SnapshotMissing
     from opskit.errors import StorageAccessDenied as StorageAccessDenied
     from opskit.errors import StoreError as StoreError
     from opskit.errors import StoreNotFound as StoreNotFound
     from opskit.errors import UnknownBackend as UnknownBackend
+    from opskit.errors import UnsupportedData as UnsupportedData
     from opskit.errors import ValidationError as ValidationError
     from opskit.errors import ValidationFailed as ValidationFailed
     from opskit.errors import ValidationWarning as ValidationWarning
@@ -166,6 +180,7 @@ if TYPE_CHECKING:
     from opskit.records.data import ColumnSpec as ColumnSpec
     from opskit.records.data import DataInput as DataInput
     from opskit.records.data import Schema as Schema
+    from opskit.records.datasets import DatasetVersion as DatasetVersion
     from opskit.records.deployments import Deployment as Deployment
     from opskit.records.registry import AliasChange as AliasChange
     from opskit.records.registry import Model as Model

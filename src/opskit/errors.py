@@ -18,12 +18,14 @@ __all__ = [
     "BlobNotFound",
     "ColumnNotFound",
     "ConfigError",
+    "DatasetNotFound",
     "DeploymentError",
     "DeploymentNotFound",
     "DuplicateBackend",
     "DuplicateDriftMethod",
     "DuplicateGate",
     "InvalidDataset",
+    "InvalidDatasetRef",
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
@@ -43,11 +45,13 @@ __all__ = [
     "RunNotFound",
     "RunNotOwned",
     "SerializationError",
+    "SnapshotMissing",
     "StorageAccessDenied",
     "StoreError",
     "StoreNotFound",
     "UnknownBackend",
     "UnknownDriftMethod",
+    "UnsupportedData",
     "UnsupportedMediaType",
     "ValidationError",
     "ValidationFailed",
@@ -251,3 +255,19 @@ class NoRollbackTarget(OpskitError, LookupError):
 
 class VersionNotServable(OpskitError, ValueError):
     """An archived or rejected version cannot be promoted to an alias or deployed."""
+
+
+class DatasetNotFound(OpskitError, LookupError):
+    """No dataset, dataset version or dataset alias matches the reference."""
+
+
+class InvalidDatasetRef(InvalidModelRef):
+    """A dataset reference is not ``name``, ``name:VERSION`` or ``name@alias``."""
+
+
+class UnsupportedData(OpskitError, ValueError):
+    """A value cannot be stored as a dataset version exactly (``opskit.log_data``, ``data="snapshot"``)."""
+
+
+class SnapshotMissing(OpskitError, LookupError):
+    """A run's data argument was only fingerprinted (or not recorded): there is no snapshot to load."""

@@ -16,6 +16,7 @@ from opskit.records._common import html_table as _html_table
 from opskit.records._common import when as _when
 from opskit.records.audit import AuditEvent, AuditHead, AuditVerification
 from opskit.records.data import ColumnSpec, DataInput, Schema
+from opskit.records.datasets import Dataset, DatasetVersion
 from opskit.records.deployments import Deployment, DeploymentSpec
 from opskit.records.registry import AliasChange, Model, ModelVersion, SerializedModel
 from opskit.records.runs import (
@@ -39,6 +40,8 @@ __all__ = [
     "CodeInfo",
     "ColumnSpec",
     "DataInput",
+    "Dataset",
+    "DatasetVersion",
     "Deployment",
     "DeploymentSpec",
     "EnvInfo",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, overload
 
 import attrs
 
@@ -19,6 +19,9 @@ from opskit.names import (
     validate_model_name,
 )
 from opskit.records import Schema
+
+if TYPE_CHECKING:
+    from opskit.data.snapshots import DataMode
 from opskit.tracking import pipeline
 from opskit.tracking.options import RunOptions, TrainOptions
 
@@ -79,6 +82,8 @@ def train(
     metrics: Sequence[str] | Mapping[str, object] | None = None,
     gates: Sequence[object] | None = None,
     on_fail: Literal["warn", "raise", "register"] = "warn",
+    data: DataMode = "fingerprint",
+    datasets: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -96,6 +101,9 @@ def train(
     and ``metrics`` score the returned model (and the incumbent) on held-out arguments;
     ``gates`` decide whether it is registered; ``on_fail`` says what a failed gate does
     (``warn``, ``raise``, ``register`` as rejected). See docs/validation.md.
+    ``data="snapshot"`` also stores every data argument as a dataset version
+    (``<model>.<argument>``, or the name ``datasets={"argument": "name"}`` gives) and
+    links the run to it; ``data="off"`` records no data inputs at all.
     The decorated function keeps its signature and returns what it returned.
     """
     opts = _options(TrainOptions, "train", options)
@@ -115,13 +123,18 @@ def track(
     experiment: str | None = None,
     tags: Mapping[str, Any] | None = None,
     checks: Sequence[object] | None = None,
+    data: DataMode = "fingerprint",
+    datasets: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
 def track(
     fn: Callable[P, R] | None = None, /, **options: Any
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
-    """Track every call as a run (params, code, env, data inputs, metrics), with no model."""
+    """Track every call as a run (params, code, env, data inputs, metrics), with no model.
+
+    ``data`` and ``datasets`` as for ``@opskit.train`` (snapshots are named ``<function>.<argument>``).
+    """
     opts = _options(RunOptions, "track", options)
     if fn is not None:
         return _wrap(fn, opts)
