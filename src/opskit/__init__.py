@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidOption": "opskit.errors",
     "InvalidPayload": "opskit.errors",
     "InvalidValue": "opskit.errors",
+    "Lineage": "opskit.records.versioning",
     "Metric": "opskit.records.runs",
     "Model": "opskit.records.registry",
     "ModelLoadError": "opskit.errors",
@@ -51,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "OpskitWarning": "opskit.errors",
     "PluginError": "opskit.errors",
     "Run": "opskit.records.runs",
+    "RunDiff": "opskit.records.versioning",
     "RunList": "opskit.records.runs",
     "RunNotFound": "opskit.errors",
     "Schema": "opskit.records.data",
@@ -63,10 +65,12 @@ _EXPORTS: dict[str, str] = {
     "active_run": "opskit.tracking.context",
     "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
+    "diff": "opskit.data.diff",
     "get_config": "opskit.runtime",
     "get_run": "opskit.tracking.runs",
     "hookimpl": "opskit.hookspecs",
     "last_run": "opskit.tracking.runs",
+    "lineage": "opskit.data.lineage",
     "load_model": "opskit.loading",
     "log_artifact": "opskit.tracking.context",
     "log_metric": "opskit.tracking.context",
@@ -113,6 +117,8 @@ if TYPE_CHECKING:
     from opskit import monitor as monitor
     from opskit import plugins as plugins
     from opskit.config import Config as Config
+    from opskit.data.diff import diff as diff
+    from opskit.data.lineage import lineage as lineage
     from opskit.deployments.api import deploy as deploy
     from opskit.errors import BackendUnavailable as BackendUnavailable
     from opskit.errors import BlobCorrupted as BlobCorrupted
@@ -156,6 +162,8 @@ if TYPE_CHECKING:
     from opskit.records.runs import Metric as Metric
     from opskit.records.runs import Run as Run
     from opskit.records.runs import RunList as RunList
+    from opskit.records.versioning import Lineage as Lineage
+    from opskit.records.versioning import RunDiff as RunDiff
     from opskit.runtime import configure as configure
     from opskit.runtime import get_config as get_config
     from opskit.runtime import reset_defaults as reset_defaults
