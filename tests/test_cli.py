@@ -74,10 +74,13 @@ def test_every_command_is_covered() -> None:
     assert {
         "runs list",
         "runs show",
+        "runs diff",
         "models list",
         "models show",
         "models set-alias",
         "models events",
+        "models requirements",
+        "lineage",
         "deploy",
         "deployments list",
         "deployments show",

@@ -26,10 +26,10 @@ def _lineage(args: argparse.Namespace) -> int:
 
 
 def _runs_diff(args: argparse.Namespace) -> int:
-    from opskit.cli.main import _find_run
+    from opskit.cli.lookup import find_run
     from opskit.data.diff import diff
 
-    result = diff(_find_run(args.run_a), _find_run(args.run_b))
+    result = diff(find_run(args.run_a), find_run(args.run_b))
     if args.json:
         print_json(result.to_dict())
     else:

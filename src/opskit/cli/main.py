@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from opskit.cli.lookup import find_run as _find_run
 from opskit.cli.tables import print_json, table, when
 from opskit.errors import OpskitError
 from opskit.registry.events import EVENT_KINDS
@@ -89,26 +90,6 @@ def _runs_list(args: argparse.Namespace) -> int:
         rows = [row[:6] + row[7:] for row in rows]
     print(table(headers, rows))
     return 0
-
-
-def _find_run(prefix: str) -> str:
-    """Accept a full run id or a unique prefix (as shown by ``runs list``)."""
-    from opskit.errors import RunNotFound
-    from opskit.tracking.runs import search_runs
-
-    if len(prefix) == 32:
-        return prefix
-    if not prefix or any(ch not in "0123456789abcdef" for ch in prefix):
-        raise RunNotFound(
-            f"{prefix!r} is not a run id: ids are hex digits, as printed by `opskit runs list`"
-        )
-    matches = [r.id for r in search_runs(f"attributes.run_id LIKE '{prefix}%'", limit=2)]
-    if len(matches) != 1:
-        raise RunNotFound(
-            f"{'no run' if not matches else 'more than one run'} matches {prefix!r}; "
-            "use a longer prefix or the full id from `opskit runs list`"
-        )
-    return matches[0]
 
 
 def _runs_show(args: argparse.Namespace) -> int:

@@ -407,6 +407,8 @@ def _data_lines(data: Iterable[DataDiff]) -> list[str]:
                 )
             if d.kind_before != d.kind_after:
                 lines.append(f"      kind:     {d.kind_before} -> {d.kind_after}")
+            if d.rows_before != d.rows_after:
+                lines.append(f"      rows:     {d.rows_before} -> {d.rows_after}")
             if d.shape_before != d.shape_after:
                 lines.append(f"      shape:    {_shape(d.shape_before)} -> {_shape(d.shape_after)}")
             if d.columns_added:
