@@ -77,9 +77,42 @@ def _make_run(
     return run_id
 
 
+def _snapshot(name: str, frame: pd.DataFrame) -> DataInput:
+    """A data input linked to a dataset version, as ``data="snapshot"`` records it."""
+    version = opskit.log_data(name, frame)
+    return DataInput(
+        name,
+        version.kind,
+        version.digest,
+        shape=version.shape,
+        schema=version.schema,
+        size_bytes=version.size_bytes,
+        dataset=version.ref,
+    )
+
+
+CUSTOMERS_A = pd.DataFrame(
+    {
+        "age": [31, 45, 27, 60],
+        "plan": ["basic", "pro", "basic", "pro"],
+        "spend": [10.0, 25.5, 8.0, 40.0],
+    }
+)
+CUSTOMERS_B = pd.DataFrame(
+    {
+        "age": [31.0, 46.0, 27.0, 60.0],
+        "plan": ["basic", "pro", "pro", "pro"],
+        "spend": [10.0, 25.5, 8.0, 41.0],
+        "region": pd.Categorical(["n", "s", "n", "e"]),
+    }
+)
+
+
 def _two_runs() -> tuple[str, str]:
     """Two runs that differ in every section: params, metrics, code, data, environment."""
     now = time.time()
+    customers_a = _snapshot("customers", CUSTOMERS_A)
+    customers_b = _snapshot("customers", CUSTOMERS_B)
     a = _make_run(
         name="baseline",
         params={"alpha": 0.1, "layers": 2, "optimizer": "adam"},
@@ -100,8 +133,9 @@ def _two_runs() -> tuple[str, str]:
             {"numpy": "1.26.4", "pandas": "2.2.1", "scikit-learn": "1.4.0", "tqdm": "4.66.0"},
         ),
         inputs=[
+            customers_a,
             DataInput(
-                "customers",
+                "events",
                 "dataframe",
                 _digest("a"),
                 shape=(1000, 4),
@@ -135,8 +169,9 @@ def _two_runs() -> tuple[str, str]:
             {"numpy": "2.0.0", "pandas": "2.2.1", "scikit-learn": "1.3.2", "pyarrow": "15.0.0"},
         ),
         inputs=[
+            customers_b,
             DataInput(
-                "customers",
+                "events",
                 "dataframe",
                 _digest("d"),
                 shape=(1200, 4),
@@ -202,17 +237,23 @@ def test_diff_sections_of_two_runs(tracker: str) -> None:
     data = {x.name: x for x in d.data}
     assert {k: v.status for k, v in data.items()} == {
         "customers": "changed",
+        "events": "changed",
         "labels": "same",
         "holdout": "removed",
         "extra": "added",
     }
-    customers = data["customers"]
-    assert (customers.rows_before, customers.rows_after) == (1000, 1200)
-    assert customers.columns_added == ("region",) and customers.columns_removed == ("plan",)
-    assert [(c.name, c.before, c.after) for c in customers.columns_retyped] == [
+    events = data["events"]
+    assert (events.rows_before, events.rows_after) == (1000, 1200)
+    assert events.columns_added == ("region",) and events.columns_removed == ("plan",)
+    assert [(c.name, c.before, c.after) for c in events.columns_retyped] == [
         ("age", "int64", "float64")
     ]
-    assert customers.columns_reordered and customers.changed_values is None
+    assert events.columns_reordered and events.changed_values is None
+    customers = data["customers"]
+    assert (customers.dataset_before, customers.dataset_after) == ("customers:1", "customers:2")
+    assert customers.columns_added == ("region",) and not customers.columns_removed
+    assert [c.name for c in customers.columns_retyped] == ["age"]
+    assert dict(customers.changed_values or {}) == {"age": 1, "plan": 1, "spend": 1}
     assert d.env is not None
     kinds = {p.name: p.kind for p in d.env.packages}
     assert kinds == {
@@ -254,6 +295,24 @@ def test_diff_of_real_decorated_runs(tracker: str) -> None:
     assert not d.env.packages  # the same process: the same environment
     again = opskit.diff(first.id, first.id)
     assert again.identical
+
+
+def test_diff_of_snapshot_runs_counts_changed_values(tracker: str) -> None:
+    """Two runs with data="snapshot": the diff loads both dataset versions and counts changed cells per column."""
+
+    @opskit.track(data="snapshot")
+    def fit(df: pd.DataFrame, *, alpha: float = 0.1) -> None:
+        pass
+
+    fit(CUSTOMERS_A)
+    first = opskit.last_run()
+    fit(CUSTOMERS_A.assign(spend=[10.0, 25.5, 9.0, 41.0]))
+    second = opskit.last_run()
+    assert first is not None and second is not None
+    (data,) = opskit.diff(first, second).data
+    assert data.status == "changed" and data.dataset_before and data.dataset_after
+    assert dict(data.changed_values or {}) == {"age": 0, "plan": 0, "spend": 2}
+    assert "changed values:  spend=2" in str(opskit.diff(first, second))
 
 
 def test_diff_refuses_unknown_runs_and_non_runs(tracker: str) -> None:

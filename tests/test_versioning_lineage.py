@@ -183,3 +183,27 @@ def test_lineage_refuses_bad_arguments(tracker: str, tmp_path: Path) -> None:
         opskit.lineage(data="xxh3_128:" + "0" * 32, limit=0)
     nothing = opskit.lineage(data="xxh3_128:" + "0" * 32)
     assert not nothing.nodes("run") and nothing.root.details["runs"] == "no run used this content"
+
+
+def test_dataset_versions_in_both_directions(tracker: str, tmp_path: Path) -> None:
+    """A snapshot run links its version to the dataset; data lineage of that version also finds fingerprint-only runs of the same content."""
+
+    @opskit.train(model="snap", data="snapshot", datasets={"df": "customers"})
+    def fit(df: pd.DataFrame, *, C: float = 1.0) -> LogisticRegression:
+        return LogisticRegression(C=C).fit(df[["a"]], df["y"])
+
+    fit(_frame())
+    up = opskit.lineage("snap:1")
+    (dataset,) = up.nodes("dataset")
+    assert dataset.ref == "customers:1" and dataset.relation == "used"
+    assert not up.nodes("data")
+    evaluate(_frame())  # fingerprint only, same content
+    train(_frame())  # churn:1, fingerprint only, same content
+    down = opskit.lineage(data="customers:1")
+    assert down.root.kind == "dataset" and down.root.ref == "customers:1"
+    assert down.root.details["digest"] == opskit.data.get_dataset_version("customers:1").digest
+    assert len(down.nodes("run")) == 3
+    assert sorted(v.ref for v in down.nodes("model_version")) == ["churn:1", "snap:1"]
+    assert opskit.lineage(data="customers").root.ref == "customers:1"
+    with pytest.raises(opskit.DatasetNotFound):
+        opskit.lineage(data="customers:7")

@@ -17,11 +17,13 @@ __all__ = [
     "BlobNotFound",
     "ColumnNotFound",
     "ConfigError",
+    "DatasetNotFound",
     "DeploymentError",
     "DeploymentNotFound",
     "DuplicateBackend",
     "DuplicateDriftMethod",
     "InvalidDataset",
+    "InvalidDatasetRef",
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
@@ -38,11 +40,13 @@ __all__ = [
     "RunNotFound",
     "RunNotOwned",
     "SerializationError",
+    "SnapshotMissing",
     "StorageAccessDenied",
     "StoreError",
     "StoreNotFound",
     "UnknownBackend",
     "UnknownDriftMethod",
+    "UnsupportedData",
     "UnsupportedMediaType",
     "ValidationError",
     "ValidationFailed",
@@ -216,3 +220,19 @@ class ValidationFailed(OpskitError):
 
 class ValidationWarning(OpskitWarning):
     """A gate failed: the run finished, but the model was not registered (or was registered as rejected)."""
+
+
+class DatasetNotFound(OpskitError, LookupError):
+    """No dataset, dataset version or dataset alias matches the reference."""
+
+
+class InvalidDatasetRef(InvalidModelRef):
+    """A dataset reference is not ``name``, ``name:VERSION`` or ``name@alias``."""
+
+
+class UnsupportedData(OpskitError, ValueError):
+    """A value cannot be stored as a dataset version exactly (``opskit.log_data``, ``data="snapshot"``)."""
+
+
+class SnapshotMissing(OpskitError, LookupError):
+    """A run's data argument was only fingerprinted (or not recorded): there is no snapshot to load."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -157,13 +156,13 @@ def _columns(data: DataInput) -> list[tuple[str, str]] | None:
 
 
 def _dataset(data: DataInput) -> str | None:
-    ref = getattr(data, "dataset", None)
-    return ref if isinstance(ref, str) and ref else None
+    return data.dataset or None
 
 
 def _default_loader(ref: str) -> object:
-    module = importlib.import_module("opskit.data.datasets")
-    return module.load_data(ref)
+    from opskit.data.datasets import load_data
+
+    return load_data(ref)
 
 
 def changed_values(before: object, after: object) -> dict[str, int] | None:

@@ -14,7 +14,6 @@ those runs registered, and the deployments serving those.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +81,7 @@ def _deployment_nodes(
 
 
 def _dataset_of(data: DataInput) -> str | None:
-    ref = getattr(data, "dataset", None)
-    return ref if isinstance(ref, str) and ref else None
+    return data.dataset or None
 
 
 def _input_node(data: DataInput) -> LineageNode:
@@ -250,8 +248,9 @@ def data_lineage(ref: str, *, limit: int = DEFAULT_RUN_LIMIT) -> Lineage:
         details = {}
         subject = digest
     else:
-        datasets = importlib.import_module("opskit.data.datasets")
-        dataset = datasets.get_dataset_version(ref)
+        from opskit.data.datasets import get_dataset_version
+
+        dataset = get_dataset_version(ref)
         digest = dataset.digest
         kind = "dataset"
         aliases = f" @{', @'.join(dataset.aliases)}" if dataset.aliases else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import attrs
 
@@ -19,6 +19,9 @@ from opskit.names import (
     validate_model_name,
 )
 from opskit.records import Schema
+
+if TYPE_CHECKING:
+    from opskit.data.snapshots import DataMode
 from opskit.tracking import pipeline
 from opskit.tracking.options import RunOptions, TrainOptions
 
@@ -70,6 +73,8 @@ def train(
     tags: Mapping[str, Any] | None = None,
     signature: Schema | object | None = None,
     input_example: object | None = None,
+    data: DataMode = "fingerprint",
+    datasets: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -83,6 +88,9 @@ def train(
     ``signature`` (an ``opskit.Schema`` or data to infer it from) or
     ``input_example`` (a few rows) states the model's input; by default it is
     taken from the returned model's feature names and the data arguments.
+    ``data="snapshot"`` also stores every data argument as a dataset version
+    (``<model>.<argument>``, or the name ``datasets={"argument": "name"}`` gives) and
+    links the run to it; ``data="off"`` records no data inputs at all.
     The decorated function keeps its signature and returns what it returned.
     """
     opts = _options(TrainOptions, "train", options)
@@ -97,14 +105,22 @@ def track(fn: Callable[P, R], /) -> Callable[P, R]: ...
 
 @overload
 def track(
-    *, name: str | None = None, experiment: str | None = None, tags: Mapping[str, Any] | None = None
+    *,
+    name: str | None = None,
+    experiment: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    data: DataMode = "fingerprint",
+    datasets: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
 def track(
     fn: Callable[P, R] | None = None, /, **options: Any
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
-    """Track every call as a run (params, code, env, data inputs, metrics), with no model."""
+    """Track every call as a run (params, code, env, data inputs, metrics), with no model.
+
+    ``data`` and ``datasets`` as for ``@opskit.train`` (snapshots are named ``<function>.<argument>``).
+    """
     opts = _options(RunOptions, "track", options)
     if fn is not None:
         return _wrap(fn, opts)

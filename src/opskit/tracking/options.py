@@ -44,6 +44,24 @@ def _tags(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return tags
 
 
+def _data_mode(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    from opskit.errors import InvalidValue
+
+    if value not in ("fingerprint", "snapshot", "off"):
+        raise InvalidValue(
+            f"data={value!r} is not a data mode: use 'fingerprint' (the default: digests only), "
+            "'snapshot' (also store each data argument as a dataset version) or 'off' (record nothing)"
+        )
+
+
+def _datasets(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    """Dataset names by argument, checked at decoration time."""
+    names = dict(value or {})
+    for name in names.values():
+        validate_model_name(name)
+    return names
+
+
 @frozen(kw_only=True)
 class RunOptions:
     """The options of ``@opskit.track`` (and the run half of ``@opskit.train``), checked when decorating."""
@@ -54,6 +72,11 @@ class RunOptions:
     experiment: str | None = field(default=None, validator=_optional(validate_experiment))
     #: Tags set on every run.
     tags: Mapping[str, Any] = field(default=None, converter=_tags)
+    #: What is recorded of the data arguments: "fingerprint" (digest, shape, schema),
+    #: "snapshot" (also stored as dataset versions the run links to) or "off" (nothing).
+    data: str = field(default="fingerprint", validator=_data_mode)
+    #: Dataset names for ``data="snapshot"``, by argument (default ``<model-or-function>.<argument>``).
+    datasets: Mapping[str, str] = field(default=None, converter=_datasets)
 
 
 @frozen(kw_only=True)

@@ -46,6 +46,7 @@ __all__ = [
     "execute",
     "record_imports",
     "register",
+    "snapshot",
 ]
 
 R = TypeVar("R")
@@ -99,7 +100,11 @@ def capture(
     from opskit.runtime import get_config
 
     config = get_config()
-    params, data = split_arguments(bind_arguments(definition.signature, args, kwargs))
+    off = definition.options.data == "off"
+    params, data = split_arguments(
+        bind_arguments(definition.signature, args, kwargs),
+        fingerprint=_no_fingerprint if off else None,
+    )
     return Captured(
         params=params,
         data=tuple(data),
@@ -108,8 +113,33 @@ def capture(
     )
 
 
+def _no_fingerprint(name: str, value: object) -> DataInput | None:
+    """``data="off"``: no argument is data (arguments that look like params stay params)."""
+    return None
+
+
+def snapshot(definition: Definition[Any], run_id: str, captured: Captured) -> Captured:
+    """``data="snapshot"``: store every data argument as a dataset version and link the inputs to it.
+
+    Runs before the run is stored, so an argument that cannot be stored (``UnsupportedData``)
+    stops the call before any run or dataset version is recorded.
+    """
+    import attrs
+
+    from opskit.data.snapshots import snapshot_inputs
+
+    if definition.options.data != "snapshot" or not captured.data:
+        return captured
+    owner = definition.model_name or definition.fn.__name__
+    linked = snapshot_inputs(owner, captured.data, run_id=run_id, names=definition.options.datasets)
+    return attrs.evolve(captured, data=tuple(linked))
+
+
 def begin(definition: Definition[Any], captured: Captured) -> ActiveRun:
-    """Store the run as RUNNING and make it the active run (``before_run`` fires; if it raises, no run stays active)."""
+    """Store the run as RUNNING and make it the active run (``before_run`` fires; if it raises, no run stays active).
+
+    With ``data="snapshot"`` the data arguments are stored first (:func:`snapshot`).
+    """
     from opskit.tracking.context import new_run
 
     options = definition.options
@@ -124,6 +154,9 @@ def begin(definition: Definition[Any], captured: Captured) -> ActiveRun:
         env=captured.env,
         inputs=[d for d, _ in captured.data],
     )
+    linked = snapshot(definition, run.id, captured)
+    if linked is not captured:
+        run.inputs = [d for d, _ in linked.data]
     return run.begin()
 
 
