@@ -15,7 +15,12 @@ from packaging.requirements import Requirement
 
 import opskit
 from conftest import run_python
-from opskit.capture.requirements import IMPORTS_TAG, imported_distributions, normal_name
+from opskit.capture.requirements import (
+    IMPORTS_TAG,
+    distributions_for,
+    imported_modules,
+    normal_name,
+)
 from opskit.cli.main import main
 from opskit.errors import ModelNotFound
 from opskit.records import EnvInfo, Run
@@ -180,11 +185,19 @@ def test_imports_are_not_recorded_when_env_capture_is_off() -> None:
     assert run is not None and IMPORTS_TAG not in run.tags
 
 
-def test_imported_distributions_follow_sys_modules() -> None:
-    """The imported set names the distributions of modules in sys.modules, and grows when one is imported."""
-    before = {normal_name(n) for n in imported_distributions()}
-    assert "pytest" in before and "opskit-ml" in before
+def test_imported_modules_follow_sys_modules() -> None:
+    """The recorded set is sys.modules' top-level names without the standard library, and grows on import."""
+    before = set(imported_modules())
+    assert {"pytest", "opskit"} <= before and not {"os", "json", "sys", "__main__"} & before
     assert "nbformat" not in before or "nbformat" in {m.partition(".")[0] for m in sys.modules}
     import nbformat  # noqa: F401
 
-    assert "nbformat" in {normal_name(n) for n in imported_distributions()}
+    assert "nbformat" in imported_modules()
+
+
+def test_modules_map_to_captured_distributions() -> None:
+    """Modules map through packages_distributions (sklearn → scikit-learn) or by name; others are reported."""
+    captured = {"scikit-learn": "1.4.0", "Foo-Bar": "1.0", "numpy": "2.0.0", "opskit-ml": "0.1.0"}
+    found, unmatched = distributions_for(["sklearn", "foo_bar", "unknownmod", "_private"], captured)
+    assert found == ["Foo-Bar", "opskit-ml", "scikit-learn"]
+    assert unmatched == ["unknownmod"]

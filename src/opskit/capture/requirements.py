@@ -1,14 +1,16 @@
-"""Pinned requirements from a run's captured environment, and the imported distributions recorded at capture.
+"""Pinned requirements from a run's captured environment, and the modules a training process imported.
 
-At the end of every ``@opskit.train`` / ``@opskit.track`` call the distributions
-whose modules the training process had imported (top-level names of
-``sys.modules`` mapped through ``importlib.metadata.packages_distributions()``,
-which is computed once per process) are recorded on the run as the tag
-``opskit.imports``. That set covers the training code and the model's flavor
-(the model was serialized in that process). ``requirements(...)`` pins those
-distributions at the versions in ``run.env.packages``; for a run without the tag
-(recorded before opskit 0.2, or by ``start_run``) it pins every captured package,
-and the first line of the file says which of the two it did.
+At the end of every ``@opskit.train`` / ``@opskit.track`` call the top-level
+modules the process had imported, other than the standard library's
+(``sys.modules`` against ``sys.stdlib_module_names``), are recorded on the run as
+the tag ``opskit.imports``: a few microseconds per run (cached while nothing new
+is imported). That set covers the training code and the model's flavor (the
+model was serialized in that process). ``requirements(...)`` maps those modules
+to distributions (``importlib.metadata.packages_distributions()`` of the
+environment asking, else a distribution of the module's own name) and pins the
+ones the run captured, at the versions in ``run.env.packages``. For a run
+without the tag (recorded earlier, or by ``start_run``) it pins every captured
+package; the first line of the file says which of the two it did.
 """
 
 from __future__ import annotations
@@ -27,18 +29,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMPORTS_TAG",
+    "OPSKIT_DISTRIBUTIONS",
     "Requirements",
-    "imported_distributions",
+    "distributions_for",
+    "imported_modules",
+    "imports_tag",
     "normal_name",
     "requirements",
     "run_imports",
 ]
 
-#: The tag holding the comma-separated distribution names a run's process had imported.
+#: The tag holding the comma-separated top-level modules (not the standard library's) a run's process imported.
 IMPORTS_TAG = "opskit.imports"
 #: The distributions that are opskit itself (the docker target copies opskit into the context).
 OPSKIT_DISTRIBUTIONS = frozenset({"opskit-ml", "opskit-mlflow"})
+#: The distribution that provides opskit (an editable install maps no module to it).
+OPSKIT_DISTRIBUTION = "opskit-ml"
 _MAX_TAG_CHARS = 8000
+_NOT_PACKAGES = frozenset({"__main__", "__mp_main__", "builtins", "cython_runtime"})
 
 Source = Literal["imported", "all"]
 
@@ -53,55 +61,81 @@ def normal_name(name: str) -> str:
 
 
 @functools.cache
+def _not_third_party() -> frozenset[str]:
+    return frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names) | _NOT_PACKAGES
+
+
+#: (len(sys.modules), answer) of the last call: a training loop asks once per run.
+_last: tuple[int, tuple[str, ...]] | None = None
+
+
+def imported_modules() -> tuple[str, ...]:
+    """The top-level modules this process has imported, standard library left out, sorted.
+
+    O(1) while nothing new is imported (cached by the size of ``sys.modules``).
+    """
+    global _last
+    count = len(sys.modules)
+    if _last is not None and _last[0] == count:
+        return _last[1]
+    skip = _not_third_party()
+    tops = {name.partition(".")[0] for name in list(sys.modules)}
+    found = tuple(sorted(name for name in tops if name not in skip))
+    _last = (count, found)
+    return found
+
+
+def imports_tag() -> dict[str, str]:
+    """``{IMPORTS_TAG: "numpy,pandas,..."}`` for this process, or ``{}`` when it would exceed a tag's size."""
+    return _tag_of(imported_modules())
+
+
+@functools.cache
+def _tag_of(names: tuple[str, ...]) -> dict[str, str]:
+    text = ",".join(names)
+    return {IMPORTS_TAG: text} if len(text) <= _MAX_TAG_CHARS else {}
+
+
+@functools.cache
 def _module_owners() -> dict[str, tuple[str, ...]]:
-    """Top-level module → the distributions providing it (read once per process)."""
+    """Top-level module → the distributions providing it in this environment (read once per process)."""
     return {
         module: tuple(dict.fromkeys(dists))
         for module, dists in metadata.packages_distributions().items()
     }
 
 
-@functools.cache
-def _owners_of(modules: frozenset[str]) -> tuple[str, ...]:
+def distributions_for(
+    modules: Iterable[str], captured: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """(captured distributions providing *modules*, modules matched to none), by normalized name.
+
+    A module is matched through this environment's ``packages_distributions()``, else to a
+    captured distribution of the same (normalized) name. opskit's own distribution is
+    always included when it was captured: loading the model needs it.
+    """
+    known = {normal_name(name): name for name in captured}
     owners = _module_owners()
     found: dict[str, str] = {}
+    unmatched: list[str] = []
     for module in modules:
-        for dist in owners.get(module, ()):
-            found.setdefault(normal_name(dist), dist)
-    return tuple(sorted(found.values(), key=normal_name))
-
-
-@functools.cache
-def _opskit_distribution() -> str | None:
-    """The distribution opskit was installed as (an editable install maps no module to it)."""
-    try:
-        return metadata.distribution("opskit-ml").metadata["Name"] or None
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def imported_distributions() -> tuple[str, ...]:
-    """The distributions whose top-level modules this process has imported (opskit's too), sorted by name.
-
-    Cheap after the first call: the module → distribution map is read once per process, and
-    the answer is cached per set of imported top-level modules.
-    """
-    tops = frozenset(name.partition(".")[0] for name in list(sys.modules))
-    found = _owners_of(tops)
-    own = _opskit_distribution()  # loading the model needs opskit's deserializer
-    if own is None or normal_name(own) in {normal_name(n) for n in found}:
-        return found
-    return tuple(sorted((*found, own), key=normal_name))
-
-
-def imports_tag() -> dict[str, str]:
-    """``{IMPORTS_TAG: "a,b,c"}`` for this process, or ``{}`` when it would exceed a tag's size."""
-    text = ",".join(imported_distributions())
-    return {IMPORTS_TAG: text} if len(text) <= _MAX_TAG_CHARS else {}
+        candidates = [normal_name(d) for d in owners.get(module, ())] + [normal_name(module)]
+        if module == "opskit":
+            candidates.append(OPSKIT_DISTRIBUTION)
+        hits = [c for c in dict.fromkeys(candidates) if c in known]
+        if not hits:
+            if not module.startswith("_"):  # private helpers (_pytest, _cffi_backend) of a package
+                unmatched.append(module)
+            continue
+        for hit in hits:
+            found.setdefault(hit, known[hit])
+    if OPSKIT_DISTRIBUTION in known:
+        found.setdefault(OPSKIT_DISTRIBUTION, known[OPSKIT_DISTRIBUTION])
+    return [found[k] for k in sorted(found)], unmatched
 
 
 def run_imports(run: Run) -> tuple[str, ...] | None:
-    """The distributions recorded as imported by the run's process, or None when not recorded."""
+    """The top-level modules recorded as imported by the run's process, or None when not recorded."""
     text = run.tags.get(IMPORTS_TAG)
     if text is None:
         return None
@@ -122,8 +156,8 @@ def _pins(packages: Iterable[str], known: Mapping[str, str]) -> list[str]:
 class Requirements:
     """A pinned requirements file: ``lines`` (``name==version``), ``source`` and the comment ``header``.
 
-    ``source`` is ``"imported"`` (only the distributions the training process imported, plus
-    ``extra``) or ``"all"`` (every captured package: the run did not record its imports).
+    ``source`` is ``"imported"`` (only the distributions providing modules the training
+    process imported, plus ``extra``) or ``"all"`` (every captured package: the run did not record its imports).
     ``missing`` names wanted distributions with no captured version (left out of ``lines``).
     """
 
@@ -155,8 +189,8 @@ def requirements(
 ) -> Requirements:
     """Pins for the environment that produced *subject* (e.g. ``churn:3``), from *run*'s capture.
 
-    Only the distributions the run's process imported when that was recorded (tag
-    ``opskit.imports``), else every captured package. *extra* distributions are always
+    Only the distributions providing the modules the run's process imported when that was
+    recorded (tag ``opskit.imports``; ``distributions_for``), else every captured package. *extra* distributions are always
     wanted (the docker target adds the model server's); *exclude* are never written.
     A wanted distribution the run did not capture is pinned at *fallback*'s version
     (the docker target passes this environment's), else listed in ``missing``.
@@ -168,7 +202,11 @@ def requirements(
         known.setdefault(normal_name(name), version)
     imports = run_imports(run) if run is not None else None
     source: Source = "imported" if imports is not None else "all"
-    wanted = list(imports) if imports is not None else list(captured)
+    unmatched: list[str] = []
+    if imports is not None:
+        wanted, unmatched = distributions_for(imports, captured)
+    else:
+        wanted = list(captured)
     wanted += [name for name in extra if normal_name(name) not in {normal_name(w) for w in wanted}]
     skip = {normal_name(name) for name in exclude}
     wanted = [name for name in wanted if normal_name(name) not in skip]
@@ -177,9 +215,11 @@ def requirements(
     missing = tuple(sorted({name for name in wanted if normal_name(name) not in pinned}))
     run_text = f"run {run.id}" if run is not None else "no run"
     python = env.python if env is not None else None
-    if run is None or env is None:
+    if run is None or env is None or not captured:
         what = (
-            f"# {subject}: {run_text} has no captured environment; versions are this environment's"
+            f"# {subject}: {run_text} has no captured packages; versions are this environment's"
+            if fallback
+            else f"# {subject}: {run_text} has no captured packages (capture_env was off)"
         )
     elif source == "imported":
         what = f"# {subject}: only the distributions imported by the training process ({run_text})"
@@ -190,6 +230,10 @@ def requirements(
     header = [what, f"# Python {python or '.'.join(map(str, sys.version_info[:3]))}"]
     if missing:
         header.append("# not pinned (no captured version): " + ", ".join(missing))
+    if unmatched:
+        header.append(
+            "# imported modules matched to no captured distribution: " + ", ".join(unmatched)
+        )
     return Requirements(lines, source, header, python, missing)
 
 
