@@ -13,7 +13,8 @@ from sklearn.linear_model import LogisticRegression
 import opskit
 from conftest import run_python
 from opskit.cli.main import main
-from opskit.errors import InvalidModelRef, InvalidValue, ModelNotFound
+from opskit.errors import InvalidFilter, InvalidModelRef, InvalidValue, ModelNotFound
+from opskit.query import Clause, parse_filter, parse_order_by
 from opskit.records.versioning import Lineage
 
 pytestmark = pytest.mark.trackers("local", "mlflow")
@@ -207,3 +208,32 @@ def test_dataset_versions_in_both_directions(tracker: str, tmp_path: Path) -> No
     assert opskit.lineage(data="customers").root.ref == "customers:1"
     with pytest.raises(opskit.DatasetNotFound):
         opskit.lineage(data="customers:7")
+
+
+@pytest.mark.parametrize(
+    ("text", "clause"),
+    [
+        ("inputs.digest = 'xxh3_128:ab'", Clause("inputs", "digest", "=", "xxh3_128:ab")),
+        ("input.name IN ('X', 'y')", Clause("inputs", "name", "IN", ("X", "y"))),
+    ],
+)
+def test_input_filters_parse(text: str, clause: Clause) -> None:
+    """inputs.digest and inputs.name parse with = and IN (input. is accepted too)."""
+    assert parse_filter(text) == (clause,)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("inputs.digest LIKE 'x%'", "= or IN only"),
+        ("inputs.digest != 'x'", "= or IN only"),
+        ("inputs.shape = 'x'", "unknown input field 'shape'"),
+        ("inputs.digest = 3", "quote the value"),
+    ],
+)
+def test_input_filters_refuse_what_they_cannot_mean(text: str, message: str) -> None:
+    """Other operators, unknown input fields and unquoted values are refused, naming the problem."""
+    with pytest.raises(InvalidFilter, match=message):
+        parse_filter(text)
+    with pytest.raises(InvalidFilter, match="cannot be ordered by their inputs"):
+        parse_order_by(["inputs.digest"])
