@@ -81,6 +81,8 @@ def test_every_command_is_covered() -> None:
         "models events",
         "models requirements",
         "lineage",
+        "data list",
+        "data show",
         "deploy",
         "deployments list",
         "deployments show",

@@ -98,6 +98,7 @@ def _check_frame(label: str, frame: Any) -> None:
 
 
 def _write_parquet(label: str, value: Any, path: Path) -> None:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -122,6 +123,14 @@ def _write_parquet(label: str, value: Any, path: Path) -> None:
         for column, dtype in frame.dtypes.items()
         if isinstance(dtype, pd.CategoricalDtype)
     }
+    # pandas reads Parquet strings as its `str` dtype: remember the object columns (and an
+    # object index) so they come back as object columns of Python values
+    meta["object_columns"] = [
+        column for column, dtype in frame.dtypes.items() if dtype == np.dtype(object)
+    ]
+    meta["object_index"] = not isinstance(
+        frame.index, pd.MultiIndex
+    ) and frame.index.dtype == np.dtype(object)
     freq = getattr(frame.index, "freqstr", None)  # a DatetimeIndex's frequency: not in Parquet
     if freq is not None and not isinstance(frame.index, pd.MultiIndex):
         meta["index_freq"] = freq
@@ -172,6 +181,15 @@ def decode_frame(path: Path) -> Any:
     table = pq.read_table(path)
     meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
     frame = table.to_pandas()
+    for column in meta.get("object_columns", []):
+        values = np.empty(table.num_rows, dtype=object)
+        values[:] = table.column(column).to_pylist()
+        frame[column] = pd.Series(values, index=frame.index, dtype=object)
+    if meta.get("object_index"):
+        index = frame.index
+        values = np.empty(len(index), dtype=object)
+        values[:] = [None if v is None or v is pd.NA else v for v in index.to_list()]
+        frame.index = pd.Index(values, dtype=object, name=index.name)
     for column, spec in meta.get("categories", {}).items():
         dtype = pd.CategoricalDtype(_from_arrow_bytes(spec["values"]), ordered=spec["ordered"])
         values = np.asarray(frame[column].astype(object))
@@ -196,13 +214,16 @@ def _explain_frame_mismatch(original: Any, back: Any) -> str:
             f"the index comes back as {type(back.index).__name__}[{back.index.dtype}] "
             f"(was {type(original.index).__name__}[{original.index.dtype}])"
         )
+    from opskit.capture.hashing import digest_frame
+
     changed = []
-    for column in original.columns:
-        a, b = original[column], back[column]
+    for i, column in enumerate(original.columns):
+        a, b = original.iloc[:, i], back.iloc[:, i]
         if a.dtype != b.dtype:
             changed.append(f"{column!r} ({a.dtype} -> {b.dtype})")
-        elif not a.equals(b):
-            changed.append(f"{column!r} (values)")
+        elif digest_frame(a.to_frame()) != digest_frame(b.to_frame()):
+            note = " (NaN and None both come back as None)" if a.dtype == object else ""
+            changed.append(f"{column!r} (values{note})")
     return "column(s) " + ", ".join(changed[:5]) if changed else "the frame differs"
 
 
