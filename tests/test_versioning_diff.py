@@ -429,3 +429,16 @@ def test_diff_of_records_reports_missing_capture() -> None:
     )
     assert d.env is not None and d.env.note == "run a has no captured environment"
     assert not d.identical
+
+
+def test_changed_values_of_series_and_arrays() -> None:
+    """Series compare as one column; arrays of one shape element by element (NaN equals NaN); others give None."""
+    import numpy as np
+
+    a = pd.Series([1.0, float("nan"), 3.0], name="score")
+    assert changed_values(a, pd.Series([1.0, float("nan"), 4.0], name="score")) == {"score": 1}
+    x = np.array([[1.0, np.nan], [3.0, 4.0]])
+    assert changed_values(x, np.array([[1.0, np.nan], [0.0, 0.0]])) == {"values": 2}
+    assert changed_values(x, np.zeros(3)) is None
+    duplicated = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    assert changed_values(duplicated, duplicated) is None

@@ -168,14 +168,33 @@ def _default_loader(ref: str) -> object:
 def changed_values(before: object, after: object) -> dict[str, int] | None:
     """Per common column, how many rows differ (by position; missing equals missing), or None.
 
-    Only for two DataFrames with the same number of rows; columns only one side has
-    are reported as added/removed by the schema comparison instead.
+    For two DataFrames (or Series: one column named after the series) with the same number
+    of rows and unique column names; columns only one side has are reported as
+    added/removed by the schema comparison instead. Two NumPy arrays of the same shape
+    give ``{"values": number of differing elements}``. Anything else: None.
     """
+    import sys
+
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(before, np.ndarray) and isinstance(after, np.ndarray):
+        if before.shape != after.shape:
+            return None
+        flat_a, flat_b = before.reshape(-1), after.reshape(-1)
+        try:
+            import pandas as pd
+
+            return {"values": _count_changed(pd.Series(flat_a), pd.Series(flat_b))}
+        except ImportError:  # pragma: no cover - arrays without pandas
+            return {"values": int(flat_a.size - int(np.asarray(flat_a == flat_b).sum()))}
     import pandas as pd
 
+    if isinstance(before, pd.Series):
+        before = before.to_frame(name=str(before.name) if before.name is not None else "values")
+    if isinstance(after, pd.Series):
+        after = after.to_frame(name=str(after.name) if after.name is not None else "values")
     if not isinstance(before, pd.DataFrame) or not isinstance(after, pd.DataFrame):
         return None
-    if len(before) != len(after):
+    if len(before) != len(after) or not before.columns.is_unique or not after.columns.is_unique:
         return None
     counts: dict[str, int] = {}
     after_names = {str(c): c for c in after.columns}
