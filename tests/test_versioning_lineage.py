@@ -206,6 +206,9 @@ def test_dataset_versions_in_both_directions(tracker: str, tmp_path: Path) -> No
     assert len(down.nodes("run")) == 3
     assert sorted(v.ref for v in down.nodes("model_version")) == ["churn:1", "snap:1"]
     assert opskit.lineage(data="customers").root.ref == "customers:1"
+    opskit.data.set_alias("customers", "prod", 1)
+    by_alias = opskit.lineage(data="customers@prod")
+    assert by_alias.root.label == "customers:1 @prod" and len(by_alias.nodes("run")) == 3
     with pytest.raises(opskit.DatasetNotFound):
         opskit.lineage(data="customers:7")
 
