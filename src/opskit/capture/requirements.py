@@ -80,7 +80,9 @@ def imported_modules() -> tuple[str, ...]:
         return _last[1]
     skip = _not_third_party()
     tops = {name.partition(".")[0] for name in list(sys.modules)}
-    found = tuple(sorted(name for name in tops if name not in skip))
+    found = tuple(
+        sorted(name for name in tops if name not in skip and not name.startswith("_sysconfigdata"))
+    )
     _last = (count, found)
     return found
 
