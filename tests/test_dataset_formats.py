@@ -193,3 +193,30 @@ def test_nan_in_an_object_column_is_refused_not_changed() -> None:
     df = pd.DataFrame({"o": pd.Series(["a", np.nan], dtype=object)})
     with pytest.raises(opskit.UnsupportedData, match=r"column\(s\) 'o' \(values \(NaN and None"):
         opskit.log_data("nan", df)
+
+
+def test_large_values_go_through_a_temp_file_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
+    """Above the in-memory limit, encoding and loading go through temp files: same blobs, same data, same checks."""
+    from opskit.data import formats
+
+    df = pd.DataFrame({"a": pd.array([1, None], dtype="Int64"), "c": pd.Categorical(["x", "y"])})
+    arr = np.arange(6, dtype="<f4").reshape(2, 3)
+    small = (opskit.log_data("f", df), opskit.log_data("a", arr))
+    monkeypatch.setattr(formats, "IN_MEMORY_BYTES", 0)
+    pd.testing.assert_frame_equal(opskit.load_data("f"), df)
+    assert np.array_equal(opskit.load_data("a"), arr)
+    changed = df.assign(a=pd.array([2, None], dtype="Int64"))
+    version = opskit.log_data("f", changed)
+    assert version.version == 2
+    pd.testing.assert_frame_equal(opskit.load_data("f:2"), changed)
+    assert opskit.log_data("g", df).blob == small[0].blob  # the same bytes either way
+    with pytest.raises(opskit.UnsupportedData, match="MultiIndex"):
+        opskit.log_data("m", pd.DataFrame([[1]], columns=pd.MultiIndex.from_tuples([("a", "b")])))
+    hexdigest = version.blob.split(":", 1)[1]
+    blob = store / "blobs" / "sha256" / hexdigest[:2] / hexdigest[2:]
+    blob.chmod(0o644)
+    blob.write_bytes(b"x" + blob.read_bytes()[1:])
+    with pytest.raises(opskit.BlobCorrupted):
+        opskit.load_data("f:2")

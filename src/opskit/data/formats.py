@@ -17,6 +17,7 @@ pandas, NumPy and pyarrow are imported only when a value of theirs is encoded or
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -97,7 +98,7 @@ def _check_frame(label: str, frame: Any) -> None:
         )
 
 
-def _write_parquet(label: str, value: Any, path: Path) -> None:
+def _write_parquet(label: str, value: Any, path: Any) -> None:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -172,8 +173,8 @@ def _from_arrow_bytes(text: str) -> Any:
     return pd.Index(table.column(0).to_pandas()).rename(None)
 
 
-def decode_frame(path: Path) -> Any:
-    """A frame or series back from a Parquet file written by :func:`encode`."""
+def decode_frame(path: Any) -> Any:
+    """A frame or series back from a Parquet file (a path or an Arrow buffer) written by :func:`encode`."""
     import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
@@ -230,7 +231,7 @@ def _explain_frame_mismatch(original: Any, back: Any) -> str:
 # -- NumPy -----------------------------------------------------------------------------------
 
 
-def _write_npy(label: str, arr: Any, path: Path) -> None:
+def _write_npy(label: str, arr: Any, path: Any) -> None:
     import numpy as np
 
     if arr.dtype.hasobject:
@@ -239,12 +240,15 @@ def _write_npy(label: str, arr: Any, path: Path) -> None:
             "convert it to a fixed dtype first (arr.astype(str), arr.astype(float), ...) or "
             "pass a pandas frame",
         )
-    with open(path, "wb") as fh:
-        np.save(fh, arr, allow_pickle=False)
+    if isinstance(path, Path):
+        with open(path, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+    else:
+        np.save(path, arr, allow_pickle=False)
 
 
-def decode_array(path: Path) -> Any:
-    """An array back from a ``.npy`` file written by :func:`encode` (never unpickles)."""
+def decode_array(path: Any) -> Any:
+    """An array back from a ``.npy`` file (a path or a binary stream) written by :func:`encode` (never unpickles)."""
     import numpy as np
 
     return np.load(path, allow_pickle=False)
@@ -311,32 +315,87 @@ def encode(storage: Storage, label: str, data: DataInput, value: object) -> Enco
             "pass a pandas DataFrame/Series, a NumPy array or a path to a file or directory, or "
             "keep it fingerprinted only (data='fingerprint')",
         )
+    if _in_memory(data):
+        return _encode_in_memory(storage, label, data, value)
     with tempfile.TemporaryDirectory(prefix="opskit-data-") as tmp:
         path = Path(tmp) / "data"
-        if data.kind == "ndarray":
-            _write_npy(label, value, path)
-            back = decode_array(path)
-            fmt: DatasetFormat = "npy"
-        else:
-            if data.kind == "dataframe":
-                _check_frame(label, value)
-            _write_parquet(label, value, path)
-            back = decode_frame(path)
-            fmt = "parquet"
-        again = fingerprint_of(label, back)
-        if again is None or again.digest != data.digest:
-            detail = (
-                _explain_frame_mismatch(value, back)
-                if fmt == "parquet"
-                else f"it comes back as {back.dtype}{back.shape}"
-            )
-            raise _unsupported(
-                f"{label} does not round-trip exactly through {fmt}: {detail}",
-                "convert those columns to a dtype Parquet keeps (numbers, strings, categories, "
-                "datetimes, nullable Int/boolean/string)",
-            )
+        fmt = _write(label, data, value, path)
+        _verify(label, data, value, fmt, _decode(fmt, path))
         info = storage.put_file(path)
     return Encoded(fmt, info.digest, (info.digest,), info.size_bytes)
+
+
+#: Frames and arrays up to this size in memory are encoded, checked and stored in memory, and
+#: blobs up to this size loaded in memory (no temp file); larger ones go through a temp file.
+IN_MEMORY_BYTES: Final = 512 << 20
+
+
+def _in_memory(data: DataInput) -> bool:
+    """Whether a value is small enough (its memory size, as fingerprinted) to encode in memory."""
+    return data.size_bytes is not None and data.size_bytes <= IN_MEMORY_BYTES
+
+
+def _write(label: str, data: DataInput, value: Any, target: Any) -> DatasetFormat:
+    if data.kind == "ndarray":
+        _write_npy(label, value, target)
+        return "npy"
+    if data.kind == "dataframe":
+        _check_frame(label, value)
+    _write_parquet(label, value, target)
+    return "parquet"
+
+
+def _decode(fmt: DatasetFormat, source: Any) -> Any:
+    return decode_frame(source) if fmt == "parquet" else decode_array(source)
+
+
+def _verify(label: str, data: DataInput, value: Any, fmt: DatasetFormat, back: Any) -> None:
+    """Refuse an encoding that does not read back to the same fingerprint."""
+    again = fingerprint_of(label, back)
+    if again is None or again.digest != data.digest:
+        detail = (
+            _explain_frame_mismatch(value, back)
+            if fmt == "parquet"
+            else f"it comes back as {back.dtype}{back.shape}"
+        )
+        raise _unsupported(
+            f"{label} does not round-trip exactly through {fmt}: {detail}",
+            "convert those columns to a dtype Parquet keeps (numbers, strings, categories, "
+            "datetimes, nullable Int/boolean/string)",
+        )
+
+
+def _encode_in_memory(storage: Storage, label: str, data: DataInput, value: Any) -> Encoded:
+    import pyarrow as pa
+
+    if data.kind == "ndarray":
+        stream = io.BytesIO()
+        fmt = _write(label, data, value, stream)
+        raw = stream.getvalue()
+        back = decode_array(io.BytesIO(raw))
+    else:
+        sink = pa.BufferOutputStream()
+        fmt = _write(label, data, value, sink)
+        buffer = sink.getvalue()
+        back = decode_frame(pa.BufferReader(buffer))
+        raw = buffer.to_pybytes()
+    _verify(label, data, value, fmt, back)
+    info = storage.put_bytes(raw)
+    return Encoded(fmt, info.digest, (info.digest,), info.size_bytes)
+
+
+def load_blob(storage: Storage, fmt: DatasetFormat, blob: str, size_bytes: int) -> Any:
+    """A Parquet or ``.npy`` blob decoded (its SHA-256 verified by the storage)."""
+    if size_bytes <= IN_MEMORY_BYTES:
+        raw = storage.get_bytes(blob)
+        if fmt == "npy":
+            return decode_array(io.BytesIO(raw))
+        import pyarrow as pa
+
+        return decode_frame(pa.BufferReader(pa.py_buffer(raw)))
+    with tempfile.TemporaryDirectory(prefix="opskit-data-") as tmp:
+        path = storage.get_file(blob, Path(tmp) / "data")
+        return _decode(fmt, path)
 
 
 def materialize_file(storage: Storage, blob: str, dest: Path) -> Path:
