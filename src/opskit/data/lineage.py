@@ -236,6 +236,7 @@ def _looks_like_digest(text: str) -> bool:
 
 def data_lineage(ref: str, *, limit: int = DEFAULT_RUN_LIMIT) -> Lineage:
     """The lineage of data: a dataset version (``customers:2``, ``customers@prod``) or a content digest."""
+    from opskit.errors import OpskitError
     from opskit.names import ModelRef
     from opskit.runtime import get_tracker
 
@@ -273,7 +274,7 @@ def data_lineage(ref: str, *, limit: int = DEFAULT_RUN_LIMIT) -> Lineage:
                 version = tracker.get_model_version(
                     ModelRef(run.model_version.name, version=run.model_version.version)
                 )
-            except Exception:  # deleted since: show what the run recorded
+            except OpskitError:  # deleted since: show what the run recorded
                 version = run.model_version
             below.append(
                 LineageNode(
