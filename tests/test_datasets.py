@@ -212,6 +212,43 @@ def test_concurrent_processes_get_distinct_consecutive_versions(
     assert len({v.digest for v in versions}) == 12
 
 
+_SAME = """
+import sys, time
+from pathlib import Path
+import numpy as np
+import opskit
+go = Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.01)
+print(opskit.log_data("same", np.arange(1000.0)).version, flush=True)
+"""
+
+
+def test_concurrent_processes_logging_the_same_content_get_one_version(
+    tracker: str, tmp_path: Path
+) -> None:
+    """Four processes logging the same new content at once all get version 1; no second version is made."""
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SAME, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(1.0)  # let every worker import opskit and wait at the gate (not an assertion)
+    go.touch()
+    numbers = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        numbers.append(int(out))
+    assert numbers == [1, 1, 1, 1]
+    assert [v.version for v in opskit.data.get_dataset("same").versions] == [1]
+
+
 def test_snapshot_links_the_run_to_dataset_versions(tracker: str) -> None:
     """data='snapshot' logs each data argument as <model>.<arg> before the call and links the run's inputs to it."""
     seen: list[object] = []

@@ -180,7 +180,7 @@ def get_dataset_version(ref: str | DatasetRef | DatasetVersion) -> DatasetVersio
 
 def _existing(tracker: Any, name: str, digest: str) -> DatasetVersion | None:
     index = tracker.get_state(DIGEST_KIND, f"{name}/{digest}")
-    if index is None:
+    if index is None or index.get("version") is None:  # unknown, or being recorded
         return None
     doc = tracker.get_state(VERSION_KIND, f"{name}:{int(index['version'])}")
     return None if doc is None else _record(doc)
@@ -247,13 +247,38 @@ def prepare(
     )
 
 
+#: How long a process waits for another one that is recording the same content (then records it itself).
+CLAIM_WAIT_SECONDS: Final = 30.0
+
+
+def _wait_for(tracker: Any, name: str, digest: str) -> DatasetVersion | None:
+    """The version another process is recording for this content, once it is there (None after the wait)."""
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    pause = 0.02
+    while True:
+        found = _existing(tracker, name, digest)
+        if found is not None or time.monotonic() > deadline:
+            return found
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
 def commit(pending: DatasetVersion) -> DatasetVersion:
-    """Record a version made by :func:`prepare` under the next number (an existing one is returned as is)."""
+    """Record a version made by :func:`prepare` under the next number (an existing one is returned as is).
+
+    The content is claimed first (``claim_state`` on its digest), so processes logging the same
+    new content at once get one version: the others wait for it (at most ``CLAIM_WAIT_SECONDS``;
+    if its process died meanwhile, they record the version themselves).
+    """
     if pending.version > 0:
         return pending
     tracker = _tracker()
-    existing = _existing(tracker, pending.name, pending.digest)  # logged meanwhile
-    return existing if existing is not None else _allocate(tracker, pending)
+    key = f"{pending.name}/{pending.digest}"
+    if not tracker.claim_state(DIGEST_KIND, key, {"version": None}):
+        existing = _wait_for(tracker, pending.name, pending.digest)
+        if existing is not None:
+            return existing
+    return _allocate(tracker, pending)
 
 
 def store(
