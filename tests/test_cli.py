@@ -74,6 +74,7 @@ def test_every_command_is_covered() -> None:
     assert {
         "runs list",
         "runs show",
+        "runs diff",
         "models list",
         "models show",
         "models set-alias",
@@ -85,6 +86,8 @@ def test_every_command_is_covered() -> None:
         "audit log",
         "audit verify",
         "audit head",
+        "models requirements",
+        "lineage",
         "data list",
         "data show",
         "deploy",

@@ -94,9 +94,9 @@ def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFi
         f"FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim"
     )
     assert 'CMD ["python", "entrypoint.py"]' in dockerfile
-    requirements = dict(
-        line.split("==") for line in (context / "requirements.txt").read_text().split()
-    )
+    lines = (context / "requirements.txt").read_text().splitlines()
+    assert lines[0].startswith("# wine:1: only the distributions imported by the training process")
+    requirements = dict(line.split("==") for line in lines if not line.startswith("#"))
     run = opskit.last_run()
     assert run is not None and run.env is not None
     assert requirements["scikit-learn"] == run.env.packages["scikit-learn"]

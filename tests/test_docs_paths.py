@@ -23,6 +23,8 @@ NOT_MODULES = {
     "flavor",
     "git_commit",
     "host",
+    "imports",
+    "input",
     "json",
     "model_version",
     "parent_run_id",

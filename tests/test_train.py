@@ -183,7 +183,9 @@ def test_track_params_inputs_and_artifacts(tmp_path: Path) -> None:
     kinds = {i.name: i for i in run.inputs}
     assert kinds["path"].kind == "file" and kinds["path"].path == str(data_file.resolve())
     assert kinds["arr"].kind == "ndarray" and kinds["arr"].shape == (4, 3)
-    assert run.tags == {"team": "ml", "phase": "dev"}
+    tags = dict(run.tags)
+    assert tags.pop("opskit.imports")  # the modules the process imported (models requirements)
+    assert tags == {"team": "ml", "phase": "dev"}
     assert [a.name for a in run.artifacts] == ["report.txt"]
     assert run.model_version is None
 

@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidPayload": "opskit.errors",
     "InvalidValue": "opskit.errors",
     "LifecycleUnsupported": "opskit.errors",
+    "Lineage": "opskit.records.versioning",
     "Metric": "opskit.records.runs",
     "Model": "opskit.records.registry",
     "ModelLoadError": "opskit.errors",
@@ -57,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "OpskitWarning": "opskit.errors",
     "PluginError": "opskit.errors",
     "Run": "opskit.records.runs",
+    "RunDiff": "opskit.records.versioning",
     "RunList": "opskit.records.runs",
     "RunNotFound": "opskit.errors",
     "Schema": "opskit.records.data",
@@ -78,10 +80,12 @@ _EXPORTS: dict[str, str] = {
     "active_run": "opskit.tracking.context",
     "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
+    "diff": "opskit.data.diff",
     "get_config": "opskit.runtime",
     "get_run": "opskit.tracking.runs",
     "hookimpl": "opskit.hookspecs",
     "last_run": "opskit.tracking.runs",
+    "lineage": "opskit.data.lineage",
     "load_data": "opskit.data.datasets",
     "load_model": "opskit.loading",
     "log_artifact": "opskit.tracking.context",
@@ -136,6 +140,8 @@ if TYPE_CHECKING:
     from opskit.config import Config as Config
     from opskit.data.datasets import load_data as load_data
     from opskit.data.datasets import log_data as log_data
+    from opskit.data.diff import diff as diff
+    from opskit.data.lineage import lineage as lineage
     from opskit.deployments.api import deploy as deploy
     from opskit.errors import AuditUnsupported as AuditUnsupported
     from opskit.errors import BackendUnavailable as BackendUnavailable
@@ -194,6 +200,8 @@ if TYPE_CHECKING:
     from opskit.records.runs import RunList as RunList
     from opskit.records.validation import ValidationReport as ValidationReport
     from opskit.records.validation import ValidationResult as ValidationResult
+    from opskit.records.versioning import Lineage as Lineage
+    from opskit.records.versioning import RunDiff as RunDiff
     from opskit.runtime import configure as configure
     from opskit.runtime import get_config as get_config
     from opskit.runtime import reset_defaults as reset_defaults

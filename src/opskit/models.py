@@ -1,9 +1,9 @@
-"""The model registry: ``opskit.models.list()``, ``get``, ``set_alias``, ``delete_alias``, ``history``."""
+"""The model registry: ``opskit.models.list()``, ``get``, ``set_alias``, ``delete_alias``, ``history``, ``requirements``."""
 
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.names import ModelRef, validate_alias, validate_model_name
 from opskit.records import AliasChange, Model, ModelVersion, Schema
@@ -11,6 +11,9 @@ from opskit.registry.events import EventKind, RegistryEvent, alias_changed
 from opskit.registry.hooks import fire_hooks
 from opskit.runtime import get_tracker
 from opskit.sdk import identity
+
+if TYPE_CHECKING:
+    from opskit.capture.requirements import Requirements
 
 __all__ = [
     "archive",
@@ -23,6 +26,7 @@ __all__ = [
     "list",
     "promote",
     "register",
+    "requirements",
     "rollback",
     "set_alias",
 ]
@@ -41,6 +45,27 @@ def get(name: str) -> Model:
 def get_version(ref: str | ModelRef) -> ModelVersion:
     """The version a reference points at: ``name``, ``name:3`` or ``name@alias``."""
     return get_tracker().get_model_version(ModelRef.parse(ref))
+
+
+def requirements(ref: str | ModelRef) -> Requirements:
+    """Pinned requirements for the environment that trained a version (``str(...)`` is the file).
+
+    Only the distributions the training process imported when the run recorded them
+    (``@opskit.train`` / ``@opskit.track`` do), else every captured package; the first
+    comment line says which. ``opskit models requirements REF -o requirements.txt`` writes it.
+    """
+    from opskit.capture.requirements import version_requirements
+    from opskit.errors import RunNotFound
+
+    tracker = get_tracker()
+    version = tracker.get_model_version(ModelRef.parse(ref))
+    run = None
+    if version.run_id:
+        try:
+            run = tracker.get_run(version.run_id)
+        except RunNotFound:
+            run = None
+    return version_requirements(version, run)
 
 
 def _version_number(name: str, version: object) -> int:

@@ -1,7 +1,9 @@
 """Run search: MLflow's filter syntax parsed into clauses every tracker can apply.
 
 ``params.alpha > 0.1 and metrics.r2 >= 0.5 and tags.team = 'x' and status = 'FINISHED'``
-and ``order_by=["metrics.r2 DESC", "started_at"]``.
+and ``order_by=["metrics.r2 DESC", "started_at"]``. ``inputs.digest = 'xxh3:…'`` (and
+``inputs.name``) matches runs with a data input of that content digest (name): lineage finds
+every run that used some data this way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from opskit.records.runs import RUN_STATUSES
 
 __all__ = ["Clause", "OrderKey", "RunQuery", "parse_filter", "parse_order_by"]
 
-KeyKind = Literal["params", "metrics", "tags", "attributes"]
+KeyKind = Literal["params", "metrics", "tags", "attributes", "inputs"]
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN"]
 Value = str | float | int | bool | None | tuple[str | float | int, ...]
 
@@ -111,7 +113,11 @@ _KINDS: dict[str, KeyKind] = {
     "attributes": "attributes",
     "attribute": "attributes",
     "attr": "attributes",
+    "inputs": "inputs",
+    "input": "inputs",
 }
+#: The fields of a run's data inputs a filter can match (``inputs.digest = '...'``), with ``=`` or ``IN``.
+INPUT_FIELDS = ("digest", "name")
 _NUMERIC_ATTRIBUTES = frozenset({"started_at", "ended_at"})
 _OPS: dict[str, Op] = {op: op for op in ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN")}
 
@@ -158,7 +164,8 @@ def _key(token: str, pos: int) -> tuple[KeyKind, str]:
             found = _KINDS.get(prefix.lower())
             if found is None:
                 raise _Syntax(
-                    pos, f"unknown key type {prefix!r}: use params., metrics., tags. or attributes."
+                    pos,
+                    f"unknown key type {prefix!r}: use params., metrics., tags., attributes. or inputs.",
                 )
             kind, name = found, rest
     if len(name) >= 2 and name[0] == name[-1] and name[0] in '`"':
@@ -172,6 +179,8 @@ def _key(token: str, pos: int) -> tuple[KeyKind, str]:
                 pos, f"unknown attribute {name!r}: use one of {', '.join(sorted(ATTRIBUTES))}"
             )
         name = canonical
+    if kind == "inputs" and name not in INPUT_FIELDS:
+        raise _Syntax(pos, f"unknown input field {name!r}: use inputs.digest or inputs.name")
     return kind, name
 
 
@@ -195,6 +204,12 @@ def _check_value(kind: KeyKind, key: str, op: str, value: Value, pos: int) -> Va
         if not all(isinstance(v, int | float) for v in items):
             raise _Syntax(pos, f"{kind}.{key} is a number: compare it with a number, e.g. >= 0.5")
         return value
+    if kind == "inputs" and op not in ("=", "IN"):
+        raise _Syntax(
+            pos,
+            f"inputs.{key} matches with = or IN only (a run has several inputs), e.g. "
+            "inputs.digest = 'xxh3:...'",
+        )
     if op in ("LIKE", "ILIKE") and not isinstance(value, str):
         raise _Syntax(pos, f"{op} needs a quoted pattern such as '%prod%'")
     if kind == "params":
@@ -346,6 +361,8 @@ def _order_key(item: object) -> OrderKey:
             )
         descending = direction == "DESC"
     kind, key = _key(tokens[0][1], tokens[0][2])
+    if kind == "inputs":
+        raise _Syntax(0, "runs cannot be ordered by their inputs (a run has several)")
     return OrderKey(kind, key, descending)
 
 

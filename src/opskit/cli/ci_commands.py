@@ -94,7 +94,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _pick_run(args: argparse.Namespace) -> Run:
     """The run named by RUN_ID, else the newest run (of ``--model``)."""
-    from opskit.cli.main import _find_run, _require_store
+    from opskit.cli.lookup import find_run as _find_run
+    from opskit.cli.lookup import require_store as _require_store
     from opskit.tracking.runs import get_run, search_runs
 
     if args.run_id and args.last:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from opskit.cli import ci_commands
+from opskit.cli.lookup import find_run as _find_run
+from opskit.cli.lookup import require_store as _require_store
 from opskit.cli.tables import print_json, table, when
 from opskit.errors import OpskitError
 from opskit.registry.events import EVENT_KINDS
@@ -90,26 +92,6 @@ def _runs_list(args: argparse.Namespace) -> int:
         rows = [row[:6] + row[7:] for row in rows]
     print(table(headers, rows))
     return 0
-
-
-def _find_run(prefix: str) -> str:
-    """Accept a full run id or a unique prefix (as shown by ``runs list``)."""
-    from opskit.errors import RunNotFound
-    from opskit.tracking.runs import search_runs
-
-    if len(prefix) == 32:
-        return prefix
-    if not prefix or any(ch not in "0123456789abcdef" for ch in prefix):
-        raise RunNotFound(
-            f"{prefix!r} is not a run id: ids are hex digits, as printed by `opskit runs list`"
-        )
-    matches = [r.id for r in search_runs(f"attributes.run_id LIKE '{prefix}%'", limit=2)]
-    if len(matches) != 1:
-        raise RunNotFound(
-            f"{'no run' if not matches else 'more than one run'} matches {prefix!r}; "
-            "use a longer prefix or the full id from `opskit runs list`"
-        )
-    return matches[0]
 
 
 def _runs_show(args: argparse.Namespace) -> int:
@@ -369,24 +351,6 @@ def _sync(args: argparse.Namespace) -> int:
     return 0
 
 
-def _require_store() -> None:
-    """Raise ``StoreNotFound`` when the local tracker has no store here (and create nothing)."""
-    from opskit.errors import StoreNotFound
-    from opskit.runtime import get_config
-
-    config = get_config()
-    if config.tracker != "local":  # the store is the tracker's server
-        return
-    db = config.home / "opskit.db"
-    if not db.is_file():
-        source = config.sources.get("home", "default")
-        raise StoreNotFound(
-            f"no opskit store here: {db} does not exist (home from {source}). Nothing has been tracked "
-            "in this folder yet: run this command in your project folder, or point OPSKIT_HOME (or home in "
-            "[tool.opskit] of pyproject.toml) at the store; train or track something to create one"
-        )
-
-
 def _global_flags(parser: argparse.ArgumentParser) -> None:
     """``--json`` and ``--version`` on *parser* and every parser below it, so they work in any position."""
     from opskit import __version__
@@ -481,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     from opskit.cli import audit_commands
 
     audit_commands.add_parsers(sub)
+    from opskit.cli import lineage_commands
+
+    lineage_commands.add_parsers(sub, runs=runs, models=models)
     from opskit.cli.data_commands import add_parsers as add_data_parsers
 
     add_data_parsers(sub)

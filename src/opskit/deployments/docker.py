@@ -11,11 +11,9 @@ without a store; ``docker build DIR`` builds the image.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,26 +67,36 @@ if __name__ == "__main__":
 '''
 
 
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def pinned_requirements(versions: list[ModelVersion]) -> tuple[list[str], str]:
+    """(header and ``name==version`` lines, Python version) for the served versions.
 
+    One function decides what a model needs (``opskit.capture.requirements``, the same as
+    ``opskit models requirements``): the distributions the training run imported (or all it
+    captured), plus the server's runtime and the flavors' libraries, at the captured versions
+    (else this environment's); opskit itself is copied into the context, so it is left out.
+    """
+    from opskit.capture.env import capture_env
+    from opskit.capture.requirements import OPSKIT_DISTRIBUTIONS, normal_name, requirements
+    from opskit.runtime import get_tracker
 
-def pinned_requirements(flavors: set[str], captured: dict[str, str], python: str) -> list[str]:
-    """``name==version`` lines: captured versions first, else this environment's."""
-    wanted = list(RUNTIME)
-    for flavor in sorted(flavors):
-        wanted += [n for n in FLAVOR_LIBRARIES.get(flavor, ()) if n not in wanted]
-    known = {_normal(k): v for k, v in captured.items()}
-    lines = []
-    for name in wanted:
-        version = known.get(_normal(name))
-        if version is None:
-            try:
-                version = metadata.version(name)
-            except metadata.PackageNotFoundError:
-                continue
-        lines.append(f"{name}=={version}")
-    return lines
+    extra = list(RUNTIME)
+    for flavor in sorted({v.flavor for v in versions}):
+        extra += [n for n in FLAVOR_LIBRARIES.get(flavor, ()) if n not in extra]
+    here = dict(capture_env().packages)
+    header: list[str] = []
+    pins: dict[str, str] = {}
+    python: str | None = None
+    runs = [get_tracker().get_run(v.run_id) if v.run_id else None for v in versions]
+    for version, run in zip(versions, runs, strict=True):
+        found = requirements(
+            run, subject=version.ref, extra=extra, exclude=OPSKIT_DISTRIBUTIONS, fallback=here
+        )
+        header += [line for line in found.header if line not in header]
+        for line in found.lines:
+            pins.setdefault(normal_name(line.split("==", 1)[0]), line)
+        python = python or found.python
+    lines = header + [pins[k] for k in sorted(pins)]
+    return lines, python or ".".join(map(str, sys.version_info[:3]))
 
 
 class DockerTarget(Target, SupportsOptions):
@@ -150,8 +158,7 @@ class DockerTarget(Target, SupportsOptions):
             shadow,
         )
         (path / "spec.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
-        captured, python = self._captured_env(versions)
-        requirements = pinned_requirements({v.flavor for v in versions}, captured, python)
+        requirements, python = pinned_requirements(versions)
         (path / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
         shutil.copytree(
             Path(__file__).resolve().parents[1],
@@ -173,16 +180,6 @@ class DockerTarget(Target, SupportsOptions):
             path=str(path),
             options={**options, "port": port},
         )
-
-    def _captured_env(self, versions: list[ModelVersion]) -> tuple[dict[str, str], str]:
-        from opskit.runtime import get_tracker
-
-        for version in versions:
-            if version.run_id:
-                run = get_tracker().get_run(version.run_id)
-                if run.env is not None:
-                    return dict(run.env.packages), run.env.python
-        return {}, ".".join(map(str, sys.version_info[:3]))
 
     def _dockerfile(self, python: str, port: int) -> str:
         minor = ".".join(python.split(".")[:2])

@@ -347,6 +347,34 @@ class TrackerContract(Contract):
         )
         assert [r.name for r in limited] == ["a", "b"]
 
+    def test_search_finds_runs_by_input_digest(self, tracker: Tracker) -> None:
+        """``inputs.digest = D`` (and ``IN``) returns exactly the runs with a data input of digest D, in any experiment."""
+        shared, other = _digest(_unique("shared")), _digest(_unique("other"))
+        now = time.time()
+        first = self.make_run(
+            tracker, started_at=now, inputs=[DataInput("X", "dataframe", shared, shape=(3, 2))]
+        )
+        second = self.make_run(
+            tracker,
+            started_at=now + 1,
+            inputs=[DataInput("train", "array", other), DataInput("y", "array", _digest("y"))],
+        )
+        tracker.log_inputs(second.id, [DataInput("X_test", "dataframe", shared)])
+        self.make_run(tracker, inputs=[DataInput("X", "dataframe", other)])
+        self.make_run(tracker)
+        for run in (first, second):
+            tracker.end_run(run.id, status="FINISHED", ended_at=now + 2)
+        found = tracker.search_runs(RunQuery.build(f"inputs.digest = '{shared}'"))
+        assert [r.id for r in found] == [second.id, first.id]
+        assert [d.name for d in found[0].inputs if d.digest == shared] == ["X_test"]
+        both = tracker.search_runs(RunQuery.build(f"inputs.digest IN ('{shared}', '{other}')"))
+        assert {r.id for r in both} >= {first.id, second.id} and len(both) == 3
+        named = tracker.search_runs(
+            RunQuery.build(f"inputs.name = 'X_test' and inputs.digest = '{shared}'")
+        )
+        assert [r.id for r in named] == [second.id]
+        assert tracker.search_runs(RunQuery.build(f"inputs.digest = '{_digest('none')}'")) == []
+
     # -- model registry ------------------------------------------------------------------------------
 
     def test_versions_are_numbered_from_one(self, tracker: Tracker) -> None:

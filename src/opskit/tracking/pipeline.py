@@ -46,6 +46,7 @@ __all__ = [
     "capture",
     "end",
     "execute",
+    "record_imports",
     "register",
     "snapshot",
 ]
@@ -295,9 +296,23 @@ def _holding(schema: Schema, data: list[Any]) -> object | None:
 def end(run: ActiveRun, error: BaseException | None = None) -> None:
     """Store the final status: FINISHED, or the honest status for *error* (``on_run_error``, then ``after_run``)."""
     if error is None:
+        record_imports(run)
         run.end("FINISHED")
     else:
         run.end(lifecycle.exit_status(error), error)
+
+
+def record_imports(run: ActiveRun) -> None:
+    """Tag the run with the distributions its process imported (``opskit models requirements`` pins those)."""
+    from opskit.capture.requirements import imports_tag
+    from opskit.runtime import get_config
+
+    if not get_config().capture_env:  # the packages are not recorded: nothing to pin them with
+        return
+    tags = imports_tag()
+    if tags:
+        run.tags.update(tags)
+        run.tracker.set_tags(run.id, tags)
 
 
 def execute(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> R:

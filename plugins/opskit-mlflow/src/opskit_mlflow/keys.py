@@ -17,6 +17,7 @@ __all__ = [
     "GIT_COMMIT",
     "HISTORY",
     "HOST",
+    "INPUT",
     "MODEL",
     "PID",
     "PID_START",
@@ -25,6 +26,7 @@ __all__ = [
     "STATE_EXPERIMENT",
     "USER",
     "escape",
+    "input_key",
     "ms",
     "user_tags",
 ]
@@ -41,10 +43,18 @@ STARTED, ENDED, USER, MODEL = (
 )
 CODE_DIGEST, GIT_COMMIT, DATA = "opskit.code_digest", "opskit.git_commit", "opskit.data."
 DOC = "opskit.json."
+#: One tag per data input, keyed by its digest (``opskit.input.xxh3.<hex>`` = argument name):
+#: what lets a search find every run that used some data (``inputs.digest = '...'``).
+INPUT = "opskit.input."
 HISTORY = "opskit.alias_history."
 _INTERNAL = {RUN_ID, HOST, PID, PID_START, STARTED, ENDED, USER, MODEL, CODE_DIGEST, GIT_COMMIT}
 BATCH_METRICS, BATCH_ITEMS = 1000, 100
 FLUSH_POINTS, FLUSH_SECONDS = 1000, 1.0
+
+
+def input_key(digest: str) -> str:
+    """The tag key marking a run that has a data input with this digest (``:`` is no tag character everywhere)."""
+    return INPUT + digest.replace(":", ".")
 
 
 def ms(seconds: float) -> int:
@@ -62,5 +72,5 @@ def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return {
         k: v
         for k, v in tags.items()
-        if not (k in _INTERNAL or k.startswith(("mlflow.", DOC, DATA)))
+        if not (k in _INTERNAL or k.startswith(("mlflow.", DOC, DATA, INPUT)))
     }

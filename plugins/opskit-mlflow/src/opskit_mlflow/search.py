@@ -17,6 +17,7 @@ from typing import Any, TypeGuard
 
 from opskit.query import Clause, RunQuery
 from opskit.records import Run
+from opskit_mlflow.keys import input_key
 
 __all__ = ["matches", "mlflow_filter", "order_runs", "pushes_everything"]
 
@@ -59,6 +60,11 @@ def _plain_text(value: object) -> bool:
 
 def _translate(clause: Clause) -> str | None:
     key = "`" + clause.key.replace("`", "") + "`"
+    if clause.kind == "inputs":
+        # each input is tagged opskit.input.<digest> (its presence is what matters)
+        if clause.key == "digest" and clause.op == "=" and _quotable(clause.value):
+            return f"tags.`{input_key(clause.value)}` LIKE '%'"
+        return None
     if clause.kind == "metrics" and clause.op in _NUMERIC_OPS and _is_number(clause.value):
         return f"metrics.{key} {clause.op} {clause.value!r}"
     if clause.kind == "tags" and clause.op in _STRING_OPS and _quotable(clause.value):
@@ -98,7 +104,8 @@ def pushes_everything(query: RunQuery) -> bool:
     opskit's NaN matches no comparison.
     """
     return not query.order and all(
-        _translate(c) is not None and c.kind not in ("params", "metrics") for c in query.clauses
+        _translate(c) is not None and c.kind not in ("params", "metrics", "inputs")
+        for c in query.clauses
     )
 
 
@@ -153,6 +160,9 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 def matches(run: Run, clause: Clause) -> bool:
     """Does *run* satisfy *clause*, with the local tracker's semantics?"""
+    if clause.kind == "inputs":  # some input has this digest (name): only = and IN are parsed
+        wanted = clause.value if isinstance(clause.value, tuple) else (clause.value,)
+        return any(getattr(data, clause.key, None) in wanted for data in run.inputs)
     items: tuple[Any, ...] = clause.value if isinstance(clause.value, tuple) else (clause.value,)
     numeric = all(_is_number(v) for v in items)
     left = _value(run, clause.kind, clause.key, numeric)

@@ -40,6 +40,7 @@ from opskit_mlflow.keys import (
     RUN_ID,
     STARTED,
     USER,
+    input_key,
     ms,
 )
 from opskit_mlflow.outbox import is_unreachable
@@ -125,6 +126,7 @@ class RunWriter(MLflowConnection):
     @staticmethod
     def _input_tags(inputs: Sequence[DataInput]) -> dict[str, str]:
         tags = {f"{DATA}{data.name}": data.digest for data in inputs}
+        tags.update({input_key(data.digest): data.name for data in inputs})
         if inputs:
             tags.update(json_tags(DOC + "inputs", [to_plain(d) for d in inputs]))
         return tags

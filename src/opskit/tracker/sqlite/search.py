@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from opskit.errors import InvalidFilter
 from opskit.query import Clause, OrderKey, RunQuery
 
 __all__ = ["RUN_COLUMNS", "build_search"]
@@ -24,6 +25,7 @@ _COLUMNS = {
     "user": "r.user",
     "experiment": "r.experiment",
 }
+_INPUT_PATHS = {"digest": "$.digest", "name": "$.name"}
 _SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "LIKE": "LIKE"}
 
 
@@ -88,6 +90,14 @@ def _condition(clause: Clause, args: list[Any]) -> str:
         args.append(clause.key)
         inner = _compare("t.value", clause, args)
         return f"EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ? AND {inner})"
+    if clause.kind == "inputs":
+        path = _INPUT_PATHS.get(clause.key)
+        if path is None:
+            raise InvalidFilter(
+                f"unknown input field {clause.key!r}: use inputs.digest or inputs.name"
+            )
+        inner = _compare(f"json_extract(i.body, '{path}')", clause, args)
+        return f"EXISTS (SELECT 1 FROM inputs i WHERE i.run_id = r.id AND {inner})"
     # params hold JSON: numbers compare as numbers, everything else as the decoded text.
     args.append(clause.key)
     if _numeric(clause.value):
