@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,22 +104,27 @@ def test_every_registry_change_is_one_chained_audit_event(echo: None) -> None:
 
 
 @pytest.fixture
-def become() -> Iterator[Callable[[str], None]]:
-    """Switch the OS user opskit sees (LOGNAME; the user is cached per process), restored after the test."""
-    from opskit.sdk import identity
-
-    saved = os.environ.get("LOGNAME")
+def become(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Switch the user opskit records (OPSKIT_USER), restored after the test."""
 
     def switch(name: str) -> None:
-        os.environ["LOGNAME"] = name
-        identity.user.cache_clear()
+        monkeypatch.setenv("OPSKIT_USER", name)
 
-    yield switch
-    if saved is None:
-        os.environ.pop("LOGNAME", None)
-    else:
-        os.environ["LOGNAME"] = saved
-    identity.user.cache_clear()
+    return switch
+
+
+def test_opskit_user_names_the_actor_and_the_os_user_is_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events record $OPSKIT_USER when set, the OS user of the process otherwise."""
+    import getpass
+
+    monkeypatch.delenv("OPSKIT_USER", raising=False)
+    opskit.models.register({"w": 1}, "who", alias="prod")
+    monkeypatch.setenv("OPSKIT_USER", "carol")
+    opskit.models.set_alias("who", "staging", 1)
+    users = [e.user for e in opskit.audit.log(model="who")]
+    assert users[0] == getpass.getuser() and users[-1] == "carol"
 
 
 def test_audit_log_filters_by_model_action_user_and_time(become: Callable[[str], None]) -> None:

@@ -64,6 +64,7 @@ ENVIRONMENT: dict[str, EnvVar] = {
         EnvVar("OPSKIT_PROGRESS", "bool", "progress bars for slow transfers"),
         EnvVar("OPSKIT_SERVE_SPEC", "text", "spec file of a model server process (set by opskit)"),
         EnvVar("OPSKIT_BIND", "text", "address a model server process binds"),
+        EnvVar("OPSKIT_USER", "text", "who is acting (runs, registry and audit events)"),
         EnvVar("OPSKIT_SERVE_TOKEN", "text", "bearer token model servers require and clients send"),
     )
 }

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMPORTS_TAG",
-    "OPSKIT_DISTRIBUTIONS",
+    "OWN_DISTRIBUTIONS",
     "Requirements",
     "distributions_for",
     "imported_modules",
@@ -42,9 +42,9 @@ __all__ = [
 #: The tag holding the comma-separated top-level modules (not the standard library's) a run's process imported.
 IMPORTS_TAG = "opskit.imports"
 #: The distributions that are opskit itself (the docker target copies opskit into the context).
-OPSKIT_DISTRIBUTIONS = frozenset({"opskit-ml", "opskit-mlflow"})
+OWN_DISTRIBUTIONS = frozenset({"opskit-ml", "opskit-mlflow"})
 #: The distribution that provides opskit (an editable install maps no module to it).
-OPSKIT_DISTRIBUTION = "opskit-ml"
+OWN_DISTRIBUTION = "opskit-ml"
 _MAX_TAG_CHARS = 8000
 _NOT_PACKAGES = frozenset({"__main__", "__mp_main__", "builtins", "cython_runtime"})
 
@@ -123,7 +123,7 @@ def distributions_for(
     for module in modules:
         candidates = [normal_name(d) for d in owners.get(module, ())] + [normal_name(module)]
         if module == "opskit":
-            candidates.append(OPSKIT_DISTRIBUTION)
+            candidates.append(OWN_DISTRIBUTION)
         hits = [c for c in dict.fromkeys(candidates) if c in known]
         if not hits:
             if not module.startswith("_"):  # private helpers (_pytest, _cffi_backend) of a package
@@ -131,8 +131,8 @@ def distributions_for(
             continue
         for hit in hits:
             found.setdefault(hit, known[hit])
-    if OPSKIT_DISTRIBUTION in known:
-        found.setdefault(OPSKIT_DISTRIBUTION, known[OPSKIT_DISTRIBUTION])
+    if OWN_DISTRIBUTION in known:
+        found.setdefault(OWN_DISTRIBUTION, known[OWN_DISTRIBUTION])
     return [found[k] for k in sorted(found)], unmatched
 
 

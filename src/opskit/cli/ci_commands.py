@@ -175,7 +175,7 @@ def _write(text: str) -> None:
 
 
 def _append_summary(markdown: str) -> None:
-    path = os.environ.get(SUMMARY_ENV)
+    path = os.environ.get("GITHUB_STEP_SUMMARY")  # GitHub Actions sets it (not an opskit variable)
     if not path:
         return
     try:

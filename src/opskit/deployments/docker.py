@@ -76,7 +76,7 @@ def pinned_requirements(versions: list[ModelVersion]) -> tuple[list[str], str]:
     (else this environment's); opskit itself is copied into the context, so it is left out.
     """
     from opskit.capture.env import capture_env
-    from opskit.capture.requirements import OPSKIT_DISTRIBUTIONS, normal_name, requirements
+    from opskit.capture.requirements import OWN_DISTRIBUTIONS, normal_name, requirements
     from opskit.runtime import get_tracker
 
     extra = list(RUNTIME)
@@ -89,7 +89,7 @@ def pinned_requirements(versions: list[ModelVersion]) -> tuple[list[str], str]:
     runs = [get_tracker().get_run(v.run_id) if v.run_id else None for v in versions]
     for version, run in zip(versions, runs, strict=True):
         found = requirements(
-            run, subject=version.ref, extra=extra, exclude=OPSKIT_DISTRIBUTIONS, fallback=here
+            run, subject=version.ref, extra=extra, exclude=OWN_DISTRIBUTIONS, fallback=here
         )
         header += [line for line in found.header if line not in header]
         for line in found.lines:
