@@ -184,7 +184,12 @@ def test_track_params_inputs_and_artifacts(tmp_path: Path) -> None:
     assert kinds["path"].kind == "file" and kinds["path"].path == str(data_file.resolve())
     assert kinds["arr"].kind == "ndarray" and kinds["arr"].shape == (4, 3)
     assert run.tags == {"team": "ml", "phase": "dev"}
-    assert [a.name for a in run.artifacts] == ["report.txt"]
+    # opskit/function.* link the run to its function stored by value (opskit reproduce)
+    assert [a.name for a in run.artifacts] == [
+        "opskit/function.pkl",
+        "opskit/function.json",
+        "report.txt",
+    ]
     assert run.model_version is None
 
 

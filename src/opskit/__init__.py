@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "DeploymentNotFound": "opskit.errors",
     "DuplicateBackend": "opskit.errors",
     "EnvInfo": "opskit.records.runs",
+    "FunctionNotCaptured": "opskit.errors",
     "InvalidFilter": "opskit.errors",
     "InvalidModelRef": "opskit.errors",
     "InvalidName": "opskit.errors",
@@ -50,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     "OpskitError": "opskit.errors",
     "OpskitWarning": "opskit.errors",
     "PluginError": "opskit.errors",
+    "Reproduction": "opskit.records.reproduction",
+    "ReproductionError": "opskit.errors",
     "Run": "opskit.records.runs",
     "RunList": "opskit.records.runs",
     "RunNotFound": "opskit.errors",
@@ -74,8 +77,10 @@ _EXPORTS: dict[str, str] = {
     "log_param": "opskit.tracking.context",
     "log_params": "opskit.tracking.context",
     "metric_history": "opskit.tracking.runs",
+    "reproduce": "opskit.data.reproduce",
     "reset_defaults": "opskit.runtime",
     "search_runs": "opskit.tracking.runs",
+    "seed": "opskit.seeding",
     "set_tag": "opskit.tracking.context",
     "set_tags": "opskit.tracking.context",
     "start_run": "opskit.tracking.context",
@@ -113,6 +118,7 @@ if TYPE_CHECKING:
     from opskit import monitor as monitor
     from opskit import plugins as plugins
     from opskit.config import Config as Config
+    from opskit.data.reproduce import reproduce as reproduce
     from opskit.deployments.api import deploy as deploy
     from opskit.errors import BackendUnavailable as BackendUnavailable
     from opskit.errors import BlobCorrupted as BlobCorrupted
@@ -121,6 +127,7 @@ if TYPE_CHECKING:
     from opskit.errors import DeploymentError as DeploymentError
     from opskit.errors import DeploymentNotFound as DeploymentNotFound
     from opskit.errors import DuplicateBackend as DuplicateBackend
+    from opskit.errors import FunctionNotCaptured as FunctionNotCaptured
     from opskit.errors import InvalidFilter as InvalidFilter
     from opskit.errors import InvalidModelRef as InvalidModelRef
     from opskit.errors import InvalidName as InvalidName
@@ -133,6 +140,7 @@ if TYPE_CHECKING:
     from opskit.errors import OpskitError as OpskitError
     from opskit.errors import OpskitWarning as OpskitWarning
     from opskit.errors import PluginError as PluginError
+    from opskit.errors import ReproductionError as ReproductionError
     from opskit.errors import RunNotFound as RunNotFound
     from opskit.errors import SerializationError as SerializationError
     from opskit.errors import StorageAccessDenied as StorageAccessDenied
@@ -150,6 +158,7 @@ if TYPE_CHECKING:
     from opskit.records.registry import Model as Model
     from opskit.records.registry import ModelVersion as ModelVersion
     from opskit.records.registry import SerializedModel as SerializedModel
+    from opskit.records.reproduction import Reproduction as Reproduction
     from opskit.records.runs import Artifact as Artifact
     from opskit.records.runs import CodeInfo as CodeInfo
     from opskit.records.runs import EnvInfo as EnvInfo
@@ -159,6 +168,7 @@ if TYPE_CHECKING:
     from opskit.runtime import configure as configure
     from opskit.runtime import get_config as get_config
     from opskit.runtime import reset_defaults as reset_defaults
+    from opskit.seeding import seed as seed
     from opskit.tracking.context import ActiveRun as ActiveRun
     from opskit.tracking.context import active_run as active_run
     from opskit.tracking.context import log_artifact as log_artifact

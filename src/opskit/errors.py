@@ -21,6 +21,7 @@ __all__ = [
     "DeploymentNotFound",
     "DuplicateBackend",
     "DuplicateDriftMethod",
+    "FunctionNotCaptured",
     "InvalidDataset",
     "InvalidFilter",
     "InvalidModelRef",
@@ -35,6 +36,7 @@ __all__ = [
     "OpskitWarning",
     "PluginError",
     "RegistrationQueued",
+    "ReproductionError",
     "RunNotFound",
     "RunNotOwned",
     "SerializationError",
@@ -216,3 +218,11 @@ class ValidationFailed(OpskitError):
 
 class ValidationWarning(OpskitWarning):
     """A gate failed: the run finished, but the model was not registered (or was registered as rejected)."""
+
+
+class FunctionNotCaptured(OpskitError, LookupError):
+    """``opskit reproduce``: the run's function can be loaded neither by value nor from its source."""
+
+
+class ReproductionError(OpskitError, RuntimeError):
+    """``opskit reproduce``: the run cannot be re-executed as it was (an argument was never recorded, ...)."""

@@ -52,6 +52,8 @@ def _wrap(fn: Callable[P, R], options: RunOptions) -> Callable[P, R]:
         return pipeline.execute(definition, args, kwargs)
 
     wrapper.__opskit__ = options  # type: ignore[attr-defined]
+    # what `opskit reproduce` runs when it rebuilds the function from its source (no pickle)
+    wrapper.__opskit_definition__ = definition  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -70,6 +72,7 @@ def train(
     tags: Mapping[str, Any] | None = None,
     signature: Schema | object | None = None,
     input_example: object | None = None,
+    seed: int | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -83,6 +86,8 @@ def train(
     ``signature`` (an ``opskit.Schema`` or data to infer it from) or
     ``input_example`` (a few rows) states the model's input; by default it is
     taken from the returned model's feature names and the data arguments.
+    ``seed`` seeds Python, NumPy and PyTorch before each call (``opskit.seed``)
+    and records it as the tag ``opskit.seed``.
     The decorated function keeps its signature and returns what it returned.
     """
     opts = _options(TrainOptions, "train", options)
@@ -97,14 +102,21 @@ def track(fn: Callable[P, R], /) -> Callable[P, R]: ...
 
 @overload
 def track(
-    *, name: str | None = None, experiment: str | None = None, tags: Mapping[str, Any] | None = None
+    *,
+    name: str | None = None,
+    experiment: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    seed: int | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
 def track(
     fn: Callable[P, R] | None = None, /, **options: Any
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
-    """Track every call as a run (params, code, env, data inputs, metrics), with no model."""
+    """Track every call as a run (params, code, env, data inputs, metrics), with no model.
+
+    ``seed`` seeds Python, NumPy and PyTorch before each call (``opskit.seed``).
+    """
     opts = _options(RunOptions, "track", options)
     if fn is not None:
         return _wrap(fn, opts)

@@ -44,6 +44,13 @@ def _tags(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return tags
 
 
+def _seed(value: object) -> int | None:
+    """A seed checked at decoration time (``opskit.seeding.check_seed``), or None."""
+    from opskit.seeding import check_seed
+
+    return None if value is None else check_seed(value)
+
+
 @frozen(kw_only=True)
 class RunOptions:
     """The options of ``@opskit.track`` (and the run half of ``@opskit.train``), checked when decorating."""
@@ -54,6 +61,8 @@ class RunOptions:
     experiment: str | None = field(default=None, validator=_optional(validate_experiment))
     #: Tags set on every run.
     tags: Mapping[str, Any] = field(default=None, converter=_tags)
+    #: Seed Python, NumPy and PyTorch generators with this before each call (``opskit.seed``).
+    seed: int | None = field(default=None, converter=_seed)
 
 
 @frozen(kw_only=True)

@@ -2,12 +2,14 @@
 
 ::
 
-    capture  →  begin  →  before_call  →  call  →  after_call  →  register  →  end
-    (bind the    (store    (checks on      (the     (gates on       (the model   (FINISHED, or
-    arguments,   RUNNING,  the inputs:     user's   the result:     version,     FAILED/KILLED
-    params,      active    no-op seam)     code)    no-op seam)     @train)      with the error)
-    data, code,  run,
-    env)         before_run)
+    capture  →  begin  →  before_call  →  seed  →  call  →  after_call  →  register  →  end
+    (bind the    (store    (checks on      (seed=:  (the     (gates on       (the model   (FINISHED, or
+    arguments,   RUNNING,  the inputs:     the      user's   the result:     version,     FAILED/KILLED
+    params,      active    no-op seam)     global   code)    no-op seam)     @train)      with the error)
+    data, code,  run,                      RNGs)
+    env, the     before_run;
+    function     function
+    by value)    artifacts)
 
 Each stage is a small function with typed inputs and outputs (frozen records:
 ``Definition`` is fixed at decoration time, ``Captured`` comes out of the
@@ -29,6 +31,7 @@ from opskit.errors import OpskitWarning
 from opskit.sdk import lifecycle
 
 if TYPE_CHECKING:
+    from opskit.capture.function import FunctionCapture
     from opskit.records import CodeInfo, DataInput, EnvInfo, ModelVersion, Schema
     from opskit.tracking.context import ActiveRun
     from opskit.tracking.options import RunOptions
@@ -45,6 +48,7 @@ __all__ = [
     "end",
     "execute",
     "register",
+    "seed",
 ]
 
 R = TypeVar("R")
@@ -71,6 +75,8 @@ class Captured:
     data: tuple[tuple[DataInput, object], ...]
     code: CodeInfo
     env: EnvInfo
+    #: The function stored by value for ``opskit reproduce`` (``opskit.capture.function``).
+    function: FunctionCapture | None = None
 
     @property
     def data_values(self) -> list[object]:
@@ -91,24 +97,36 @@ class Called(Generic[R]):
 def capture(
     definition: Definition[Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> Captured:
-    """Bind the call's arguments to the signature; split params from data (``fingerprint_data``); capture code and env."""
+    """Bind the call's arguments to the signature; split params from data (``fingerprint_data``);
+    capture code and env; store the function by value (once per function per process)."""
     from opskit.capture.code import capture_code
     from opskit.capture.env import capture_env
+    from opskit.capture.function import capture_function
     from opskit.capture.params import bind_arguments, split_arguments
     from opskit.runtime import get_config
 
     config = get_config()
     params, data = split_arguments(bind_arguments(definition.signature, args, kwargs))
+    code = capture_code(definition.fn, git=config.capture_git)
     return Captured(
         params=params,
         data=tuple(data),
-        code=capture_code(definition.fn, git=config.capture_git),
+        code=code,
         env=capture_env(packages=config.capture_env),
+        function=capture_function(definition.fn, definition, code.source_file),
     )
 
 
-def begin(definition: Definition[Any], captured: Captured) -> ActiveRun:
-    """Store the run as RUNNING and make it the active run (``before_run`` fires; if it raises, no run stays active)."""
+def begin(
+    definition: Definition[Any],
+    captured: Captured,
+    system_tags: Mapping[str, str] | None = None,
+) -> ActiveRun:
+    """Store the run as RUNNING and make it the active run (``before_run`` fires; if it raises, no run stays active).
+
+    *system_tags* are opskit's own ``opskit.*`` tags (``opskit.reproduces``), set as they are.
+    """
+    from opskit.seeding import SEED_TAG
     from opskit.tracking.context import new_run
 
     options = definition.options
@@ -123,7 +141,21 @@ def begin(definition: Definition[Any], captured: Captured) -> ActiveRun:
         env=captured.env,
         inputs=[d for d, _ in captured.data],
     )
-    return run.begin()
+    # opskit's own tags (the reserved ``opskit.`` prefix that user tags may not take)
+    if options.seed is not None:
+        run.tags[SEED_TAG] = str(options.seed)
+    if captured.function is not None:
+        run.tags.update(captured.function.tags)
+    run.tags.update(system_tags or {})
+    run.begin()
+    if captured.function is not None and captured.function.artifacts:
+        try:
+            run.artifacts.extend(captured.function.artifacts)
+            run.tracker.log_artifacts(run.id, captured.function.artifacts)
+        except BaseException as exc:
+            end(run, exc)
+            raise
+    return run
 
 
 def before_call(definition: Definition[Any], run: ActiveRun, captured: Captured) -> None:
@@ -133,6 +165,14 @@ def before_call(definition: Definition[Any], run: ActiveRun, captured: Captured)
     here: they see the captured params and data values and the active run, may
     log to it, and stop the call by raising (the run then ends FAILED with that error).
     """
+
+
+def seed(definition: Definition[Any]) -> None:
+    """``seed=``: seed Python, NumPy and PyTorch generators just before the call (recorded at ``begin``)."""
+    if definition.options.seed is not None:
+        from opskit.seeding import seed_generators
+
+        seed_generators(definition.options.seed)
 
 
 def call(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Called[R]:
@@ -193,12 +233,19 @@ def end(run: ActiveRun, error: BaseException | None = None) -> None:
         run.end(lifecycle.exit_status(error), error)
 
 
-def execute(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> R:
+def execute(
+    definition: Definition[R],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    system_tags: Mapping[str, str] | None = None,
+) -> R:
     """One call of a decorated function, every stage in order; the user's result or exception, unchanged."""
     captured = capture(definition, args, kwargs)
-    run = begin(definition, captured)
+    run = begin(definition, captured, system_tags)
     try:
         before_call(definition, run, captured)
+        seed(definition)
         called = call(definition, args, kwargs)
         after_call(definition, run, captured, called)
         register(definition, run, captured, called)
