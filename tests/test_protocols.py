@@ -55,6 +55,7 @@ TRACKER_MEMBERS = {
     "get_state",
     "list_state",
     "delete_state",
+    "claim_state",
     "referenced_digests",
     "close",
 }
@@ -79,7 +80,7 @@ def test_tracker_is_the_union_of_the_concerns_and_keeps_every_member() -> None:
     assert runs | registry | state <= TRACKER_MEMBERS
     assert (runs & registry, runs & state, registry & state) == ({"name"}, set(), set())
     assert TRACKER_MEMBERS - (runs | registry | state) == {"referenced_digests", "close"}
-    assert {"put_state", "get_state", "list_state", "delete_state"} == state
+    assert {"put_state", "get_state", "list_state", "delete_state", "claim_state"} == state
 
 
 def test_old_and_new_import_paths_resolve_to_the_same_protocols() -> None:

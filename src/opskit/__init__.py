@@ -29,12 +29,15 @@ _EXPORTS: dict[str, str] = {
     "Config": "opskit.config",
     "ConfigError": "opskit.errors",
     "DataInput": "opskit.records.data",
+    "DatasetNotFound": "opskit.errors",
+    "DatasetVersion": "opskit.records.datasets",
     "Deployment": "opskit.records.deployments",
     "DeploymentError": "opskit.errors",
     "DeploymentNotFound": "opskit.errors",
     "DuplicateBackend": "opskit.errors",
     "EnvInfo": "opskit.records.runs",
     "FunctionNotCaptured": "opskit.errors",
+    "InvalidDatasetRef": "opskit.errors",
     "InvalidFilter": "opskit.errors",
     "InvalidModelRef": "opskit.errors",
     "InvalidName": "opskit.errors",
@@ -59,10 +62,12 @@ _EXPORTS: dict[str, str] = {
     "Schema": "opskit.records.data",
     "SerializationError": "opskit.errors",
     "SerializedModel": "opskit.records.registry",
+    "SnapshotMissing": "opskit.errors",
     "StorageAccessDenied": "opskit.errors",
     "StoreError": "opskit.errors",
     "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
+    "UnsupportedData": "opskit.errors",
     "active_run": "opskit.tracking.context",
     "configure": "opskit.runtime",
     "deploy": "opskit.deployments.api",
@@ -70,8 +75,10 @@ _EXPORTS: dict[str, str] = {
     "get_run": "opskit.tracking.runs",
     "hookimpl": "opskit.hookspecs",
     "last_run": "opskit.tracking.runs",
+    "load_data": "opskit.data.datasets",
     "load_model": "opskit.loading",
     "log_artifact": "opskit.tracking.context",
+    "log_data": "opskit.data.datasets",
     "log_metric": "opskit.tracking.context",
     "log_metrics": "opskit.tracking.context",
     "log_param": "opskit.tracking.context",
@@ -88,7 +95,7 @@ _EXPORTS: dict[str, str] = {
     "train": "opskit.tracking.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
-_SUBMODULES = ("deployments", "models", "monitor", "plugins")
+_SUBMODULES = ("data", "deployments", "models", "monitor", "plugins")
 
 
 # Hidden from type checkers, which read the `Name as Name` imports at the end instead:
@@ -113,21 +120,26 @@ if not TYPE_CHECKING:
 
 
 if TYPE_CHECKING:
+    from opskit import data as data
     from opskit import deployments as deployments
     from opskit import models as models
     from opskit import monitor as monitor
     from opskit import plugins as plugins
     from opskit.config import Config as Config
+    from opskit.data.datasets import load_data as load_data
+    from opskit.data.datasets import log_data as log_data
     from opskit.data.reproduce import reproduce as reproduce
     from opskit.deployments.api import deploy as deploy
     from opskit.errors import BackendUnavailable as BackendUnavailable
     from opskit.errors import BlobCorrupted as BlobCorrupted
     from opskit.errors import BlobNotFound as BlobNotFound
     from opskit.errors import ConfigError as ConfigError
+    from opskit.errors import DatasetNotFound as DatasetNotFound
     from opskit.errors import DeploymentError as DeploymentError
     from opskit.errors import DeploymentNotFound as DeploymentNotFound
     from opskit.errors import DuplicateBackend as DuplicateBackend
     from opskit.errors import FunctionNotCaptured as FunctionNotCaptured
+    from opskit.errors import InvalidDatasetRef as InvalidDatasetRef
     from opskit.errors import InvalidFilter as InvalidFilter
     from opskit.errors import InvalidModelRef as InvalidModelRef
     from opskit.errors import InvalidName as InvalidName
@@ -143,16 +155,19 @@ if TYPE_CHECKING:
     from opskit.errors import ReproductionError as ReproductionError
     from opskit.errors import RunNotFound as RunNotFound
     from opskit.errors import SerializationError as SerializationError
+    from opskit.errors import SnapshotMissing as SnapshotMissing
     from opskit.errors import StorageAccessDenied as StorageAccessDenied
     from opskit.errors import StoreError as StoreError
     from opskit.errors import StoreNotFound as StoreNotFound
     from opskit.errors import UnknownBackend as UnknownBackend
+    from opskit.errors import UnsupportedData as UnsupportedData
     from opskit.hookspecs import hookimpl as hookimpl
     from opskit.loading import load_model as load_model
     from opskit.names import ModelRef as ModelRef
     from opskit.records.data import ColumnSpec as ColumnSpec
     from opskit.records.data import DataInput as DataInput
     from opskit.records.data import Schema as Schema
+    from opskit.records.datasets import DatasetVersion as DatasetVersion
     from opskit.records.deployments import Deployment as Deployment
     from opskit.records.registry import AliasChange as AliasChange
     from opskit.records.registry import Model as Model

@@ -17,12 +17,14 @@ __all__ = [
     "BlobNotFound",
     "ColumnNotFound",
     "ConfigError",
+    "DatasetNotFound",
     "DeploymentError",
     "DeploymentNotFound",
     "DuplicateBackend",
     "DuplicateDriftMethod",
     "FunctionNotCaptured",
     "InvalidDataset",
+    "InvalidDatasetRef",
     "InvalidFilter",
     "InvalidModelRef",
     "InvalidName",
@@ -40,11 +42,13 @@ __all__ = [
     "RunNotFound",
     "RunNotOwned",
     "SerializationError",
+    "SnapshotMissing",
     "StorageAccessDenied",
     "StoreError",
     "StoreNotFound",
     "UnknownBackend",
     "UnknownDriftMethod",
+    "UnsupportedData",
     "UnsupportedMediaType",
     "ValidationError",
     "ValidationFailed",
@@ -226,3 +230,19 @@ class FunctionNotCaptured(OpskitError, LookupError):
 
 class ReproductionError(OpskitError, RuntimeError):
     """``opskit reproduce``: the run cannot be re-executed as it was (an argument was never recorded, ...)."""
+
+
+class DatasetNotFound(OpskitError, LookupError):
+    """No dataset, dataset version or dataset alias matches the reference."""
+
+
+class InvalidDatasetRef(InvalidModelRef):
+    """A dataset reference is not ``name``, ``name:VERSION`` or ``name@alias``."""
+
+
+class UnsupportedData(OpskitError, ValueError):
+    """A value cannot be stored as a dataset version exactly (``opskit.log_data``, ``data="snapshot"``)."""
+
+
+class SnapshotMissing(OpskitError, LookupError):
+    """A run's data argument was only fingerprinted (or not recorded): there is no snapshot to load."""

@@ -15,6 +15,7 @@ from opskit.records._common import freeze_map as _freeze_map
 from opskit.records._common import html_table as _html_table
 from opskit.records._common import when as _when
 from opskit.records.data import ColumnSpec, DataInput, Schema
+from opskit.records.datasets import Dataset, DatasetVersion
 from opskit.records.deployments import Deployment, DeploymentSpec
 from opskit.records.registry import AliasChange, Model, ModelVersion, SerializedModel
 from opskit.records.runs import (
@@ -35,6 +36,8 @@ __all__ = [
     "CodeInfo",
     "ColumnSpec",
     "DataInput",
+    "Dataset",
+    "DatasetVersion",
     "Deployment",
     "DeploymentSpec",
     "EnvInfo",

@@ -52,7 +52,11 @@ class Schema:
 
 @frozen
 class DataInput:
-    """A data argument of a run: what it was called, what it looked like, its content digest."""
+    """A data argument of a run: what it was called, what it looked like, its content digest.
+
+    ``dataset`` is the dataset version (``"name:N"``) the argument was stored as when the run
+    captured it with ``data="snapshot"``; None when it was only fingerprinted.
+    """
 
     name: str
     kind: str
@@ -61,3 +65,4 @@ class DataInput:
     schema: Schema | None = None
     size_bytes: int | None = None
     path: str | None = None
+    dataset: str | None = None

@@ -591,6 +591,41 @@ class TrackerContract(Contract):
         assert tracker.get_state(other, "one") == {"v": 3}
         assert tracker.list_state(_unique("kind-")) == {}
 
+    def test_claim_state_stores_only_the_first_claim(
+        self, tracker: Tracker, reader: Tracker | None
+    ) -> None:
+        """``claim_state`` stores a document only where none was claimed; later claims get False and change nothing."""
+        kind = _unique("claim-")
+        assert tracker.claim_state(kind, "one", {"owner": "first"}) is True
+        assert tracker.claim_state(kind, "one", {"owner": "second"}) is False
+        if reader is not None:  # another instance (as another process) sees the claim
+            assert reader.claim_state(kind, "one", {"owner": "third"}) is False
+        assert tracker.get_state(kind, "one") == {"owner": "first"}
+        assert tracker.claim_state(kind, "two", {"owner": "first"}) is True
+        assert tracker.list_state(kind) == {"one": {"owner": "first"}, "two": {"owner": "first"}}
+
+    def test_concurrent_claims_have_one_winner(self, tracker: Tracker) -> None:
+        """Claims of the same key from several threads at once: exactly one gets True."""
+        kind = _unique("claim-")
+        results: list[tuple[int, bool]] = []
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                results.append((i, tracker.claim_state(kind, "key", {"owner": i})))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        winners = [i for i, won in results if won]
+        assert len(winners) == 1
+        assert tracker.get_state(kind, "key") == {"owner": winners[0]}
+
     def test_referenced_digests_cover_models_and_artifacts(self, tracker: Tracker) -> None:
         """``referenced_digests`` includes every model version's and every artifact's digest."""
         run = self.make_run(tracker)

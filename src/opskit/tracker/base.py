@@ -246,6 +246,16 @@ class StateStore(Protocol):
         """Remove a document (missing is fine)."""
         ...
 
+    def claim_state(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
+        """Store *value* under (*kind*, *key*) only if no document was ever claimed there; True if stored.
+
+        Atomic across processes: when several call it with the same (*kind*, *key*) at once,
+        exactly one gets True. Numbered records (dataset versions) allocate their numbers with
+        it. A key claimed once stays claimed (``delete_state`` removes the document, not
+        necessarily the claim), so a number is never handed out twice.
+        """
+        ...
+
 
 @runtime_checkable
 class Tracker(RunTracker, RegistryTracker, StateStore, Protocol):

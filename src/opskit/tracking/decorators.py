@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import attrs
 
@@ -19,6 +19,9 @@ from opskit.names import (
     validate_model_name,
 )
 from opskit.records import Schema
+
+if TYPE_CHECKING:
+    from opskit.data.snapshots import DataMode
 from opskit.tracking import pipeline
 from opskit.tracking.options import RunOptions, TrainOptions
 
@@ -73,6 +76,8 @@ def train(
     signature: Schema | object | None = None,
     input_example: object | None = None,
     seed: int | None = None,
+    data: DataMode = "fingerprint",
+    datasets: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -88,6 +93,9 @@ def train(
     taken from the returned model's feature names and the data arguments.
     ``seed`` seeds Python, NumPy and PyTorch before each call (``opskit.seed``)
     and records it as the tag ``opskit.seed``.
+    ``data="snapshot"`` also stores every data argument as a dataset version
+    (``<model>.<argument>``, or the name ``datasets={"argument": "name"}`` gives) and
+    links the run to it; ``data="off"`` records no data inputs at all.
     The decorated function keeps its signature and returns what it returned.
     """
     opts = _options(TrainOptions, "train", options)
@@ -107,6 +115,8 @@ def track(
     experiment: str | None = None,
     tags: Mapping[str, Any] | None = None,
     seed: int | None = None,
+    data: DataMode = "fingerprint",
+    datasets: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -116,6 +126,7 @@ def track(
     """Track every call as a run (params, code, env, data inputs, metrics), with no model.
 
     ``seed`` seeds Python, NumPy and PyTorch before each call (``opskit.seed``).
+    ``data`` and ``datasets`` as for ``@opskit.train`` (snapshots are named ``<function>.<argument>``).
     """
     opts = _options(RunOptions, "track", options)
     if fn is not None:

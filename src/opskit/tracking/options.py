@@ -51,6 +51,24 @@ def _seed(value: object) -> int | None:
     return None if value is None else check_seed(value)
 
 
+def _data_mode(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    from opskit.errors import InvalidValue
+
+    if value not in ("fingerprint", "snapshot", "off"):
+        raise InvalidValue(
+            f"data={value!r} is not a data mode: use 'fingerprint' (the default: digests only), "
+            "'snapshot' (also store each data argument as a dataset version) or 'off' (record nothing)"
+        )
+
+
+def _datasets(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    """Dataset names by argument, checked at decoration time."""
+    names = dict(value or {})
+    for name in names.values():
+        validate_model_name(name)
+    return names
+
+
 @frozen(kw_only=True)
 class RunOptions:
     """The options of ``@opskit.track`` (and the run half of ``@opskit.train``), checked when decorating."""
@@ -63,6 +81,11 @@ class RunOptions:
     tags: Mapping[str, Any] = field(default=None, converter=_tags)
     #: Seed Python, NumPy and PyTorch generators with this before each call (``opskit.seed``).
     seed: int | None = field(default=None, converter=_seed)
+    #: What is recorded of the data arguments: "fingerprint" (digest, shape, schema),
+    #: "snapshot" (also stored as dataset versions the run links to) or "off" (nothing).
+    data: str = field(default="fingerprint", validator=_data_mode)
+    #: Dataset names for ``data="snapshot"``, by argument (default ``<model-or-function>.<argument>``).
+    datasets: Mapping[str, str] = field(default=None, converter=_datasets)
 
 
 @frozen(kw_only=True)

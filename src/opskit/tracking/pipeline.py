@@ -49,6 +49,7 @@ __all__ = [
     "execute",
     "register",
     "seed",
+    "snapshot",
 ]
 
 R = TypeVar("R")
@@ -106,7 +107,11 @@ def capture(
     from opskit.runtime import get_config
 
     config = get_config()
-    params, data = split_arguments(bind_arguments(definition.signature, args, kwargs))
+    off = definition.options.data == "off"
+    params, data = split_arguments(
+        bind_arguments(definition.signature, args, kwargs),
+        fingerprint=_no_fingerprint if off else None,
+    )
     code = capture_code(definition.fn, git=config.capture_git)
     return Captured(
         params=params,
@@ -117,6 +122,28 @@ def capture(
     )
 
 
+def _no_fingerprint(name: str, value: object) -> DataInput | None:
+    """``data="off"``: no argument is data (arguments that look like params stay params)."""
+    return None
+
+
+def snapshot(definition: Definition[Any], run_id: str, captured: Captured) -> Captured:
+    """``data="snapshot"``: store every data argument as a dataset version and link the inputs to it.
+
+    Runs before the run is stored, so an argument that cannot be stored (``UnsupportedData``)
+    stops the call before any run or dataset version is recorded.
+    """
+    import attrs
+
+    from opskit.data.snapshots import snapshot_inputs
+
+    if definition.options.data != "snapshot" or not captured.data:
+        return captured
+    owner = definition.model_name or definition.fn.__name__
+    linked = snapshot_inputs(owner, captured.data, run_id=run_id, names=definition.options.datasets)
+    return attrs.evolve(captured, data=tuple(linked))
+
+
 def begin(
     definition: Definition[Any],
     captured: Captured,
@@ -124,7 +151,9 @@ def begin(
 ) -> ActiveRun:
     """Store the run as RUNNING and make it the active run (``before_run`` fires; if it raises, no run stays active).
 
-    *system_tags* are opskit's own ``opskit.*`` tags (``opskit.reproduces``), set as they are.
+    With ``data="snapshot"`` the data arguments are stored first (:func:`snapshot`).
+    *system_tags* are opskit's own ``opskit.*`` tags (``opskit.reproduces``), set as they are;
+    the function captured by value is linked as the artifacts ``opskit/function.*``.
     """
     from opskit.seeding import SEED_TAG
     from opskit.tracking.context import new_run
@@ -141,6 +170,9 @@ def begin(
         env=captured.env,
         inputs=[d for d, _ in captured.data],
     )
+    linked = snapshot(definition, run.id, captured)
+    if linked is not captured:
+        run.inputs = [d for d, _ in linked.data]
     # opskit's own tags (the reserved ``opskit.`` prefix that user tags may not take)
     if options.seed is not None:
         run.tags[SEED_TAG] = str(options.seed)

@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from opskit.errors import BackendUnavailable, OpskitWarning, RunNotFound
-from opskit_mlflow.keys import RUN_ID, STATE_EXPERIMENT
+from opskit_mlflow.keys import CLAIM_PREFIX, RUN_ID, STATE_EXPERIMENT
 from opskit_mlflow.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class MLflowConnection:
                 continue
             name = self._strip(experiment.name)
             self._experiment_names[experiment.experiment_id] = name
-            if name != STATE_EXPERIMENT:
+            if name != STATE_EXPERIMENT and not name.startswith(CLAIM_PREFIX):
                 ids.append(experiment.experiment_id)
         return ids
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 __all__ = [
     "BATCH_ITEMS",
     "BATCH_METRICS",
+    "CLAIM_PREFIX",
     "CODE_DIGEST",
     "DATA",
     "DOC",
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 STATE_EXPERIMENT = "opskit.state"
+#: Experiments named ``opskit.state.claim/<digest>`` are the claims of ``claim_state`` (no runs).
+CLAIM_PREFIX = STATE_EXPERIMENT + ".claim/"
 RUN_ID, HOST, PID, PID_START = "opskit.run_id", "opskit.host", "opskit.pid", "opskit.pid_start"
 STARTED, ENDED, USER, MODEL = (
     "opskit.started_at",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import RunTag
+from mlflow.exceptions import MlflowException
 
+from opskit_mlflow.connection import error_code
 from opskit_mlflow.encode import json_tags, read_json
 from opskit_mlflow.events import RegistryEvents
-from opskit_mlflow.keys import BATCH_ITEMS, DOC, STATE_EXPERIMENT, escape
+from opskit_mlflow.keys import BATCH_ITEMS, CLAIM_PREFIX, DOC, STATE_EXPERIMENT, escape
 
 if TYPE_CHECKING:
     from opskit.registry.events import RegistryEvent
@@ -18,7 +21,7 @@ __all__ = ["StateDocuments"]
 
 
 class StateDocuments(RegistryEvents):
-    """``put_state``, ``get_state``, ``list_state`` and ``delete_state``, one run per (kind, key)."""
+    """``put_state``, ``get_state``, ``list_state``, ``claim_state`` and ``delete_state``, one run per (kind, key)."""
 
     def _state_runs(self, kind: str, key: str | None = None) -> list[Any]:
         experiment_id = self._experiment_id(STATE_EXPERIMENT)
@@ -87,6 +90,25 @@ class StateDocuments(RegistryEvents):
             for r in found
         }
         return dict(sorted(docs.items()))
+
+    def claim_state(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
+        """Claim (*kind*, *key*) by creating an experiment named after it (MLflow keeps experiment
+        names unique in its database: exactly one ``create_experiment`` wins), then store the document.
+
+        The claim experiments are named ``opskit.state.claim/<digest of kind and key>`` and are
+        never searched for runs. A process killed between the claim and the document leaves the
+        key claimed with no document (a skipped number), never two owners.
+        """
+        digest = hashlib.sha256(f"{kind}\0{key}".encode()).hexdigest()[:40]
+        with self._lock:
+            try:
+                self.client.create_experiment(self._m(CLAIM_PREFIX + digest))
+            except MlflowException as exc:
+                if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                return False
+            self.put_state(kind, key, value)
+        return True
 
     def delete_state(self, kind: str, key: str) -> None:
         with self._lock:

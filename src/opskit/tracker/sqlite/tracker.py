@@ -551,6 +551,15 @@ class SQLiteTracker(Tracker, SupportsLocation):
             ).fetchall()
         return {key: dict(json.loads(value)) for key, value in rows}
 
+    def claim_state(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
+        body = _dumps(dict(value))
+        with self._write() as conn:
+            stored = conn.execute(
+                "INSERT OR IGNORE INTO state (kind, key, value, updated_at) VALUES (?, ?, ?, ?)",
+                (kind, key, body, time.time()),
+            ).rowcount
+        return stored == 1
+
     def delete_state(self, kind: str, key: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM state WHERE kind = ? AND key = ?", (kind, key))
