@@ -343,3 +343,85 @@ def test_argument_that_was_never_recorded_is_refused_before_running(tmp_path: Pa
     run_id = out.stdout.strip().splitlines()[-1]
     with pytest.raises(opskit.ReproductionError, match="'callback'"):
         opskit.reproduce(run_id)
+
+
+DATA_SCRIPT = """
+import sys
+import numpy as np
+import pandas as pd
+import opskit
+
+@opskit.train(model="churn", data=MODE, seed=13)
+def train(df, *, trees=5):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = df[["a", "b"]], df["label"]
+    model = RandomForestClassifier(n_estimators=trees, max_depth=4).fit(X, y)
+    opskit.log_metric("acc", model.score(X, y))
+    return model
+
+rng = np.random.default_rng(int(sys.argv[1]))
+df = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+df["label"] = (df.a + rng.normal(scale=0.5, size=300) > df.b).astype(int)
+train(df, trees=7)
+print(opskit.last_run().id)
+"""
+
+
+def _train_on_data(tmp_path: Path, mode: str) -> str:
+    script = tmp_path / "train_churn.py"
+    script.write_text(DATA_SCRIPT.replace("MODE", repr(mode)))
+    done = subprocess.run(
+        [sys.executable, str(script), "2026"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    script.unlink()  # neither the script nor the random data it made exist any more
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_snapshot_data_run_reproduces_and_a_tampered_snapshot_is_refused(
+    tmp_path: Path, store: Path
+) -> None:
+    """data="snapshot": the frame comes back from its dataset version (identical model bytes); a changed snapshot blob is refused before anything runs."""
+    run_id = _train_on_data(tmp_path, "snapshot")
+    done = _reproduce(run_id, tmp_path, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["matched"] is True and report["model"]["identical"] is True
+    new = opskit.get_run(report["run_id"])
+    original = opskit.get_run(run_id)
+    assert [d.dataset for d in new.inputs] == [d.dataset for d in original.inputs]  # same version
+
+    from opskit.data.datasets import get_dataset_version
+
+    dataset = original.inputs[0].dataset
+    assert dataset is not None
+    hexdigest = get_dataset_version(dataset).blob.split(":")[1]
+    blob = store / "blobs" / "sha256" / hexdigest[:2] / hexdigest[2:]
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes()[:-8] + b"tampered")
+    runs_before = len(opskit.search_runs())
+    done = _reproduce(run_id, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "opskit: error:" in done.stderr and f"blob sha256:{hexdigest}" in done.stderr
+    assert "does not match its digest" in done.stderr
+    with pytest.raises(opskit.BlobCorrupted):
+        opskit.reproduce(run_id)
+    assert len(opskit.search_runs()) == runs_before  # refused before running
+
+
+def test_fingerprint_only_data_is_a_clear_snapshot_missing_error(tmp_path: Path) -> None:
+    """A run that only fingerprinted its frame: SnapshotMissing names the argument and data='snapshot'; nothing runs."""
+    run_id = _train_on_data(tmp_path, "fingerprint")
+    runs_before = len(opskit.search_runs())
+    with pytest.raises(opskit.SnapshotMissing) as caught:
+        opskit.reproduce(run_id)
+    assert "'df'" in str(caught.value) and "data='snapshot'" in str(caught.value)
+    done = _reproduce(run_id, tmp_path)
+    assert done.returncode == 2 and "'df'" in done.stderr
+    assert len(opskit.search_runs()) == runs_before

@@ -234,7 +234,7 @@ def load_function(run: Run) -> tuple[Definition[Any], str]:
 def _data_inputs(run: Run) -> dict[str, object]:
     if not run.inputs:
         return {}
-    from opskit.data.snapshots import run_inputs  # type: ignore[import-not-found,unused-ignore]
+    from opskit.data.snapshots import run_inputs
 
     return dict(run_inputs(run.id))
 
