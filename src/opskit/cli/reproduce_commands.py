@@ -16,9 +16,26 @@ from opskit.cli.tables import print_json
 __all__ = ["add_parsers"]
 
 
+def _run_id(text: str) -> str:
+    """A full run id, or the one run whose id starts with *text* (as ``opskit runs show``)."""
+    from opskit.errors import RunNotFound
+    from opskit.tracking.runs import search_runs
+
+    if len(text) == 32 or not text or any(ch not in "0123456789abcdef" for ch in text):
+        return text  # a full id, or not an id at all: get_run says which run is missing
+    matches = [r.id for r in search_runs(f"attributes.run_id LIKE '{text}%'", limit=2)]
+    if len(matches) != 1:
+        raise RunNotFound(
+            f"{'no run' if not matches else 'more than one run'} matches {text!r}; "
+            "use a longer prefix or the full id from `opskit runs list`"
+        )
+    return matches[0]
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     from opskit.data.reproduce import environment_of, prepare, run
 
+    args.run_id = _run_id(args.run_id)
     if not args.json:  # before anything is loaded or run: what differs in the environment
         _, environment = environment_of(args.run_id)
         print(f"reproducing run {args.run_id}")
@@ -48,7 +65,7 @@ def add_parsers(sub: Any) -> None:
             "matched, 1 when something differs, 2 when the run cannot be reproduced."
         ),
     )
-    p.add_argument("run_id", help="the run to reproduce")
+    p.add_argument("run_id", help="the run to reproduce: its id or a unique prefix")
     p.add_argument(
         "--tolerance",
         type=float,
