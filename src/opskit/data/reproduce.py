@@ -273,7 +273,8 @@ def call_arguments(
         raise ReproductionError(
             f"argument(s) {', '.join(map(repr, missing))} were recorded neither as params nor as data "
             "inputs (a value opskit does not store, such as an object or a model), so the call cannot be "
-            "rebuilt. Pass such values as params (numbers, strings, lists) or data (frames, arrays, files)"
+            "rebuilt (with data='off' no data argument is recorded). Pass such values as params "
+            "(numbers, strings, lists) or data (frames, arrays, files) with data='snapshot'"
         )
     var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
     if var_kw:
