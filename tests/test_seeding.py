@@ -128,3 +128,35 @@ def test_an_unpicklable_function_still_runs_and_warns_once() -> None:
         assert run.status == "FINISHED"
         assert "lock" in run.tags["opskit.function.error"]
         assert [a.name for a in run.artifacts] == ["opskit/function.json"]
+
+
+def test_a_storage_failure_during_the_capture_does_not_stop_training(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Storage down at capture: runs finish with the reason tagged, one warning; the next run after recovery captures."""
+    import warnings
+
+    from opskit.runtime import get_storage
+
+    storage = get_storage()
+
+    def down(data: bytes) -> Any:
+        raise opskit.BackendUnavailable("storage is down for maintenance")
+
+    @opskit.track
+    def step(*, x: int = 1) -> int:
+        return x
+
+    with monkeypatch.context() as patched:
+        patched.setattr(storage, "put_bytes", down)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert [step(x=i) for i in range(2)] == [0, 1]
+    assert len([w for w in caught if issubclass(w.category, opskit.OpskitWarning)]) == 1
+    failed = opskit.search_runs()
+    assert len(failed) == 2
+    assert all("down for maintenance" in r.tags["opskit.function.error"] for r in failed)
+    step(x=2)  # the storage is back: the failure was not cached
+    last = opskit.last_run()
+    assert last is not None and "opskit.function.error" not in last.tags
+    assert [a.name for a in last.artifacts] == ["opskit/function.pkl", "opskit/function.json"]

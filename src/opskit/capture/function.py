@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 from opskit._stack import user_stacklevel
-from opskit.errors import OpskitWarning
+from opskit.errors import OpskitError, OpskitWarning
 from opskit.records import Artifact
 
 if TYPE_CHECKING:
@@ -73,12 +73,15 @@ class FunctionCapture:
 _lock = threading.Lock()
 #: (id(fn), code object, id(storage)) -> ((fn, storage) kept alive so no id is reused, capture).
 _cache: dict[tuple[int, object, int], tuple[object, FunctionCapture]] = {}
+#: Keys already warned about a storage failure (not cached: the next run tries again).
+_warned: set[tuple[int, object, int]] = set()
 
 
 def clear_cache() -> None:
     """Forget every captured function (tests; a new store in the same process)."""
     with _lock:
         _cache.clear()
+        _warned.clear()
 
 
 def _library_paths() -> tuple[Path, ...]:
@@ -218,7 +221,22 @@ def capture_function(
         cached = _cache.get(key)
         if cached is not None:
             return cached[1]
-        capture = _capture(fn, definition, source_file)
+        try:
+            capture = _capture(fn, definition, source_file)
+        except (OpskitError, OSError) as exc:  # the storage failed: training goes on, try next run
+            reason = (
+                f"the function could not be stored ({type(exc).__name__}: {exc}); opskit reproduce "
+                "falls back to its source at the recorded git commit"
+            )
+            if key not in _warned:
+                _warned.add(key)
+                warnings.warn(
+                    f"opskit could not store {getattr(fn, '__qualname__', fn)!r} for `opskit "
+                    f"reproduce`: {reason}",
+                    OpskitWarning,
+                    stacklevel=user_stacklevel(),
+                )
+            return FunctionCapture(error=reason)
         _cache[key] = ((fn, storage), capture)
     return capture
 
