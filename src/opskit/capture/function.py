@@ -24,6 +24,7 @@ in the tag ``opskit.function.error`` and warned once per function.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import sysconfig
@@ -84,6 +85,7 @@ def clear_cache() -> None:
         _warned.clear()
 
 
+@functools.cache
 def _library_paths() -> tuple[Path, ...]:
     paths = set()
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
@@ -95,15 +97,33 @@ def _library_paths() -> tuple[Path, ...]:
     return tuple(paths)
 
 
+@functools.cache
+def _library_prefixes() -> tuple[str, ...]:
+    """The library folders as text (resolved and as given), for a quick prefix test."""
+    texts = {str(lib) for lib in _library_paths()}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        with contextlib.suppress(KeyError):
+            texts.add(sysconfig.get_paths()[key])
+    return tuple(sorted(texts))
+
+
+@functools.cache
+def _user_file(file: str) -> Path | None:
+    """*file* resolved when it is not in the standard library nor an installed distribution; else None."""
+    if "site-packages" in file or "dist-packages" in file or file.startswith(_library_prefixes()):
+        return None  # the common case, decided without touching the file system
+    path = Path(file).resolve()
+    if any(part in ("site-packages", "dist-packages") for part in path.parts):
+        return None
+    if any(path.is_relative_to(lib) for lib in _library_paths()):
+        return None
+    return path
+
+
 def _is_installed(module: ModuleType) -> bool:
     """True when *module* comes from the standard library or an installed distribution."""
     file = getattr(module, "__file__", None)
-    if file is None:
-        return True  # built-in or namespace: not the user's source
-    path = Path(file).resolve()
-    if any(part in ("site-packages", "dist-packages") for part in path.parts):
-        return True
-    return any(path.is_relative_to(lib) for lib in _library_paths())
+    return file is None or _user_file(file) is None  # None: built-in or namespace package
 
 
 def _user_top(name: str, roots: tuple[Path, ...]) -> str | None:
@@ -112,10 +132,9 @@ def _user_top(name: str, roots: tuple[Path, ...]) -> str | None:
     if not top or top == "__main__" or top.startswith(("_", "opskit")):
         return None
     module = sys.modules.get(top) or sys.modules.get(name)
-    if module is None or _is_installed(module):
-        return None
-    file = getattr(module, "__file__", None)
-    if file is None or not any(Path(file).resolve().is_relative_to(root) for root in roots):
+    file = getattr(module, "__file__", None) if module is not None else None
+    path = _user_file(file) if file else None
+    if path is None or not any(path.is_relative_to(root) for root in roots):
         return None
     return top
 
@@ -139,20 +158,15 @@ def by_value_packages(fn: Any) -> tuple[str, ...]:
 
     *fn*'s own package (unless it is ``__main__``, which cloudpickle pickles by value already)
     and every imported package of the user's project (under the working directory, the script's
-    folder or the function's git root; not the standard library, ``site-packages`` or an installed
-    distribution): the modules next to a script or a notebook that it imports
-    (``from helpers import clean``).
+    folder or the function's git root, outside the standard library and ``site-packages``; an
+    editable install of the project counts as the project): the modules next to a script or a
+    notebook that it imports (``from helpers import clean``). ``importlib.metadata`` is not
+    consulted: reading every installed distribution costs a second.
     """
     roots = _project_roots(fn)
     own = getattr(fn, "__module__", None) or ""
     own_top = _user_top(own, roots) if own else None
     found = {t for name in list(sys.modules) if "." not in name and (t := _user_top(name, roots))}
-    found.discard(own_top or "")
-    if found:
-        from importlib import metadata
-
-        installed = metadata.packages_distributions()  # read only when there is a candidate
-        found = {top for top in found if top not in installed}
     return tuple(sorted(found | ({own_top} if own_top else set())))
 
 
@@ -188,10 +202,15 @@ def _pickle(definition: object, packages: tuple[str, ...]) -> bytes:
             cloudpickle.unregister_pickle_by_value(module)
 
 
+@functools.cache
+def _cloudpickle_version() -> str | None:
+    from opskit.builtins.serializers import _version
+
+    return _version("cloudpickle")
+
+
 def _meta(fn: Callable[..., Any], source_file: str | None, packages: tuple[str, ...]) -> bytes:
     import platform
-
-    from opskit.builtins.serializers import _version
 
     meta = {
         "format": META_VERSION,
@@ -200,7 +219,7 @@ def _meta(fn: Callable[..., Any], source_file: str | None, packages: tuple[str, 
         "repo_path": _repo_path(source_file),
         "by_value": list(packages),
         "python": platform.python_version(),
-        "cloudpickle": _version("cloudpickle"),
+        "cloudpickle": _cloudpickle_version(),
     }
     return json.dumps(meta, sort_keys=True).encode()
 
