@@ -84,6 +84,7 @@ def test_every_command_is_covered() -> None:
         "deployments stop",
         "deployments logs",
         "plugins",
+        "reproduce",
         "doctor",
         "storage migrate",
         "sync",
