@@ -240,9 +240,11 @@ def test_function_that_cannot_be_pickled_is_rebuilt_from_its_source_at_the_commi
         ":trainer.py"
     )
     assert any("using its source from git:" in w for w in warned)
-    assert (
-        opskit.models.get_version("gitmodel@staging").version == 1
-    )  # options came back; alias did not move
+    # the options came back (model name, seed), and the alias did not move to the reproduction
+    assert run.model_version is not None and report["model"]["original"] == run.model_version.ref
+    assert report["seed"] == 11
+    assert opskit.models.get_version("gitmodel@staging").version == run.model_version.version == 2
+    assert report["model"]["new"] == "gitmodel:3"
 
 
 def test_tampered_function_pickle_falls_back_to_the_source(tmp_path: Path, store: Path) -> None:
