@@ -90,7 +90,15 @@ def typecheck(session: nox.Session) -> None:
 
 
 #: Self-contained side-by-side benchmarks run after ``bench/run.py`` (each prints its own ratios).
-EXTRA_BENCHMARKS = ("serving", "mlflow_tracker", "storage", "fingerprints", "drift", "reproduce")
+EXTRA_BENCHMARKS = (
+    "serving",
+    "mlflow_tracker",
+    "storage",
+    "fingerprints",
+    "datasets",
+    "drift",
+    "reproduce",
+)
 
 
 @nox.session

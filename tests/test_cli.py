@@ -84,6 +84,8 @@ def test_every_command_is_covered() -> None:
         "deployments stop",
         "deployments logs",
         "plugins",
+        "data list",
+        "data show",
         "reproduce",
         "doctor",
         "storage migrate",

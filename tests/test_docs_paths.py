@@ -15,6 +15,7 @@ NOT_MODULES = {
     "alias_history",
     "code_digest",
     "data",
+    "dataset",
     "db",
     "digest",
     "event",

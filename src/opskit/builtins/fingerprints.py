@@ -49,7 +49,8 @@ def column_spec(name: str, series: Any) -> ColumnSpec:
 
 
 def _table_schema(df: Any) -> Schema:
-    return Schema(tuple(column_spec(str(name), df[name]) for name in df.columns))
+    # by position: df[name] is a frame when a name is duplicated
+    return Schema(tuple(column_spec(str(name), df.iloc[:, i]) for i, name in enumerate(df.columns)))
 
 
 def _digest_frame(obj: Any) -> str:

@@ -467,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     from opskit.cli.deploy_commands import add_parsers
 
     add_parsers(sub)
+    from opskit.cli.data_commands import add_parsers as add_data_parsers
+
+    add_data_parsers(sub)
     from opskit.cli import reproduce_commands
 
     reproduce_commands.add_parsers(sub)

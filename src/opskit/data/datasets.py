@@ -369,20 +369,12 @@ def _check(version: DatasetVersion, value: object) -> None:
 
 def load_version(version: DatasetVersion) -> Any:
     """The data of *version*, verified against its digest (``BlobCorrupted`` if it was tampered with)."""
-    import tempfile
-
     from opskit.data import formats
     from opskit.runtime import get_storage
 
     storage = get_storage()
     if version.format in ("parquet", "npy"):
-        with tempfile.TemporaryDirectory(prefix="opskit-data-") as tmp:
-            path = storage.get_file(version.blob, Path(tmp) / "data")  # sha256-verified
-            value = (
-                formats.decode_frame(path)
-                if version.format == "parquet"
-                else formats.decode_array(path)
-            )
+        value = formats.load_blob(storage, version.format, version.blob, version.size_bytes)
         _check(version, value)
         return value
     folder = _cache_folder(version)

@@ -17,10 +17,12 @@ pandas, NumPy and pyarrow are imported only when a value of theirs is encoded or
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, cast
@@ -96,7 +98,8 @@ def _check_frame(label: str, frame: Any) -> None:
         )
 
 
-def _write_parquet(label: str, value: Any, path: Path) -> None:
+def _write_parquet(label: str, value: Any, path: Any) -> None:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -114,8 +117,28 @@ def _write_parquet(label: str, value: Any, path: Path) -> None:
         frame = value.to_frame(name=SERIES_COLUMN)
     else:
         frame = value
+    # Parquet keeps neither unused categories nor non-string ones: every categorical column's
+    # categories and order go in the file's opskit metadata and are put back on read
+    meta["categories"] = {
+        column: {"ordered": bool(dtype.ordered), "values": _arrow_bytes(dtype.categories)}
+        for column, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.CategoricalDtype)
+    }
+    # pandas reads Parquet strings as its `str` dtype: remember the object columns (and an
+    # object index) so they come back as object columns of Python values
+    meta["object_columns"] = [
+        column for column, dtype in frame.dtypes.items() if dtype == np.dtype(object)
+    ]
+    meta["object_index"] = not isinstance(
+        frame.index, pd.MultiIndex
+    ) and frame.index.dtype == np.dtype(object)
+    freq = getattr(frame.index, "freqstr", None)  # a DatetimeIndex's frequency: not in Parquet
+    if freq is not None and not isinstance(frame.index, pd.MultiIndex):
+        meta["index_freq"] = freq
     try:
-        table = pa.Table.from_pandas(frame, preserve_index=None)
+        with warnings.catch_warnings():  # pyarrow's own use of a pandas API pandas 3 deprecates
+            warnings.filterwarnings("ignore", message=r".*\.values returning an ndarray that drops")
+            table = pa.Table.from_pandas(frame, preserve_index=None)
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise _unsupported(
             f"pyarrow cannot convert {label} to Parquet ({type(exc).__name__}: {str(exc)[:300]})",
@@ -127,13 +150,54 @@ def _write_parquet(label: str, value: Any, path: Path) -> None:
     pq.write_table(table, path)
 
 
-def decode_frame(path: Path) -> Any:
-    """A frame or series back from a Parquet file written by :func:`encode`."""
+def _arrow_bytes(index: Any) -> str:
+    """An index's values as an Arrow IPC stream, base64 text (for the file's metadata)."""
+    import base64
+
+    import pyarrow as pa
+
+    batch = pa.record_batch([pa.Array.from_pandas(index)], names=["values"])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
+
+
+def _from_arrow_bytes(text: str) -> Any:
+    import base64
+
+    import pandas as pd
+    import pyarrow as pa
+
+    table = pa.ipc.open_stream(base64.b64decode(text)).read_all()
+    return pd.Index(table.column(0).to_pandas()).rename(None)
+
+
+def decode_frame(path: Any) -> Any:
+    """A frame or series back from a Parquet file (a path or an Arrow buffer) written by :func:`encode`."""
+    import numpy as np
+    import pandas as pd
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
     frame = table.to_pandas()
+    for column in meta.get("object_columns", []):
+        values = np.empty(table.num_rows, dtype=object)
+        values[:] = table.column(column).to_pylist()
+        frame[column] = pd.Series(values, index=frame.index, dtype=object)
+    if meta.get("object_index"):
+        index = frame.index
+        values = np.empty(len(index), dtype=object)
+        values[:] = [None if v is None or v is pd.NA else v for v in index.to_list()]
+        frame.index = pd.Index(values, dtype=object, name=index.name)
+    for column, spec in meta.get("categories", {}).items():
+        dtype = pd.CategoricalDtype(_from_arrow_bytes(spec["values"]), ordered=spec["ordered"])
+        values = np.asarray(frame[column].astype(object))
+        frame[column] = pd.Categorical(values, dtype=dtype)
+    if meta.get("index_freq"):
+        index = frame.index
+        frame.index = type(index)(index, freq=meta["index_freq"])
     if meta.get("kind") == "series":
         series = frame[SERIES_COLUMN]
         series.name = meta.get("name")
@@ -151,20 +215,23 @@ def _explain_frame_mismatch(original: Any, back: Any) -> str:
             f"the index comes back as {type(back.index).__name__}[{back.index.dtype}] "
             f"(was {type(original.index).__name__}[{original.index.dtype}])"
         )
+    from opskit.capture.hashing import digest_frame
+
     changed = []
-    for column in original.columns:
-        a, b = original[column], back[column]
+    for i, column in enumerate(original.columns):
+        a, b = original.iloc[:, i], back.iloc[:, i]
         if a.dtype != b.dtype:
             changed.append(f"{column!r} ({a.dtype} -> {b.dtype})")
-        elif not a.equals(b):
-            changed.append(f"{column!r} (values)")
+        elif digest_frame(a.to_frame()) != digest_frame(b.to_frame()):
+            note = " (NaN and None both come back as None)" if a.dtype == object else ""
+            changed.append(f"{column!r} (values{note})")
     return "column(s) " + ", ".join(changed[:5]) if changed else "the frame differs"
 
 
 # -- NumPy -----------------------------------------------------------------------------------
 
 
-def _write_npy(label: str, arr: Any, path: Path) -> None:
+def _write_npy(label: str, arr: Any, path: Any) -> None:
     import numpy as np
 
     if arr.dtype.hasobject:
@@ -173,12 +240,15 @@ def _write_npy(label: str, arr: Any, path: Path) -> None:
             "convert it to a fixed dtype first (arr.astype(str), arr.astype(float), ...) or "
             "pass a pandas frame",
         )
-    with open(path, "wb") as fh:
-        np.save(fh, arr, allow_pickle=False)
+    if isinstance(path, Path):
+        with open(path, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+    else:
+        np.save(path, arr, allow_pickle=False)
 
 
-def decode_array(path: Path) -> Any:
-    """An array back from a ``.npy`` file written by :func:`encode` (never unpickles)."""
+def decode_array(path: Any) -> Any:
+    """An array back from a ``.npy`` file (a path or a binary stream) written by :func:`encode` (never unpickles)."""
     import numpy as np
 
     return np.load(path, allow_pickle=False)
@@ -245,32 +315,87 @@ def encode(storage: Storage, label: str, data: DataInput, value: object) -> Enco
             "pass a pandas DataFrame/Series, a NumPy array or a path to a file or directory, or "
             "keep it fingerprinted only (data='fingerprint')",
         )
+    if _in_memory(data):
+        return _encode_in_memory(storage, label, data, value)
     with tempfile.TemporaryDirectory(prefix="opskit-data-") as tmp:
         path = Path(tmp) / "data"
-        if data.kind == "ndarray":
-            _write_npy(label, value, path)
-            back = decode_array(path)
-            fmt: DatasetFormat = "npy"
-        else:
-            if data.kind == "dataframe":
-                _check_frame(label, value)
-            _write_parquet(label, value, path)
-            back = decode_frame(path)
-            fmt = "parquet"
-        again = fingerprint_of(label, back)
-        if again is None or again.digest != data.digest:
-            detail = (
-                _explain_frame_mismatch(value, back)
-                if fmt == "parquet"
-                else f"it comes back as {back.dtype}{back.shape}"
-            )
-            raise _unsupported(
-                f"{label} does not round-trip exactly through {fmt}: {detail}",
-                "convert those columns to a dtype Parquet keeps (numbers, strings, categories, "
-                "datetimes, nullable Int/boolean/string)",
-            )
+        fmt = _write(label, data, value, path)
+        _verify(label, data, value, fmt, _decode(fmt, path))
         info = storage.put_file(path)
     return Encoded(fmt, info.digest, (info.digest,), info.size_bytes)
+
+
+#: Frames and arrays up to this size in memory are encoded, checked and stored in memory, and
+#: blobs up to this size loaded in memory (no temp file); larger ones go through a temp file.
+IN_MEMORY_BYTES: Final = 512 << 20
+
+
+def _in_memory(data: DataInput) -> bool:
+    """Whether a value is small enough (its memory size, as fingerprinted) to encode in memory."""
+    return data.size_bytes is not None and data.size_bytes <= IN_MEMORY_BYTES
+
+
+def _write(label: str, data: DataInput, value: Any, target: Any) -> DatasetFormat:
+    if data.kind == "ndarray":
+        _write_npy(label, value, target)
+        return "npy"
+    if data.kind == "dataframe":
+        _check_frame(label, value)
+    _write_parquet(label, value, target)
+    return "parquet"
+
+
+def _decode(fmt: DatasetFormat, source: Any) -> Any:
+    return decode_frame(source) if fmt == "parquet" else decode_array(source)
+
+
+def _verify(label: str, data: DataInput, value: Any, fmt: DatasetFormat, back: Any) -> None:
+    """Refuse an encoding that does not read back to the same fingerprint."""
+    again = fingerprint_of(label, back)
+    if again is None or again.digest != data.digest:
+        detail = (
+            _explain_frame_mismatch(value, back)
+            if fmt == "parquet"
+            else f"it comes back as {back.dtype}{back.shape}"
+        )
+        raise _unsupported(
+            f"{label} does not round-trip exactly through {fmt}: {detail}",
+            "convert those columns to a dtype Parquet keeps (numbers, strings, categories, "
+            "datetimes, nullable Int/boolean/string)",
+        )
+
+
+def _encode_in_memory(storage: Storage, label: str, data: DataInput, value: Any) -> Encoded:
+    import pyarrow as pa
+
+    if data.kind == "ndarray":
+        stream = io.BytesIO()
+        fmt = _write(label, data, value, stream)
+        raw = stream.getvalue()
+        back = decode_array(io.BytesIO(raw))
+    else:
+        sink = pa.BufferOutputStream()
+        fmt = _write(label, data, value, sink)
+        buffer = sink.getvalue()
+        back = decode_frame(pa.BufferReader(buffer))
+        raw = buffer.to_pybytes()
+    _verify(label, data, value, fmt, back)
+    info = storage.put_bytes(raw)
+    return Encoded(fmt, info.digest, (info.digest,), info.size_bytes)
+
+
+def load_blob(storage: Storage, fmt: DatasetFormat, blob: str, size_bytes: int) -> Any:
+    """A Parquet or ``.npy`` blob decoded (its SHA-256 verified by the storage)."""
+    if size_bytes <= IN_MEMORY_BYTES:
+        raw = storage.get_bytes(blob)
+        if fmt == "npy":
+            return decode_array(io.BytesIO(raw))
+        import pyarrow as pa
+
+        return decode_frame(pa.BufferReader(pa.py_buffer(raw)))
+    with tempfile.TemporaryDirectory(prefix="opskit-data-") as tmp:
+        path = storage.get_file(blob, Path(tmp) / "data")
+        return _decode(fmt, path)
 
 
 def materialize_file(storage: Storage, blob: str, dest: Path) -> Path:

@@ -151,6 +151,7 @@ class Run:
         for data in self.inputs:
             lines.append(
                 f"  input:   {data.name} {data.kind} shape={data.shape} digest={data.digest[:19]}…"
+                + (f" dataset={data.dataset}" if data.dataset else "")
             )
         if self.code is not None and self.code.function:
             commit = (self.code.git_commit or "no git")[:12]
