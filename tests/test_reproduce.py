@@ -134,24 +134,28 @@ def test_api_reports_a_mismatch_within_and_outside_the_tolerance(tmp_path: Path)
 
 PACKAGE_TRAINER = """
 import opskit
+from helpers import offset
 from proj.features import double
 
 @opskit.train(model="pkg", seed=3)
 def train(*, k=2):
     import random
-    value = double(k) + random.random()
+    value = double(k) + offset() + random.random()
     opskit.log_metric("value", value)
     return {"value": value}
 """
 
 
 def test_function_of_a_project_package_loads_where_the_project_is_absent(tmp_path: Path) -> None:
-    """A function in the user's package (and the sibling module it uses) is pickled by value: the package can be deleted."""
+    """A function in the user's package (and the project modules it uses) is pickled by value: the project can be deleted."""
     project = tmp_path / "project"
     (project / "proj").mkdir(parents=True)
     (project / "proj" / "__init__.py").write_text("")
     (project / "proj" / "features.py").write_text("def double(x):\n    return 2 * x\n")
     (project / "proj" / "trainer.py").write_text(PACKAGE_TRAINER)
+    (project / "helpers.py").write_text(
+        "def offset():\n    return 100\n"
+    )  # another top-level module
     out = run_python(
         "import opskit\nfrom proj.trainer import train\ntrain(k=5)\nprint(opskit.last_run().id)",
         cwd=project,
@@ -164,7 +168,8 @@ def test_function_of_a_project_package_loads_where_the_project_is_absent(tmp_pat
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["matched"] is True and report["function_source"] == "pickle"
-    assert report["metrics"][0]["new"] > 10  # double(5) ran: the sibling module came by value
+    # double(5) + offset() ran: the package's other module and the top-level helpers.py came by value
+    assert 110 < report["metrics"][0]["new"] < 111
 
 
 GIT_TRAINER = """
