@@ -160,3 +160,24 @@ def test_a_storage_failure_during_the_capture_does_not_stop_training(
     last = opskit.last_run()
     assert last is not None and "opskit.function.error" not in last.tags
     assert [a.name for a in last.artifacts] == ["opskit/function.pkl", "opskit/function.json"]
+
+
+def test_one_function_decorated_twice_keeps_each_decorations_options() -> None:
+    """The capture is per decoration: the same function under two decorators stores two option sets."""
+    import cloudpickle
+
+    from opskit.runtime import get_storage
+
+    def body(*, x: int = 1) -> int:
+        return x
+
+    opskit.track(seed=1)(body)(x=1)
+    first = opskit.last_run()
+    opskit.track(seed=2)(body)(x=1)
+    second = opskit.last_run()
+    assert first is not None and second is not None
+    seeds = []
+    for run in (first, second):
+        (pickled,) = [a for a in run.artifacts if a.name == "opskit/function.pkl"]
+        seeds.append(cloudpickle.loads(get_storage().get_bytes(pickled.digest)).options.seed)
+    assert seeds == [1, 2]

@@ -14,7 +14,8 @@ By value or by reference:
   report of ``reproduce`` says when their versions differ.
 
 The pickle is a content-addressed blob, stored once per function per process (the cache key is the
-function object and its code object: redefining a notebook function captures again), and linked to
+decoration, i.e. the function with its options, and its code object: redefining a notebook function
+captures again), and linked to
 each run as the artifacts ``opskit/function.pkl`` and ``opskit/function.json`` (what the source
 fallback needs: the module, qualified name, path in the git repository, and the versions that
 wrote the pickle). A function that cannot be pickled leaves the run alone: the reason is recorded
@@ -72,7 +73,8 @@ class FunctionCapture:
 
 
 _lock = threading.Lock()
-#: (id(fn), code object, id(storage)) -> ((fn, storage) kept alive so no id is reused, capture).
+#: (id(definition), code object, id(storage)) -> ((definition, storage) kept alive so no id is
+#: reused, capture).
 _cache: dict[tuple[int, object, int], tuple[object, FunctionCapture]] = {}
 #: Keys already warned about a storage failure (not cached: the next run tries again).
 _warned: set[tuple[int, object, int]] = set()
@@ -232,7 +234,8 @@ def capture_function(
     from opskit.runtime import get_storage
 
     storage = get_storage()
-    key = (id(fn), getattr(fn, "__code__", None), id(storage))
+    # one decoration (its Definition: the function and its options) and one code object per store
+    key = (id(definition), getattr(fn, "__code__", None), id(storage))
     cached = _cache.get(key)
     if cached is not None:
         return cached[1]
@@ -256,7 +259,7 @@ def capture_function(
                     stacklevel=user_stacklevel(),
                 )
             return FunctionCapture(error=reason)
-        _cache[key] = ((fn, storage), capture)
+        _cache[key] = ((definition, storage), capture)
     return capture
 
 
