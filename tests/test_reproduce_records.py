@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,3 +97,12 @@ def test_matched_needs_every_metric_and_the_same_model_bytes() -> None:
     assert differs.model_identical is False and not differs.matched
     assert "DIFFERENT bytes" in differs.summary() and "different bytes" in differs._repr_html_()
     assert json.loads(json.dumps(differs.to_dict()))["model"]["identical"] is False
+
+
+@pytest.mark.parametrize("bad", [-1e-9, float("nan"), float("inf"), "0.1", True, None])
+def test_a_bad_tolerance_is_refused_before_anything_is_loaded(bad: object) -> None:
+    """reproduce(tolerance=...) must be a finite number >= 0: InvalidValue naming it, before the run is even looked up."""
+    import opskit
+
+    with pytest.raises(opskit.InvalidValue, match="tolerance must be a finite number"):
+        opskit.reproduce("0" * 32, tolerance=bad)  # type: ignore[arg-type]

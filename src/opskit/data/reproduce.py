@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from opskit.errors import FunctionNotCaptured, OpskitWarning, ReproductionError
+from opskit.errors import FunctionNotCaptured, InvalidValue, OpskitWarning, ReproductionError
 from opskit.records import EnvInfo, Run
 from opskit.records.reproduction import (
     EnvironmentDiff,
@@ -329,8 +329,7 @@ def run(plan: Plan, *, tolerance: float = 1e-9, alias: str | None = None) -> Rep
     from opskit.tracking.options import TrainOptions
     from opskit.tracking.runs import get_run
 
-    if not tolerance >= 0:
-        raise ReproductionError(f"tolerance must be a number >= 0, got {tolerance!r}")
+    tolerance = _tolerance(tolerance)
     original = plan.original
     definition = plan.definition
     options = attrs.evolve(definition.options, experiment=original.experiment)
@@ -342,8 +341,9 @@ def run(plan: Plan, *, tolerance: float = 1e-9, alias: str | None = None) -> Rep
         )
     definition = attrs.evolve(definition, options=options)
     pipeline.execute(definition, plan.args, plan.kwargs, system_tags={REPRODUCES_TAG: original.id})
-    new_id = last_run_id()
-    assert new_id is not None
+    new_id = last_run_id()  # the run execute() just ended (in this process)
+    if new_id is None:  # pragma: no cover - execute() always ends a run or raises
+        raise ReproductionError(f"the reproduction of run {original.id} recorded no run")
     new = get_run(new_id)
     keys = sorted(set(original.metrics) | set(new.metrics))
     metrics = [
@@ -381,4 +381,23 @@ def reproduce(run_id: str, *, tolerance: float = 1e-9, alias: str | None = None)
     rel_tol=tolerance, abs_tol=tolerance)``; the model matches when its serialized bytes are
     identical. Raises ``FunctionNotCaptured`` / the snapshot errors before running anything.
     """
+    _tolerance(tolerance)  # bad input is refused before anything is loaded or run
     return run(prepare(run_id), tolerance=tolerance, alias=alias)
+
+
+def _tolerance(value: object) -> float:
+    """*value* as a tolerance (a finite number >= 0), else ``InvalidValue`` naming it."""
+    import math
+    import numbers
+
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(float(value))
+        or float(value) < 0
+    ):
+        raise InvalidValue(
+            f"tolerance must be a finite number >= 0 (e.g. 1e-9, or 1e-3 for metrics that may "
+            f"differ in the last digits), got {type(value).__name__} {value!r}"
+        )
+    return float(value)
