@@ -117,6 +117,7 @@ EXTRA_BENCHMARKS = (
     "datasets",
     "drift",
     "validation",
+    "reproduce",
 )
 
 

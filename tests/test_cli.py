@@ -97,6 +97,7 @@ def test_every_command_is_covered() -> None:
         "deployments logs",
         "monitor drift",
         "plugins",
+        "reproduce",
         "doctor",
         "storage migrate",
         "sync",

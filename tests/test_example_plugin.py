@@ -43,7 +43,7 @@ def test_storage_selected_by_url_with_unchanged_training_code(tmp_path: Path) ->
     out = run_python(TRAINING, env={"OPSKIT_STORAGE": f"example://{folder}"})
     assert out.stdout.strip() == "{'k': 5}"
     index = json.loads((folder / "index.json").read_text())
-    assert len(index) == 1
+    assert len(index) == 3  # the model, and the function stored by value (pickle + note)
     assert not (Path(opskit.get_config().home) / "blobs").exists()
 
 

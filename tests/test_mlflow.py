@@ -185,7 +185,11 @@ def test_state_documents_and_referenced_digests(tracker: str) -> None:
     )
     referenced = store.referenced_digests()
     assert {opskit.models.get_version("digests").digest, logged.digest} <= referenced
-    assert len(referenced) == 3  # the model, the prediction-log batch and the plugin's blob
+    # the run's function stored by value (opskit reproduce) is kept alive too
+    function_blobs = {a.digest for a in opskit.search_runs()[0].artifacts}
+    assert len(function_blobs) == 2 and function_blobs <= referenced
+    # the model, the prediction-log batch, the plugin's blob and the function's two blobs
+    assert len(referenced) == 5
     assert opskit.search_runs()[0].name == "train"  # state runs never show up as runs
     from opskit.doctor import run_doctor
 

@@ -313,7 +313,7 @@ def test_entry_point_plugin_selected_by_url_without_code_change(tmp_path: Path) 
 
         train(k=9)
         assert opskit.load_model("m") == {"k": 9}
-        assert len(opskit_testplugin.BLOBS) == 1
+        assert len(opskit_testplugin.BLOBS) == 3  # the model; the function (pickle + note)
         names = [p.name for p in opskit.plugins.list_plugins()]
         assert "testplugin" in names, names
         info = [p for p in opskit.plugins.list_plugins() if p.name == "testplugin"][0]

@@ -186,7 +186,12 @@ def test_track_params_inputs_and_artifacts(tmp_path: Path) -> None:
     tags = dict(run.tags)
     assert tags.pop("opskit.imports")  # the modules the process imported (models requirements)
     assert tags == {"team": "ml", "phase": "dev"}
-    assert [a.name for a in run.artifacts] == ["report.txt"]
+    # opskit/function.* link the run to its function stored by value (opskit reproduce)
+    assert [a.name for a in run.artifacts] == [
+        "opskit/function.pkl",
+        "opskit/function.json",
+        "report.txt",
+    ]
     assert run.model_version is None
 
 

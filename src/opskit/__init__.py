@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "DeploymentNotFound": "opskit.errors",
     "DuplicateBackend": "opskit.errors",
     "EnvInfo": "opskit.records.runs",
+    "FunctionNotCaptured": "opskit.errors",
     "InvalidDatasetRef": "opskit.errors",
     "InvalidFilter": "opskit.errors",
     "InvalidModelRef": "opskit.errors",
@@ -57,6 +58,8 @@ _EXPORTS: dict[str, str] = {
     "OpskitError": "opskit.errors",
     "OpskitWarning": "opskit.errors",
     "PluginError": "opskit.errors",
+    "Reproduction": "opskit.records.reproduction",
+    "ReproductionError": "opskit.errors",
     "Run": "opskit.records.runs",
     "RunDiff": "opskit.records.versioning",
     "RunList": "opskit.records.runs",
@@ -95,8 +98,10 @@ _EXPORTS: dict[str, str] = {
     "log_param": "opskit.tracking.context",
     "log_params": "opskit.tracking.context",
     "metric_history": "opskit.tracking.runs",
+    "reproduce": "opskit.data.reproduce",
     "reset_defaults": "opskit.runtime",
     "search_runs": "opskit.tracking.runs",
+    "seed": "opskit.seeding",
     "set_tag": "opskit.tracking.context",
     "set_tags": "opskit.tracking.context",
     "start_run": "opskit.tracking.context",
@@ -142,6 +147,7 @@ if TYPE_CHECKING:
     from opskit.data.datasets import log_data as log_data
     from opskit.data.diff import diff as diff
     from opskit.data.lineage import lineage as lineage
+    from opskit.data.reproduce import reproduce as reproduce
     from opskit.deployments.api import deploy as deploy
     from opskit.errors import AuditUnsupported as AuditUnsupported
     from opskit.errors import BackendUnavailable as BackendUnavailable
@@ -152,6 +158,7 @@ if TYPE_CHECKING:
     from opskit.errors import DeploymentError as DeploymentError
     from opskit.errors import DeploymentNotFound as DeploymentNotFound
     from opskit.errors import DuplicateBackend as DuplicateBackend
+    from opskit.errors import FunctionNotCaptured as FunctionNotCaptured
     from opskit.errors import InvalidDatasetRef as InvalidDatasetRef
     from opskit.errors import InvalidFilter as InvalidFilter
     from opskit.errors import InvalidModelRef as InvalidModelRef
@@ -167,6 +174,7 @@ if TYPE_CHECKING:
     from opskit.errors import OpskitError as OpskitError
     from opskit.errors import OpskitWarning as OpskitWarning
     from opskit.errors import PluginError as PluginError
+    from opskit.errors import ReproductionError as ReproductionError
     from opskit.errors import RunNotFound as RunNotFound
     from opskit.errors import SerializationError as SerializationError
     from opskit.errors import SnapshotMissing as SnapshotMissing
@@ -192,6 +200,7 @@ if TYPE_CHECKING:
     from opskit.records.registry import Model as Model
     from opskit.records.registry import ModelVersion as ModelVersion
     from opskit.records.registry import SerializedModel as SerializedModel
+    from opskit.records.reproduction import Reproduction as Reproduction
     from opskit.records.runs import Artifact as Artifact
     from opskit.records.runs import CodeInfo as CodeInfo
     from opskit.records.runs import EnvInfo as EnvInfo
@@ -205,6 +214,7 @@ if TYPE_CHECKING:
     from opskit.runtime import configure as configure
     from opskit.runtime import get_config as get_config
     from opskit.runtime import reset_defaults as reset_defaults
+    from opskit.seeding import seed as seed
     from opskit.tracking.context import ActiveRun as ActiveRun
     from opskit.tracking.context import active_run as active_run
     from opskit.tracking.context import log_artifact as log_artifact

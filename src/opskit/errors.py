@@ -24,6 +24,7 @@ __all__ = [
     "DuplicateBackend",
     "DuplicateDriftMethod",
     "DuplicateGate",
+    "FunctionNotCaptured",
     "InvalidDataset",
     "InvalidDatasetRef",
     "InvalidFilter",
@@ -42,6 +43,7 @@ __all__ = [
     "PluginError",
     "ProfileNotFound",
     "RegistrationQueued",
+    "ReproductionError",
     "RunNotFound",
     "RunNotOwned",
     "SerializationError",
@@ -255,6 +257,14 @@ class NoRollbackTarget(OpskitError, LookupError):
 
 class VersionNotServable(OpskitError, ValueError):
     """An archived or rejected version cannot be promoted to an alias or deployed."""
+
+
+class FunctionNotCaptured(OpskitError, LookupError):
+    """``opskit reproduce``: the run's function can be loaded neither by value nor from its source."""
+
+
+class ReproductionError(OpskitError, RuntimeError):
+    """``opskit reproduce``: the run cannot be re-executed as it was (an argument was never recorded, ...)."""
 
 
 class DatasetNotFound(OpskitError, LookupError):

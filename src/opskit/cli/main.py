@@ -451,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     from opskit.cli.data_commands import add_parsers as add_data_parsers
 
     add_data_parsers(sub)
+    from opskit.cli import reproduce_commands
+
+    reproduce_commands.add_parsers(sub)
     sub.add_parser("plugins", help="installed plugins and active backends").set_defaults(
         func=_plugins, needs_store=False
     )

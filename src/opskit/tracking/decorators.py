@@ -59,6 +59,8 @@ def _wrap(fn: Callable[P, R], options: RunOptions) -> Callable[P, R]:
         return pipeline.execute(definition, args, kwargs)
 
     wrapper.__opskit__ = options  # type: ignore[attr-defined]
+    # what `opskit reproduce` runs when it rebuilds the function from its source (no pickle)
+    wrapper.__opskit_definition__ = definition  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -82,6 +84,7 @@ def train(
     metrics: Sequence[str] | Mapping[str, object] | None = None,
     gates: Sequence[object] | None = None,
     on_fail: Literal["warn", "raise", "register"] = "warn",
+    seed: int | None = None,
     data: DataMode = "fingerprint",
     datasets: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
@@ -101,6 +104,8 @@ def train(
     and ``metrics`` score the returned model (and the incumbent) on held-out arguments;
     ``gates`` decide whether it is registered; ``on_fail`` says what a failed gate does
     (``warn``, ``raise``, ``register`` as rejected). See docs/validation.md.
+    ``seed`` seeds Python, NumPy and PyTorch before each call (``opskit.seed``)
+    and records it as the tag ``opskit.seed``.
     ``data="snapshot"`` also stores every data argument as a dataset version
     (``<model>.<argument>``, or the name ``datasets={"argument": "name"}`` gives) and
     links the run to it; ``data="off"`` records no data inputs at all.
@@ -123,6 +128,7 @@ def track(
     experiment: str | None = None,
     tags: Mapping[str, Any] | None = None,
     checks: Sequence[object] | None = None,
+    seed: int | None = None,
     data: DataMode = "fingerprint",
     datasets: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
@@ -133,6 +139,7 @@ def track(
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Track every call as a run (params, code, env, data inputs, metrics), with no model.
 
+    ``seed`` seeds Python, NumPy and PyTorch before each call (``opskit.seed``).
     ``data`` and ``datasets`` as for ``@opskit.train`` (snapshots are named ``<function>.<argument>``).
     """
     opts = _options(RunOptions, "track", options)

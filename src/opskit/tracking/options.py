@@ -95,6 +95,13 @@ def _on_fail(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
         )
 
 
+def _seed(value: object) -> int | None:
+    """A seed checked at decoration time (``opskit.seeding.check_seed``), or None."""
+    from opskit.seeding import check_seed
+
+    return None if value is None else check_seed(value)
+
+
 def _data_mode(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     from opskit.errors import InvalidValue
 
@@ -125,6 +132,8 @@ class RunOptions:
     tags: Mapping[str, Any] = field(default=None, converter=_tags)
     #: Data checks run on the data arguments before the body (``opskit.checks``).
     checks: tuple[Any, ...] = field(default=None, converter=_checks)
+    #: Seed Python, NumPy and PyTorch generators with this before each call (``opskit.seed``).
+    seed: int | None = field(default=None, converter=_seed)
     #: What is recorded of the data arguments: "fingerprint" (digest, shape, schema),
     #: "snapshot" (also stored as dataset versions the run links to) or "off" (nothing).
     data: str = field(default="fingerprint", validator=_data_mode)

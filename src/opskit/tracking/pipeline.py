@@ -2,13 +2,14 @@
 
 ::
 
-    capture  →  begin  →  before_call  →  call  →  after_call  →  register  →  end
-    (bind the    (store    (checks= on     (the     (evaluate=,     (the model   (FINISHED, or
-    arguments,   RUNNING,  the inputs;     user's   gates= on the   version,     FAILED/KILLED
-    params,      active    ValidationFailed code)   result: a       @train, as   with the error)
-    data, code,  run,      stops here)              Verdict)        the Verdict
-    env)         before_run)                                        says; then
-                                                                    the report)
+    capture  →  begin  →  before_call  →  seed  →  call  →  after_call  →  register  →  end
+    (bind the    (store    (checks= on     (seed=:  (the     (evaluate=,     (the model   (FINISHED, or
+    arguments,   RUNNING,  the inputs;     the      user's   gates= on the   version,     FAILED/KILLED
+    params,      active    ValidationFailed global  code)    result: a       @train, as   with the error)
+    data, code,  run,      stops here)     RNGs)             Verdict)        the Verdict
+    env, the     before_run;                                                 says; then
+    function     function                                                    the report)
+    by value)    artifacts)
 
 Each stage is a small function with typed inputs and outputs (frozen records:
 ``Definition`` is fixed at decoration time, ``Captured`` comes out of the
@@ -30,6 +31,7 @@ from opskit.errors import OpskitWarning
 from opskit.sdk import lifecycle
 
 if TYPE_CHECKING:
+    from opskit.capture.function import FunctionCapture
     from opskit.records import CodeInfo, DataInput, EnvInfo, ModelVersion, Schema
     from opskit.tracking.context import ActiveRun
     from opskit.tracking.options import RunOptions
@@ -48,6 +50,7 @@ __all__ = [
     "execute",
     "record_imports",
     "register",
+    "seed",
     "snapshot",
 ]
 
@@ -77,6 +80,8 @@ class Captured:
     env: EnvInfo
     #: Every argument of the call by name, defaults applied (what checks and ``evaluate=`` read).
     arguments: Mapping[str, Any] = field(factory=dict)
+    #: The function stored by value for ``opskit reproduce`` (``opskit.capture.function``).
+    function: FunctionCapture | None = None
 
     @property
     def data_values(self) -> list[object]:
@@ -97,9 +102,11 @@ class Called(Generic[R]):
 def capture(
     definition: Definition[Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> Captured:
-    """Bind the call's arguments to the signature; split params from data (``fingerprint_data``); capture code and env."""
+    """Bind the call's arguments to the signature; split params from data (``fingerprint_data``);
+    capture code and env; store the function by value (once per function per process)."""
     from opskit.capture.code import capture_code
     from opskit.capture.env import capture_env
+    from opskit.capture.function import capture_function
     from opskit.capture.params import bind_arguments, split_arguments
     from opskit.runtime import get_config
 
@@ -107,12 +114,14 @@ def capture(
     off = definition.options.data == "off"
     arguments = bind_arguments(definition.signature, args, kwargs)
     params, data = split_arguments(arguments, fingerprint=_no_fingerprint if off else None)
+    code = capture_code(definition.fn, git=config.capture_git)
     return Captured(
         params=params,
         data=tuple(data),
-        code=capture_code(definition.fn, git=config.capture_git),
+        code=code,
         env=capture_env(packages=config.capture_env),
         arguments=arguments,
+        function=capture_function(definition.fn, definition, code.source_file),
     )
 
 
@@ -138,11 +147,18 @@ def snapshot(definition: Definition[Any], run_id: str, captured: Captured) -> Ca
     return attrs.evolve(captured, data=tuple(linked))
 
 
-def begin(definition: Definition[Any], captured: Captured) -> ActiveRun:
+def begin(
+    definition: Definition[Any],
+    captured: Captured,
+    system_tags: Mapping[str, str] | None = None,
+) -> ActiveRun:
     """Store the run as RUNNING and make it the active run (``before_run`` fires; if it raises, no run stays active).
 
     With ``data="snapshot"`` the data arguments are stored first (:func:`snapshot`).
+    *system_tags* are opskit's own ``opskit.*`` tags (``opskit.reproduces``), set as they are;
+    the function captured by value is linked as the artifacts ``opskit/function.*``.
     """
+    from opskit.seeding import SEED_TAG
     from opskit.tracking.context import new_run
 
     options = definition.options
@@ -160,7 +176,21 @@ def begin(definition: Definition[Any], captured: Captured) -> ActiveRun:
     linked = snapshot(definition, run.id, captured)
     if linked is not captured:
         run.inputs = [d for d, _ in linked.data]
-    return run.begin()
+    # opskit's own tags (the reserved ``opskit.`` prefix that user tags may not take)
+    if options.seed is not None:
+        run.tags[SEED_TAG] = str(options.seed)
+    if captured.function is not None:
+        run.tags.update(captured.function.tags)
+    run.tags.update(system_tags or {})
+    run.begin()
+    if captured.function is not None and captured.function.artifacts:
+        try:
+            run.artifacts.extend(captured.function.artifacts)
+            run.tracker.log_artifacts(run.id, captured.function.artifacts)
+        except BaseException as exc:
+            end(run, exc)
+            raise
+    return run
 
 
 def before_call(definition: Definition[Any], run: ActiveRun, captured: Captured) -> Session | None:
@@ -187,6 +217,14 @@ def before_call(definition: Definition[Any], run: ActiveRun, captured: Captured)
         captured.arguments,
         {d.name: value for d, value in captured.data},
     )
+
+
+def seed(definition: Definition[Any]) -> None:
+    """``seed=``: seed Python, NumPy and PyTorch generators just before the call (recorded at ``begin``)."""
+    if definition.options.seed is not None:
+        from opskit.seeding import seed_generators
+
+        seed_generators(definition.options.seed)
 
 
 def call(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Called[R]:
@@ -315,12 +353,19 @@ def record_imports(run: ActiveRun) -> None:
         run.tracker.set_tags(run.id, tags)
 
 
-def execute(definition: Definition[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> R:
+def execute(
+    definition: Definition[R],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    system_tags: Mapping[str, str] | None = None,
+) -> R:
     """One call of a decorated function, every stage in order; the user's result or exception, unchanged."""
     captured = capture(definition, args, kwargs)
-    run = begin(definition, captured)
+    run = begin(definition, captured, system_tags)
     try:
         session = before_call(definition, run, captured)
+        seed(definition)
         called = call(definition, args, kwargs)
         # the session is passed only when there is one: the stage keeps its 4-argument form
         verdict = (
