@@ -1,4 +1,4 @@
-"""Quickstart: train, track, register, reload and predict, on the embedded local store.
+"""Quickstart: train, validate, register, reload and predict, on the embedded local store.
 
 Run it with ``nox -s demo`` (or ``python examples/quickstart.py`` with opskit and
 scikit-learn installed). Nothing to configure: runs and models go to ``.opskit/``
@@ -7,15 +7,32 @@ at the project root (or ``$OPSKIT_HOME``).
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 from sklearn.datasets import load_wine
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
 import opskit
+from opskit import checks, gates
 
 
-@opskit.train(model="wine", alias="staging")
+@opskit.train(
+    model="wine",
+    alias="staging",
+    # data checks run on the data arguments before training
+    checks=[
+        checks.not_null(),
+        checks.between("alcohol", 0, 20),
+        checks.row_count(min=100, on="X_train"),
+    ],
+    # the returned model (and the current wine@staging) are scored on the held-out arguments
+    evaluate=("X_test", "y_test"),
+    metrics=["accuracy", "f1_macro"],
+    # a model is registered, and the alias moved, only when every gate passes
+    gates=[gates.at_least("accuracy", 0.8), gates.beats("staging", "f1_macro")],
+)
 def train(
     X_train: pd.DataFrame,
     y_train: pd.Series,
@@ -43,6 +60,21 @@ def main() -> None:
     run = opskit.last_run()
     assert run is not None
     print(run.summary())
+    print()
+    assert run.validation is not None
+    print(run.validation.summary())
+    print()
+
+    # A much weaker challenger: its gates fail, so nothing is registered and
+    # wine@staging stays where it was (the run is kept, with its report).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(X_train, y_train, X_test, y_test, n_estimators=1, max_depth=1)
+    rejected = opskit.last_run()
+    assert rejected is not None and rejected.validation is not None
+    print(rejected.validation.summary())
+    warned = [str(w.message) for w in caught if w.category is opskit.ValidationWarning]
+    print("ValidationWarning: " + warned[0].splitlines()[0])
     print()
 
     staged = opskit.load_model("wine@staging")
