@@ -109,7 +109,17 @@ _EXPORTS: dict[str, str] = {
     "train": "opskit.tracking.decorators",
 }
 # Public submodules reached as attributes: opskit.models.list(), opskit.plugins.list_plugins().
-_SUBMODULES = ("audit", "checks", "data", "deployments", "gates", "models", "monitor", "plugins")
+_SUBMODULES = (
+    "approvals",
+    "audit",
+    "checks",
+    "data",
+    "deployments",
+    "gates",
+    "models",
+    "monitor",
+    "plugins",
+)
 
 
 # Hidden from type checkers, which read the `Name as Name` imports at the end instead:
@@ -134,6 +144,7 @@ if not TYPE_CHECKING:
 
 
 if TYPE_CHECKING:
+    from opskit import approvals as approvals
     from opskit import audit as audit
     from opskit import checks as checks
     from opskit import data as data

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from opskit.records.validation import ValidationReport
 
 __all__ = [
+    "AlreadyApproved",
+    "ApprovalNotFound",
+    "ApprovalPending",
     "AuditUnsupported",
     "BackendUnavailable",
     "BlobCorrupted",
@@ -25,6 +28,7 @@ __all__ = [
     "DuplicateDriftMethod",
     "DuplicateGate",
     "FunctionNotCaptured",
+    "GovernanceConfigError",
     "InvalidDataset",
     "InvalidDatasetRef",
     "InvalidFilter",
@@ -44,8 +48,10 @@ __all__ = [
     "ProfileNotFound",
     "RegistrationQueued",
     "ReproductionError",
+    "RequestClosed",
     "RunNotFound",
     "RunNotOwned",
+    "SelfApproval",
     "SerializationError",
     "SnapshotMissing",
     "StorageAccessDenied",
@@ -57,6 +63,7 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationError",
     "ValidationFailed",
+    "ValidationRequired",
     "ValidationWarning",
     "VersionInUse",
     "VersionNotServable",
@@ -281,3 +288,31 @@ class UnsupportedData(OpskitError, ValueError):
 
 class SnapshotMissing(OpskitError, LookupError):
     """A run's data argument was only fingerprinted (or not recorded): there is no snapshot to load."""
+
+
+class GovernanceConfigError(ConfigError):
+    """``[tool.opskit.governance]`` / ``configure(governance=...)`` has an unknown key or a bad value."""
+
+
+class ApprovalNotFound(OpskitError, LookupError):
+    """No approval request has that id (``opskit approvals list`` shows them)."""
+
+
+class SelfApproval(OpskitError, PermissionError):
+    """The requester of an approval request tried to approve it (four eyes: another user must)."""
+
+
+class AlreadyApproved(OpskitError, ValueError):
+    """This user already approved the request; another user must give the next approval."""
+
+
+class RequestClosed(OpskitError, ValueError):
+    """The approval request is already approved or rejected; open a new one (``opskit models promote``)."""
+
+
+class ValidationRequired(OpskitError, ValueError):
+    """``require_validation``: the version's run has no passed validation report, so it cannot be requested for a protected alias."""
+
+
+class ApprovalPending(OpskitWarning):
+    """A protected alias was not moved: an approval request was opened instead (the message names its id)."""

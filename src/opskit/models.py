@@ -14,6 +14,7 @@ from opskit.sdk import identity
 
 if TYPE_CHECKING:
     from opskit.capture.requirements import Requirements
+    from opskit.governance.approvals import ApprovalRequest
 
 __all__ = [
     "archive",
@@ -94,11 +95,18 @@ def set_alias(name: str, alias: str, version: int | ModelVersion) -> AliasChange
 
     Setting an alias to the version it already points at changes nothing: no history entry and no
     ``after_alias_changed`` hook; the returned change has ``previous_version == version``.
+    A protected alias (``[tool.opskit.governance]``) does not move: an approval request is
+    opened (an ``ApprovalPending`` warning names it) and the returned change says the alias
+    stayed where it was (``version == previous_version``).
     """
     name, alias = validate_model_name(name), validate_alias(alias)
-    change = get_tracker().set_alias(
-        name, alias, _version_number(name, version), user=identity.user()
-    )
+    number = _version_number(name, version)
+    from opskit.governance.approvals import pending
+
+    stayed = pending(name, alias, number)
+    if stayed is not None:
+        return stayed
+    change = get_tracker().set_alias(name, alias, number, user=identity.user())
     fire_hooks([alias_changed(change)])  # None (no hook) when the alias already pointed there
     return change
 
@@ -176,11 +184,15 @@ def register(
     return version
 
 
-def promote(ref: str | ModelRef, alias: str, *, comment: str | None = None) -> AliasChange:
+def promote(
+    ref: str | ModelRef, alias: str, *, comment: str | None = None
+) -> AliasChange | ApprovalRequest:
     """Point *alias* at the version *ref* (``"wine:7"``, ``"production"``), audited with *comment*.
 
     Refuses an archived or rejected version (``VersionNotServable``) and an alias of another
     model (``InvalidModelRef``: ``promote("wine:7", "iris@production")``); nothing moves then.
+    On a protected alias (docs/governance.md) nothing moves either: the open
+    ``ApprovalRequest`` is returned; approvals by other users (``opskit.approvals``) move it.
     """
     from opskit.registry.lifecycle import promote as _promote
 

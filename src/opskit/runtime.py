@@ -214,7 +214,8 @@ def configure(**options: Unpack[ConfigOptions]) -> Config:
     """Set options for this process (they win over environment and pyproject.toml).
 
     Options: ``home``, ``tracker``, ``storage``, ``experiment``, ``capture_env``,
-    ``capture_git``, ``tracker_options``, ``storage_options``. An option left out
+    ``capture_git``, ``tracker_options``, ``storage_options``, ``governance`` (protected
+    aliases and approvals: docs/governance.md). An option left out
     keeps its earlier override; passing ``None`` removes it. Returns the resulting
     configuration; a bad value raises ``ConfigError`` and changes nothing.
     """

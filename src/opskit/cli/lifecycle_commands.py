@@ -23,8 +23,20 @@ def _change(args: argparse.Namespace, change: Any) -> int:
 
 def _promote(args: argparse.Namespace) -> int:
     from opskit import models
+    from opskit.governance.approvals import ApprovalRequest
 
-    return _change(args, models.promote(args.ref, args.alias, comment=args.comment))
+    result = models.promote(args.ref, args.alias, comment=args.comment)
+    if isinstance(result, ApprovalRequest):
+        from opskit.cli.approvals_commands import print_request
+
+        print_request(args, result)
+        if not args.json:
+            print(
+                f"{result.ref} is protected: approval request #{result.id} is open; another "
+                f"user approves it with `opskit approvals approve {result.id}`"
+            )
+        return 0
+    return _change(args, result)
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -57,7 +69,10 @@ def _delete(args: argparse.Namespace) -> int:
 
 def add_model_parsers(models: Any) -> None:
     """Add ``promote``, ``rollback``, ``archive`` and ``delete`` to the ``opskit models`` subcommands."""
-    p = models.add_parser("promote", help="point an alias at a version (audited)")
+    p = models.add_parser(
+        "promote",
+        help="point an alias at a version (audited); on a protected alias, open an approval request",
+    )
     p.add_argument("ref", metavar="REF", help="the version, e.g. wine:7")
     p.add_argument("alias", help="the alias, e.g. production")
     p.add_argument("--comment", help="why (kept in the audit log)")

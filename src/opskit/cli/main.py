@@ -445,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     from opskit.cli import audit_commands
 
     audit_commands.add_parsers(sub)
+    from opskit.cli import approvals_commands
+
+    approvals_commands.add_parsers(sub)
     from opskit.cli import lineage_commands
 
     lineage_commands.add_parsers(sub, runs=runs, models=models)

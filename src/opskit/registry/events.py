@@ -36,6 +36,7 @@ __all__ = [
     "RegistryEvent",
     "alias_change_of",
     "alias_changed",
+    "approval_changed",
     "deployment_changed",
     "deployment_of",
     "status_changed",
@@ -54,6 +55,9 @@ EventKind = Literal[
     "deployment_stopped",
     "version_status_changed",
     "version_deleted",
+    "approval_requested",
+    "approval_granted",
+    "approval_rejected",
 ]
 #: Every kind, in the order above (derived from ``EventKind``, so the two cannot drift apart).
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
@@ -204,6 +208,34 @@ def version_deleted(
         user=user,
         time=_time.time(),
         run_id=version.run_id,
+        reason=reason,
+    )
+
+
+def approval_changed(
+    kind: EventKind,
+    model: str,
+    alias: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    *,
+    user: str | None,
+    reason: str | None = None,
+) -> RegistryEvent:
+    """The event of an approval request opened, approved or rejected (``opskit.approvals``).
+
+    ``before`` / ``after`` are the request document before and after (``None`` before it
+    was opened); *reason* is the comment given with it.
+    """
+    return RegistryEvent(
+        kind=kind,
+        subject=f"{model}@{alias}",
+        model=model,
+        before=before,
+        after=after,
+        user=user,
+        time=_time.time(),
+        run_id=None,
         reason=reason,
     )
 

@@ -25,15 +25,25 @@ from opskit.sdk import identity
 from opskit.tracker.capabilities import SupportsLifecycle
 
 if TYPE_CHECKING:
+    from opskit.governance.approvals import ApprovalRequest
     from opskit.records import AliasChange, ModelVersion
 
-__all__ = ["archive", "delete", "promote", "reject", "rollback", "serving_deployments"]
+__all__ = [
+    "archive",
+    "delete",
+    "lifecycle_tracker",
+    "promote",
+    "reject",
+    "rollback",
+    "serving_deployments",
+]
 
 #: Deployment statuses that count as serving (a stopped server or a docker build context do not).
 _LIVE = frozenset({"running", "starting"})
 
 
-def _lifecycle() -> SupportsLifecycle:
+def lifecycle_tracker() -> SupportsLifecycle:
+    """The tracker, when it keeps version statuses (``LifecycleUnsupported`` otherwise)."""
     tracker = get_tracker()
     if not isinstance(tracker, SupportsLifecycle):
         raise LifecycleUnsupported(
@@ -89,11 +99,15 @@ def _alias_of(version: ModelVersion, alias: str) -> str:
     return validate_alias(alias)
 
 
-def promote(ref: str | ModelRef, alias: str, *, comment: str | None = None) -> AliasChange:
+def promote(
+    ref: str | ModelRef, alias: str, *, comment: str | None = None
+) -> AliasChange | ApprovalRequest:
     """Point *alias* of the version's model at the version *ref* (``wine:7``); audited with *comment*.
 
     Refuses an archived or rejected version (``VersionNotServable``) and an alias of
-    another model (``InvalidModelRef``); nothing moves then.
+    another model (``InvalidModelRef``); nothing moves then. On a protected alias
+    (``[tool.opskit.governance]``) nothing moves either: the open ``ApprovalRequest`` for
+    the move is returned (``opskit.approvals.approve`` by other users moves it).
     """
     version = _version(ref)
     name = _alias_of(version, alias)
@@ -102,7 +116,12 @@ def promote(ref: str | ModelRef, alias: str, *, comment: str | None = None) -> A
             f"cannot promote {version.ref} to {name!r}: it is {version.status}; promote another "
             f"version (see `opskit models show {version.name}`)"
         )
-    change = _lifecycle().move_alias(
+    from opskit.governance.approvals import guard
+
+    request = guard(version.name, name, version.version, comment=comment)
+    if request is not None:
+        return request
+    change = lifecycle_tracker().move_alias(
         version.name,
         name,
         version.version,
@@ -138,7 +157,7 @@ def rollback(name: str, alias: str, *, comment: str | None = None) -> AliasChang
         raise VersionNotServable(
             f"cannot roll back {name}@{alias} to {target.ref}: it is archived; promote another version"
         )
-    change = _lifecycle().move_alias(
+    change = lifecycle_tracker().move_alias(
         name,
         alias,
         target.version,
@@ -182,7 +201,7 @@ def archive(ref: str | ModelRef, *, comment: str | None = None) -> ModelVersion:
     """Mark a version ``archived`` (kept, never promoted or deployed again); refused while an alias or a running deployment uses it."""
     version = _version(ref)
     _refuse_in_use(version, "archive")
-    return _lifecycle().set_version_status(
+    return lifecycle_tracker().set_version_status(
         version.name, version.version, "archived", user=identity.user(), reason=comment
     )
 
@@ -196,7 +215,7 @@ def delete(ref: str | ModelRef, *, comment: str | None = None) -> ModelVersion:
     version = _version(ref)
     _refuse_in_use(version, "delete")
     tracker = get_tracker()
-    removed = _lifecycle().delete_model_version(
+    removed = lifecycle_tracker().delete_model_version(
         version.name, version.version, user=identity.user(), reason=comment
     )
     if removed.digest and removed.digest not in tracker.referenced_digests():

@@ -132,6 +132,10 @@ def register_version(
     # Hooks fire from the events the tracker appended with each change (opskit.registry.events).
     fire_hooks([version_registered(version, user=identity.user())])
     if alias is not None:
+        from opskit.governance.approvals import pending
+
+        if pending(name, alias, version.version, registering=True) is not None:
+            return version
         try:
             change = tracker.set_alias(name, alias, version.version, user=identity.user())
         except BackendUnavailable as exc:
