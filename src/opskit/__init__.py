@@ -20,6 +20,10 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "ActiveRun": "opskit.tracking.context",
     "AliasChange": "opskit.records.registry",
+    "AlreadyApproved": "opskit.errors",
+    "ApprovalNotFound": "opskit.errors",
+    "ApprovalPending": "opskit.errors",
+    "ApprovalRequest": "opskit.governance.approvals",
     "Artifact": "opskit.records.runs",
     "AuditUnsupported": "opskit.errors",
     "BackendUnavailable": "opskit.errors",
@@ -38,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "DuplicateBackend": "opskit.errors",
     "EnvInfo": "opskit.records.runs",
     "FunctionNotCaptured": "opskit.errors",
+    "GovernanceConfigError": "opskit.errors",
     "InvalidDatasetRef": "opskit.errors",
     "InvalidFilter": "opskit.errors",
     "InvalidModelRef": "opskit.errors",
@@ -60,11 +65,13 @@ _EXPORTS: dict[str, str] = {
     "PluginError": "opskit.errors",
     "Reproduction": "opskit.records.reproduction",
     "ReproductionError": "opskit.errors",
+    "RequestClosed": "opskit.errors",
     "Run": "opskit.records.runs",
     "RunDiff": "opskit.records.versioning",
     "RunList": "opskit.records.runs",
     "RunNotFound": "opskit.errors",
     "Schema": "opskit.records.data",
+    "SelfApproval": "opskit.errors",
     "SerializationError": "opskit.errors",
     "SerializedModel": "opskit.records.registry",
     "SnapshotMissing": "opskit.errors",
@@ -76,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "ValidationError": "opskit.errors",
     "ValidationFailed": "opskit.errors",
     "ValidationReport": "opskit.records.validation",
+    "ValidationRequired": "opskit.errors",
     "ValidationResult": "opskit.records.validation",
     "ValidationWarning": "opskit.errors",
     "VersionInUse": "opskit.errors",
@@ -160,6 +168,9 @@ if TYPE_CHECKING:
     from opskit.data.lineage import lineage as lineage
     from opskit.data.reproduce import reproduce as reproduce
     from opskit.deployments.api import deploy as deploy
+    from opskit.errors import AlreadyApproved as AlreadyApproved
+    from opskit.errors import ApprovalNotFound as ApprovalNotFound
+    from opskit.errors import ApprovalPending as ApprovalPending
     from opskit.errors import AuditUnsupported as AuditUnsupported
     from opskit.errors import BackendUnavailable as BackendUnavailable
     from opskit.errors import BlobCorrupted as BlobCorrupted
@@ -170,6 +181,7 @@ if TYPE_CHECKING:
     from opskit.errors import DeploymentNotFound as DeploymentNotFound
     from opskit.errors import DuplicateBackend as DuplicateBackend
     from opskit.errors import FunctionNotCaptured as FunctionNotCaptured
+    from opskit.errors import GovernanceConfigError as GovernanceConfigError
     from opskit.errors import InvalidDatasetRef as InvalidDatasetRef
     from opskit.errors import InvalidFilter as InvalidFilter
     from opskit.errors import InvalidModelRef as InvalidModelRef
@@ -186,7 +198,9 @@ if TYPE_CHECKING:
     from opskit.errors import OpskitWarning as OpskitWarning
     from opskit.errors import PluginError as PluginError
     from opskit.errors import ReproductionError as ReproductionError
+    from opskit.errors import RequestClosed as RequestClosed
     from opskit.errors import RunNotFound as RunNotFound
+    from opskit.errors import SelfApproval as SelfApproval
     from opskit.errors import SerializationError as SerializationError
     from opskit.errors import SnapshotMissing as SnapshotMissing
     from opskit.errors import StorageAccessDenied as StorageAccessDenied
@@ -196,9 +210,11 @@ if TYPE_CHECKING:
     from opskit.errors import UnsupportedData as UnsupportedData
     from opskit.errors import ValidationError as ValidationError
     from opskit.errors import ValidationFailed as ValidationFailed
+    from opskit.errors import ValidationRequired as ValidationRequired
     from opskit.errors import ValidationWarning as ValidationWarning
     from opskit.errors import VersionInUse as VersionInUse
     from opskit.errors import VersionNotServable as VersionNotServable
+    from opskit.governance.approvals import ApprovalRequest as ApprovalRequest
     from opskit.hookspecs import hookimpl as hookimpl
     from opskit.loading import load_model as load_model
     from opskit.names import ModelRef as ModelRef

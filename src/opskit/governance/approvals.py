@@ -30,6 +30,7 @@ from opskit.errors import (
     ApprovalNotFound,
     ApprovalPending,
     InvalidValue,
+    LifecycleUnsupported,
     RequestClosed,
     SelfApproval,
     ValidationRequired,
@@ -40,6 +41,7 @@ from opskit.registry.events import EventKind, alias_changed, approval_changed
 from opskit.registry.hooks import fire_hooks
 from opskit.runtime import get_config, get_tracker
 from opskit.sdk import identity
+from opskit.tracker.capabilities import SupportsLifecycle
 
 __all__ = [
     "Approval",
@@ -323,7 +325,6 @@ def approve(request_id: int, *, comment: str | None = None) -> ApprovalRequest:
     version was archived or rejected meanwhile (``VersionNotServable``).
     """
     from opskit.names import ModelRef
-    from opskit.registry.lifecycle import lifecycle_tracker
 
     request = _open(request_id, "approve")
     user = identity.user()
@@ -348,7 +349,12 @@ def approve(request_id: int, *, comment: str | None = None) -> ApprovalRequest:
             f"cannot approve request #{request_id}: {version.ref} was {version.status} meanwhile; "
             f"reject it (`opskit approvals reject {request_id}`) and request another version"
         )
-    tracker = lifecycle_tracker()
+    tracker = get_tracker()
+    if not isinstance(tracker, SupportsLifecycle):
+        raise LifecycleUnsupported(
+            f"the tracker {type(tracker).__name__} cannot move an alias with a reason; "
+            "use the local or mlflow tracker (or one that implements SupportsLifecycle)"
+        )
     approvals = (*request.approvals, Approval(user, time.time(), comment))
     done = len({a.user for a in approvals}) >= request.required
     updated = attrs.evolve(request, approvals=approvals, status="approved" if done else "open")
