@@ -354,3 +354,48 @@ def test_any_sequence_keeps_the_invariants(
                 before_last, current = current, moved_to
     finally:
         opskit.configure(governance=None)
+
+
+def test_validations_registration_opens_a_request_for_a_validated_version(
+    tracker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A challenger that passes its gates is registered; with require_validation it gets a request, approval moves it."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from opskit import gates
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.uniform(8, 15, 300), "b": rng.normal(size=300)})
+    y = pd.Series((X["a"] > 11.5).astype(int), name="label")
+
+    def make(good: bool, gate: list[Any]) -> Any:
+        @opskit.train(
+            model="wine",
+            alias="production",
+            evaluate=("X_test", "y_test"),
+            metrics=["accuracy"],
+            gates=gate,
+        )
+        def train(
+            X_train: pd.DataFrame, y_train: pd.Series, X_test: pd.DataFrame, y_test: pd.Series
+        ) -> Any:
+            return (LogisticRegression() if good else DummyClassifier()).fit(X_train, y_train)
+
+        return train
+
+    _as(monkeypatch, "alice")
+    make(False, [])(X, y, X, y)  # the weak champion, before protection
+    _protect(require_validation=True)
+    with pytest.warns(ApprovalPending, match=r"approval request #1 is open"):
+        make(True, [gates.beats("wine@production", "accuracy", min_delta=0.1)])(X, y, X, y)
+    run = opskit.last_run()
+    assert run is not None and run.validation is not None and run.validation.passed
+    assert opskit.models.get("wine").aliases == {"production": 1}
+    (request,) = opskit.approvals.list()
+    assert (request.version, request.requester) == (2, "alice")
+    _as(monkeypatch, "bob")
+    opskit.approvals.approve(request.id, comment="report checked")
+    assert opskit.models.get("wine").aliases == {"production": 2}

@@ -173,12 +173,13 @@ def _require_validation(model: str, version: int, alias: str) -> None:
 
 
 def open_request(
-    model: str, alias: str, version: int, *, comment: str | None = None
+    model: str, alias: str, version: int, *, comment: str | None = None, validated: bool = False
 ) -> ApprovalRequest:
     """Open a request to point ``model@alias`` at *version* (the open one for the same target, if any).
 
     Refuses an archived or rejected version (``VersionNotServable``) and, with
-    ``require_validation``, a version without a passed validation report (``ValidationRequired``).
+    ``require_validation``, a version without a passed validation report (``ValidationRequired``;
+    *validated* says the caller saw its validation pass, before the report was stored).
     """
     from opskit.names import ModelRef
 
@@ -189,7 +190,7 @@ def open_request(
             f"cannot request {found.ref} for {alias!r}: it is {found.status}; promote another version"
         )
     governance = get_config().governance
-    if governance.require_validation:
+    if governance.require_validation and not validated:
         _require_validation(model, version, alias)
     for existing in list(status="open"):
         if (existing.model, existing.alias, existing.version) == (model, alias, version):
@@ -222,7 +223,7 @@ def open_request(
 
 
 def guard(
-    model: str, alias: str, version: int, *, comment: str | None = None
+    model: str, alias: str, version: int, *, comment: str | None = None, validated: bool = False
 ) -> ApprovalRequest | None:
     """None when *alias* is not protected (move it); else the open request for the move (do not move it).
 
@@ -233,11 +234,11 @@ def guard(
         return None
     if get_tracker().get_model(model).aliases.get(alias) == version:
         return None
-    return open_request(model, alias, version, comment=comment)
+    return open_request(model, alias, version, comment=comment, validated=validated)
 
 
 def pending(
-    model: str, alias: str, version: int, *, registering: bool = False
+    model: str, alias: str, version: int, *, registering: bool = False, validated: bool = False
 ) -> AliasChange | None:
     """``guard`` for the paths that return an ``AliasChange`` (``set_alias``, the decorator's ``alias=``).
 
@@ -251,7 +252,7 @@ def pending(
     from opskit._stack import user_stacklevel
 
     try:
-        request = guard(model, alias, version)
+        request = guard(model, alias, version, validated=validated)
     except (ValidationRequired, VersionNotServable) as exc:
         if not registering:
             raise

@@ -43,8 +43,12 @@ def register_model(
     signature: Schema | None,
     metadata: Mapping[str, Any] | None = None,
     reference: object | None = None,
+    validated: bool = False,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version from *run* and move *alias* to it.
+
+    *validated* says the run's validation passed (its report is stored after registration):
+    enough for a protected alias's ``require_validation``.
 
     *reference* is the training data: its profile (``opskit.monitor.profile``, the
     signature's columns) is stored with the version for ``drift(reference="name@alias")``.
@@ -62,6 +66,7 @@ def register_model(
         signature=signature,
         metadata=metadata,
         reference=reference,
+        validated=validated,
     )
 
 
@@ -75,6 +80,7 @@ def register_version(
     signature: Schema | None,
     metadata: Mapping[str, Any] | None = None,
     reference: object | None = None,
+    validated: bool = False,
 ) -> ModelVersion | None:
     """Serialize *model*, store its blob, register a version (of run *run_id*, if any) and move *alias* to it.
 
@@ -134,7 +140,7 @@ def register_version(
     if alias is not None:
         from opskit.governance.approvals import pending
 
-        if pending(name, alias, version.version, registering=True) is not None:
+        if pending(name, alias, version.version, registering=True, validated=validated) is not None:
             return version
         try:
             change = tracker.set_alias(name, alias, version.version, user=identity.user())

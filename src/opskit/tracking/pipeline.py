@@ -302,6 +302,7 @@ def register(
         signature=signature,
         metadata=verdict.metadata if verdict is not None else None,
         reference=source,
+        validated=verdict is not None and verdict.validated,
     )
     if (
         version is not None

@@ -97,6 +97,9 @@ class Verdict:
     metadata: Mapping[str, Any] = field(factory=dict)
     #: Why (the failing gates), recorded with a rejected version's status change.
     reason: str | None = None
+    #: Every check and gate passed (the report, stored after registration, will say ``passed``):
+    #: enough for ``require_validation`` of a protected alias (docs/governance.md).
+    validated: bool = False
 
 
 @define
@@ -404,7 +407,7 @@ def after_call(
             )
         )
     if all(r.passed for r in session.results):
-        session.verdict = Verdict()
+        session.verdict = Verdict(validated=True)
     elif getattr(options, "on_fail", "warn") == "register":
         failing = ", ".join(r.name for r in session.results if not r.passed)
         session.verdict = Verdict(
