@@ -37,7 +37,7 @@ from opskit.errors import (
     VersionNotServable,
 )
 from opskit.records import AliasChange
-from opskit.registry.events import EventKind, alias_changed, approval_changed
+from opskit.registry.events import EventKind, RegistryEvent, alias_changed, approval_changed
 from opskit.registry.hooks import fire_hooks
 from opskit.runtime import get_config, get_tracker
 from opskit.sdk import identity
@@ -135,15 +135,15 @@ def _key(request_id: int) -> str:
     return f"{request_id:010d}"
 
 
-def _store(
+def _event(
     request: ApprovalRequest,
     kind: EventKind,
     before: ApprovalRequest | None,
     *,
     user: str | None,
     reason: str | None,
-) -> None:
-    event = approval_changed(
+) -> RegistryEvent:
+    return approval_changed(
         kind,
         request.model,
         request.alias,
@@ -152,6 +152,17 @@ def _store(
         user=user,
         reason=reason,
     )
+
+
+def _store(
+    request: ApprovalRequest,
+    kind: EventKind,
+    before: ApprovalRequest | None,
+    *,
+    user: str | None,
+    reason: str | None,
+) -> None:
+    event = _event(request, kind, before, user=user, reason=reason)
     get_tracker().put_state(KIND, _key(request.id), request.to_dict(), event=event)
 
 
@@ -360,17 +371,21 @@ def approve(request_id: int, *, comment: str | None = None) -> ApprovalRequest:
     done = len({a.user for a in approvals}) >= request.required
     updated = attrs.evolve(request, approvals=approvals, status="approved" if done else "open")
     reason = comment or f"approval {len(approvals)}/{request.required} of request #{request_id}"
-    _store(updated, "approval_granted", request, user=user, reason=reason)
-    if done:
-        change = tracker.move_alias(
-            request.model,
-            request.alias,
-            request.version,
-            user=user,
-            reason=f"approval request #{request_id} approved by "
-            + ", ".join(a.user or "-" for a in approvals),
-        )
-        fire_hooks([alias_changed(change)])
+    if not done:
+        _store(updated, "approval_granted", request, user=user, reason=reason)
+        return updated
+    # The last approval: the request document, its event and the alias move in one tracker write.
+    event = _event(updated, "approval_granted", request, user=user, reason=reason)
+    change = tracker.move_alias(
+        request.model,
+        request.alias,
+        request.version,
+        user=user,
+        reason=f"approval request #{request_id} approved by "
+        + ", ".join(a.user or "-" for a in approvals),
+        state=(KIND, _key(request.id), updated.to_dict(), event),
+    )
+    fire_hooks([alias_changed(change)])
     return updated
 
 

@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from opskit.records import AliasChange, ModelVersion, Schema
     from opskit.records.audit import AuditTrail
+    from opskit.registry.events import RegistryEvent
+
+#: A state document to store with its event in the same write: ``(kind, key, document, event)``.
+StateChange = tuple[str, str, Mapping[str, Any], "RegistryEvent"]
 
 __all__ = [
+    "StateChange",
     "SupportsAudit",
     "SupportsLifecycle",
     "SupportsLocation",
@@ -122,7 +127,19 @@ class SupportsLifecycle(Protocol):
         ...
 
     def move_alias(
-        self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        user: str | None,
+        reason: str | None = None,
+        state: StateChange | None = None,
     ) -> AliasChange:
-        """``set_alias`` with a *reason* kept in its event (a promotion, a rollback)."""
+        """``set_alias`` with a *reason* kept in its event (a promotion, a rollback).
+
+        With *state* ``(kind, key, document, event)``, first store that state document and
+        append its event, in the same write as the move (the approval that moves a protected
+        alias: ``opskit.governance.approvals``); nothing of it is kept when the move fails.
+        """
         ...

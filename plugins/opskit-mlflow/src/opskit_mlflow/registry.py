@@ -32,6 +32,8 @@ from opskit_mlflow.outbox import is_unreachable
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion as MLflowModelVersion
 
+    from opskit.tracker.capabilities import StateChange
+
 __all__ = ["ModelRegistry", "version_record"]
 
 
@@ -60,6 +62,17 @@ def version_record(found: MLflowModelVersion, name: str) -> ModelVersion:
 
 class ModelRegistry(RegistryEvents):
     """Registering versions, looking models up, moving aliases; each change appends its registry event."""
+
+    if TYPE_CHECKING:  # from the state mixin of the tracker class
+
+        def put_state(
+            self,
+            kind: str,
+            key: str,
+            value: Mapping[str, Any],
+            *,
+            event: registry_events.RegistryEvent | None = None,
+        ) -> None: ...
 
     def register_model_version(
         self,
@@ -401,9 +414,21 @@ class ModelRegistry(RegistryEvents):
             return change
 
     def move_alias(
-        self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        user: str | None,
+        reason: str | None = None,
+        state: StateChange | None = None,
     ) -> AliasChange:
-        return self._set_alias(name, alias, version, user=user, reason=reason)
+        with self._lock:
+            if state is not None:  # MLflow has no transactions: the document and its event first
+                self.get_model_version(ModelRef(name, version=version))
+                kind, key, value, event = state
+                self.put_state(kind, key, value, event=event)
+            return self._set_alias(name, alias, version, user=user, reason=reason)
 
     def set_version_status(
         self, name: str, version: int, status: str, *, user: str | None, reason: str | None = None

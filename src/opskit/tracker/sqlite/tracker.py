@@ -49,7 +49,12 @@ from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
 from opskit.tracker.base import Tracker, digests_in
-from opskit.tracker.capabilities import SupportsAudit, SupportsLifecycle, SupportsLocation
+from opskit.tracker.capabilities import (
+    StateChange,
+    SupportsAudit,
+    SupportsLifecycle,
+    SupportsLocation,
+)
 from opskit.tracker.sqlite import audit, registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
@@ -508,9 +513,23 @@ class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle)
             return registry.delete_alias(conn, name, alias, user=user)
 
     def move_alias(
-        self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        user: str | None,
+        reason: str | None = None,
+        state: StateChange | None = None,
     ) -> AliasChange:
         with self._write() as conn:
+            if state is not None:
+                kind, key, value, event = state
+                conn.execute(
+                    "INSERT OR REPLACE INTO state (kind, key, value, updated_at) VALUES (?, ?, ?, ?)",
+                    (kind, key, _dumps(dict(value)), time.time()),
+                )
+                registry.append_event(conn, event)
             return registry.set_alias(conn, name, alias, version, user=user, reason=reason)
 
     def set_version_status(
