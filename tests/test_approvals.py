@@ -399,3 +399,35 @@ def test_validations_registration_opens_a_request_for_a_validated_version(
     _as(monkeypatch, "bob")
     opskit.approvals.approve(request.id, comment="report checked")
     assert opskit.models.get("wine").aliases == {"production": 2}
+
+
+def test_a_queued_registration_does_not_move_a_protected_alias_on_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow down: the registration waits in the outbox without the protected alias move; sync registers, the alias stays unset."""
+    from servers import MLflowServer
+
+    server = MLflowServer(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)  # not started yet
+    monkeypatch.setenv("OPSKIT_TRACKER", "mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    opskit.reset_defaults()
+    _protect()
+
+    @opskit.train(model="queued", alias="production")
+    def train() -> dict[str, int]:
+        return {"w": 1}
+
+    with pytest.warns(
+        opskit.errors.RegistrationQueued, match=r"protected alias 'production' does not move"
+    ):
+        assert train() == {"w": 1}
+    server.start()
+    try:
+        from opskit._backends import get_tracker
+
+        assert get_tracker().sync() == 1  # type: ignore[attr-defined]
+        model = opskit.models.get("queued")
+        assert [v.version for v in model.versions] == [1]
+        assert model.aliases == {}
+    finally:
+        server.stop()

@@ -120,7 +120,8 @@ def register_version(
         flavor=serialized.flavor,
         signature=signature,
         metadata=version_metadata,
-        alias=alias,
+        alias=_queueable(alias),
+        protected=alias if alias is not None and _queueable(alias) is None else None,
     )
     try:
         version = tracker.register_model_version(
@@ -140,9 +141,9 @@ def register_version(
     if alias is not None:
         from opskit.governance.approvals import pending
 
-        if pending(name, alias, version.version, registering=True, validated=validated) is not None:
-            return version
         try:
+            if pending(name, alias, version.version, registering=True, validated=validated):
+                return version  # protected: an approval request was opened instead
             change = tracker.set_alias(name, alias, version.version, user=identity.user())
         except BackendUnavailable as exc:
             queued(error=exc, version=version.version)
@@ -150,6 +151,15 @@ def register_version(
         fire_hooks([alias_changed(change)])
         version = attrs.evolve(version, aliases=(*version.aliases, alias))
     return version
+
+
+def _queueable(alias: str | None) -> str | None:
+    """*alias*, or None when it is protected: a queued move would skip its approval (``opskit sync``)."""
+    from opskit.runtime import get_config
+
+    if alias is None or not get_config().governance.is_protected(alias):
+        return alias
+    return None
 
 
 def _queue_registration(
@@ -165,6 +175,7 @@ def _queue_registration(
     alias: str | None,
     error: BackendUnavailable,
     version: int | None,
+    protected: str | None = None,
 ) -> None:
     """Hand a registration the tracker could not take to its outbox (re-raise *error* if it has none)."""
     import warnings
@@ -193,7 +204,13 @@ def _queue_registration(
     )
     warnings.warn(
         f"{what} failed: {error}. Nothing is lost: the model blob {digest} is stored and the "
-        f"registration waits with run {run_id} in the outbox; run `opskit sync` when the server is back",
+        f"registration waits with run {run_id} in the outbox; run `opskit sync` when the server is back"
+        + (
+            f"; the protected alias {protected!r} does not move with it: request the move with "
+            f"`opskit models promote {name}:VERSION {protected}` once it is delivered"
+            if protected
+            else ""
+        ),
         RegistrationQueued,
         stacklevel=user_stacklevel(),
     )
