@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,9 +101,8 @@ def test_build_context_serves_the_model(tmp_path: Path, capsys: pytest.CaptureFi
     run = opskit.last_run()
     assert run is not None and run.env is not None
     assert requirements["scikit-learn"] == run.env.packages["scikit-learn"]
-    assert {"starlette", "uvicorn", "prometheus-client", "pandas", "cloudpickle"} <= set(
-        requirements
-    )
+    pinned = {re.sub(r"[-_.]+", "-", name).lower() for name in requirements}  # PEP 503 names
+    assert {"starlette", "uvicorn", "prometheus-client", "pandas", "cloudpickle"} <= pinned
     version = opskit.models.get_version("wine@production")
     blob = context / "models" / "wine-v1.bin"
     from opskit.storage.base import digest_bytes

@@ -96,13 +96,14 @@ def test_quickstart_on_s3_keeps_no_blob_on_local_disk(
     keys = _keys(s3_server, s3_bucket)
     assert keys and all(k.startswith("quickstart/sha256/") for k in keys)
     assert not (home / "blobs").exists()
-    # Only the tracker's database (and the store's own .gitignore) live locally: no blob.
-    local = [
+    # Only the tracker's database, the head of its audit chain (kept outside the database on
+    # purpose, docs/governance.md) and the store's own .gitignore live locally: no blob.
+    local = sorted(
         p.name
         for p in home.iterdir()
         if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")
-    ]
-    assert local == [".gitignore"]
+    )
+    assert local == [".gitignore", "opskit.db.audit-head"]
 
 
 def test_corrupted_object_is_refused_on_load(s3_server: S3Server, s3_bucket: str) -> None:

@@ -322,7 +322,9 @@ def _holding(schema: Schema, data: list[Any]) -> object | None:
         return None
     wanted = set(schema.names)
     for value in data:
-        columns = getattr(value, "columns", None) or getattr(value, "column_names", None)
+        columns = getattr(value, "columns", None)  # a pandas Index has no truth value
+        if columns is None:
+            columns = getattr(value, "column_names", None)
         try:
             if columns is not None and wanted <= {str(c) for c in columns}:
                 found: object = value
