@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn import metrics as skm
 from sklearn.datasets import load_wine
 from sklearn.tree import DecisionTreeClassifier
@@ -24,6 +27,7 @@ from opskit import gates
 from opskit.errors import ColumnNotFound, DeploymentNotFound, InvalidValue
 from opskit.monitor.perf import LABEL_DAYS_KIND
 from opskit.runtime import get_tracker
+from opskit.serve.predlog import PredictionLog
 
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
 
@@ -446,3 +450,122 @@ def test_monitor_check_exit_codes_and_watermark(served: Deployed) -> None:
     ):
         failed = run_cli(*args)
         assert failed.returncode == 2 and message in failed.stderr, (args, failed.stderr)
+
+
+# -- windows, without a server: records written through the prediction log writer with chosen times ------
+
+DAY0 = 1_764_547_200.0  # 2025-12-01T00:00:00Z
+
+
+def write_log(deployment: str, records: list[tuple[str, float, str, list[int]]]) -> None:
+    """Write (request id, ts, variant, predictions per row) records through the server's log writer."""
+    log = PredictionLog(deployment)
+    for rid, ts, variant, preds in records:
+        log.record(
+            rid,
+            variant,
+            "primary",
+            variant.replace("@", ":"),
+            ("x",),
+            [[float(p)] for p in preds],
+            preds,
+            ts=ts,
+        )
+    assert log.flush() == sum(len(p) for *_, p in records)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    requests=st.lists(
+        st.tuples(
+            st.floats(0, 3 * 86400 - 1, allow_nan=False),
+            st.sampled_from(["m@a", "m@b"]),
+            st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=3),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    window=st.sampled_from(["1h", "6h", "1d", "2d"]),
+)
+def test_windows_group_by_prediction_time_and_match_sklearn(
+    requests: list[Any], window: str
+) -> None:
+    """Any log over three days: one window per variant and aligned span with rows, metrics equal to sklearn's on them."""
+    name = f"w{uuid.uuid4().hex[:10]}"
+    records = [
+        (f"r{i}", DAY0 + off, variant, [p for p, _ in rows])
+        for i, (off, variant, rows) in enumerate(requests)
+    ]
+    write_log(name, records)
+    ids = [f"r{i}" for i, (_, _, rows) in enumerate(requests) for _ in rows]
+    truth = [y for _, _, rows in requests for _, y in rows]
+    assert opskit.monitor.log_labels(name, ids, truth).unknown == 0
+    seconds = {"1h": 3600, "6h": 6 * 3600, "1d": 86400, "2d": 2 * 86400}[window]
+    expected: dict[tuple[str, float], tuple[list[int], list[int]]] = {}
+    for off, variant, rows in requests:
+        start = float(np.floor((DAY0 + off) / seconds) * seconds)
+        ys, ps = expected.setdefault((variant, start), ([], []))
+        ys += [y for _, y in rows]
+        ps += [p for p, _ in rows]
+    report = opskit.monitor.performance(
+        name, window=window, metrics=["accuracy", "f1_macro"], task="classification"
+    )
+    got = {(w.variant, w.start): w for w in report.windows}
+    assert set(got) == set(expected)
+    for key, (ys, ps) in expected.items():
+        w = got[key]
+        assert w.count == len(ys) and w.end - w.start == seconds
+        assert w.metrics["accuracy"] == pytest.approx(skm.accuracy_score(ys, ps), abs=1e-12)
+        assert w.metrics["f1_macro"] == pytest.approx(
+            skm.f1_score(ys, ps, average="macro", zero_division=0), abs=1e-12
+        )
+
+
+@pytest.mark.trackers("local", "mlflow")
+def test_labels_across_days_latest_wins_on_both_trackers(tracker: str) -> None:
+    """Labels logged in several calls join by request and row; a relabel wins; since/until select prediction days."""
+    write_log(
+        "days",
+        [
+            ("d1", DAY0 + 100, "m@a", [1, 1]),
+            ("d2", DAY0 + 86400 + 100, "m@a", [0]),
+            ("d3", DAY0 + 2 * 86400, "m@b", [2]),
+        ],
+    )
+    first = opskit.monitor.log_labels("days", ["d1", "d1", "d2", "nope"], [1, 0, 0, 2])
+    assert (first.matched, first.unknown, first.unknown_examples) == (3, 1, ("nope",))
+    opskit.monitor.log_labels("days", ["d1"], [1], rows=[1])  # relabel row 1 of d1: now right
+    opskit.monitor.log_labels("days", ["d3"], [0])
+    table = opskit.monitor.labels("days").sort_values(["request_id", "row"])
+    assert list(zip(table.request_id, table.row, table.label, strict=True)) == [
+        ("d1", 0, 1),
+        ("d1", 1, 1),
+        ("d2", 0, 0),
+        ("d3", 0, 0),
+        ("nope", 0, 2),
+    ]
+    report = opskit.monitor.performance("days", window="1d", metrics=["accuracy"])
+    assert [(w.variant, w.start, w.count, w.metrics["accuracy"]) for w in report.windows] == [
+        ("m@a", DAY0, 2, 1.0),
+        ("m@a", DAY0 + 86400, 1, 1.0),
+        ("m@b", DAY0 + 2 * 86400, 1, 0.0),
+    ]
+    assert report.n_predictions == 4 and report.n_labelled == 4
+    one_day = opskit.monitor.performance(
+        "days", window=None, since=DAY0 + 86400, until=DAY0 + 2 * 86400
+    )
+    assert [(w.variant, w.count) for w in one_day.windows] == [("m@a", 1)]
+    assert one_day.windows[0].start == DAY0 + 86400 and one_day.windows[0].end == DAY0 + 2 * 86400
+    check = opskit.monitor.check(
+        "days", settle=0, thresholds=[gates.at_least("accuracy", 0.5)], lookback="10000d"
+    )
+    assert (
+        check.degraded
+        and check.performance is not None
+        and check.performance.degraded_variants == ["m@b"]
+    )
+    # m:b is no model version: drift is not computed, and the check says why.
+    assert any("drift not computed" in note for note in check.notes), check.notes
+    assert get_tracker().get_state("monitor-checks", "days")["degraded"] is True  # type: ignore[index]

@@ -22,7 +22,14 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from opskit.errors import ColumnNotFound, InvalidDataset, InvalidValue, ProfileNotFound
+from opskit.errors import (
+    ColumnNotFound,
+    InvalidDataset,
+    InvalidModelRef,
+    InvalidValue,
+    ModelNotFound,
+    ProfileNotFound,
+)
 from opskit.monitor.perf_records import (
     FairnessReport,
     FairnessWindow,
@@ -726,7 +733,8 @@ def check(
                 drift_share=DRIFT_SHARE if drift_share is None else drift_share,
                 alpha=ALPHA if alpha is None else alpha,
             )
-        except ProfileNotFound as exc:
+        except (ProfileNotFound, ModelNotFound, InvalidModelRef) as exc:
+            # A version registered without table data, or gone: say so, check what can be checked.
             notes.append(f"drift not computed: {exc}")
     perf = None
     if labels(deployment).shape[0]:
