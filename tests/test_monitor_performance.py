@@ -24,7 +24,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 import opskit
 from opskit import gates
-from opskit.errors import ColumnNotFound, DeploymentNotFound, InvalidValue
+from opskit.errors import ColumnNotFound, DeploymentNotFound, InvalidValue, ValidationError
 from opskit.monitor.perf import LABEL_DAYS_KIND
 from opskit.runtime import get_tracker
 from opskit.serve.predlog import PredictionLog
@@ -229,6 +229,27 @@ def test_thresholds_are_gates_and_mark_degraded_variants(served: Deployed) -> No
         "perf", window=None, since=since, until=until, thresholds=[gates.at_least("accuracy", 0.0)]
     )
     assert not ok.any_degraded and all(g.passed for g in ok.gates)
+    # A threshold on a metric not asked for is computed too; on an unknown metric it is an error, not a breach.
+    extra = opskit.monitor.performance(
+        "perf",
+        window=None,
+        metrics=["accuracy"],
+        since=since,
+        until=until,
+        thresholds=[gates.at_most("mae", 5)],
+    )
+    assert extra.metrics == ("accuracy", "mae") and not extra.any_degraded
+    for bad, message in (
+        ([gates.at_least("auc", 0.5)], "reads metric 'auc'"),
+        ([gates.beats("production", "accuracy")], "cannot use beats"),
+        (
+            [gates.fairness("sex", "demographic_parity_difference", at_most=0.1)],
+            "cannot use fairness",
+        ),
+        (gates.at_least("accuracy", 0.5), "list of gates"),
+    ):
+        with pytest.raises((InvalidValue, ValidationError), match=message):
+            opskit.monitor.performance("perf", thresholds=bad)  # type: ignore[arg-type]
 
 
 def test_regression_metrics_and_metric_choice(served: Deployed) -> None:

@@ -408,12 +408,43 @@ def _align(y: Any, p: Any, task: str) -> tuple[Any, Any]:
 
 
 def _gates(thresholds: Iterable[object] | None) -> tuple[Any, ...]:
+    """*thresholds* as validation gates that read a metric (``at_least``, ``at_most``, a callable)."""
     if thresholds is None:
         return ()
-    from opskit.validation.gates import as_gates
+    from opskit.validation.gates import Beats, Fairness, as_gates
 
-    values = list(thresholds) if not isinstance(thresholds, list | tuple) else thresholds
-    return as_gates(list(values))
+    if isinstance(thresholds, str | bytes) or not isinstance(thresholds, Iterable):
+        raise InvalidValue(
+            f"thresholds={thresholds!r}: pass a list of gates, e.g. [gates.at_least('accuracy', 0.8)]"
+        )
+    found = as_gates(list(thresholds))
+    for gate in found:
+        if isinstance(gate, Beats | Fairness):
+            raise InvalidValue(
+                f"thresholds= cannot use {gate.name}: it needs a model and evaluation data; "
+                "use gates.at_least / gates.at_most on a metric (or fairness() for disparities)"
+            )
+    return found
+
+
+def _with_gate_metrics(
+    chosen: dict[str, Callable[[Any, Any], float]],
+    gate_list: Sequence[Any],
+    table: Mapping[str, Callable[[Any, Any], float]],
+) -> dict[str, Callable[[Any, Any], float]]:
+    """Also compute every metric a threshold reads; a threshold on an unknown metric is an error, not a breach."""
+    out = dict(chosen)
+    for gate in gate_list:
+        metric = getattr(gate, "metric", None)
+        if metric is None or metric in out:
+            continue
+        if metric not in table:
+            raise InvalidValue(
+                f"threshold {gate.name} reads metric {metric!r}, which performance() does not compute: "
+                f"use one of {', '.join(sorted(table))}"
+            )
+        out[metric] = table[metric]
+    return out
 
 
 def performance(
@@ -453,7 +484,7 @@ def performance(
     found_task = task or (_task(joined["label"].to_numpy()) if len(joined) else "classification")
     table = _metric_table()
     default = CLASSIFICATION_METRICS if found_task == "classification" else REGRESSION_METRICS
-    chosen = _resolve(metrics, found_task, table, default)
+    chosen = _with_gate_metrics(_resolve(metrics, found_task, table, default), gate_list, table)
     windows: list[PerformanceWindow] = []
     if len(joined):
         joined = joined.assign(_start=_starts(joined["ts"], seconds, low))
