@@ -166,6 +166,7 @@ def log_labels(
     a negative row, or labels that do not make one column.
     """
     global _seq
+    import pandas as pd
     import pyarrow as pa
 
     from opskit.monitor.prediction_log import predictions_dataset
@@ -216,11 +217,15 @@ def log_labels(
         }
     )
     # Which labels join a logged prediction (the log may lag the server by a flush interval).
-    logged = predictions_dataset(deployment).to_table(columns=["request_id", "row"])
-    known = set(
-        zip(logged.column("request_id").to_pylist(), logged.column("row").to_pylist(), strict=True)
+    logged = predictions_dataset(deployment).to_table(columns=["request_id", "row"]).to_pandas()
+    wanted = pd.MultiIndex.from_arrays(
+        [pd.Index(ids, dtype=object), pd.Index(row_index, dtype="int64")]
     )
-    unknown = [rid for rid, r in zip(ids, row_index, strict=True) if (rid, r) not in known]
+    present = pd.MultiIndex.from_arrays(
+        [pd.Index(logged["request_id"], dtype=object), pd.Index(logged["row"], dtype="int64")]
+    )
+    missing = ~wanted.isin(present)
+    unknown = [rid for rid, gone in zip(ids, missing, strict=True) if gone]
     day = utc_day(now)
     blob = get_storage().put_bytes(_parquet_bytes(table))
     tracker = get_tracker()
