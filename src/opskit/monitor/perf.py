@@ -365,6 +365,15 @@ def _starts(ts: Any, seconds: float | None, since: float | None) -> Any:
     return np.floor(epoch / seconds) * seconds
 
 
+def _end(start: float, seconds: float | None, high: float | None, part: Any) -> float:
+    """The end of a window: start + its length; for one window (None), ``until`` or just after the last row."""
+    if seconds is not None:
+        return start + seconds
+    if high is not None:
+        return high
+    return float(part["ts"].max().timestamp()) + 1e-6
+
+
 def _resolve(
     names: Sequence[str] | None,
     task: str,
@@ -475,7 +484,6 @@ def performance(
     each variant's latest window; a failing one marks the variant ``degraded``, and the
     ``on_performance_degraded`` alert fires (when opskit's alerts are installed).
     """
-    import numpy as np
 
     from opskit.monitor.prediction_log import _range
 
@@ -495,15 +503,7 @@ def performance(
         joined = joined.assign(_start=_starts(joined["ts"], seconds, low))
         for (variant, start), part in joined.groupby(["variant", "_start"], sort=True):
             y, p = _align(part["label"].to_numpy(), part["prediction"].to_numpy(), found_task)
-            end = (
-                float(start) + seconds
-                if seconds is not None
-                else (
-                    high
-                    if high is not None
-                    else float(np.max(part["ts"].astype("int64")) / 1e6) + 1e-6
-                )
-            )
+            end = _end(float(start), seconds, high, part)
             windows.append(
                 PerformanceWindow(
                     variant=str(variant),
@@ -599,7 +599,7 @@ def fairness(
             f"column={column!r}: name one or more input columns of the prediction log"
         )
     label, seconds = _window(window)
-    low, _ = _range(since, until)
+    low, high = _range(since, until)
     joined, _n = _joined(deployment, since, until)
     found_task = task or (_task(joined["label"].to_numpy()) if len(joined) else "classification")
     table = {**_metric_table(), **_fairlearn_table()}
@@ -658,11 +658,7 @@ def fairness(
                     diff = frame.difference()
                     ratio = frame.ratio()
                 by_group = frame.by_group
-                end = (
-                    float(start) + seconds
-                    if seconds is not None
-                    else float(part["ts"].max().timestamp()) + 1e-6
-                )
+                end = _end(float(start), seconds, high, part)
                 windows.append(
                     FairnessWindow(
                         variant=str(variant),
