@@ -1,6 +1,7 @@
-"""``opskit monitor drift``: compare current data with a model version's stored profile (or reference data).
+"""``opskit monitor drift`` / ``opskit monitor check``: drift against a model version's stored profile, deployment checks.
 
-Exit status: 0 no drift, 1 drift detected, 2 an error (bad reference, unreadable data).
+Exit status: 0 no drift (``check``: no drift and no threshold breached), 1 drift detected
+(``check``: or a performance threshold breached), 2 an error (bad reference, unreadable data).
 """
 
 from __future__ import annotations
@@ -96,10 +97,46 @@ def _drift(args: argparse.Namespace) -> int:
     return 1 if report.drifted else 0
 
 
+def _threshold(text: str) -> tuple[str, float]:
+    """``METRIC=VALUE`` of ``--at-least`` / ``--at-most``."""
+    from opskit.errors import InvalidValue
+
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not sep or not name.strip() or number != number:
+        raise InvalidValue(f"threshold {text!r} is not METRIC=NUMBER, e.g. accuracy=0.8")
+    return name.strip(), number
+
+
+def _check(args: argparse.Namespace) -> int:
+    from opskit.monitor.perf import check
+    from opskit.validation.gates import at_least, at_most
+
+    thresholds = [at_least(*_threshold(t)) for t in args.at_least or []]
+    thresholds += [at_most(*_threshold(t)) for t in args.at_most or []]
+    result = check(
+        args.deployment,
+        thresholds=thresholds,
+        lookback=args.lookback,
+        settle=args.settle,
+        drift_share=args.drift_share,
+        alpha=args.alpha,
+        advance=not args.no_advance,
+    )
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.summary())
+    return 1 if result.alert else 0
+
+
 def add_parsers(sub: Any) -> None:
     """Add ``monitor`` (``monitor drift``) to the top-level subcommands."""
     monitor = sub.add_parser(
-        "monitor", help="data drift of current data against a model's reference"
+        "monitor", help="data drift against a model's reference; deployment checks"
     ).add_subparsers(dest="action", required=True)
     p = monitor.add_parser(
         "drift",
@@ -131,3 +168,42 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("--alpha", type=float, help="family-wise significance level (default 0.01)")
     p.set_defaults(func=_drift)
+    c = monitor.add_parser(
+        "check",
+        help="drift of a deployment's predictions since the last check vs the served version's profile, "
+        "and performance thresholds on labelled predictions; exit 1 on drift or a breached threshold",
+    )
+    c.add_argument("deployment", metavar="DEPLOYMENT", help="the deployment's name")
+    c.add_argument(
+        "--at-least",
+        action="append",
+        metavar="METRIC=VALUE",
+        help="threshold: each variant's METRIC must be at least VALUE (repeatable), e.g. accuracy=0.8",
+    )
+    c.add_argument(
+        "--at-most",
+        action="append",
+        metavar="METRIC=VALUE",
+        help="threshold: each variant's METRIC must be at most VALUE (repeatable), e.g. rmse=3",
+    )
+    c.add_argument(
+        "--lookback",
+        default="7d",
+        help="performance is computed on the labelled predictions of this last span (default 7d)",
+    )
+    c.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        help="leave out the last SETTLE seconds (the server may not have flushed them yet; default 5)",
+    )
+    c.add_argument(
+        "--drift-share", type=float, help="share of drifted columns that is drift (default 0.5)"
+    )
+    c.add_argument("--alpha", type=float, help="family-wise significance level (default 0.01)")
+    c.add_argument(
+        "--no-advance",
+        action="store_true",
+        help="do not move the watermark: the next check looks at the same predictions again",
+    )
+    c.set_defaults(func=_check)

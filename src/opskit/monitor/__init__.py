@@ -5,6 +5,9 @@
     prof = opskit.monitor.profile(X_train)        # compact, JSON round trip
     opskit.monitor.drift(reference=prof, current="live/*.parquet dir")
     opskit.monitor.drift(reference="wine@production", current=live_df)  # the profile stored at registration
+    opskit.monitor.log_labels("wine-prod", request_ids, y_true)          # delayed ground truth
+    opskit.monitor.performance("wine-prod", window="1d"); opskit.monitor.fairness("wine-prod", column="sex")
+    opskit.monitor.check("wine-prod")          # drift since the last check + performance thresholds
     report.to_html("drift.html"); report.to_markdown()
 
 Importing this package is cheap; numpy, scipy, pandas and pyarrow (the ``monitor``
@@ -24,8 +27,17 @@ _EXPORTS: dict[str, str] = {
     "DriftReport": "opskit.monitor.records",
     "NumericProfile": "opskit.monitor.records",
     "ReferenceProfile": "opskit.monitor.records",
+    "FairnessReport": "opskit.monitor.perf_records",
+    "LabelsLogged": "opskit.monitor.perf_records",
+    "MonitorCheck": "opskit.monitor.perf_records",
+    "PerformanceReport": "opskit.monitor.perf_records",
+    "check": "opskit.monitor.perf",
     "drift": "opskit.monitor.detect",
     "drift_methods": "opskit.monitor.methods",
+    "fairness": "opskit.monitor.perf",
+    "labels": "opskit.monitor.perf",
+    "log_labels": "opskit.monitor.perf",
+    "performance": "opskit.monitor.perf",
     "prediction_files": "opskit.monitor.prediction_log",
     "predictions": "opskit.monitor.prediction_log",
     "predictions_dataset": "opskit.monitor.prediction_log",
@@ -52,6 +64,15 @@ if TYPE_CHECKING:
     from opskit.monitor.detect import drift as drift
     from opskit.monitor.methods import DriftMethod as DriftMethod
     from opskit.monitor.methods import drift_methods as drift_methods
+    from opskit.monitor.perf import check as check
+    from opskit.monitor.perf import fairness as fairness
+    from opskit.monitor.perf import labels as labels
+    from opskit.monitor.perf import log_labels as log_labels
+    from opskit.monitor.perf import performance as performance
+    from opskit.monitor.perf_records import FairnessReport as FairnessReport
+    from opskit.monitor.perf_records import LabelsLogged as LabelsLogged
+    from opskit.monitor.perf_records import MonitorCheck as MonitorCheck
+    from opskit.monitor.perf_records import PerformanceReport as PerformanceReport
     from opskit.monitor.prediction_log import prediction_files as prediction_files
     from opskit.monitor.prediction_log import predictions as predictions
     from opskit.monitor.prediction_log import predictions_dataset as predictions_dataset

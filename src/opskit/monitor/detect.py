@@ -87,7 +87,8 @@ def drift(
     reference (``"wine@production"``, ``"wine:3"``, ``"wine"``: the profile stored with
     that version at registration; a string that is an existing path is read as Parquet). *current*: the
     same kinds of data (not a profile); a Parquet path is read in one streaming pass over
-    record batches. *columns*: the columns to compare (default: every reference column;
+    record batches; a deployment name (a string that is not a path) means the inputs that
+    deployment served, from its whole prediction log (``opskit.monitor.predictions``). *columns*: the columns to compare (default: every reference column;
     extra current columns are listed in ``report.ignored_columns``). *methods*: per column
     (or per kind, ``"numeric"``/``"categorical"``) a registered drift method name that
     alone decides that column; *thresholds*: per column (or kind) its threshold.
@@ -106,6 +107,11 @@ def drift(
         raise InvalidDataset(f"drift_share must be in (0, 1], got {drift_share!r}")
     if not 0.0 < alpha < 1.0:
         raise InvalidDataset(f"alpha must be in (0, 1), got {alpha!r}")
+    if isinstance(current, str) and not is_parquet_path(current):
+        # A deployment name: the inputs it served (primary and canary rows of its prediction log).
+        from opskit.monitor.perf import served_inputs
+
+        current = served_inputs(current)
     ref_table, ref_profile, ref_source = _reference_table(reference)
     names = list(columns) if columns is not None else list(ref_table.names)
     if not names:

@@ -1,0 +1,804 @@
+"""Delayed labels, performance and fairness over time, and ``check()``: monitoring a deployment from its prediction log.
+
+    opskit.monitor.log_labels("wine-prod", request_ids, y_true)        # ground truth, days later
+    opskit.monitor.performance("wine-prod", window="1d", thresholds=[gates.at_least("accuracy", 0.8)])
+    opskit.monitor.fairness("wine-prod", column="sex")
+    opskit.monitor.check("wine-prod")                                   # drift since the last check + thresholds
+
+Labels are stored like the prediction log: one Parquet blob per ``log_labels`` call,
+indexed by a tracker state document of kind ``labels/<deployment>/<YYYY-MM-DD>`` (the UTC
+day the labels were logged), the day itself listed under kind ``label-days``. A label
+joins the logged prediction rows with the same request id and row index (every variant
+that scored the request: primary, canary and shadow). Relabelling a (request id, row)
+keeps the latest label.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from opskit.errors import (
+    ColumnNotFound,
+    InvalidDataset,
+    InvalidModelRef,
+    InvalidValue,
+    ModelNotFound,
+    ProfileNotFound,
+)
+from opskit.monitor.perf_records import (
+    FairnessReport,
+    FairnessWindow,
+    GateOutcome,
+    LabelsLogged,
+    MonitorCheck,
+    PerformanceReport,
+    PerformanceWindow,
+)
+
+__all__ = [
+    "CHECK_KIND",
+    "CLASSIFICATION_METRICS",
+    "LABEL_DAYS_KIND",
+    "REGRESSION_METRICS",
+    "check",
+    "deployment_inputs",
+    "fairness",
+    "labels",
+    "log_labels",
+    "performance",
+]
+
+#: One document per (deployment, day) that has labels: key ``<deployment>/<YYYY-MM-DD>``.
+LABEL_DAYS_KIND = "label-days"
+#: The watermark of ``check()``: one document per deployment.
+CHECK_KIND = "monitor-checks"
+#: Default metrics by task (any name of :data:`METRICS` can be asked for).
+CLASSIFICATION_METRICS = ("accuracy", "f1_macro", "precision_macro", "recall_macro")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+#: How many unknown request ids ``LabelsLogged`` lists.
+EXAMPLES = 10
+
+_seq = 0
+
+
+def labels_kind(deployment: str, day: str) -> str:
+    """The state kind indexing *deployment*'s label batches logged on UTC day *day*."""
+    return f"labels/{deployment}/{day}"
+
+
+def _metric_table() -> dict[str, Callable[[Any, Any], float]]:
+    import numpy as np
+    from sklearn import metrics as m
+
+    def rmse(y: Any, p: Any) -> float:
+        return float(np.sqrt(m.mean_squared_error(y, p)))
+
+    return {
+        "accuracy": m.accuracy_score,
+        "balanced_accuracy": m.balanced_accuracy_score,
+        "f1_macro": lambda y, p: m.f1_score(y, p, average="macro", zero_division=0),
+        "f1_weighted": lambda y, p: m.f1_score(y, p, average="weighted", zero_division=0),
+        "f1_micro": lambda y, p: m.f1_score(y, p, average="micro", zero_division=0),
+        "precision_macro": lambda y, p: m.precision_score(y, p, average="macro", zero_division=0),
+        "recall_macro": lambda y, p: m.recall_score(y, p, average="macro", zero_division=0),
+        "rmse": rmse,
+        "mse": m.mean_squared_error,
+        "mae": m.mean_absolute_error,
+        "r2": m.r2_score,
+        "mape": m.mean_absolute_percentage_error,
+        "median_absolute_error": m.median_absolute_error,
+    }
+
+
+def _fairlearn_table() -> dict[str, Callable[[Any, Any], float]]:
+    import fairlearn.metrics as fm
+
+    return {
+        "selection_rate": fm.selection_rate,
+        "count": fm.count,
+        "false_positive_rate": fm.false_positive_rate,
+        "false_negative_rate": fm.false_negative_rate,
+        "true_positive_rate": fm.true_positive_rate,
+        "true_negative_rate": fm.true_negative_rate,
+        "mean_prediction": fm.mean_prediction,
+    }
+
+
+# -- labels ----------------------------------------------------------------------------------------
+
+
+def _check_deployment(deployment: object) -> str:
+    if not isinstance(deployment, str) or not deployment:
+        raise InvalidValue(f"deployment must be a deployment name, got {deployment!r}")
+    from opskit.monitor.prediction_log import _check_known
+
+    _check_known(deployment)
+    return deployment
+
+
+def _label_array(y_true: Sequence[Any]) -> Any:
+    import pyarrow as pa
+
+    values = [
+        v.item() if hasattr(v, "item") and not isinstance(v, str | bytes) else v for v in y_true
+    ]
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            raise InvalidValue(
+                f"y_true[{i}] is {v!r}: a label must be a value; leave that request out and log it when known"
+            )
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as exc:
+        raise InvalidValue(
+            f"y_true mixes values that do not make one column ({exc}): pass numbers or strings, one kind"
+        ) from None
+    if pa.types.is_nested(array.type) or pa.types.is_null(array.type):
+        raise InvalidValue(
+            f"y_true holds {array.type} values: pass one scalar label (number, string or bool) per row"
+        )
+    return array
+
+
+def log_labels(
+    deployment: str,
+    request_ids: Sequence[str] | Iterable[str],
+    y_true: Sequence[Any] | Iterable[Any],
+    *,
+    rows: Sequence[int] | Iterable[int] | None = None,
+) -> LabelsLogged:
+    """Store delayed ground truth for predictions *deployment* logged: ``y_true[i]`` labels ``request_ids[i]``.
+
+    *rows* gives the row index within each request (for requests that scored several
+    rows); without it, the k-th occurrence of a request id in *request_ids* labels row k
+    (so a single-row request is labelled by its id alone). Labels whose (request id, row)
+    the prediction log does not hold are stored all the same (their prediction may still
+    be in the server's buffer) and counted in ``unknown`` with examples. Relabelling a
+    (request id, row) later keeps the latest label.
+
+    Raises ``DeploymentNotFound`` for an unknown deployment and ``InvalidValue`` (storing
+    nothing) for lengths that differ, an empty or non-text request id, a missing label,
+    a negative row, or labels that do not make one column.
+    """
+    global _seq
+    import pandas as pd
+    import pyarrow as pa
+
+    from opskit.monitor.prediction_log import predictions_dataset
+    from opskit.runtime import get_storage, get_tracker
+    from opskit.serve.predlog import _parquet_bytes, utc_day
+
+    _check_deployment(deployment)
+    ids = [r.item() if hasattr(r, "item") else r for r in request_ids]
+    truth = list(y_true)
+    if len(ids) != len(truth):
+        raise InvalidValue(
+            f"{len(ids)} request ids but {len(truth)} labels: pass one label per request id (and row)"
+        )
+    if not ids:
+        raise InvalidValue("no labels given: pass request ids and their y_true")
+    for i, rid in enumerate(ids):
+        if not isinstance(rid, str) or not rid:
+            raise InvalidValue(
+                f"request_ids[{i}] is {rid!r}: pass the X-Request-Id the server returned (a non-empty text)"
+            )
+    if rows is None:
+        seen: dict[str, int] = {}
+        row_index = []
+        for rid in ids:
+            row_index.append(seen.get(rid, 0))
+            seen[rid] = row_index[-1] + 1
+    else:
+        row_index = [int(r) for r in rows]
+        if len(row_index) != len(ids):
+            raise InvalidValue(
+                f"{len(ids)} request ids but {len(row_index)} rows: pass one row per label"
+            )
+        for i, r in enumerate(row_index):
+            if r < 0:
+                raise InvalidValue(f"rows[{i}] is {r}: a row index in its request is 0 or more")
+    label = _label_array(truth)
+    now = time.time()
+    _seq += 1
+    table = pa.table(
+        {
+            "request_id": pa.array(ids, pa.string()),
+            "row": pa.array(row_index, pa.int32()),
+            "label": label,
+            "labelled_at": pa.array(
+                [int(now * 1_000_000)] * len(ids), pa.timestamp("us", tz="UTC")
+            ),
+            "seq": pa.array(range(len(ids)), pa.int64()),
+        }
+    )
+    # Which labels join a logged prediction (the log may lag the server by a flush interval).
+    logged = predictions_dataset(deployment).to_table(columns=["request_id", "row"]).to_pandas()
+    wanted = pd.MultiIndex.from_arrays(
+        [pd.Index(ids, dtype=object), pd.Index(row_index, dtype="int64")]
+    )
+    present = pd.MultiIndex.from_arrays(
+        [pd.Index(logged["request_id"], dtype=object), pd.Index(logged["row"], dtype="int64")]
+    )
+    missing = ~wanted.isin(present)
+    unknown = [rid for rid, gone in zip(ids, missing, strict=True) if gone]
+    day = utc_day(now)
+    blob = get_storage().put_bytes(_parquet_bytes(table))
+    tracker = get_tracker()
+    tracker.put_state(
+        labels_kind(deployment, day),
+        f"{now:017.6f}-{os.getpid()}-{_seq}",
+        {
+            "deployment": deployment,
+            "day": day,
+            "digest": blob.digest,
+            "format": "parquet",
+            "records": table.num_rows,
+            "labelled_at": now,
+        },
+    )
+    tracker.put_state(
+        LABEL_DAYS_KIND, f"{deployment}/{day}", {"deployment": deployment, "day": day}
+    )
+    examples = tuple(dict.fromkeys(unknown))[:EXAMPLES]
+    return LabelsLogged(deployment, len(ids), len(ids) - len(unknown), len(unknown), examples, day)
+
+
+def labels(deployment: str, since: object = None) -> Any:
+    """The labels of *deployment* as a pandas DataFrame: ``request_id``, ``row``, ``label``, ``labelled_at``.
+
+    The latest label of each (request id, row) only. *since* skips label days before it.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    from opskit.monitor.prediction_log import _epoch
+    from opskit.runtime import get_storage, get_tracker
+    from opskit.serve.predlog import _read_batch, utc_day
+
+    low = _epoch(since, "since")
+    tracker = get_tracker()
+    prefix = f"{deployment}/"
+    days = sorted(
+        k[len(prefix) :] for k in tracker.list_state(LABEL_DAYS_KIND) if k.startswith(prefix)
+    )
+    if low is not None:
+        days = [d for d in days if d >= utc_day(low)]
+    storage = get_storage()
+    tables = []
+    for day in days:
+        for _, entry in sorted(tracker.list_state(labels_kind(deployment, day)).items()):
+            tables.append(_read_batch(storage, entry))
+    if not tables:
+        return pd.DataFrame(
+            {
+                "request_id": pd.Series([], dtype=object),
+                "row": pd.Series([], dtype="int32"),
+                "label": pd.Series([], dtype=object),
+                "labelled_at": pd.Series([], dtype="datetime64[us, UTC]"),
+            }
+        )
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Batches with labels of different types: compare them as text.
+        tables = [
+            t.set_column(
+                t.schema.get_field_index("label"), "label", t.column("label").cast(pa.string())
+            )
+            for t in tables
+        ]
+        table = pa.concat_tables(tables)
+    frame = table.to_pandas()
+    frame = frame.sort_values(["labelled_at", "seq"], kind="stable")
+    frame = frame.drop_duplicates(["request_id", "row"], keep="last").drop(columns="seq")
+    return frame.reset_index(drop=True)
+
+
+# -- joining ---------------------------------------------------------------------------------------
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def _window(window: object, name: str = "window") -> tuple[str, float | None]:
+    """``"30m"``, ``"1h"``, ``"1d"``, ``"7d"``, ``"1w"`` (or a ``timedelta``) as seconds; None: one window."""
+    import re
+    from datetime import timedelta
+
+    if window is None:
+        return "all", None
+    seconds = math.nan
+    if isinstance(window, timedelta):  # pandas.Timedelta too
+        seconds = window.total_seconds()
+    elif isinstance(window, str):
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*", window.lower())
+        if found:
+            seconds = float(found.group(1)) * _UNITS[found.group(2)]
+    if not seconds > 0:
+        raise InvalidValue(
+            f"{name}={window!r} is not a positive duration: pass e.g. '30m', '1h', '1d', '7d' "
+            "(s, m, h, d, w), a timedelta, or None for one window"
+        )
+    return str(window), seconds
+
+
+def _joined(deployment: str, since: object, until: object) -> tuple[Any, int]:
+    """Logged prediction rows in range joined with their latest labels, and the number of prediction rows."""
+    from opskit.monitor.prediction_log import predictions
+
+    preds = predictions(deployment, since, until)
+    if "prediction" not in preds.columns:
+        outputs = [c for c in preds.columns if str(c).startswith("prediction_")]
+        if outputs:
+            raise InvalidDataset(
+                f"deployment {deployment!r} logs several outputs per row ({', '.join(outputs)}): "
+                "performance needs one prediction per row"
+            )
+    labelled = labels(deployment, since=since)
+    if len(preds) == 0 or len(labelled) == 0:
+        return preds.iloc[0:0].assign(label=[]), len(preds)
+    joined = preds.merge(
+        labelled[["request_id", "row", "label"]], on=["request_id", "row"], how="inner"
+    )
+    return joined, len(preds)
+
+
+def _task(y: Any) -> str:
+    from sklearn.utils.multiclass import type_of_target
+
+    kind = type_of_target(y)
+    return "regression" if kind in {"continuous", "continuous-multioutput"} else "classification"
+
+
+def _starts(ts: Any, seconds: float | None, since: float | None) -> Any:
+    import numpy as np
+
+    epoch = ts.astype("int64").to_numpy() / 1e6 if str(ts.dtype).endswith("UTC]") else ts.to_numpy()
+    if seconds is None:
+        start = since if since is not None else float(np.min(epoch)) if len(epoch) else 0.0
+        return np.full(len(epoch), start)
+    return np.floor(epoch / seconds) * seconds
+
+
+def _end(start: float, seconds: float | None, high: float | None, part: Any) -> float:
+    """The end of a window: start + its length; for one window (None), ``until`` or just after the last row."""
+    if seconds is not None:
+        return start + seconds
+    if high is not None:
+        return high
+    return float(part["ts"].max().timestamp()) + 1e-6
+
+
+def _resolve(
+    names: Sequence[str] | None,
+    task: str,
+    table: Mapping[str, Callable[[Any, Any], float]],
+    default: Sequence[str],
+) -> dict[str, Callable[[Any, Any], float]]:
+    chosen = list(default if names is None else names)
+    if isinstance(names, str):
+        chosen = [names]
+    if not chosen:
+        raise InvalidValue(
+            "metrics=[] asks for nothing: name at least one metric, or leave metrics out"
+        )
+    out: dict[str, Callable[[Any, Any], float]] = {}
+    for name in chosen:
+        if name not in table:
+            raise InvalidValue(
+                f"unknown metric {name!r} for {task}: use one of {', '.join(sorted(table))}"
+            )
+        out[name] = table[name]
+    return out
+
+
+def _score(fn: Callable[[Any, Any], float], y: Any, p: Any) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return float(fn(y, p))
+        except (ValueError, ZeroDivisionError):
+            return math.nan
+
+
+def _align(y: Any, p: Any, task: str) -> tuple[Any, Any]:
+    """Labels and predictions of one comparable type (classification labels as logged, else float)."""
+    import numpy as np
+
+    if task == "regression":
+        return np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    y, p = np.asarray(y), np.asarray(p)
+    # 1 vs 1.0 vs True: compare numbers as numbers.
+    if y.dtype.kind != p.dtype.kind and y.dtype.kind in "biuf" and p.dtype.kind in "biuf":
+        return y.astype(float), p.astype(float)
+    if y.dtype.kind in "OUS" or p.dtype.kind in "OUS":
+        return y.astype(str), p.astype(str)
+    return y, p
+
+
+def _gates(thresholds: Iterable[object] | None) -> tuple[Any, ...]:
+    """*thresholds* as validation gates that read a metric (``at_least``, ``at_most``, a callable)."""
+    if thresholds is None:
+        return ()
+    from opskit.validation.gates import Beats, Fairness, as_gates
+
+    if isinstance(thresholds, str | bytes) or not isinstance(thresholds, Iterable):
+        raise InvalidValue(
+            f"thresholds={thresholds!r}: pass a list of gates, e.g. [gates.at_least('accuracy', 0.8)]"
+        )
+    found = as_gates(list(thresholds))
+    for gate in found:
+        if isinstance(gate, Beats | Fairness):
+            raise InvalidValue(
+                f"thresholds= cannot use {gate.name}: it needs a model and evaluation data; "
+                "use gates.at_least / gates.at_most on a metric (or fairness() for disparities)"
+            )
+    return found
+
+
+def _with_gate_metrics(
+    chosen: dict[str, Callable[[Any, Any], float]],
+    gate_list: Sequence[Any],
+    table: Mapping[str, Callable[[Any, Any], float]],
+) -> dict[str, Callable[[Any, Any], float]]:
+    """Also compute every metric a threshold reads; a threshold on an unknown metric is an error, not a breach."""
+    out = dict(chosen)
+    for gate in gate_list:
+        metric = getattr(gate, "metric", None)
+        if metric is None or metric in out:
+            continue
+        if metric not in table:
+            raise InvalidValue(
+                f"threshold {gate.name} reads metric {metric!r}, which performance() does not compute: "
+                f"use one of {', '.join(sorted(table))}"
+            )
+        out[metric] = table[metric]
+    return out
+
+
+def performance(
+    deployment: str,
+    window: str | None = "1d",
+    metrics: Sequence[str] | None = None,
+    *,
+    since: object = None,
+    until: object = None,
+    thresholds: Iterable[object] | None = None,
+    task: str | None = None,
+) -> PerformanceReport:
+    """Scikit-learn metrics of *deployment*'s labelled predictions, per variant per time *window*.
+
+    Predictions in ``[since, until)`` are joined with their latest labels
+    (``log_labels``); each variant (``wine@production``, ``wine@challenger``, the shadow)
+    is scored on the rows it predicted, window by window (``"1h"``, ``"1d"``, ``"7d"``
+    aligned on UTC epoch multiples; ``None``: one window over the whole range). The task
+    is ``classification`` unless scikit-learn's ``type_of_target`` calls the labels
+    continuous (then ``regression``), or as *task* says; *metrics* default to
+    ``CLASSIFICATION_METRICS`` / ``REGRESSION_METRICS``. *thresholds* are validation
+    gates (``gates.at_least("accuracy", 0.8)``, ``gates.at_most("rmse", 3)``) decided on
+    each variant's latest window; a failing one marks the variant ``degraded``, and the
+    ``on_performance_degraded`` alert fires (when opskit's alerts are installed).
+    """
+
+    from opskit.monitor.prediction_log import _range
+
+    _check_deployment(deployment)
+    label, seconds = _window(window)
+    low, high = _range(since, until)
+    gate_list = _gates(thresholds)
+    joined, n_predictions = _joined(deployment, since, until)
+    if task is not None and task not in {"classification", "regression"}:
+        raise InvalidValue(f"task={task!r}: use 'classification' or 'regression' (or leave it out)")
+    found_task = task or (_task(joined["label"].to_numpy()) if len(joined) else "classification")
+    table = _metric_table()
+    default = CLASSIFICATION_METRICS if found_task == "classification" else REGRESSION_METRICS
+    chosen = _with_gate_metrics(_resolve(metrics, found_task, table, default), gate_list, table)
+    windows: list[PerformanceWindow] = []
+    if len(joined):
+        joined = joined.assign(_start=_starts(joined["ts"], seconds, low))
+        for (variant, start), part in joined.groupby(["variant", "_start"], sort=True):
+            y, p = _align(part["label"].to_numpy(), part["prediction"].to_numpy(), found_task)
+            end = _end(float(start), seconds, high, part)
+            windows.append(
+                PerformanceWindow(
+                    variant=str(variant),
+                    start=float(start),
+                    end=float(end),
+                    count=len(part),
+                    metrics={name: _score(fn, y, p) for name, fn in chosen.items()},
+                    versions=tuple(sorted(set(part["version"].astype(str)))),
+                )
+            )
+    outcomes: list[GateOutcome] = []
+    degraded: dict[str, bool] = {}
+    if gate_list:
+        from opskit.validation.gates import GateContext
+
+        for variant in dict.fromkeys(w.variant for w in windows):
+            latest = [w for w in windows if w.variant == variant][-1]
+            ctx = GateContext(metrics=dict(latest.metrics))
+            bad = False
+            for gate in gate_list:
+                result = gate.decide(ctx)
+                observed = result.observed if isinstance(result.observed, int | float) else None
+                threshold = result.threshold if isinstance(result.threshold, int | float) else None
+                outcomes.append(
+                    GateOutcome(
+                        variant, gate.name, bool(result.passed), observed, threshold, result.message
+                    )
+                )
+                bad = bad or not result.passed
+            degraded[variant] = bad
+    report = PerformanceReport(
+        deployment=deployment,
+        task=found_task,
+        metrics=tuple(chosen),
+        window=label,
+        windows=tuple(windows),
+        n_predictions=n_predictions,
+        n_labelled=len(joined),
+        gates=tuple(outcomes),
+        degraded=degraded,
+    )
+    if report.any_degraded:
+        _alert("performance_degraded", report)
+    return report
+
+
+def _alert(name: str, report: object) -> None:
+    """Call ``opskit.monitor.alerts.<name>(report)`` when the alerts module is installed (never raises)."""
+    try:
+        import importlib
+
+        alerts = importlib.import_module("opskit.monitor.alerts")
+    except ImportError:
+        return
+    fn = getattr(alerts, name, None)
+    if callable(fn):
+        try:
+            fn(report)
+        except Exception as exc:  # an alert must never break monitoring
+            print(f"opskit: alert {name} failed ({type(exc).__name__}: {exc})", flush=True)
+
+
+# -- fairness --------------------------------------------------------------------------------------
+
+
+def fairness(
+    deployment: str,
+    column: str | Sequence[str] = "sex",
+    metrics: Sequence[str] | None = None,
+    *,
+    window: str | None = "1d",
+    since: object = None,
+    until: object = None,
+    task: str | None = None,
+) -> FairnessReport:
+    """Fairlearn ``MetricFrame`` per sensitive *column*, variant and window of *deployment*'s labelled predictions.
+
+    *column* is an input column of the prediction log (or several). *metrics*: names of
+    performance metrics (``accuracy``, ``rmse``, ...) or of fairlearn's group metrics
+    (``selection_rate``, ``false_positive_rate``, ``true_positive_rate``, ``count``, ...);
+    default ``accuracy`` (plus ``selection_rate`` for binary labels) or ``mae``/``rmse``
+    for regression. Each window holds the metric per group, the parity difference
+    (``MetricFrame.difference()``: largest minus smallest group value) and ratio.
+    """
+    from fairlearn.metrics import MetricFrame
+
+    from opskit.monitor.prediction_log import _range
+
+    _check_deployment(deployment)
+    columns = [column] if isinstance(column, str) else list(column)
+    if not columns or not all(isinstance(c, str) and c for c in columns):
+        raise InvalidValue(
+            f"column={column!r}: name one or more input columns of the prediction log"
+        )
+    label, seconds = _window(window)
+    low, high = _range(since, until)
+    joined, _n = _joined(deployment, since, until)
+    found_task = task or (_task(joined["label"].to_numpy()) if len(joined) else "classification")
+    table = {**_metric_table(), **_fairlearn_table()}
+    if metrics is None:
+        if found_task == "regression":
+            default: tuple[str, ...] = ("mae", "rmse")
+        else:
+            binary = (
+                len(joined)
+                and joined["label"].nunique() <= 2
+                and set(joined["label"].unique()) <= {0, 1}
+            )
+            default = ("accuracy", "selection_rate") if binary else ("accuracy",)
+        chosen = _resolve(None, found_task, table, default)
+    else:
+        chosen = _resolve(metrics, found_task, table, ())
+    windows: list[FairnessWindow] = []
+    frames: dict[tuple[str, str, float], Any] = {}
+    if len(joined):
+        for name in columns:
+            source = name if name in joined.columns else f"input.{name}"
+            if source not in joined.columns:
+                inputs = [
+                    c
+                    for c in joined.columns
+                    if c
+                    not in {
+                        "request_id",
+                        "row",
+                        "ts",
+                        "deployment",
+                        "variant",
+                        "role",
+                        "version",
+                        "label",
+                    }
+                    and not str(c).startswith("prediction")
+                ]
+                raise ColumnNotFound(
+                    f"sensitive column {name!r} is not an input column of {deployment!r}'s prediction log "
+                    f"(columns: {', '.join(map(str, inputs))})"
+                )
+        joined = joined.assign(_start=_starts(joined["ts"], seconds, low))
+        for name in columns:
+            source = name if name in joined.columns else f"input.{name}"
+            for (variant, start), part in joined.groupby(["variant", "_start"], sort=True):
+                y, p = _align(part["label"].to_numpy(), part["prediction"].to_numpy(), found_task)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    frame = MetricFrame(
+                        metrics=dict(chosen),
+                        y_true=y,
+                        y_pred=p,
+                        sensitive_features=part[source].astype(str).to_numpy(),
+                    )
+                    diff = frame.difference()
+                    ratio = frame.ratio()
+                by_group = frame.by_group
+                end = _end(float(start), seconds, high, part)
+                windows.append(
+                    FairnessWindow(
+                        variant=str(variant),
+                        column=name,
+                        start=float(start),
+                        end=end,
+                        count=len(part),
+                        by_group={
+                            m: {str(g): float(by_group.loc[g, m]) for g in by_group.index}
+                            for m in chosen
+                        },
+                        overall={m: float(frame.overall[m]) for m in chosen},
+                        difference={m: float(diff[m]) for m in chosen},
+                        ratio={m: float(ratio[m]) for m in chosen},
+                        counts={
+                            str(g): int(c)
+                            for g, c in part[source].astype(str).value_counts().items()
+                        },
+                    )
+                )
+                frames[(name, str(variant), float(start))] = frame
+    return FairnessReport(deployment, tuple(columns), tuple(chosen), label, tuple(windows), frames)
+
+
+# -- check -----------------------------------------------------------------------------------------
+
+
+def deployment_inputs(frame: Any) -> Any:
+    """The input columns of a prediction-log DataFrame (meta and prediction columns dropped, ``input.`` prefixes undone)."""
+    from opskit.serve.predlog import INPUT_PREFIX, META_COLUMNS
+
+    keep = [
+        c for c in frame.columns if c not in META_COLUMNS and not str(c).startswith("prediction")
+    ]
+    out = frame[keep]
+    return out.rename(
+        columns={c: c[len(INPUT_PREFIX) :] for c in keep if str(c).startswith(INPUT_PREFIX)}
+    )
+
+
+def served_inputs(deployment: str, since: object = None, until: object = None) -> Any:
+    """The inputs *deployment* served in ``[since, until)``: primary and canary rows (shadow rows repeat them)."""
+    from opskit.monitor.prediction_log import predictions
+
+    frame = predictions(deployment, since, until)
+    return deployment_inputs(frame[frame["role"] != "shadow"])
+
+
+def check(
+    deployment: str,
+    *,
+    thresholds: Iterable[object] | None = None,
+    lookback: str = "7d",
+    settle: float = 5.0,
+    drift_share: float | None = None,
+    alpha: float | None = None,
+    advance: bool = True,
+) -> MonitorCheck:
+    """Check *deployment*: drift of the predictions logged since the last check, and performance thresholds.
+
+    The rows logged in ``[last watermark, now - settle)`` (primary and canary; *settle*
+    seconds leave the server time to flush its buffer) are compared with the stored
+    reference profile of the version the primary serves. When labels exist, performance
+    over the last *lookback* is computed as one window per variant and *thresholds*
+    (validation gates) are decided on it. The watermark (kind ``monitor-checks``) moves to
+    the end of the checked range unless *advance* is False. ``result.alert`` is
+    ``drifted or degraded``; ``opskit monitor check`` exits 1 on it.
+    """
+    from opskit.monitor.detect import ALPHA, DRIFT_SHARE, drift
+    from opskit.monitor.prediction_log import predictions
+    from opskit.runtime import get_tracker
+
+    _check_deployment(deployment)
+    if not (
+        isinstance(settle, int | float)
+        and not isinstance(settle, bool)
+        and settle >= 0
+        and math.isfinite(settle)
+    ):
+        raise InvalidValue(f"settle={settle!r}: pass a number of seconds >= 0")
+    _, lookback_seconds = _window(lookback, "lookback")
+    gate_list = _gates(thresholds)
+    tracker = get_tracker()
+    state = tracker.get_state(CHECK_KIND, deployment) or {}
+    since = state.get("until")
+    since = float(since) if isinstance(since, int | float) else None
+    until = time.time() - float(settle)
+    if since is not None and until < since:
+        until = since
+    notes: list[str] = []
+    frame = predictions(deployment, since, until)
+    served = frame[frame["role"] != "shadow"]
+    reference: str | None = None
+    report = None
+    if len(served) == 0:
+        notes.append("no new predictions since the last check: drift not computed")
+    else:
+        primary = served[served["role"] == "primary"]
+        reference = str((primary if len(primary) else served)["version"].iloc[-1])
+        try:
+            report = drift(
+                reference=reference,
+                current=deployment_inputs(served),
+                drift_share=DRIFT_SHARE if drift_share is None else drift_share,
+                alpha=ALPHA if alpha is None else alpha,
+            )
+        except (ProfileNotFound, ModelNotFound, InvalidModelRef) as exc:
+            # A version registered without table data, or gone: say so, check what can be checked.
+            notes.append(f"drift not computed: {exc}")
+    perf = None
+    if labels(deployment).shape[0]:
+        assert lookback_seconds is not None
+        perf = performance(
+            deployment,
+            window=None,
+            since=until - lookback_seconds,
+            until=until,
+            thresholds=gate_list,
+        )
+        if perf.n_labelled == 0:
+            notes.append(f"no labelled predictions in the last {lookback}: performance not checked")
+    elif gate_list:
+        notes.append("no labels logged yet (opskit.monitor.log_labels): thresholds not checked")
+    result = MonitorCheck(
+        deployment, since, until, len(served), reference, report, perf, tuple(notes)
+    )
+    if advance:
+        tracker.put_state(
+            CHECK_KIND,
+            deployment,
+            {
+                "deployment": deployment,
+                "since": since,
+                "until": until,
+                "checked_at": time.time(),
+                "rows": len(served),
+                "reference": reference,
+                "drifted": result.drifted,
+                "share_drifted": None if report is None else report.share_drifted,
+                "degraded": result.degraded,
+            },
+        )
+    return result
