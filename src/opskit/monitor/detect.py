@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from opskit.errors import ColumnNotFound, InvalidDataset
+from opskit.errors import ColumnNotFound, InvalidDataset, OpskitError, OpskitWarning
 from opskit.monitor.data import Column, Table, as_table, is_parquet_path, stream_parquet
 from opskit.monitor.methods import KINDS, DriftMethod, drift_methods, get_method
 from opskit.monitor.profiles import DEFAULT_SKETCH_SIZE, OTHER, column_data
@@ -79,6 +79,8 @@ def drift(
     drift_share: float = DRIFT_SHARE,
     alpha: float = ALPHA,
     workers: int | None = None,
+    deployment: str | None = None,
+    alert: bool | None = None,
 ) -> DriftReport:
     """Compare *current* data with *reference* data (or a reference profile), column by column.
 
@@ -95,6 +97,10 @@ def drift(
     *alpha*: family-wise significance level of the default tests; each of the ``2 ·
     columns`` tests (value and missing share per column) runs at ``alpha / (2 · columns)``.
     An explicit *methods*/*thresholds* entry is used as given (no correction).
+    *deployment*: the deployment this data comes from: the report becomes its latest drift
+    (exported on its ``/metrics``). *alert*: whether a drifted report fires
+    ``on_drift_detected`` (the webhook, plugins); default: when the call is tied to
+    production (*deployment* given, or *reference* a model reference), not otherwise.
 
     Returns a :class:`~opskit.monitor.DriftReport`. Raises ``ColumnNotFound`` (a column
     missing on either side, or a *methods*/*thresholds* key that is neither a column nor
@@ -106,6 +112,11 @@ def drift(
         raise InvalidDataset(f"drift_share must be in (0, 1], got {drift_share!r}")
     if not 0.0 < alpha < 1.0:
         raise InvalidDataset(f"alpha must be in (0, 1), got {alpha!r}")
+    if deployment is not None:
+        from opskit.deployments.api import _check_name
+
+        _check_name(deployment)
+    tied = deployment is not None or (isinstance(reference, str) and not is_parquet_path(reference))
     ref_table, ref_profile, ref_source = _reference_table(reference)
     names = list(columns) if columns is not None else list(ref_table.names)
     if not names:
@@ -170,7 +181,7 @@ def drift(
             )
         )
     ignored = tuple(n for n in cur_table.names if n not in ref_table.names)
-    return DriftReport(
+    report = DriftReport(
         columns={r.column: r for r in results},
         drift_share=drift_share,
         n_reference=ref_table.rows,
@@ -179,6 +190,28 @@ def drift(
         current_source=cur_table.source,
         ignored_columns=ignored,
     )
+    if deployment is not None:
+        from opskit.monitor.alerts import record_drift
+
+        try:
+            record_drift(deployment, report)
+        except (
+            OpskitError
+        ) as exc:  # the report is still returned (and alerted): warn, do not lose it
+            import warnings
+
+            from opskit._stack import user_stacklevel
+
+            warnings.warn(
+                f"could not store the latest drift of deployment {deployment!r} for its /metrics: {exc}",
+                OpskitWarning,
+                stacklevel=user_stacklevel(),
+            )
+    if report.drifted and (tied if alert is None else alert):
+        from opskit.monitor.alerts import drift_detected
+
+        drift_detected(report, deployment=deployment)
+    return report
 
 
 def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None, str]:
