@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from opskit.errors import ColumnNotFound, InvalidDataset, OpskitError, OpskitWarning
-from opskit.monitor.data import Column, Table, as_table, is_parquet_path, stream_parquet
+from opskit.monitor.data import (
+    Column,
+    Table,
+    as_table,
+    is_dask_frame,
+    is_parquet_path,
+    stream_dask,
+    stream_parquet,
+)
 from opskit.monitor.methods import KINDS, DriftMethod, drift_methods, get_method
 from opskit.monitor.profiles import DEFAULT_SKETCH_SIZE, OTHER, column_data
 from opskit.monitor.records import (
@@ -88,8 +96,9 @@ def drift(
     file/directory path, a :class:`~opskit.monitor.ReferenceProfile`, or a model
     reference (``"wine@production"``, ``"wine:3"``, ``"wine"``: the profile stored with
     that version at registration; a string that is an existing path is read as Parquet). *current*: the
-    same kinds of data (not a profile); a Parquet path is read in one streaming pass over
-    record batches. *columns*: the columns to compare (default: every reference column;
+    same kinds of data (not a profile), or a dask DataFrame; a Parquet path is read in one
+    streaming pass over record batches, a dask DataFrame summarised partition by partition
+    on its workers (the same bins as Parquet streaming). *columns*: the columns to compare (default: every reference column;
     extra current columns are listed in ``report.ignored_columns``). *methods*: per column
     (or per kind, ``"numeric"``/``"categorical"``) a registered drift method name that
     alone decides that column; *thresholds*: per column (or kind) its threshold.
@@ -143,14 +152,17 @@ def drift(
                 raise InvalidDataset(
                     f"reference column {col.name!r} has no non-missing value; leave it out with columns=[...]"
                 )
-        if is_parquet_path(current):
+        if is_parquet_path(current) or is_dask_frame(current):
             kinds = {n: c.kind for n, c in ref_cols.items()}
             edges = {
                 n: _bin_edges(c.data)
                 for n, c in ref_cols.items()
                 if isinstance(c.data, NumericData)
             }
-            cur_table = stream_parquet(current, names, kinds, edges)  # type: ignore[arg-type]
+            if is_dask_frame(current):
+                cur_table = stream_dask(current, names, kinds, edges)
+            else:
+                cur_table = stream_parquet(current, names, kinds, edges)  # type: ignore[arg-type]
         else:
             if isinstance(current, ReferenceProfile):
                 raise InvalidDataset(
