@@ -192,7 +192,7 @@ def test_webhook_gives_up_after_bounded_retries_and_logs(
 ) -> None:
     """Always 503: exactly 1 + retries attempts, False, and an error log naming the URL and status."""
     receiver.statuses = [503] * 10
-    with caplog.at_level(logging.ERROR, logger="opskit.alerts"):
+    with caplog.at_level(logging.ERROR, logger="opskit.monitor.alerts"):
         ok = alerts.send_webhook(receiver.url, {"event": "x"}, retries=3, backoff=0.01)
     assert not ok and len(receiver.received) == 4
     assert receiver.url in caplog.text and "HTTP 503" in caplog.text
@@ -203,7 +203,7 @@ def test_webhook_does_not_retry_a_client_error(
 ) -> None:
     """A 400 answer is final: one attempt, logged."""
     receiver.statuses = [400, 400]
-    with caplog.at_level(logging.ERROR, logger="opskit.alerts"):
+    with caplog.at_level(logging.ERROR, logger="opskit.monitor.alerts"):
         assert not alerts.send_webhook(receiver.url, {"event": "x"}, retries=3, backoff=0.01)
     assert len(receiver.received) == 1 and "HTTP 400" in caplog.text
 
@@ -217,7 +217,7 @@ def test_unreachable_webhook_never_raises_into_drift(
     dead.close()  # the port is closed now: connection refused
     monkeypatch.setenv("OPSKIT_ALERT_WEBHOOK", url)
     opskit.configure(alert_timeout=1.0, alert_retries=1)
-    with caplog.at_level(logging.ERROR, logger="opskit.alerts"):
+    with caplog.at_level(logging.ERROR, logger="opskit.monitor.alerts"):
         report = opskit.monitor.drift(
             frame(3000, 1), frame(3000, 2, shift=1.0), deployment="wine-prod"
         )

@@ -4,7 +4,7 @@ The URL comes from ``[tool.opskit.monitor] webhook_url`` / ``$OPSKIT_ALERT_WEBHO
 ``opskit.configure(alert_webhook=...)``; with none configured this plugin does nothing.
 Timeout per attempt and retries: ``webhook_timeout`` / ``webhook_retries`` in the same
 table (``alert_timeout`` / ``alert_retries`` for ``configure``). A failure is logged
-(logger ``opskit.alerts``), never raised.
+(logger ``opskit.monitor.alerts``), never raised.
 """
 
 from __future__ import annotations

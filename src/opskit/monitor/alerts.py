@@ -15,7 +15,7 @@ the latest monitoring values a deployment's ``/metrics`` exports.
 * The built-in webhook (plugin ``opskit.builtins.alerts``) POSTs every alert as JSON to
   ``[tool.opskit.monitor] webhook_url`` / ``$OPSKIT_ALERT_WEBHOOK``: a timeout per attempt,
   bounded retries (connection errors, timeouts, 429 and 5xx; a 4xx is final), and a failure
-  is logged (logger ``opskit.alerts``), never raised into the caller.
+  is logged (logger ``opskit.monitor.alerts``), never raised into the caller.
 
 A hook implementation that raises is logged (logger ``opskit.plugins``) and the others
 still run: an alert never breaks the code that detected the problem.
@@ -48,7 +48,7 @@ __all__ = [
 #: Tracker state-document kind holding each deployment's latest monitoring values.
 STATE_KIND = "monitor-latest"
 
-logger = logging.getLogger("opskit.alerts")
+logger = logging.getLogger("opskit.monitor.alerts")
 
 
 def _summary(report: object) -> str:
@@ -201,7 +201,7 @@ def send_webhook(
     Each attempt waits at most *timeout* seconds; connection errors, timeouts, 408/425/429
     and 5xx answers are retried up to *retries* times (waiting ``backoff · 2^attempt``
     seconds between attempts); another answer is final. Never raises: a failure is logged
-    on logger ``opskit.alerts`` with the URL and the reason. The same ``X-Opskit-Alert-Id``
+    on logger ``opskit.monitor.alerts`` with the URL and the reason. The same ``X-Opskit-Alert-Id``
     header (the payload's ``id``) is sent with every attempt, so a receiver can drop repeats.
     """
     import urllib.error
