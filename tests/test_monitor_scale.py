@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import opskit
 from opskit.errors import ColumnNotFound, InvalidDataset
@@ -169,3 +171,43 @@ def test_parquet_directory_larger_than_the_memory_cap_streams_in_one_pass(
     assert report.n_current == 120_000 and batches >= 120
     assert peak == 1
     assert report.drifted_columns == opskit.monitor.drift(wine(20_000, 8), cur).drifted_columns
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(
+        st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan"))),
+        min_size=1,
+        max_size=300,
+    ),
+    labels=st.lists(st.sampled_from(["a", "b", "c", None]), min_size=300, max_size=300),
+    npartitions=st.integers(1, 30),
+)
+def test_dask_result_does_not_depend_on_the_partitioning(
+    values: list[float], labels: list[str | None], npartitions: int
+) -> None:
+    """However the rows are split into partitions (tree-reduced), the summary equals the one-partition summary."""
+    import dask
+    import dask.dataframe as dd
+
+    from opskit.monitor.data import stream_dask
+
+    frame = pd.DataFrame(
+        {"x": np.asarray(values, dtype=np.float64), "c": pd.Series(labels[: len(values)])}
+    )
+    ref = np.unique(np.random.default_rng(0).normal(0, 1e5, size=50))
+    kinds = {"x": "numeric", "c": "categorical"}
+    with dask.config.set(scheduler="synchronous"):
+        one = stream_dask(dd.from_pandas(frame, npartitions=1), ["x", "c"], kinds, {"x": ref})
+        many = stream_dask(
+            dd.from_pandas(frame, npartitions=npartitions), ["x", "c"], kinds, {"x": ref}
+        )
+    assert one.rows == many.rows == len(values)
+    x1, xm = one.column("x"), many.column("x")
+    assert x1.missing == xm.missing == int(np.isnan(frame["x"]).sum())
+    assert x1.data.n == xm.data.n
+    np.testing.assert_array_equal(x1.data.weights, xm.data.weights)  # type: ignore[union-attr]
+    np.testing.assert_allclose(x1.data.values, xm.data.values, rtol=1e-9, atol=1e-6)
+    c1, cm = one.column("c"), many.column("c")
+    assert c1.data.counts == cm.data.counts  # type: ignore[union-attr]
+    assert c1.missing == cm.missing == frame["c"].isna().sum()
