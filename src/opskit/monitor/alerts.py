@@ -9,8 +9,8 @@ the latest monitoring values a deployment's ``/metrics`` exports.
 * :func:`performance_degraded` fires ``on_performance_degraded(report, deployment)``;
   ``opskit.monitor.performance`` / ``check`` call it when a threshold is breached.
 * :func:`record_drift` / :func:`record_metrics` store the latest drift share, per-column
-  statistics and metric values of a deployment in a tracker state document
-  (kind :data:`STATE_KIND`, key = deployment name); the model server reads it on every
+  statistics and metric values of a deployment in tracker state documents
+  (kinds ``monitor-latest/drift`` and ``monitor-latest/metrics``, key = deployment name); the model server reads it on every
   scrape of ``/metrics`` (see ``opskit.serve.metrics``).
 * The built-in webhook (plugin ``opskit.builtins.alerts``) POSTs every alert as JSON to
   ``[tool.opskit.monitor] webhook_url`` / ``$OPSKIT_ALERT_WEBHOOK``: a timeout per attempt,
@@ -45,8 +45,12 @@ __all__ = [
     "send_webhook",
 ]
 
-#: Tracker state-document kind holding each deployment's latest monitoring values.
+#: Tracker state-document kind prefix: ``monitor-latest/drift`` and ``monitor-latest/metrics``
+#: hold each deployment's latest drift and metric values (key: the deployment name). Two
+#: documents, so a drift check and a performance check running at once never overwrite
+#: each other's values.
 STATE_KIND = "monitor-latest"
+SECTIONS = ("drift", "metrics")
 
 logger = logging.getLogger("opskit.monitor.alerts")
 
@@ -118,10 +122,7 @@ def _update(deployment: str, section: str, value: dict[str, Any]) -> None:
     from opskit.runtime import get_tracker
 
     _check_name(deployment)
-    tracker = get_tracker()
-    doc = tracker.get_state(STATE_KIND, deployment) or {}
-    doc[section] = value
-    tracker.put_state(STATE_KIND, deployment, doc)
+    get_tracker().put_state(f"{STATE_KIND}/{section}", deployment, value)
 
 
 def record_drift(deployment: str, report: DriftReport) -> None:
@@ -181,7 +182,11 @@ def latest(deployment: str) -> dict[str, Any]:
     """The latest monitoring values stored for *deployment* (``{}`` when none): ``drift`` and ``metrics`` sections."""
     from opskit.runtime import get_tracker
 
-    return get_tracker().get_state(STATE_KIND, deployment) or {}
+    tracker = get_tracker()
+    found = {
+        section: tracker.get_state(f"{STATE_KIND}/{section}", deployment) for section in SECTIONS
+    }
+    return {section: doc for section, doc in found.items() if doc is not None}
 
 
 #: Statuses worth another attempt; any other non-2xx answer is final.

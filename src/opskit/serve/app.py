@@ -123,11 +123,10 @@ class ServerState:
 
         A store that cannot be read keeps the last document read (the error is printed once per failure).
         """
-        from opskit.monitor.alerts import STATE_KIND
-        from opskit.runtime import get_tracker
+        from opskit.monitor.alerts import latest
 
         try:
-            self._monitor = get_tracker().get_state(STATE_KIND, self.name)
+            self._monitor = latest(self.name)
         except Exception as exc:  # serving and the other metrics go on
             print(
                 f"opskit: cannot read the latest monitoring values: {type(exc).__name__}: {exc}",
