@@ -114,6 +114,14 @@ class Recorder:
     def after_validation(self, run: Run, report: Any) -> None:
         self.calls.append(("after_validation", report.outcome))
 
+    @opskit.hookimpl
+    def on_drift_detected(self, report: Any, deployment: str | None) -> None:
+        self.calls.append(("on_drift_detected", deployment))
+
+    @opskit.hookimpl
+    def on_performance_degraded(self, report: Any, deployment: str | None) -> None:
+        self.calls.append(("on_performance_degraded", deployment))
+
 
 class Weights:
     def __init__(self, values: list[int]) -> None:

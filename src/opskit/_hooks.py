@@ -5,7 +5,8 @@ calls each implementation on its own (``opskit.plugins.build_registry``) so it
 can name the plugin behind every registration. tests/test_hookspecs.py checks
 that this facade and ``opskit.hookspecs`` agree.
 
-``on_run_error`` and ``after_run`` report something that already happened: an
+``on_run_error``, ``after_run`` and the alert hooks (``on_drift_detected``,
+``on_performance_degraded``) report something that already happened: an
 implementation that raises is logged (logger ``opskit.plugins``, with the plugin's
 name) and the others still run, so a broken plugin never replaces the user's
 exception nor loses the rest of the run's end (Prefect's ``call_hooks`` does the same).
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from opskit._tracing import tracing as _tracing
 
 if TYPE_CHECKING:
+    from opskit.monitor.records import DriftReport
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
     from opskit.records.deployments import Deployment
     from opskit.records.validation import ValidationReport
@@ -70,6 +72,12 @@ class _Hooks:
 
     def after_deployment_stopped(self, deployment: Deployment) -> None:
         self._hook.after_deployment_stopped(deployment=deployment)
+
+    def on_drift_detected(self, report: DriftReport, deployment: str | None) -> None:
+        self._notify("on_drift_detected", report=report, deployment=deployment)
+
+    def on_performance_degraded(self, report: object, deployment: str | None) -> None:
+        self._notify("on_performance_degraded", report=report, deployment=deployment)
 
     def _notify(self, name: str, **kwargs: Any) -> None:
         """Call every implementation of hook *name*; one that raises is logged and the next still runs."""

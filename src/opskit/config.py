@@ -68,6 +68,12 @@ ENVIRONMENT: dict[str, EnvVar] = {
         EnvVar("OPSKIT_BIND", "text", "address a model server process binds"),
         EnvVar("OPSKIT_USER", "text", "who is acting (runs, registry and audit events)"),
         EnvVar("OPSKIT_SERVE_TOKEN", "text", "bearer token model servers require and clients send"),
+        EnvVar(
+            "OPSKIT_ALERT_WEBHOOK",
+            "text",
+            "URL monitoring alerts are POSTed to",
+            option="alert_webhook",
+        ),
     )
 }
 
@@ -131,6 +137,9 @@ class ConfigOptions(TypedDict, total=False):
     tracker_options: Mapping[str, Any] | None
     storage_options: Mapping[str, Any] | None
     governance: Mapping[str, Any] | GovernanceConfig | None
+    alert_webhook: str | None
+    alert_timeout: float | None
+    alert_retries: int | None
 
 
 @frozen
@@ -154,6 +163,12 @@ class Config:
     storage_options: dict[str, Any] = field(factory=dict)
     #: Protected aliases and approvals (``[tool.opskit.governance]``, docs/governance.md).
     governance: GovernanceConfig = field(factory=GovernanceConfig)
+    #: URL monitoring alerts are POSTed to (``[tool.opskit.monitor] webhook_url``); None: no webhook.
+    alert_webhook: str | None = None
+    #: Seconds the webhook waits per attempt (``[tool.opskit.monitor] webhook_timeout``).
+    alert_timeout: float = 5.0
+    #: Further attempts after a failed one (``[tool.opskit.monitor] webhook_retries``).
+    alert_retries: int = 2
     #: Where each value came from, for ``opskit doctor`` and ``opskit plugins``.
     sources: dict[str, str] = field(factory=dict, eq=False, repr=False)
 
@@ -190,7 +205,32 @@ def _pyproject_settings(start: Path) -> tuple[dict[str, Any], Path | None]:
     section = data.get("tool", {}).get("opskit", {})
     if not isinstance(section, dict):
         raise ConfigError(f"[tool.opskit] in {path} must be a table")
-    return section, path
+    return _flatten_monitor(dict(section), path), path
+
+
+#: ``[tool.opskit.monitor]`` key → ``Config`` field.
+MONITOR_KEYS = {
+    "webhook_url": "alert_webhook",
+    "webhook_timeout": "alert_timeout",
+    "webhook_retries": "alert_retries",
+}
+
+
+def _flatten_monitor(section: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Move the ``[tool.opskit.monitor]`` table's keys to their ``Config`` fields."""
+    monitor = section.pop("monitor", None)
+    if monitor is None:
+        return section
+    if not isinstance(monitor, dict):
+        raise ConfigError(f"[tool.opskit.monitor] in {path} must be a table")
+    unknown = set(monitor) - set(MONITOR_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {sorted(unknown)} in [tool.opskit.monitor] of {path}; known: {sorted(MONITOR_KEYS)}"
+        )
+    for key, value in monitor.items():
+        section[MONITOR_KEYS[key]] = value
+    return section
 
 
 _FIELDS = {f.name for f in attrs.fields(Config)} - {"sources"}
@@ -241,8 +281,33 @@ def resolve(overrides: Mapping[str, Any]) -> Config:
             )
     if "governance" in values:
         values["governance"] = parse_governance(values["governance"], sources["governance"])
+    _check_alerts(values, sources)
     values["home"] = home
     return Config(**values, sources=sources)
+
+
+def _check_alerts(values: dict[str, Any], sources: Mapping[str, str]) -> None:
+    url = values.get("alert_webhook")
+    if url is not None and (
+        not isinstance(url, str) or not url.startswith(("http://", "https://"))
+    ):
+        raise ConfigError(
+            f"alert_webhook={url!r} from {sources['alert_webhook']} must be an http:// or https:// URL"
+        )
+    for name, kind, low in (("alert_timeout", float, 0.0), ("alert_retries", int, -1)):
+        if name not in values:
+            continue
+        raw = values[name]
+        try:
+            if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
+                raise ValueError(raw)
+            number = kind(raw)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or number <= low or (kind is float and number != number):
+            what = "a number of seconds above 0" if kind is float else "a whole number >= 0"
+            raise ConfigError(f"{name}={raw!r} from {sources[name]} must be {what}")
+        values[name] = number
 
 
 #: Written into a store folder when opskit creates it, as pytest does for its cache: git ignores the store.

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from opskit.monitor.records import DriftReport
     from opskit.records import AliasChange, DataInput, ModelVersion, Run, Schema, SerializedModel
     from opskit.records.deployments import Deployment
     from opskit.records.validation import ValidationReport
@@ -247,4 +248,32 @@ def after_deployment_stopped(deployment: Deployment) -> None:
 
     Called by ``opskit.deployments.stop`` / ``opskit deployments stop`` after the record and its
     ``deployment_stopped`` registry event are stored. Return value ignored.
+    """
+
+
+# -- monitoring alerts (broadcast) -------------------------------------------------------------
+
+
+@hookspec
+def on_drift_detected(report: DriftReport, deployment: str | None) -> None:
+    """Drift was detected: *report* is a :class:`opskit.monitor.DriftReport` with ``drifted`` true.
+
+    Called by ``opskit.monitor.drift`` (after the report is built, and after the latest drift
+    is stored for *deployment*) when the call is tied to production: ``deployment=`` was given
+    (*deployment* is that name) or ``reference=`` was a model reference; ``alert=True`` /
+    ``alert=False`` forces or silences it. Also by ``opskit.monitor.alerts.drift_detected``.
+    Return value ignored. An exception from an implementation is logged (logger
+    ``opskit.plugins``), never raised into the caller. The built-in webhook
+    (``opskit.builtins.alerts``) implements it.
+    """
+
+
+@hookspec
+def on_performance_degraded(report: object, deployment: str | None) -> None:
+    """A performance threshold was breached: *report* is the ``PerformanceReport`` (``degraded`` true).
+
+    Called by ``opskit.monitor.alerts.performance_degraded`` (which ``opskit.monitor.performance``
+    and ``opskit.monitor.check`` call when a threshold is breached); *deployment* is the deployment
+    it concerns, or None. Return value ignored. An exception from an implementation is logged
+    (logger ``opskit.plugins``), never raised into the caller. The built-in webhook implements it.
     """

@@ -19,8 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from opskit.errors import ColumnNotFound, InvalidDataset
-from opskit.monitor.data import Column, Table, as_table, is_parquet_path, stream_parquet
+from opskit.errors import ColumnNotFound, InvalidDataset, OpskitError, OpskitWarning
+from opskit.monitor.data import (
+    Column,
+    Table,
+    as_table,
+    is_dask_frame,
+    is_parquet_path,
+    stream_dask,
+    stream_parquet,
+)
 from opskit.monitor.methods import KINDS, DriftMethod, drift_methods, get_method
 from opskit.monitor.profiles import DEFAULT_SKETCH_SIZE, OTHER, column_data
 from opskit.monitor.records import (
@@ -79,6 +87,8 @@ def drift(
     drift_share: float = DRIFT_SHARE,
     alpha: float = ALPHA,
     workers: int | None = None,
+    deployment: str | None = None,
+    alert: bool | None = None,
 ) -> DriftReport:
     """Compare *current* data with *reference* data (or a reference profile), column by column.
 
@@ -86,9 +96,11 @@ def drift(
     file/directory path, a :class:`~opskit.monitor.ReferenceProfile`, or a model
     reference (``"wine@production"``, ``"wine:3"``, ``"wine"``: the profile stored with
     that version at registration; a string that is an existing path is read as Parquet). *current*: the
-    same kinds of data (not a profile); a Parquet path is read in one streaming pass over
-    record batches; a deployment name (a string that is not a path) means the inputs that
-    deployment served, from its whole prediction log (``opskit.monitor.predictions``). *columns*: the columns to compare (default: every reference column;
+    same kinds of data (not a profile), or a dask DataFrame; a Parquet path is read in one
+    streaming pass over record batches, a dask DataFrame summarised partition by partition
+    on its workers (the same bins as Parquet streaming); a deployment name (a string that is
+    not a path) means the inputs that deployment served, from its whole prediction log
+    (``opskit.monitor.predictions``). *columns*: the columns to compare (default: every reference column;
     extra current columns are listed in ``report.ignored_columns``). *methods*: per column
     (or per kind, ``"numeric"``/``"categorical"``) a registered drift method name that
     alone decides that column; *thresholds*: per column (or kind) its threshold.
@@ -96,6 +108,10 @@ def drift(
     *alpha*: family-wise significance level of the default tests; each of the ``2 ·
     columns`` tests (value and missing share per column) runs at ``alpha / (2 · columns)``.
     An explicit *methods*/*thresholds* entry is used as given (no correction).
+    *deployment*: the deployment this data comes from: the report becomes its latest drift
+    (exported on its ``/metrics``). *alert*: whether a drifted report fires
+    ``on_drift_detected`` (the webhook, plugins); default: when the call is tied to
+    production (*deployment* given, or *reference* a model reference), not otherwise.
 
     Returns a :class:`~opskit.monitor.DriftReport`. Raises ``ColumnNotFound`` (a column
     missing on either side, or a *methods*/*thresholds* key that is neither a column nor
@@ -107,6 +123,11 @@ def drift(
         raise InvalidDataset(f"drift_share must be in (0, 1], got {drift_share!r}")
     if not 0.0 < alpha < 1.0:
         raise InvalidDataset(f"alpha must be in (0, 1), got {alpha!r}")
+    if deployment is not None:
+        from opskit.deployments.api import _check_name
+
+        _check_name(deployment)
+    tied = deployment is not None or (isinstance(reference, str) and not is_parquet_path(reference))
     if isinstance(current, str) and not is_parquet_path(current):
         # A deployment name: the inputs it served (primary and canary rows of its prediction log).
         from opskit.monitor.perf import served_inputs
@@ -138,14 +159,17 @@ def drift(
                 raise InvalidDataset(
                     f"reference column {col.name!r} has no non-missing value; leave it out with columns=[...]"
                 )
-        if is_parquet_path(current):
+        if is_parquet_path(current) or is_dask_frame(current):
             kinds = {n: c.kind for n, c in ref_cols.items()}
             edges = {
                 n: _bin_edges(c.data)
                 for n, c in ref_cols.items()
                 if isinstance(c.data, NumericData)
             }
-            cur_table = stream_parquet(current, names, kinds, edges)  # type: ignore[arg-type]
+            if is_dask_frame(current):
+                cur_table = stream_dask(current, names, kinds, edges)
+            else:
+                cur_table = stream_parquet(current, names, kinds, edges)  # type: ignore[arg-type]
         else:
             if isinstance(current, ReferenceProfile):
                 raise InvalidDataset(
@@ -176,7 +200,7 @@ def drift(
             )
         )
     ignored = tuple(n for n in cur_table.names if n not in ref_table.names)
-    return DriftReport(
+    report = DriftReport(
         columns={r.column: r for r in results},
         drift_share=drift_share,
         n_reference=ref_table.rows,
@@ -185,6 +209,28 @@ def drift(
         current_source=cur_table.source,
         ignored_columns=ignored,
     )
+    if deployment is not None:
+        from opskit.monitor.alerts import record_drift
+
+        try:
+            record_drift(deployment, report)
+        except (
+            OpskitError
+        ) as exc:  # the report is still returned (and alerted): warn, do not lose it
+            import warnings
+
+            from opskit._stack import user_stacklevel
+
+            warnings.warn(
+                f"could not store the latest drift of deployment {deployment!r} for its /metrics: {exc}",
+                OpskitWarning,
+                stacklevel=user_stacklevel(),
+            )
+    if report.drifted and (tied if alert is None else alert):
+        from opskit.monitor.alerts import drift_detected
+
+        drift_detected(report, deployment=deployment)
+    return report
 
 
 def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None, str]:

@@ -46,6 +46,7 @@ DEFAULT_PLUGINS = (
     "opskit.builtins.local_target",
     "opskit.builtins.docker_target",
     "opskit.builtins.drift_methods",
+    "opskit.builtins.alerts",
 )
 
 

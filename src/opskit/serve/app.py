@@ -103,6 +103,7 @@ class ServerState:
         self.ready = False
         self.token_sha256: str | None = _expected_token(spec)
         self.metrics_open = spec.get("metrics_auth", "open") != "token"
+        self._monitor: dict[str, Any] | None = None
 
     def authorized(self, request: Request) -> bool:
         """Whether *request* carries the bearer token (always, when the server has none)."""
@@ -116,6 +117,22 @@ class ServerState:
             return False
         # Starlette decodes header bytes as latin-1: encoding back gives the bytes sent.
         return token_matches(credentials.strip().encode("latin-1"), self.token_sha256)
+
+    def monitor_document(self) -> dict[str, Any] | None:
+        """The deployment's latest monitoring values (drift, metrics), read from the tracker on each scrape.
+
+        A store that cannot be read keeps the last document read (the error is printed once per failure).
+        """
+        from opskit.monitor.alerts import latest
+
+        try:
+            self._monitor = latest(self.name)
+        except Exception as exc:  # serving and the other metrics go on
+            print(
+                f"opskit: cannot read the latest monitoring values: {type(exc).__name__}: {exc}",
+                flush=True,
+            )
+        return self._monitor
 
     def _measured(
         self, variant: Variant
@@ -479,7 +496,9 @@ def build_app(spec: dict[str, Any]) -> Starlette:
         )
 
     async def metrics(request: Request) -> Response:
-        return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        loop = asyncio.get_running_loop()
+        monitor = await loop.run_in_executor(state.io, state.monitor_document)
+        return Response(state.metrics.render(monitor), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
