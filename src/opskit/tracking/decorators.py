@@ -84,6 +84,7 @@ def train(
     metrics: Sequence[str] | Mapping[str, object] | None = None,
     gates: Sequence[object] | None = None,
     on_fail: Literal["warn", "raise", "register"] = "warn",
+    card: Mapping[str, str] | str | None = None,
     seed: int | None = None,
     data: DataMode = "fingerprint",
     datasets: Mapping[str, str] | None = None,
@@ -104,6 +105,9 @@ def train(
     and ``metrics`` score the returned model (and the incumbent) on held-out arguments;
     ``gates`` decide whether it is registered; ``on_fail`` says what a failed gate does
     (``warn``, ``raise``, ``register`` as rejected). See docs/validation.md.
+    ``card`` states the model card's intended use and limitations: text, or a dict such as
+    ``{"intended use": ..., "limitations": ...}`` (default: the function's docstring;
+    ``opskit.models.card``, docs/governance.md).
     ``seed`` seeds Python, NumPy and PyTorch before each call (``opskit.seed``)
     and records it as the tag ``opskit.seed``.
     ``data="snapshot"`` also stores every data argument as a dataset version
