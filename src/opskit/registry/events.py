@@ -54,6 +54,8 @@ EventKind = Literal[
     "deployment_stopped",
     "version_status_changed",
     "version_deleted",
+    "data_forgotten",
+    "data_expired",
 ]
 #: Every kind, in the order above (derived from ``EventKind``, so the two cannot drift apart).
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)

@@ -1,0 +1,205 @@
+"""Data retention: pii columns hashed or dropped before the prediction log is written, `data forget`, retention."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+
+import opskit
+from opskit.cli.main import main
+from opskit.monitor import retention
+from opskit.pii import hash_value, pii_key
+from opskit.runtime import get_storage, get_tracker
+from opskit.serve.predlog import DAYS_KIND, PredictionLog, batches, day_kind
+
+pytestmark = pytest.mark.trackers("local", "mlflow")
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [123, 456, 789, 123],
+            "email": ["ann@example.org", "bob@example.org", "cy@example.org", "ann@example.org"],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+
+
+def _scorer() -> None:
+    """scorer@production: a regression on `amount` whose input also carries customer_id and email."""
+    X = _frame()
+    model = make_pipeline(
+        ColumnTransformer([("amount", "passthrough", ["amount"])]), LinearRegression()
+    ).fit(X, X["amount"] * 2)
+    opskit.models.register(model, "scorer", signature=X, alias="production")
+
+
+def _wait_rows(name: str, rows: int, timeout: float = 60) -> pd.DataFrame:
+    """The prediction log of *name* once it holds *rows* rows (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = opskit.monitor.predictions(name)
+        except opskit.DeploymentNotFound:
+            found = pd.DataFrame()
+        if len(found) >= rows or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def _blobs(name: str) -> list[bytes]:
+    storage = get_storage()
+    return [storage.get_bytes(e["digest"]) for e in batches(name)]
+
+
+@pytest.mark.parametrize("mode", ["hash", "drop"])
+def test_pii_columns_never_reach_the_prediction_log(tracker: str, mode: str) -> None:
+    """Over real HTTP: with pii=['email'] the raw e-mail is in no written byte; hashed it is the keyed hash, else absent."""
+    _scorer()
+    dep = opskit.deploy("scorer@production", name="pii", pii=["email"], pii_mode=mode, workers=1)
+    try:
+        assert dep.url is not None
+        body = _frame().to_dict(orient="records")
+        reply = httpx.post(f"{dep.url}/predict", json=body, timeout=30)
+        assert reply.status_code == 200, reply.text
+        log = _wait_rows("pii", 4)
+    finally:
+        opskit.deployments.stop("pii")
+    assert len(log) == 4
+    assert list(log.customer_id) == [123, 456, 789, 123]
+    if mode == "hash":
+        key = pii_key()
+        assert list(log.email) == [hash_value(e, key) for e in _frame().email]
+        assert log.email.iloc[0] == log.email.iloc[3]  # one subject: one hash, still joinable
+    else:
+        assert "email" not in log.columns and "input.email" not in log.columns
+    for blob in _blobs("pii"):
+        assert (
+            b"example.org" not in blob
+        )  # the Parquet bytes themselves (zstd: check the table too)
+    assert not any("example.org" in str(v) for v in log.to_numpy().ravel())
+
+
+def test_forget_removes_one_subjects_rows_audited_and_reports_snapshots(
+    tracker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`opskit data forget --column customer_id --value 123`: its rows leave the log (other rows stay), old blobs go,
+    one data_forgotten event per rewritten batch, the chain verifies, and a snapshot holding 123 is reported."""
+    _scorer()
+    opskit.log_data("customers", _frame())
+    dep = opskit.deploy("scorer@production", name="shop", pii=["email"], workers=1)
+    try:
+        assert dep.url is not None
+        for i in range(2):  # two requests: at least one batch, maybe two
+            body = _frame().iloc[i * 2 : i * 2 + 2].to_dict(orient="records")
+            assert httpx.post(f"{dep.url}/predict", json=body, timeout=30).status_code == 200
+        before = _wait_rows("shop", 4)
+    finally:
+        opskit.deployments.stop("shop")
+    assert sorted(before.customer_id) == [123, 123, 456, 789]
+    old = {e["digest"] for e in batches("shop")}
+
+    code = main(["data", "forget", "--column", "customer_id", "--value", "123"])
+    out, _ = capsys.readouterr()
+    assert code == 1  # something could not be removed: the snapshot
+    assert "removed 2 prediction-log row(s) with customer_id = '123'" in out
+    assert "customers:1 (2 row(s))" in out and "opskit.log_data('customers'" in out
+
+    after = opskit.monitor.predictions("shop")
+    assert sorted(after.customer_id) == [456, 789]
+    assert list(after.columns) == list(before.columns)
+    storage = get_storage()
+    for digest in old - {e["digest"] for e in batches("shop")}:
+        assert not storage.exists(digest)  # the rewritten batches' old blobs are gone
+    events = opskit.audit.log(action="data_forgotten")
+    assert events and all(e.subject.startswith("shop/") for e in events)
+    assert sum(e.before["records"] - e.after["records"] for e in events) == 2  # type: ignore[index]
+    assert all("123" not in str(e.before) + str(e.after) + str(e.reason) for e in events)
+    assert opskit.audit.verify().ok
+
+    # by the hashed column too: the value given is hashed with the store's key
+    report = retention.forget("email", "bob@example.org")
+    assert report.rows == 1 and report.batches == 1
+    assert sorted(opskit.monitor.predictions("shop").customer_id) == [789]
+    # nothing left to forget: nothing rewritten, nothing audited
+    n = len(opskit.audit.log(action="data_forgotten"))
+    assert retention.forget("customer_id", 123).rows == 0
+    assert len(opskit.audit.log(action="data_forgotten")) == n
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["data", "forget"], "--column NAME --value VALUE"),
+        (["data", "forget", "--column", "c", "--expired"], "not both"),
+        (["data", "forget", "--column", "c"], "needs --value"),
+    ],
+)
+def test_bad_forget_requests_change_nothing(
+    tracker: str, argv: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A forget request without a subject, or asking for both modes, exits non-zero naming the fix; nothing is audited."""
+    _scorer()
+    events = len(opskit.audit.log())
+    assert main(argv) != 0
+    assert match in capsys.readouterr().err
+    assert len(opskit.audit.log()) == events
+
+
+def _day(text: str) -> float:
+    return datetime.fromisoformat(text).replace(hour=12, tzinfo=UTC).timestamp()
+
+
+def _write_days(name: str, days: list[str]) -> None:
+    log = PredictionLog(name)
+    for day in days:
+        log.record(f"{day}", "m@p", "primary", "m:1", ("a",), [[1], [2]], [0, 1], ts=_day(day))
+    assert log.flush() == 2 * len(days)
+
+
+def test_expired_days_are_removed_whole_and_audited(tracker: str) -> None:
+    """forget_expired('30d') removes the days that ended more than 30 days ago, their blobs too; one event per day."""
+    _write_days("web", ["2026-10-01", "2026-10-30", "2026-11-15"])
+    digests = {e["day"]: e["digest"] for e in batches("web")}
+    now = _day("2026-11-30")  # cutoff 2026-10-31 12:00: Oct 1 and Oct 30 ended before it
+    report = retention.forget_expired("30d", deployment="web", now=now)
+    assert report.days == ("web/2026-10-01", "web/2026-10-30") and report.rows == 4
+    assert [e["day"] for e in batches("web")] == ["2026-11-15"]
+    assert sorted(get_tracker().list_state(DAYS_KIND)) == ["web/2026-11-15"]
+    assert get_tracker().list_state(day_kind("web", "2026-10-01")) == {}
+    assert not get_storage().exists(digests["2026-10-01"])
+    assert [e.subject for e in opskit.audit.log(action="data_expired")] == list(report.days)
+    assert opskit.audit.verify().ok
+    assert retention.forget_expired("30d", deployment="web", now=now).days == ()
+
+
+@pytest.mark.parametrize("bad", ["30", "0d", "-1d", "thirty days", 0, -3, True])
+def test_a_bad_retention_is_refused_before_anything_starts(tracker: str, bad: Any) -> None:
+    """retention= that is not a positive period is InvalidOption at deploy time; no deployment is recorded."""
+    _scorer()
+    with pytest.raises(opskit.InvalidOption, match="retention"):
+        opskit.deploy("scorer@production", name="bad", retention=bad)
+    assert opskit.deployments.list() == []
+
+
+def test_the_server_applies_retention_at_start(tracker: str) -> None:
+    """A deployment with retention='1d' removes its log's expired days when it starts, and serves; newer days stay."""
+    _scorer()
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    _write_days("aging", ["2020-01-01", today])
+    dep = opskit.deploy("scorer@production", name="aging", retention="1d", workers=1)
+    try:
+        assert dep.url is not None
+        assert httpx.get(f"{dep.url}/health", timeout=30).status_code == 200
+    finally:
+        opskit.deployments.stop("aging")
+    assert [e["day"] for e in batches("aging")] == [today]
+    assert [e.subject for e in opskit.audit.log(action="data_expired")] == ["aging/2020-01-01"]
