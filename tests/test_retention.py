@@ -203,3 +203,71 @@ def test_the_server_applies_retention_at_start(tracker: str) -> None:
         opskit.deployments.stop("aging")
     assert [e["day"] for e in batches("aging")] == [today]
     assert [e.subject for e in opskit.audit.log(action="data_expired")] == ["aging/2020-01-01"]
+
+
+# -- dataset snapshots ---------------------------------------------------------------------------
+
+
+def test_log_data_hashes_or_drops_pii_before_storing(tracker: str) -> None:
+    """log_data(pii=...) stores the keyed hash (or nothing) of those columns; the caller's frame is unchanged."""
+    frame = _frame()
+    hashed = opskit.log_data("customers", frame, pii=["email"])
+    stored = opskit.load_data(hashed.ref)
+    assert list(stored.email) == [hash_value(e, pii_key()) for e in frame.email]
+    assert list(stored.customer_id) == list(frame.customer_id)
+    assert frame.email.iloc[0] == "ann@example.org"
+    dropped = opskit.log_data("customers", frame, pii=["email", "customer_id"], pii_mode="drop")
+    assert list(opskit.load_data(dropped.ref).columns) == ["amount"]
+    for version in (hashed, dropped):
+        for digest in (version.blob, *version.blobs):
+            assert b"example.org" not in get_storage().get_bytes(digest)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"pii": ["emial"]}, "are not columns of the data"),
+        ({"pii": []}, "not a list of column names"),
+        ({"pii": ["email"], "pii_mode": "mask"}, "pii_mode='mask'"),
+    ],
+)
+def test_bad_pii_in_log_data_stores_nothing(tracker: str, kwargs: Any, match: str) -> None:
+    """A pii column the frame lacks (a typo), an empty list or an unknown mode: InvalidValue, no dataset."""
+    with pytest.raises(opskit.InvalidValue, match=match):
+        opskit.log_data("customers", _frame(), **kwargs)
+    with pytest.raises(opskit.InvalidValue, match="needs a pandas DataFrame"):
+        opskit.log_data("customers", _frame().to_numpy(), pii=["email"])
+    assert opskit.data.list_datasets() == []
+
+
+def test_snapshot_of_a_training_run_hashes_pii_and_still_verifies(tracker: str) -> None:
+    """data='snapshot', pii=['email']: the function sees the raw e-mails, the snapshot holds hashes, and
+    the run's inputs load back (digests match the stored frame)."""
+    seen: list[str] = []
+
+    @opskit.track(data="snapshot", pii=["email"])
+    def prepare(df: pd.DataFrame) -> None:
+        seen.extend(df.email)
+
+    prepare(_frame())
+    assert seen == list(_frame().email)
+    run = opskit.last_run()
+    assert run is not None
+    [data] = run.inputs
+    stored = opskit.load_data(data.dataset or "")
+    assert list(stored.email) == [hash_value(e, pii_key()) for e in _frame().email]
+    from opskit.data.snapshots import run_inputs
+
+    assert list(run_inputs(run.id)["df"].email) == list(stored.email)
+    report = retention.forget("email", "ann@example.org")
+    assert [h.dataset for h in report.not_removed] == [data.dataset]
+
+
+def test_pii_options_are_checked_when_decorating() -> None:
+    """pii= without data='snapshot', or not column names: InvalidValue at decoration time."""
+    with pytest.raises(opskit.InvalidValue, match="use data='snapshot'"):
+        opskit.track(pii=["email"])
+    with pytest.raises(opskit.InvalidValue, match="not a list of column names"):
+        opskit.train(data="snapshot", pii=[3])
+    with pytest.raises(opskit.InvalidValue, match="pii_mode"):
+        opskit.track(data="snapshot", pii="email", pii_mode="blur")

@@ -88,6 +88,8 @@ def train(
     seed: int | None = None,
     data: DataMode = "fingerprint",
     datasets: Mapping[str, str] | None = None,
+    pii: Sequence[str] | str | None = None,
+    pii_mode: Literal["hash", "drop"] = "hash",
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -112,7 +114,9 @@ def train(
     and records it as the tag ``opskit.seed``.
     ``data="snapshot"`` also stores every data argument as a dataset version
     (``<model>.<argument>``, or the name ``datasets={"argument": "name"}`` gives) and
-    links the run to it; ``data="off"`` records no data inputs at all.
+    links the run to it; ``data="off"`` records no data inputs at all. ``pii=["email"]``
+    (with ``data="snapshot"``) hashes those columns with the store's key, or drops them with
+    ``pii_mode="drop"``, in what is stored; the function still gets the data as passed.
     The decorated function keeps its signature and returns what it returned.
     """
     opts = _options(TrainOptions, "train", options)
@@ -135,6 +139,8 @@ def track(
     seed: int | None = None,
     data: DataMode = "fingerprint",
     datasets: Mapping[str, str] | None = None,
+    pii: Sequence[str] | str | None = None,
+    pii_mode: Literal["hash", "drop"] = "hash",
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 

@@ -157,6 +157,15 @@ def _card(value: Mapping[str, Any] | str | None) -> Mapping[str, str] | None:
     return sections
 
 
+def _pii(value: object) -> tuple[str, ...]:
+    """``pii=`` checked at decoration time: column names (one name or a list)."""
+    from opskit.pii import check_pii
+
+    if value is None:
+        return ()
+    return check_pii(value)[0]
+
+
 @frozen(kw_only=True)
 class RunOptions:
     """The options of ``@opskit.track`` (and the run half of ``@opskit.train``), checked when decorating."""
@@ -176,6 +185,22 @@ class RunOptions:
     data: str = field(default="fingerprint", validator=_data_mode)
     #: Dataset names for ``data="snapshot"``, by argument (default ``<model-or-function>.<argument>``).
     datasets: Mapping[str, str] = field(default=None, converter=_datasets)
+    #: Columns of the data arguments that are personal data: hashed or dropped in the snapshots.
+    pii: tuple[str, ...] = field(default=None, converter=_pii)
+    #: ``hash`` (keyed, ``opskit.pii``) or ``drop`` the ``pii`` columns.
+    pii_mode: str = field(default="hash")
+
+    def __attrs_post_init__(self) -> None:
+        from opskit.errors import InvalidValue
+        from opskit.pii import check_pii
+
+        if self.pii:
+            check_pii(list(self.pii), self.pii_mode)
+            if self.data != "snapshot":
+                raise InvalidValue(
+                    f"pii={list(self.pii)} applies to stored data: use data='snapshot' with it "
+                    f"(data={self.data!r} stores no rows)"
+                )
 
 
 @frozen(kw_only=True)
@@ -206,6 +231,7 @@ class TrainOptions(RunOptions):
     card: Mapping[str, str] | None = field(default=None, converter=_card)
 
     def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         from opskit.registry.register import explicit_signature
 
         object.__setattr__(self, "schema", explicit_signature(self.signature, self.input_example))

@@ -143,7 +143,15 @@ def snapshot(definition: Definition[Any], run_id: str, captured: Captured) -> Ca
     if definition.options.data != "snapshot" or not captured.data:
         return captured
     owner = definition.model_name or definition.fn.__name__
-    linked = snapshot_inputs(owner, captured.data, run_id=run_id, names=definition.options.datasets)
+    options = definition.options
+    linked = snapshot_inputs(
+        owner,
+        captured.data,
+        run_id=run_id,
+        names=options.datasets,
+        pii=options.pii,
+        pii_mode=options.pii_mode,
+    )
     return attrs.evolve(captured, data=tuple(linked))
 
 
