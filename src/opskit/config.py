@@ -66,6 +66,7 @@ ENVIRONMENT: dict[str, EnvVar] = {
         EnvVar("OPSKIT_BIND", "text", "address a model server process binds"),
         EnvVar("OPSKIT_USER", "text", "who is acting (runs, registry and audit events)"),
         EnvVar("OPSKIT_SERVE_TOKEN", "text", "bearer token model servers require and clients send"),
+        EnvVar("OPSKIT_PII_KEY", "text", "key of the keyed hash of pii= columns"),
     )
 }
 

@@ -50,7 +50,9 @@ def check_pii(columns: object, mode: object = "hash") -> tuple[tuple[str, ...], 
 
 def pii_key(home: Path | None = None) -> bytes:
     """The store's PII key: ``$OPSKIT_PII_KEY``, else ``<home>/pii.key`` (made on first use, mode 0600)."""
-    env = os.environ.get(KEY_ENV, "").strip()
+    from opskit.config import env_text
+
+    env = (env_text(KEY_ENV) or "").strip()
     if env:
         return env.encode()
     if home is None:

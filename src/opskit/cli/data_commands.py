@@ -163,5 +163,4 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="remove the prediction-log days older than each deployment's retention= option",
     )
-    p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=_forget)
