@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
@@ -271,3 +273,43 @@ def test_pii_options_are_checked_when_decorating() -> None:
         opskit.train(data="snapshot", pii=[3])
     with pytest.raises(opskit.InvalidValue, match="pii_mode"):
         opskit.track(data="snapshot", pii="email", pii_mode="blur")
+
+
+_cells = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(max_size=20),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(_cells, min_size=1, max_size=8), key=st.binary(min_size=1, max_size=32))
+def test_any_pii_value_is_replaced_by_its_keyed_hash_or_dropped(
+    values: list[Any], key: bytes
+) -> None:
+    """Whatever a pii column holds: hashed, each cell is hmac(key, text) (None stays None, equal values hash alike,
+    another key hashes differently); dropped, the column is gone; the other columns are untouched."""
+    import pyarrow as pa
+
+    from opskit.pii import protect_table
+
+    table = pa.table(
+        {
+            "secret": pa.array([None if v is None else str(v) for v in values]),
+            "n": range(len(values)),
+        }
+    )
+    hashed = protect_table(table, ["secret"], "hash", key)
+    got = hashed.column("secret").to_pylist()
+    assert got == [hash_value(v, key) for v in table.column("secret").to_pylist()]
+    assert all(g is None or g.startswith("hmac-sha256:") for g in got)
+    for v, g in zip(table.column("secret").to_pylist(), got, strict=True):
+        assert (v is None) == (g is None)
+    by_value = dict(zip(table.column("secret").to_pylist(), got, strict=True))
+    assert len(set(by_value.values())) == len(by_value)  # distinct values, distinct hashes
+    other = protect_table(table, ["secret"], "hash", key + b"x").column("secret").to_pylist()
+    assert all(a != b for a, b in zip(got, other, strict=True) if a is not None)
+    assert hashed.column("n").to_pylist() == list(range(len(values)))
+    dropped = protect_table(table, ["secret"], "drop", key)
+    assert dropped.column_names == ["n"]
