@@ -259,9 +259,8 @@ def forget_expired(
     from opskit.runtime import get_tracker
 
     cutoff = (time.time() if now is None else now) - parse_retention(retention)
-    last_expired_day = utc_day(
-        cutoff - 86400.0
-    )  # a day expires once all of it is older than the cutoff
+    # a day expires once all of it is older than the cutoff
+    last_expired_day = utc_day(cutoff - 86400.0)
     tracker = get_tracker()
     removed: list[str] = []
     rows = 0
@@ -271,9 +270,8 @@ def forget_expired(
         kind = day_kind(dep, day)
         entries = tracker.list_state(kind)
         n = sum(int(e.get("records") or 0) for e in entries.values())
-        for key, entry in entries.items():
-            tracker.delete_state(kind, key)
-            _drop_blob(str(entry["digest"]))
+        # The audit event first (with a tombstone of the day, one transaction), then the removal:
+        # a crash in between leaves the day listed, and the next run removes it (audited again).
         tracker.put_state(
             DAYS_KIND + "-expired",
             f"{dep}/{day}",
@@ -286,6 +284,9 @@ def forget_expired(
                 f"older than the retention period {retention}",
             ),
         )
+        for key, entry in entries.items():
+            tracker.delete_state(kind, key)
+            _drop_blob(str(entry["digest"]))
         tracker.delete_state(DAYS_KIND, f"{dep}/{day}")
         removed.append(f"{dep}/{day}")
         rows += n
