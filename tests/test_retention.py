@@ -313,3 +313,21 @@ def test_any_pii_value_is_replaced_by_its_keyed_hash_or_dropped(
     assert hashed.column("n").to_pylist() == list(range(len(values)))
     dropped = protect_table(table, ["secret"], "drop", key)
     assert dropped.column_names == ["n"]
+
+
+def test_run_options_survive_evolve_with_and_without_pii() -> None:
+    """attrs.evolve of the options (what `opskit reproduce` does) keeps pii and card as they were."""
+    import attrs
+
+    from opskit.tracking.options import TrainOptions
+
+    for options in (
+        TrainOptions(),
+        TrainOptions(data="snapshot", pii=["email"], pii_mode="drop", card="text"),
+    ):
+        again = attrs.evolve(options, experiment="e")
+        assert (again.pii, again.pii_mode, again.card) == (
+            options.pii,
+            options.pii_mode,
+            options.card,
+        )

@@ -161,7 +161,7 @@ def _pii(value: object) -> tuple[str, ...]:
     """``pii=`` checked at decoration time: column names (one name or a list)."""
     from opskit.pii import check_pii
 
-    if value is None:
+    if value is None or value == ():  # () is the converted default (attrs.evolve passes it again)
         return ()
     return check_pii(value)[0]
 
