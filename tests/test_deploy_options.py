@@ -24,6 +24,7 @@ from opskit.deployments.options import (
     Option,
     check_options,
 )
+from opskit.periods import parse_period
 
 #: For each option: values it must refuse (wrong type, out of range, not finite, booleans).
 BAD: dict[str, list[Any]] = {
@@ -42,6 +43,9 @@ BAD: dict[str, list[Any]] = {
     "metrics_auth": ["closed", 3, None, "", True],
     "auth_token": ["short", "", 3, None, True, "has a space in the middle of it", "é" * 20],
     "auth_token_file": [3, None, "", "   ", True],
+    "pii": [3, None, "", [], [""], True, [1], "a,,b"],
+    "pii_mode": ["hide", 3, None, "", True],
+    "retention": ["30", "0d", "abc", -1, 0, None, True, float("nan"), float("inf"), ["30d"]],
 }
 #: For each option: a value it accepts and the canonical value recorded.
 GOOD: dict[str, tuple[Any, Any]] = {
@@ -58,6 +62,9 @@ GOOD: dict[str, tuple[Any, Any]] = {
     "insecure": ("yes", True),
     "metrics_auth": ("TOKEN", "token"),
     "auth_token": ("a" * 32, "a" * 32),
+    "pii": ("email,ssn", ["email", "ssn"]),
+    "pii_mode": ("DROP", "drop"),
+    "retention": ("30d", "30d"),
 }
 
 
@@ -220,6 +227,10 @@ def test_any_value_is_accepted_in_range_or_refused_with_invalid_option(
         assert checked in option.choices
     elif option.kind == "bool":
         assert type(checked) is bool
+    elif option.kind == "columns":
+        assert isinstance(checked, list) and checked and all(c and c == c.strip() for c in checked)
+    elif option.kind == "period":
+        assert parse_period(checked) > 0
     else:
         assert isinstance(checked, str) and checked.strip()
     if option.kind in ("int", "float"):

@@ -14,6 +14,7 @@ DOCS = sorted((ROOT / "docs").rglob("*.md"))
 NOT_MODULES = {
     "chain",
     "alias_history",
+    "card",
     "code_digest",
     "data",
     "dataset",

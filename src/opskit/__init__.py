@@ -54,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "Lineage": "opskit.records.versioning",
     "Metric": "opskit.records.runs",
     "Model": "opskit.records.registry",
+    "ModelCard": "opskit.records.card",
     "ModelLoadError": "opskit.errors",
     "ModelNotFound": "opskit.errors",
     "ModelRef": "opskit.names",
@@ -218,6 +219,7 @@ if TYPE_CHECKING:
     from opskit.hookspecs import hookimpl as hookimpl
     from opskit.loading import load_model as load_model
     from opskit.names import ModelRef as ModelRef
+    from opskit.records.card import ModelCard as ModelCard
     from opskit.records.data import ColumnSpec as ColumnSpec
     from opskit.records.data import DataInput as DataInput
     from opskit.records.data import Schema as Schema

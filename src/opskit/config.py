@@ -74,6 +74,7 @@ ENVIRONMENT: dict[str, EnvVar] = {
             "URL monitoring alerts are POSTed to",
             option="alert_webhook",
         ),
+        EnvVar("OPSKIT_PII_KEY", "text", "key of the keyed hash of pii= columns"),
     )
 }
 

@@ -15,9 +15,11 @@ from opskit.sdk import identity
 if TYPE_CHECKING:
     from opskit.capture.requirements import Requirements
     from opskit.governance.approvals import ApprovalRequest
+    from opskit.records.card import ModelCard
 
 __all__ = [
     "archive",
+    "card",
     "delete",
     "delete_alias",
     "events",
@@ -228,3 +230,17 @@ def delete(ref: str | ModelRef, *, comment: str | None = None) -> ModelVersion:
     from opskit.registry.lifecycle import delete as _delete
 
     return _delete(ref, comment=comment)
+
+
+def card(ref: str | ModelRef) -> ModelCard:
+    """The model card of a version (``"wine@production"``, ``"wine:7"``, ``"wine"``): a ``ModelCard`` record.
+
+    It holds the model and version, status, intended use and limitations (the ``card=`` option
+    of ``@opskit.train``, else its docstring), training data (dataset versions or digests, shapes,
+    schemas), params, metrics, the validation report and fairness results, the environment, and
+    the approvals and alias history from the audit log. ``.to_markdown()`` and ``.to_html()``
+    (one self-contained page) render it; notebooks show it through ``_repr_html_``.
+    """
+    from opskit.governance.card import build_card
+
+    return build_card(ref)

@@ -108,8 +108,32 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _forget(args: argparse.Namespace) -> int:
+    from opskit.errors import InvalidValue
+    from opskit.monitor import retention
+
+    if args.expired == (args.column is not None):
+        raise InvalidValue(
+            "give --column NAME --value VALUE (forget one subject) or --expired (apply retention), not both"
+        )
+    if args.expired:
+        report = retention.forget_all_expired()
+    else:
+        if args.value is None:
+            raise InvalidValue(f"--column {args.column} needs --value: the value to forget")
+        report = retention.forget(args.column, args.value, deployment=args.deployment)
+    if args.json:
+        from opskit.cli.tables import print_json
+        from opskit.serialize import to_plain
+
+        print_json(to_plain(report))
+    else:
+        print(report.summary())
+    return 1 if report.not_removed else 0
+
+
 def add_parsers(sub: Any) -> None:
-    """Add ``data list`` and ``data show`` to the top-level subcommands."""
+    """Add ``data list``, ``data show`` and ``data forget`` to the top-level subcommands."""
     data = sub.add_parser("data", help="dataset versions").add_subparsers(
         dest="action", required=True
     )
@@ -125,3 +149,18 @@ def add_parsers(sub: Any) -> None:
         help="customers (the dataset), customers:2 or customers@train (one version)",
     )
     p.set_defaults(func=_show)
+    p = data.add_parser(
+        "forget",
+        help="remove a data subject's rows from the prediction logs, or the days past retention (audited)",
+    )
+    p.add_argument("--column", help="the column identifying the subject, e.g. customer_id")
+    p.add_argument(
+        "--value", help="the subject's value in that column (matched as text, or its keyed hash)"
+    )
+    p.add_argument("--deployment", help="only this deployment's prediction log")
+    p.add_argument(
+        "--expired",
+        action="store_true",
+        help="remove the prediction-log days older than each deployment's retention= option",
+    )
+    p.set_defaults(func=_forget)

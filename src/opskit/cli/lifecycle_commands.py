@@ -1,4 +1,4 @@
-"""``opskit models promote|rollback|archive|delete``: the registry lifecycle, each change audited."""
+"""``opskit models promote|rollback|archive|delete|card``: the registry lifecycle, each change audited; model cards."""
 
 from __future__ import annotations
 
@@ -67,6 +67,31 @@ def _delete(args: argparse.Namespace) -> int:
     return _version(args, models.delete(args.ref, comment=args.comment), "deleted")
 
 
+def _card(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from opskit import models
+    from opskit.errors import InvalidValue
+
+    card = models.card(args.ref)
+    text = card.to_html() if args.format == "html" else card.to_markdown()
+    if args.output is None or args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    target = Path(args.output)
+    if not target.parent.is_dir():
+        raise InvalidValue(
+            f"cannot write the model card to {str(target)!r}: the folder {str(target.parent)!r} does not exist; "
+            "create it first"
+        )
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    print(f"wrote the {args.format} card of {card.version.ref} to {target}", file=sys.stderr)
+    return 0
+
+
 def add_model_parsers(models: Any) -> None:
     """Add ``promote``, ``rollback``, ``archive`` and ``delete`` to the ``opskit models`` subcommands."""
     p = models.add_parser(
@@ -95,3 +120,13 @@ def add_model_parsers(models: Any) -> None:
     p.add_argument("ref", metavar="REF", help="the version, e.g. wine:3")
     p.add_argument("--comment", help="why (kept in the audit log)")
     p.set_defaults(func=_delete)
+    p = models.add_parser(
+        "card",
+        help="the model card of a version (intended use, data, metrics, validation, history)",
+    )
+    p.add_argument("ref", metavar="REF", help="the version, e.g. wine@production or wine:7")
+    p.add_argument("--format", choices=("markdown", "html"), default="markdown")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
+    )
+    p.set_defaults(func=_card)

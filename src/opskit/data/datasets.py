@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import builtins
 import os
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -307,7 +309,35 @@ def fingerprint(name: str, value: object, *, label: str) -> DataInput:
     return data
 
 
-def log_data(name: str, obj: object, *, alias: str | None = None) -> DatasetVersion:
+def protected(obj: object, pii: Sequence[str] | str, pii_mode: str, *, label: str) -> object:
+    """A copy of the DataFrame *obj* with the *pii* columns hashed or dropped (``InvalidValue`` for other data)."""
+    from opskit.errors import InvalidValue
+    from opskit.pii import check_pii, protect_frame
+
+    columns, mode = check_pii(pii, pii_mode)
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(obj, pd.DataFrame):
+        raise InvalidValue(
+            f"{label}: pii={list(columns)} needs a pandas DataFrame (got {type(obj).__name__}); drop the "
+            "columns yourself before logging other data. Nothing was stored"
+        )
+    missing = [c for c in columns if c not in obj.columns]
+    if missing:
+        raise InvalidValue(
+            f"{label}: pii column(s) {missing} are not columns of the data ({', '.join(map(str, obj.columns))}); "
+            "fix the names so nothing sensitive is stored by mistake. Nothing was stored"
+        )
+    return protect_frame(obj, columns, mode)
+
+
+def log_data(
+    name: str,
+    obj: object,
+    *,
+    alias: str | None = None,
+    pii: Sequence[str] | str | None = None,
+    pii_mode: str = "hash",
+) -> DatasetVersion:
     """Store *obj* as the next version of dataset *name*; return it (``name:N``).
 
     *obj*: a pandas DataFrame or Series (stored as Parquet), a NumPy array (``.npy``), or the
@@ -315,11 +345,15 @@ def log_data(name: str, obj: object, *, alias: str | None = None) -> DatasetVers
     an existing version of *name* already holds returns that version: no new version, no
     second copy. *alias* then points at the returned version. Inside a run, the version
     records the run's id. Raises ``UnsupportedData`` (nothing stored) when *obj* cannot be
-    stored exactly.
+    stored exactly. *pii* names columns of a DataFrame that are personal data: they are
+    replaced by their keyed hash (``pii_mode="hash"``, see ``opskit.pii``) or dropped
+    (``"drop"``) before anything is written; *obj* itself is not changed.
     """
     validate_model_name(name)
     if alias is not None:
         validate_alias(alias)
+    if pii is not None:
+        obj = protected(obj, pii, pii_mode, label=f"dataset {name!r}")
     data = fingerprint(name, obj, label=f"dataset {name!r}")
     version = store(name, obj, data, run_id=_active_run_id())
     if alias is not None:

@@ -39,14 +39,23 @@ def snapshot_inputs(
     *,
     run_id: str,
     names: Mapping[str, str] | None = None,
+    pii: Sequence[str] = (),
+    pii_mode: str = "hash",
 ) -> list[tuple[DataInput, object]]:
     """Store every data argument as a dataset version; the inputs with ``dataset`` set.
+
+    *pii* columns of DataFrame arguments are hashed or dropped in what is stored (and the
+    argument's fingerprint is then that of the stored frame, so the snapshot verifies); the
+    values handed back are the arguments as passed. A *pii* column in no argument is an error.
 
     Every argument is checked (and encoded) before any version is recorded, so an argument
     that cannot be stored raises ``UnsupportedData`` naming it, and the call does not run.
     """
     from opskit.data.datasets import commit, prepare
 
+    originals = [value for _, value in data]
+    if pii:
+        data = _protect(data, pii, pii_mode)
     pending = []
     for d, value in data:
         name = dataset_name(owner, d.name, names)
@@ -61,8 +70,41 @@ def snapshot_inputs(
             ) from None
     return [
         (attrs.evolve(d, dataset=commit(version).ref), value)
-        for version, (d, value) in zip(pending, data, strict=True)
+        for version, (d, _), value in zip(pending, data, originals, strict=True)
     ]
+
+
+def _protect(
+    data: Sequence[tuple[DataInput, object]], pii: Sequence[str], pii_mode: str
+) -> list[tuple[DataInput, object]]:
+    """*data* with each DataFrame's *pii* columns hashed or dropped, re-fingerprinted."""
+    import sys
+
+    from opskit.data.formats import fingerprint_of
+    from opskit.errors import InvalidValue
+    from opskit.pii import check_pii, protect_frame
+
+    columns, mode = check_pii(list(pii), pii_mode)
+    pd = sys.modules.get("pandas")
+    out: list[tuple[DataInput, object]] = []
+    seen: set[str] = set()
+    for d, value in data:
+        if pd is not None and isinstance(value, pd.DataFrame):
+            hit = [c for c in columns if c in value.columns]
+            if hit:
+                seen.update(hit)
+                value = protect_frame(value, columns, mode)
+                again = fingerprint_of(d.name, value)
+                if again is not None:
+                    d = attrs.evolve(again, name=d.name)
+        out.append((d, value))
+    missing = [c for c in columns if c not in seen]
+    if missing:
+        raise InvalidValue(
+            f"pii column(s) {missing} are in none of the DataFrame arguments "
+            f"({', '.join(d.name for d, _ in data)}); fix the names so nothing sensitive is stored by mistake"
+        )
+    return out
 
 
 def run_inputs(run_id: str) -> dict[str, Any]:

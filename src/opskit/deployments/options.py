@@ -32,7 +32,7 @@ __all__ = [
     "is_valid_token",
 ]
 
-Kind = Literal["int", "float", "choice", "path", "bool", "text", "secret"]
+Kind = Literal["int", "float", "choice", "path", "bool", "text", "secret", "columns", "period"]
 
 
 @frozen
@@ -61,6 +61,10 @@ class Option:
             return "a non-empty text without spaces"
         if self.kind == "secret":
             return "a token of 16 to 4096 visible ASCII characters (no spaces)"
+        if self.kind == "columns":
+            return "a list of column names (or one comma-separated text)"
+        if self.kind == "period":
+            return "a period such as 30d, 12h or 2w"
         what = "an integer" if self.kind == "int" else "a number"
         bounds = []
         if self.minimum is not None:
@@ -102,6 +106,22 @@ class Option:
         if self.kind == "secret":
             if not is_valid_token(value):
                 raise self._refuse(target, value)
+            return value
+        if self.kind == "columns":
+            names = value.split(",") if isinstance(value, str) else value
+            if not isinstance(names, list | tuple) or not names:
+                raise self._refuse(target, value)
+            if not all(isinstance(n, str) and n.strip() for n in names):
+                raise self._refuse(target, value)
+            return [n.strip() for n in names]
+        if self.kind == "period":
+            from opskit.errors import InvalidValue
+            from opskit.periods import parse_period
+
+            try:
+                parse_period(value, name=self.name)  # type: ignore[arg-type]
+            except InvalidValue:
+                raise self._refuse(target, value) from None
             return value
         if self.kind == "choice":
             if not isinstance(value, str) or value.strip().lower() not in self.choices:
@@ -251,6 +271,26 @@ SERVER_OPTIONS = _table(
         "token",
         choices=("open", "token"),
         help="whether /metrics needs the auth token too (default open)",
+    ),
+    Option(
+        "pii",
+        "columns",
+        "email,ssn",
+        help="input columns that are personal data: hashed (keyed) or dropped before the prediction log is written",
+    ),
+    Option(
+        "pii_mode",
+        "choice",
+        "drop",
+        choices=("hash", "drop"),
+        help="what happens to the pii columns: hash (HMAC-SHA256 with the store's key, the default) or drop",
+    ),
+    Option(
+        "retention",
+        "period",
+        "30d",
+        help="keep the prediction log this long; older days are removed at server start and by "
+        "`opskit data forget --expired` (default: forever)",
     ),
     Option(
         "auth_token_sha256",

@@ -15,6 +15,7 @@ from opskit.records._common import freeze_map as _freeze_map
 from opskit.records._common import html_table as _html_table
 from opskit.records._common import when as _when
 from opskit.records.audit import AuditEvent, AuditHead, AuditVerification
+from opskit.records.card import ModelCard
 from opskit.records.data import ColumnSpec, DataInput, Schema
 from opskit.records.datasets import Dataset, DatasetVersion
 from opskit.records.deployments import Deployment, DeploymentSpec
@@ -47,6 +48,7 @@ __all__ = [
     "EnvInfo",
     "Metric",
     "Model",
+    "ModelCard",
     "ModelVersion",
     "Run",
     "RunList",

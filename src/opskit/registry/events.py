@@ -58,6 +58,8 @@ EventKind = Literal[
     "approval_requested",
     "approval_granted",
     "approval_rejected",
+    "data_forgotten",
+    "data_expired",
 ]
 #: Every kind, in the order above (derived from ``EventKind``, so the two cannot drift apart).
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)

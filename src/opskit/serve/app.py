@@ -97,7 +97,10 @@ class ServerState:
             max_records=int(spec.get("log_buffer", 100_000)),
             on_written=self.metrics.log_rows.inc,
             on_dropped=lambda rows, reason: self.metrics.log_dropped.labels(reason).inc(rows),
+            pii=list(spec.get("pii") or ()),
+            pii_mode=str(spec.get("pii_mode", "hash")),
         )
+        self.retention: str | None = spec.get("retention")
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opskit-store")
         self.background: set[asyncio.Task[Any]] = set()
         self.ready = False
@@ -153,6 +156,12 @@ class ServerState:
         loop = asyncio.get_running_loop()
         for variant in self.all_variants:
             await loop.run_in_executor(self.io, variant.load_now)
+        if self.retention:  # expired days of this deployment's log go before it serves (audited)
+            from opskit.monitor.retention import forget_expired
+
+            await loop.run_in_executor(
+                self.io, lambda: forget_expired(str(self.retention), deployment=self.name)
+            )
         self.predlog.start()
         if any(v.source.follows for v in self.all_variants):
             self._spawn(self._follow_aliases())

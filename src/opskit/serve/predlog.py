@@ -176,8 +176,13 @@ class PredictionLog:
         retries: int = 5,
         on_written: Callable[[int], None] | None = None,
         on_dropped: Callable[[int, str], None] | None = None,
+        pii: Sequence[str] = (),
+        pii_mode: str = "hash",
     ) -> None:
         self.deployment = deployment
+        #: Input columns that are personal data: hashed (keyed) or dropped before a batch is written.
+        self.pii = tuple(pii)
+        self.pii_mode = pii_mode
         self.sample = min(max(float(sample), 0.0), 1.0)
         self.interval = interval
         self.max_records = max(int(max_records), 1)
@@ -312,6 +317,12 @@ class PredictionLog:
         storage, tracker = get_storage(), get_tracker()
         for (day, _), part in groups.items():
             table = to_table(self.deployment, part)
+            if self.pii:  # before any byte leaves the process (opskit.pii)
+                from opskit.pii import protect_table
+
+                table = protect_table(
+                    table, self.pii, "drop" if self.pii_mode == "drop" else "hash"
+                )
             blob = storage.put_bytes(_parquet_bytes(table))  # atomic: whole file or none
             self._seq += 1
             first, last = min(r.ts for r in part), max(r.ts for r in part)

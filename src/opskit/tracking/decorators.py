@@ -84,9 +84,12 @@ def train(
     metrics: Sequence[str] | Mapping[str, object] | None = None,
     gates: Sequence[object] | None = None,
     on_fail: Literal["warn", "raise", "register"] = "warn",
+    card: Mapping[str, str] | str | None = None,
     seed: int | None = None,
     data: DataMode = "fingerprint",
     datasets: Mapping[str, str] | None = None,
+    pii: Sequence[str] | str | None = None,
+    pii_mode: Literal["hash", "drop"] = "hash",
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -104,11 +107,16 @@ def train(
     and ``metrics`` score the returned model (and the incumbent) on held-out arguments;
     ``gates`` decide whether it is registered; ``on_fail`` says what a failed gate does
     (``warn``, ``raise``, ``register`` as rejected). See docs/validation.md.
+    ``card`` states the model card's intended use and limitations: text, or a dict such as
+    ``{"intended use": ..., "limitations": ...}`` (default: the function's docstring;
+    ``opskit.models.card``, docs/governance.md).
     ``seed`` seeds Python, NumPy and PyTorch before each call (``opskit.seed``)
     and records it as the tag ``opskit.seed``.
     ``data="snapshot"`` also stores every data argument as a dataset version
     (``<model>.<argument>``, or the name ``datasets={"argument": "name"}`` gives) and
-    links the run to it; ``data="off"`` records no data inputs at all.
+    links the run to it; ``data="off"`` records no data inputs at all. ``pii=["email"]``
+    (with ``data="snapshot"``) hashes those columns with the store's key, or drops them with
+    ``pii_mode="drop"``, in what is stored; the function still gets the data as passed.
     The decorated function keeps its signature and returns what it returned.
     """
     opts = _options(TrainOptions, "train", options)
@@ -131,6 +139,8 @@ def track(
     seed: int | None = None,
     data: DataMode = "fingerprint",
     datasets: Mapping[str, str] | None = None,
+    pii: Sequence[str] | str | None = None,
+    pii_mode: Literal["hash", "drop"] = "hash",
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 

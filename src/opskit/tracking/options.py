@@ -120,6 +120,52 @@ def _datasets(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return names
 
 
+#: The run tag the model card's intended use and limitations are stored in (JSON: ``{section: text}``).
+CARD_TAG = "opskit.card"
+#: The most characters the card text may take (it is stored as a run tag; MLflow caps tag values).
+CARD_MAX_CHARS = 4000
+
+
+def _card(value: Mapping[str, Any] | str | None) -> Mapping[str, str] | None:
+    """The ``card=`` option checked at decoration time: text, or a dict of section name -> text."""
+    import json
+
+    from opskit.errors import InvalidValue
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        sections = {"intended use": value}
+    elif isinstance(value, Mapping):
+        sections = dict(value)
+    else:
+        raise InvalidValue(
+            f"card={value!r} is neither text nor a dict: pass the intended use as text, or a dict such as "
+            "{'intended use': '...', 'limitations': '...'}"
+        )
+    for key, text in sections.items():
+        if not isinstance(key, str) or not key.strip() or not isinstance(text, str):
+            raise InvalidValue(
+                f"card= section {key!r}: {text!r} is not text: every section name and body must be a non-empty str"
+            )
+    size = len(json.dumps(sections))
+    if size > CARD_MAX_CHARS:
+        raise InvalidValue(
+            f"card= is {size} characters as JSON, more than the {CARD_MAX_CHARS} a run tag can hold; "
+            "shorten it and link to a longer document"
+        )
+    return sections
+
+
+def _pii(value: object) -> tuple[str, ...]:
+    """``pii=`` checked at decoration time: column names (one name or a list)."""
+    from opskit.pii import check_pii
+
+    if value is None or value == ():  # () is the converted default (attrs.evolve passes it again)
+        return ()
+    return check_pii(value)[0]
+
+
 @frozen(kw_only=True)
 class RunOptions:
     """The options of ``@opskit.track`` (and the run half of ``@opskit.train``), checked when decorating."""
@@ -139,6 +185,22 @@ class RunOptions:
     data: str = field(default="fingerprint", validator=_data_mode)
     #: Dataset names for ``data="snapshot"``, by argument (default ``<model-or-function>.<argument>``).
     datasets: Mapping[str, str] = field(default=None, converter=_datasets)
+    #: Columns of the data arguments that are personal data: hashed or dropped in the snapshots.
+    pii: tuple[str, ...] = field(default=None, converter=_pii)
+    #: ``hash`` (keyed, ``opskit.pii``) or ``drop`` the ``pii`` columns.
+    pii_mode: str = field(default="hash")
+
+    def __attrs_post_init__(self) -> None:
+        from opskit.errors import InvalidValue
+        from opskit.pii import check_pii
+
+        if self.pii:
+            check_pii(list(self.pii), self.pii_mode)
+            if self.data != "snapshot":
+                raise InvalidValue(
+                    f"pii={list(self.pii)} applies to stored data: use data='snapshot' with it "
+                    f"(data={self.data!r} stores no rows)"
+                )
 
 
 @frozen(kw_only=True)
@@ -165,8 +227,11 @@ class TrainOptions(RunOptions):
     gates: tuple[Any, ...] = field(default=None, converter=_gates)
     #: What a failed gate does: ``warn`` (register nothing), ``raise``, ``register`` (as rejected).
     on_fail: Literal["warn", "raise", "register"] = field(default="warn", validator=_on_fail)
+    #: The model card's intended use and limitations: text, or ``{section: text}`` (default: the docstring).
+    card: Mapping[str, str] | None = field(default=None, converter=_card)
 
     def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         from opskit.registry.register import explicit_signature
 
         object.__setattr__(self, "schema", explicit_signature(self.signature, self.input_example))

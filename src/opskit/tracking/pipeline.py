@@ -143,8 +143,36 @@ def snapshot(definition: Definition[Any], run_id: str, captured: Captured) -> Ca
     if definition.options.data != "snapshot" or not captured.data:
         return captured
     owner = definition.model_name or definition.fn.__name__
-    linked = snapshot_inputs(owner, captured.data, run_id=run_id, names=definition.options.datasets)
+    options = definition.options
+    linked = snapshot_inputs(
+        owner,
+        captured.data,
+        run_id=run_id,
+        names=options.datasets,
+        pii=options.pii,
+        pii_mode=options.pii_mode,
+    )
     return attrs.evolve(captured, data=tuple(linked))
+
+
+def card_tag(definition: Definition[Any]) -> str | None:
+    """The ``opskit.card`` tag of a ``@train`` run: the ``card=`` option, else the docstring (None for ``@track``)."""
+    import json
+
+    from opskit.tracking.options import CARD_MAX_CHARS, TrainOptions
+
+    options = definition.options
+    if not isinstance(options, TrainOptions):
+        return None
+    sections = options.card
+    if sections is None:
+        doc = inspect.getdoc(definition.fn)
+        if not doc:
+            return None
+        if len(doc) > CARD_MAX_CHARS - 100:
+            doc = doc[: CARD_MAX_CHARS - 100] + " [...]"
+        sections = {"description": doc}
+    return json.dumps(dict(sections), sort_keys=False)
 
 
 def begin(
@@ -160,6 +188,7 @@ def begin(
     """
     from opskit.seeding import SEED_TAG
     from opskit.tracking.context import new_run
+    from opskit.tracking.options import CARD_TAG
 
     options = definition.options
     fn_name = definition.fn.__name__
@@ -181,6 +210,9 @@ def begin(
         run.tags[SEED_TAG] = str(options.seed)
     if captured.function is not None:
         run.tags.update(captured.function.tags)
+    card = card_tag(definition)
+    if card is not None:
+        run.tags[CARD_TAG] = card
     run.tags.update(system_tags or {})
     run.begin()
     if captured.function is not None and captured.function.artifacts:
