@@ -68,7 +68,10 @@ _EXPORTS: dict[str, str] = {
     "SerializationError": "opskit.errors",
     "SerializedModel": "opskit.records.registry",
     "SnapshotMissing": "opskit.errors",
+    "PermissionDenied": "opskit.errors",
+    "PolicyError": "opskit.errors",
     "StorageAccessDenied": "opskit.errors",
+    "UnknownRole": "opskit.errors",
     "StoreError": "opskit.errors",
     "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
@@ -173,7 +176,9 @@ if TYPE_CHECKING:
     from opskit.errors import NoRollbackTarget as NoRollbackTarget
     from opskit.errors import OpskitError as OpskitError
     from opskit.errors import OpskitWarning as OpskitWarning
+    from opskit.errors import PermissionDenied as PermissionDenied
     from opskit.errors import PluginError as PluginError
+    from opskit.errors import PolicyError as PolicyError
     from opskit.errors import ReproductionError as ReproductionError
     from opskit.errors import RunNotFound as RunNotFound
     from opskit.errors import SerializationError as SerializationError
@@ -182,6 +187,7 @@ if TYPE_CHECKING:
     from opskit.errors import StoreError as StoreError
     from opskit.errors import StoreNotFound as StoreNotFound
     from opskit.errors import UnknownBackend as UnknownBackend
+    from opskit.errors import UnknownRole as UnknownRole
     from opskit.errors import UnsupportedData as UnsupportedData
     from opskit.errors import ValidationError as ValidationError
     from opskit.errors import ValidationFailed as ValidationFailed

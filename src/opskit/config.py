@@ -19,6 +19,7 @@ import attrs
 from attrs import field, frozen
 
 from opskit.errors import ConfigError
+from opskit.governance.config import GovernanceConfig, parse_governance
 
 __all__ = [
     "ENVIRONMENT",
@@ -128,6 +129,7 @@ class ConfigOptions(TypedDict, total=False):
     capture_git: bool | None
     tracker_options: Mapping[str, Any] | None
     storage_options: Mapping[str, Any] | None
+    governance: Mapping[str, Any] | GovernanceConfig | None
 
 
 @frozen
@@ -149,6 +151,8 @@ class Config:
     #: Extra options for the tracker / storage backends (for example fsspec options).
     tracker_options: dict[str, Any] = field(factory=dict)
     storage_options: dict[str, Any] = field(factory=dict)
+    #: ``[tool.opskit.governance]``: the access policy (roles, users, default role); see docs/governance.md.
+    governance: GovernanceConfig = field(factory=GovernanceConfig)
     #: Where each value came from, for ``opskit doctor`` and ``opskit plugins``.
     sources: dict[str, str] = field(factory=dict, eq=False, repr=False)
 
@@ -234,6 +238,8 @@ def resolve(overrides: Mapping[str, Any]) -> Config:
             raise ConfigError(
                 f"{text}={values[text]!r} from {sources[text]} must be a non-empty string"
             )
+    if "governance" in values:
+        values["governance"] = parse_governance(values["governance"], sources["governance"])
     values["home"] = home
     return Config(**values, sources=sources)
 

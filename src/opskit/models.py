@@ -95,19 +95,23 @@ def set_alias(name: str, alias: str, version: int | ModelVersion) -> AliasChange
     Setting an alias to the version it already points at changes nothing: no history entry and no
     ``after_alias_changed`` hook; the returned change has ``previous_version == version``.
     """
+    from opskit.governance.policy import require
+
     name, alias = validate_model_name(name), validate_alias(alias)
-    change = get_tracker().set_alias(
-        name, alias, _version_number(name, version), user=identity.user()
-    )
+    number = _version_number(name, version)
+    require(f"set-alias:{alias}", subject=f"{name}@{alias}", model=name)
+    change = get_tracker().set_alias(name, alias, number, user=identity.user())
     fire_hooks([alias_changed(change)])  # None (no hook) when the alias already pointed there
     return change
 
 
 def delete_alias(name: str, alias: str) -> AliasChange:
     """Remove *alias* from model *name*."""
-    change = get_tracker().delete_alias(
-        validate_model_name(name), validate_alias(alias), user=identity.user()
-    )
+    from opskit.governance.policy import require
+
+    name, alias = validate_model_name(name), validate_alias(alias)
+    require(f"delete-alias:{alias}", subject=f"{name}@{alias}", model=name)
+    change = get_tracker().delete_alias(name, alias, user=identity.user())
     fire_hooks([alias_changed(change)])
     return change
 

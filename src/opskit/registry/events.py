@@ -38,6 +38,7 @@ __all__ = [
     "alias_changed",
     "deployment_changed",
     "deployment_of",
+    "policy_denied",
     "status_changed",
     "version_deleted",
     "version_of",
@@ -54,6 +55,7 @@ EventKind = Literal[
     "deployment_stopped",
     "version_status_changed",
     "version_deleted",
+    "policy_denied",
 ]
 #: Every kind, in the order above (derived from ``EventKind``, so the two cannot drift apart).
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
@@ -204,6 +206,30 @@ def version_deleted(
         user=user,
         time=_time.time(),
         run_id=version.run_id,
+        reason=reason,
+    )
+
+
+def policy_denied(
+    action: str,
+    subject: str,
+    *,
+    model: str | None,
+    user: str | None,
+    roles: tuple[str, ...],
+    allowed_by: tuple[str, ...],
+    reason: str,
+) -> RegistryEvent:
+    """The event of the access policy refusing *user* the *action* on *subject* (nothing else changed)."""
+    return RegistryEvent(
+        kind="policy_denied",
+        subject=subject,
+        model=model,
+        before=None,
+        after={"action": action, "roles": list(roles), "allowed_by": list(allowed_by)},
+        user=user,
+        time=_time.time(),
+        run_id=None,
         reason=reason,
     )
 

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from opskit.records import AliasChange, ModelVersion, Schema
     from opskit.records.audit import AuditTrail
+    from opskit.registry.events import RegistryEvent
 
 __all__ = [
     "SupportsAudit",
+    "SupportsEventRecording",
     "SupportsLifecycle",
     "SupportsLocation",
     "SupportsQueuedRegistration",
@@ -125,4 +127,13 @@ class SupportsLifecycle(Protocol):
         self, name: str, alias: str, version: int, *, user: str | None, reason: str | None = None
     ) -> AliasChange:
         """``set_alias`` with a *reason* kept in its event (a promotion, a rollback)."""
+        ...
+
+
+@runtime_checkable
+class SupportsEventRecording(Protocol):
+    """A tracker that can append a registry event that records no change (an access-policy denial)."""
+
+    def record_event(self, event: RegistryEvent) -> RegistryEvent:
+        """Append *event* to the event log (hash-chained like every event); return it with its ``id``."""
         ...

@@ -40,6 +40,7 @@ from opskit.tracker.capabilities import SupportsAudit
 from opskit_mlflow.connection import MLflowConnection, error_code
 from opskit_mlflow.encode import json_tags, read_json
 from opskit_mlflow.keys import DOC, STATE_EXPERIMENT, escape
+from opskit_mlflow.outbox import is_unreachable
 
 __all__ = [
     "AUDIT_HASH",
@@ -201,6 +202,15 @@ class RegistryEvents(MLflowConnection, SupportsAudit):
                 experiment_id, run_name=f"event/{stored.kind}/{stored.subject}", tags=tags
             )
             return stored
+
+    def record_event(self, event: RegistryEvent) -> RegistryEvent:
+        """Append an event that records no change (an access-policy denial), chained like the others."""
+        try:
+            return self._append_event(event)
+        except Exception as exc:
+            if is_unreachable(exc):
+                raise self._unavailable(exc) from exc
+            raise
 
     def _event_runs(self, model: str | None = None) -> list[Any]:
         experiment_id = self._experiment_id(STATE_EXPERIMENT, create=False)

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from opskit.errors import InvalidValue, RunNotFound, StoreError
 from opskit.names import ModelRef
 from opskit.query import RunQuery
@@ -49,7 +51,12 @@ from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
 from opskit.storage.base import digest_bytes
 from opskit.tracker.base import Tracker, digests_in
-from opskit.tracker.capabilities import SupportsAudit, SupportsLifecycle, SupportsLocation
+from opskit.tracker.capabilities import (
+    SupportsAudit,
+    SupportsEventRecording,
+    SupportsLifecycle,
+    SupportsLocation,
+)
 from opskit.tracker.sqlite import audit, registry
 from opskit.tracker.sqlite.process import is_alive, own_start, process_start
 from opskit.tracker.sqlite.schema import migrate
@@ -81,7 +88,9 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + _CHUNK]
 
 
-class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle):
+class SQLiteTracker(
+    Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle, SupportsEventRecording
+):
     """The embedded tracker (registered as ``local``)."""
 
     name = "local"
@@ -554,6 +563,11 @@ class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle)
                 head, error, checkpoints = None, str(exc), []
         anchors = {point.seq: point.hash for point in checkpoints}
         return AuditTrail(events=events, head=head, anchors=anchors, head_error=error)
+
+    def record_event(self, event: RegistryEvent) -> RegistryEvent:
+        with self._write() as conn:
+            number = registry.append_event(conn, event)
+        return attrs.evolve(event, id=number)
 
     # -- state -------------------------------------------------------------------------------------
 
