@@ -24,7 +24,15 @@ from pathlib import Path
 import pytest
 from attrs import frozen
 
-__all__ = ["MLflowServer", "free_port", "mlflow_server", "mlflow_server_pg", "postgres"]
+__all__ = [
+    "MLflowAuthServer",
+    "MLflowServer",
+    "free_port",
+    "mlflow_auth_server",
+    "mlflow_server",
+    "mlflow_server_pg",
+    "postgres",
+]
 
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 STARTUP_SECONDS = 90.0
@@ -47,6 +55,10 @@ def _log_tail(path: Path, lines: int = 60) -> str:
 class MLflowServer:
     """One ``mlflow server`` process; ``start()`` again after ``stop()`` reuses its store and port."""
 
+    #: Extra arguments of ``mlflow server`` and extra environment (the basic-auth server sets them).
+    extra_args: tuple[str, ...] = ()
+    extra_env: dict[str, str] = {}  # noqa: RUF012  (class default, replaced per instance)
+
     def __init__(self, backend_store_uri: str, folder: Path) -> None:
         self.backend_store_uri = backend_store_uri
         self.folder = folder
@@ -62,7 +74,10 @@ class MLflowServer:
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            **self.extra_env,
         }
+        for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            env.pop(var, None)
         command = [
             str(Path(sys.executable).parent / "mlflow"),
             "server",
@@ -76,6 +91,7 @@ class MLflowServer:
             str(self.port),
             "--workers",
             "1",
+            *self.extra_args,
         ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -113,6 +129,81 @@ class MLflowServer:
         self.process = None
 
 
+class MLflowAuthServer(MLflowServer):
+    """``mlflow server --app-name basic-auth``: users, passwords and permissions in its own sqlite database.
+
+    The admin (``admin`` / ``admin_password``) is created from ``basic_auth.ini`` at first start;
+    new users get ``default_permission`` (READ) on resources they did not create.
+    """
+
+    admin = "admin"
+    admin_password = "admin-password-for-tests"
+
+    def __init__(self, backend_store_uri: str, folder: Path) -> None:
+        super().__init__(backend_store_uri, folder)
+        config = folder / "basic_auth.ini"
+        config.write_text(
+            "[mlflow]\n"
+            "default_permission = READ\n"
+            f"database_uri = sqlite:///{folder / 'basic_auth.db'}\n"
+            f"admin_username = {self.admin}\n"
+            f"admin_password = {self.admin_password}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        )
+        self.extra_args = ("--app-name", "basic-auth")
+        self.extra_env = {
+            "MLFLOW_AUTH_CONFIG_PATH": str(config),
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": "opskit-tests-csrf-key",
+        }
+
+    def _admin_call(self, path: str, body: dict[str, str]) -> None:
+        import base64
+        import json
+
+        token = base64.b64encode(f"{self.admin}:{self.admin_password}".encode()).decode()
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200, answer.read()
+
+    def experiment_id(self, name: str) -> str:
+        """The id of the experiment *name* (REST, as the admin)."""
+        import base64
+        import json
+        import urllib.parse
+
+        token = base64.b64encode(f"{self.admin}:{self.admin_password}".encode()).decode()
+        query = urllib.parse.urlencode({"experiment_name": name})
+        request = urllib.request.Request(
+            f"{self.url}/api/2.0/mlflow/experiments/get-by-name?{query}",
+            headers={"Authorization": f"Basic {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return str(json.loads(answer.read())["experiment"]["experiment_id"])
+
+    def create_user(self, username: str, password: str) -> None:
+        """Create a user (REST ``/api/2.0/mlflow/users/create``, as the admin)."""
+        self._admin_call(
+            "/api/2.0/mlflow/users/create", {"username": username, "password": password}
+        )
+
+    def grant(self, username: str, resource_type: str, resource_id: str, permission: str) -> None:
+        """Give *username* *permission* (READ, EDIT, MANAGE) on a registered model or experiment, as the admin."""
+        self._admin_call(
+            "/api/3.0/mlflow/users/permissions/grant",
+            {
+                "username": username,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "permission": permission,
+            },
+        )
+
+
 @frozen
 class Postgres:
     """A running PostgreSQL cluster."""
@@ -126,6 +217,16 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLflowSe
     """An MLflow tracking server with a sqlite backend store and a local artifact root."""
     folder = tmp_path_factory.mktemp("mlflow-sqlite")
     server = MLflowServer(f"sqlite:///{folder / 'mlflow.db'}", folder)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLflowAuthServer]:
+    """An MLflow tracking server with its basic-auth app (admin user from its basic_auth.ini)."""
+    folder = tmp_path_factory.mktemp("mlflow-auth")
+    server = MLflowAuthServer(f"sqlite:///{folder / 'mlflow.db'}", folder)
     server.start()
     yield server
     server.stop()

@@ -63,7 +63,9 @@ _EXPORTS: dict[str, str] = {
     "NoRollbackTarget": "opskit.errors",
     "OpskitError": "opskit.errors",
     "OpskitWarning": "opskit.errors",
+    "PermissionDenied": "opskit.errors",
     "PluginError": "opskit.errors",
+    "PolicyError": "opskit.errors",
     "Reproduction": "opskit.records.reproduction",
     "ReproductionError": "opskit.errors",
     "RequestClosed": "opskit.errors",
@@ -80,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "opskit.errors",
     "StoreNotFound": "opskit.errors",
     "UnknownBackend": "opskit.errors",
+    "UnknownRole": "opskit.errors",
     "UnsupportedData": "opskit.errors",
     "ValidationError": "opskit.errors",
     "ValidationFailed": "opskit.errors",
@@ -197,7 +200,9 @@ if TYPE_CHECKING:
     from opskit.errors import NoRollbackTarget as NoRollbackTarget
     from opskit.errors import OpskitError as OpskitError
     from opskit.errors import OpskitWarning as OpskitWarning
+    from opskit.errors import PermissionDenied as PermissionDenied
     from opskit.errors import PluginError as PluginError
+    from opskit.errors import PolicyError as PolicyError
     from opskit.errors import ReproductionError as ReproductionError
     from opskit.errors import RequestClosed as RequestClosed
     from opskit.errors import RunNotFound as RunNotFound
@@ -208,6 +213,7 @@ if TYPE_CHECKING:
     from opskit.errors import StoreError as StoreError
     from opskit.errors import StoreNotFound as StoreNotFound
     from opskit.errors import UnknownBackend as UnknownBackend
+    from opskit.errors import UnknownRole as UnknownRole
     from opskit.errors import UnsupportedData as UnsupportedData
     from opskit.errors import ValidationError as ValidationError
     from opskit.errors import ValidationFailed as ValidationFailed

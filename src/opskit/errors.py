@@ -44,7 +44,9 @@ __all__ = [
     "NoRollbackTarget",
     "OpskitError",
     "OpskitWarning",
+    "PermissionDenied",
     "PluginError",
+    "PolicyError",
     "ProfileNotFound",
     "RegistrationQueued",
     "ReproductionError",
@@ -59,6 +61,7 @@ __all__ = [
     "StoreNotFound",
     "UnknownBackend",
     "UnknownDriftMethod",
+    "UnknownRole",
     "UnsupportedData",
     "UnsupportedMediaType",
     "ValidationError",
@@ -316,3 +319,45 @@ class ValidationRequired(OpskitError, ValueError):
 
 class ApprovalPending(OpskitWarning):
     """A protected alias was not moved: an approval request was opened instead (the message names its id)."""
+
+
+class PolicyError(GovernanceConfigError):
+    """The access policy (``[tool.opskit.governance]`` roles/users) is malformed; ``key`` names the offending key."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self),), {"key": self.key})
+
+
+class UnknownRole(PolicyError, LookupError):
+    """A user (or ``default_role``) is given a role the policy does not define."""
+
+
+class PermissionDenied(OpskitError, PermissionError):
+    """The access policy (or the MLflow server's permissions) does not allow this user this action.
+
+    ``user``, ``action`` and ``allowed_by`` (the roles that would allow it) say what was refused.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user: str | None = None,
+        action: str | None = None,
+        allowed_by: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.user = user
+        self.action = action
+        self.allowed_by = allowed_by
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            type(self),
+            (str(self),),
+            {"user": self.user, "action": self.action, "allowed_by": self.allowed_by},
+        )

@@ -101,8 +101,11 @@ def set_alias(name: str, alias: str, version: int | ModelVersion) -> AliasChange
     opened (an ``ApprovalPending`` warning names it) and the returned change says the alias
     stayed where it was (``version == previous_version``).
     """
+    from opskit.governance.policy import require
+
     name, alias = validate_model_name(name), validate_alias(alias)
     number = _version_number(name, version)
+    require(f"set-alias:{alias}", subject=f"{name}@{alias}", model=name)
     from opskit.governance.approvals import pending
 
     stayed = pending(name, alias, number)
@@ -115,9 +118,11 @@ def set_alias(name: str, alias: str, version: int | ModelVersion) -> AliasChange
 
 def delete_alias(name: str, alias: str) -> AliasChange:
     """Remove *alias* from model *name*."""
-    change = get_tracker().delete_alias(
-        validate_model_name(name), validate_alias(alias), user=identity.user()
-    )
+    from opskit.governance.policy import require
+
+    name, alias = validate_model_name(name), validate_alias(alias)
+    require(f"delete-alias:{alias}", subject=f"{name}@{alias}", model=name)
+    change = get_tracker().delete_alias(name, alias, user=identity.user())
     fire_hooks([alias_changed(change)])
     return change
 

@@ -82,6 +82,7 @@ def deploy(
     unknown name or a bad value raises ``InvalidOption``.
     """
     from opskit.deployments.options import check_options, check_port
+    from opskit.governance.policy import require
     from opskit.runtime import get_tracker
 
     chosen = get_target(target)
@@ -103,6 +104,11 @@ def deploy(
                 f"(see `opskit models show {found.name}`)"
             )
     name = _check_name(name or ModelRef.parse(next(iter(weights))).name)
+    require(
+        f"deploy:{target}",
+        subject=f"{name} ({', '.join(weights)})",
+        model=ModelRef.parse(next(iter(weights))).name,
+    )
     existing = tracker.get_state(STATE_KIND, name)
     if existing is not None:
         old = DeploymentClient.of(from_plain(Deployment, existing))

@@ -165,8 +165,10 @@ class DeploymentClient(Deployment):
         The record and its ``deployment_stopped`` event are stored in one transaction, then the
         ``after_deployment_stopped`` hook fires. Stopping a deployment recorded as stopped records nothing.
         """
+        from opskit.governance.policy import require
         from opskit.registry.hooks import fire_hooks
 
+        require(f"stop:{self.target}", subject=self.name)
         get_target(self.target).stop(self.record)
         if self.record.state == "stopped":  # already recorded as stopped: nothing changed, no event
             return self

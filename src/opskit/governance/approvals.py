@@ -339,6 +339,9 @@ def approve(request_id: int, *, comment: str | None = None) -> ApprovalRequest:
     from opskit.names import ModelRef
 
     request = _open(request_id, "approve")
+    from opskit.governance.policy import require
+
+    require(f"approve:{request.alias}", subject=request.subject, model=request.model)
     user = identity.user()
     if user is None:
         raise SelfApproval(
@@ -392,6 +395,9 @@ def approve(request_id: int, *, comment: str | None = None) -> ApprovalRequest:
 def reject(request_id: int, *, comment: str | None = None) -> ApprovalRequest:
     """Close request *request_id* as rejected (by anyone, the requester included: a withdrawal); the alias stays."""
     request = _open(request_id, "reject")
+    from opskit.governance.policy import require
+
+    require(f"reject:{request.alias}", subject=request.subject, model=request.model)
     user = identity.user()
     updated = attrs.evolve(
         request, status="rejected", rejection=Approval(user, time.time(), comment)

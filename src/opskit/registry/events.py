@@ -39,6 +39,7 @@ __all__ = [
     "approval_changed",
     "deployment_changed",
     "deployment_of",
+    "policy_denied",
     "status_changed",
     "version_deleted",
     "version_of",
@@ -60,6 +61,7 @@ EventKind = Literal[
     "approval_rejected",
     "data_forgotten",
     "data_expired",
+    "policy_denied",
 ]
 #: Every kind, in the order above (derived from ``EventKind``, so the two cannot drift apart).
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
@@ -235,6 +237,30 @@ def approval_changed(
         model=model,
         before=before,
         after=after,
+        user=user,
+        time=_time.time(),
+        run_id=None,
+        reason=reason,
+    )
+
+
+def policy_denied(
+    action: str,
+    subject: str,
+    *,
+    model: str | None,
+    user: str | None,
+    roles: tuple[str, ...],
+    allowed_by: tuple[str, ...],
+    reason: str,
+) -> RegistryEvent:
+    """The event of the access policy refusing *user* the *action* on *subject* (nothing else changed)."""
+    return RegistryEvent(
+        kind="policy_denied",
+        subject=subject,
+        model=model,
+        before=None,
+        after={"action": action, "roles": list(roles), "allowed_by": list(allowed_by)},
         user=user,
         time=_time.time(),
         run_id=None,

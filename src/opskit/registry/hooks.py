@@ -32,5 +32,6 @@ def fire_hooks(events: Iterable[RegistryEvent | None]) -> None:
             hooks.after_alias_changed(alias_change_of(event))
         elif event.kind == "deployment_stopped":
             hooks.after_deployment_stopped(deployment_of(event))
-        else:
+        elif event.kind.startswith("deployment_"):
             hooks.after_deploy(deployment_of(event))
+        # other kinds (policy_denied, version_status_changed, ...) have no lifecycle hook

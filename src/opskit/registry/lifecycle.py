@@ -17,6 +17,7 @@ from opskit.errors import (
     VersionInUse,
     VersionNotServable,
 )
+from opskit.governance.policy import require
 from opskit.names import ModelRef, validate_alias, validate_model_name
 from opskit.registry.events import alias_changed
 from opskit.registry.hooks import fire_hooks
@@ -111,6 +112,9 @@ def promote(
     """
     version = _version(ref)
     name = _alias_of(version, alias)
+    require(
+        f"promote:{name}", subject=f"{version.ref} -> {version.name}@{name}", model=version.name
+    )
     if version.status in ("archived", "rejected"):
         raise VersionNotServable(
             f"cannot promote {version.ref} to {name!r}: it is {version.status}; promote another "
@@ -139,6 +143,7 @@ def rollback(name: str, alias: str, *, comment: str | None = None) -> AliasChang
     second rollback therefore undoes the first). An archived previous target is refused.
     """
     name, alias = validate_model_name(name), validate_alias(alias)
+    require(f"rollback:{alias}", subject=f"{name}@{alias}", model=name)
     tracker = get_tracker()
     history = tracker.alias_history(name, alias)
     current = history[-1] if history else None
@@ -200,6 +205,7 @@ def reject(version: ModelVersion, *, reason: str) -> ModelVersion:
 def archive(ref: str | ModelRef, *, comment: str | None = None) -> ModelVersion:
     """Mark a version ``archived`` (kept, never promoted or deployed again); refused while an alias or a running deployment uses it."""
     version = _version(ref)
+    require("archive", subject=version.ref, model=version.name)
     _refuse_in_use(version, "archive")
     return lifecycle_tracker().set_version_status(
         version.name, version.version, "archived", user=identity.user(), reason=comment
@@ -213,6 +219,7 @@ def delete(ref: str | ModelRef, *, comment: str | None = None) -> ModelVersion:
     ``version_deleted`` event keeps that record in the audit log.
     """
     version = _version(ref)
+    require("delete", subject=version.ref, model=version.name)
     _refuse_in_use(version, "delete")
     tracker = get_tracker()
     removed = lifecycle_tracker().delete_model_version(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from opskit.tracking.context import ActiveRun
 
 __all__ = [
+    "authorize_registration",
     "explicit_signature",
     "model_signature",
     "register_model",
@@ -70,6 +71,15 @@ def register_model(
     )
 
 
+def authorize_registration(name: str, alias: str | None) -> None:
+    """``PermissionDenied`` unless the access policy lets this user register *name* (and set *alias* on it)."""
+    from opskit.governance.policy import require
+
+    require("register", subject=name, model=name)
+    if alias is not None:
+        require(f"set-alias:{alias}", subject=f"{name}@{alias}", model=name)
+
+
 def register_version(
     tracker: Tracker,
     run_id: str | None,
@@ -93,6 +103,7 @@ def register_version(
     """
     from opskit.runtime import get_storage
 
+    authorize_registration(name, alias)
     serialized = hooks.serialize_model(model)
     if serialized is None:
         raise InvalidValue(

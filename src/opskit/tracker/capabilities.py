@@ -23,6 +23,7 @@ StateChange = tuple[str, str, Mapping[str, Any], "RegistryEvent"]
 __all__ = [
     "StateChange",
     "SupportsAudit",
+    "SupportsEventRecording",
     "SupportsLifecycle",
     "SupportsLocation",
     "SupportsQueuedRegistration",
@@ -142,4 +143,13 @@ class SupportsLifecycle(Protocol):
         append its event, in the same write as the move (the approval that moves a protected
         alias: ``opskit.governance.approvals``); nothing of it is kept when the move fails.
         """
+        ...
+
+
+@runtime_checkable
+class SupportsEventRecording(Protocol):
+    """A tracker that can append a registry event that records no change (an access-policy denial)."""
+
+    def record_event(self, event: RegistryEvent) -> RegistryEvent:
+        """Append *event* to the event log (hash-chained like every event); return it with its ``id``."""
         ...

@@ -285,6 +285,23 @@ def after_call(
     return decide_gates(session, run, called.result, captured.arguments)
 
 
+def authorize(definition: Definition[Any]) -> None:
+    """``@train``: the access policy allows this user to register the model (and move ``alias=``), before anything runs.
+
+    A denial (``PermissionDenied``) starts no run and calls nothing: training is not wasted
+    on a model that could not be registered.
+    """
+    if definition.model_name is None:
+        return
+    from opskit.registry.register import authorize_registration
+    from opskit.tracking.options import TrainOptions
+
+    options = definition.options
+    if not isinstance(options, TrainOptions) or not options.register:
+        return
+    authorize_registration(definition.model_name, options.alias)
+
+
 def register(
     definition: Definition[R],
     run: ActiveRun,
@@ -396,6 +413,7 @@ def execute(
     system_tags: Mapping[str, str] | None = None,
 ) -> R:
     """One call of a decorated function, every stage in order; the user's result or exception, unchanged."""
+    authorize(definition)
     captured = capture(definition, args, kwargs)
     run = begin(definition, captured, system_tags)
     try:

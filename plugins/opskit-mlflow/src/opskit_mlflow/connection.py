@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from opskit.errors import BackendUnavailable, OpskitWarning, RunNotFound
+from opskit.errors import BackendUnavailable, OpskitWarning, PermissionDenied, RunNotFound
 from opskit_mlflow.keys import CLAIM_PREFIX, RUN_ID, STATE_EXPERIMENT
 from opskit_mlflow.outbox import Outbox
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from opskit.records import Run
     from opskit_mlflow.writing import Buffer
 
-__all__ = ["MLflowConnection", "error_code", "is_missing"]
+__all__ = ["REFUSED", "MLflowConnection", "error_code", "is_missing", "is_refused"]
 
 
 _connections: weakref.WeakSet[MLflowConnection] = weakref.WeakSet()
@@ -42,6 +42,15 @@ def _after_fork_in_child() -> None:
 
 def error_code(error: MlflowException) -> str:
     return str(getattr(error, "error_code", ""))
+
+
+#: The error codes of a server that refused the request's credentials or permission (HTTP 401/403).
+REFUSED = frozenset({"PERMISSION_DENIED", "UNAUTHENTICATED"})
+
+
+def is_refused(error: BaseException) -> bool:
+    """Did the server refuse the user (no permission, or credentials it does not accept)? Not an outage."""
+    return isinstance(error, MlflowException) and error_code(error) in REFUSED
 
 
 def is_missing(error: MlflowException) -> bool:
@@ -125,6 +134,24 @@ class MLflowConnection:
             "cannot be registered without the server (it numbers versions); runs are kept in the "
             "outbox and delivered by `opskit sync`"
         )
+
+    def _refusal(self, error: MlflowException, action: str, subject: str) -> PermissionDenied:
+        """The ``PermissionDenied`` for the server's 401/403 *error* on *action* (``set-alias:production``) of *subject*."""
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        if error_code(error) == "UNAUTHENTICATED":
+            message = (
+                f"the MLflow server at {self.tracking_uri} did not accept the credentials of user "
+                f"{user!r} for {action} on {subject}; set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD to an account of that server. Nothing was changed"
+            )
+        else:
+            message = (
+                f"the MLflow server at {self.tracking_uri} refused {action} on {subject} to user "
+                f"{user!r}: that user has no permission to change it there (MLflow answered 403 "
+                "PERMISSION_DENIED); ask an MLflow admin to grant EDIT on the registered model (and on "
+                f"the experiment {self._m(STATE_EXPERIMENT)!r}, which keeps the audit log). Nothing was changed"
+            )
+        return PermissionDenied(message, user=user, action=action)
 
     def _go_offline(self, run_id: str, error: BaseException) -> None:
         assert self.outbox is not None

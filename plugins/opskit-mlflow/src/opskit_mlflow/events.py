@@ -23,8 +23,10 @@ chain never forks. See docs/governance.md for what this protects and what it doe
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import attrs
@@ -34,12 +36,14 @@ from mlflow.exceptions import MlflowException
 from opskit.errors import InvalidValue, StoreError
 from opskit.governance.audit import GENESIS, registry_event_of, seal
 from opskit.records.audit import AuditEvent, AuditHead, AuditTrail
-from opskit.registry.events import EVENT_KINDS, EventKind, RegistryEvent
+from opskit.registry.events import EVENT_KINDS, EventKind, RegistryEvent, policy_denied
+from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
 from opskit.tracker.capabilities import SupportsAudit
-from opskit_mlflow.connection import MLflowConnection, error_code
+from opskit_mlflow.connection import MLflowConnection, error_code, is_refused
 from opskit_mlflow.encode import json_tags, read_json
 from opskit_mlflow.keys import DOC, STATE_EXPERIMENT, escape
+from opskit_mlflow.outbox import is_unreachable
 
 __all__ = [
     "AUDIT_HASH",
@@ -201,6 +205,61 @@ class RegistryEvents(MLflowConnection, SupportsAudit):
                 experiment_id, run_name=f"event/{stored.kind}/{stored.subject}", tags=tags
             )
             return stored
+
+    def record_event(self, event: RegistryEvent) -> RegistryEvent:
+        """Append an event that records no change (an access-policy denial), chained like the others."""
+        try:
+            return self._append_event(event)
+        except MlflowException as exc:
+            if is_refused(exc):
+                raise self._refusal(exc, "append-event", event.kind) from exc
+            raise
+        except Exception as exc:
+            if is_unreachable(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    def _check_log_writable(self) -> None:
+        """Fail (403) before a change when this user may not write the event log, so no change is left without its event.
+
+        One experiment-tag write on ``opskit.state`` per user and process (needs EDIT there, as
+        appending an event does); on a server without permissions it always passes.
+        """
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        writers: set[str | None] = self.__dict__.setdefault("_log_writers", set())
+        if user in writers:
+            return
+        experiment_id = self._experiment_id(STATE_EXPERIMENT)
+        assert experiment_id is not None
+        self.client.set_experiment_tag(experiment_id, "opskit.writable", "true")
+        writers.add(user)
+
+    @contextmanager
+    def _refusals(self, action: str, subject: str, model: str | None) -> Iterator[None]:
+        """Turn the server's 401/403 into ``PermissionDenied`` (a refusal, not an outage: nothing is queued).
+
+        A 403 is also appended as a ``policy_denied`` event when the user may write the event
+        log (if not, the server's refusal is the only record).
+        """
+        try:
+            yield
+        except MlflowException as exc:
+            if not is_refused(exc):
+                raise
+            denied = self._refusal(exc, action, subject)
+            if error_code(exc) == "PERMISSION_DENIED":
+                event = policy_denied(
+                    action,
+                    subject,
+                    model=model,
+                    user=identity.user(),
+                    roles=(),
+                    allowed_by=(),
+                    reason=str(denied),
+                )
+                with suppress(Exception):
+                    self._append_event(event)
+            raise denied from exc
 
     def _event_runs(self, model: str | None = None) -> list[Any]:
         experiment_id = self._experiment_id(STATE_EXPERIMENT, create=False)

@@ -23,7 +23,7 @@ from opskit.records.registry import VERSION_STATUSES
 from opskit.registry import events as registry_events
 from opskit.sdk import identity
 from opskit.serialize import from_plain, to_plain
-from opskit_mlflow.connection import error_code, is_missing
+from opskit_mlflow.connection import error_code, is_missing, is_refused
 from opskit_mlflow.encode import json_tags, read_json
 from opskit_mlflow.events import RegistryEvents
 from opskit_mlflow.keys import DOC, HISTORY, MODEL, STATE_EXPERIMENT, escape
@@ -87,17 +87,19 @@ class ModelRegistry(RegistryEvents):
         model: object | None = None,
     ) -> ModelVersion:
         try:
-            return self._register(
-                name,
-                digest,
-                size_bytes,
-                flavor,
-                run_id,
-                signature,
-                metadata,
-                model,
-                identity.user(),
-            )
+            with self._refusals("register", name, name):
+                self._check_log_writable()
+                return self._register(
+                    name,
+                    digest,
+                    size_bytes,
+                    flavor,
+                    run_id,
+                    signature,
+                    metadata,
+                    model,
+                    identity.user(),
+                )
         except Exception as exc:
             if is_unreachable(exc):
                 raise self._unavailable(exc) from exc
@@ -390,7 +392,8 @@ class ModelRegistry(RegistryEvents):
 
     def set_alias(self, name: str, alias: str, version: int, *, user: str | None) -> AliasChange:
         try:
-            return self._set_alias(name, alias, version, user=user)
+            with self._refusals(f"set-alias:{alias}", f"{name}@{alias}", name):
+                return self._set_alias(name, alias, version, user=user)
         except Exception as exc:
             if is_unreachable(exc):
                 raise self._unavailable(exc) from exc
@@ -409,9 +412,22 @@ class ModelRegistry(RegistryEvents):
                 change.previous_version == version
             ):  # already there: nothing moved, nothing to record
                 return change
+            self._check_log_writable()
             self.client.set_registered_model_alias(self._m(name), alias, str(version))
-            self._record_alias(change, reason)
+            try:
+                self._record_alias(change, reason)
+            except MlflowException as exc:
+                if is_refused(exc):  # the user may move the alias but not write the audit log: undo
+                    self._undo_alias(name, alias, change.previous_version)
+                raise
             return change
+
+    def _undo_alias(self, name: str, alias: str, previous: int | None) -> None:
+        """Put *alias* back where it was (an alias move whose event the server refused is not kept)."""
+        if previous is None:
+            self.client.delete_registered_model_alias(self._m(name), alias)
+        else:
+            self.client.set_registered_model_alias(self._m(name), alias, str(previous))
 
     def move_alias(
         self,
@@ -423,7 +439,7 @@ class ModelRegistry(RegistryEvents):
         reason: str | None = None,
         state: StateChange | None = None,
     ) -> AliasChange:
-        with self._lock:
+        with self._lock, self._refusals(f"set-alias:{alias}", f"{name}@{alias}", name):
             if state is not None:  # MLflow has no transactions: the document and its event first
                 self.get_model_version(ModelRef(name, version=version))
                 kind, key, value, event = state
@@ -437,10 +453,18 @@ class ModelRegistry(RegistryEvents):
             raise InvalidValue(
                 f"unknown version status {status!r}; use one of {', '.join(VERSION_STATUSES)}"
             )
-        with self._lock:
+        with (
+            self._lock,
+            self._refusals(
+                "archive" if status == "archived" else f"set-status:{status}",
+                f"{name}:{version}",
+                name,
+            ),
+        ):
             found = self.get_model_version(ModelRef(name, version=version))
             if found.status == status:
                 return found
+            self._check_log_writable()
             self.client.set_model_version_tag(self._m(name), str(version), STATUS, status)
             self._append_event(
                 registry_events.status_changed(found, status, user=user, reason=reason)
@@ -450,20 +474,22 @@ class ModelRegistry(RegistryEvents):
     def delete_model_version(
         self, name: str, version: int, *, user: str | None, reason: str | None = None
     ) -> ModelVersion:
-        with self._lock:
+        with self._lock, self._refusals("delete", f"{name}:{version}", name):
             found = self.get_model_version(ModelRef(name, version=version))
             if found.aliases:
                 raise VersionInUse(
                     f"cannot delete {found.ref}: the alias(es) {', '.join(found.aliases)} point at it; "
                     "move them first (opskit.models.promote / set_alias) and retry"
                 )
+            self._check_log_writable()
             self.client.delete_model_version(self._m(name), str(version))
             self._append_event(registry_events.version_deleted(found, user=user, reason=reason))
             return found
 
     def delete_alias(self, name: str, alias: str, *, user: str | None) -> AliasChange:
-        with self._lock:
+        with self._lock, self._refusals(f"delete-alias:{alias}", f"{name}@{alias}", name):
             previous = self.get_model_version(ModelRef(name, alias=alias)).version
+            self._check_log_writable()
             self.client.delete_registered_model_alias(self._m(name), alias)
             change = AliasChange(name, alias, None, previous, time.time(), user)
             self._record_alias(change)

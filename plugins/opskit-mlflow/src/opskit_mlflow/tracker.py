@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from opskit.tracker.base import Tracker, digests_in, digests_in_text
 from opskit.tracker.capabilities import (
+    SupportsEventRecording,
     SupportsLifecycle,
     SupportsLocation,
     SupportsQueuedRegistration,
@@ -53,6 +54,7 @@ class MLflowTracker(
     SupportsQueuedRegistration,
     SupportsLocation,
     SupportsLifecycle,
+    SupportsEventRecording,
 ):
     """The ``mlflow`` tracker: talks to one MLflow tracking server through ``MlflowClient``."""
 

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from opskit.errors import InvalidValue, RunNotFound, StoreError
 from opskit.names import ModelRef
 from opskit.query import RunQuery
@@ -52,6 +54,7 @@ from opskit.tracker.base import Tracker, digests_in
 from opskit.tracker.capabilities import (
     StateChange,
     SupportsAudit,
+    SupportsEventRecording,
     SupportsLifecycle,
     SupportsLocation,
 )
@@ -86,7 +89,9 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + _CHUNK]
 
 
-class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle):
+class SQLiteTracker(
+    Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle, SupportsEventRecording
+):
     """The embedded tracker (registered as ``local``)."""
 
     name = "local"
@@ -573,6 +578,11 @@ class SQLiteTracker(Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle)
                 head, error, checkpoints = None, str(exc), []
         anchors = {point.seq: point.hash for point in checkpoints}
         return AuditTrail(events=events, head=head, anchors=anchors, head_error=error)
+
+    def record_event(self, event: RegistryEvent) -> RegistryEvent:
+        with self._write() as conn:
+            number = registry.append_event(conn, event)
+        return attrs.evolve(event, id=number)
 
     # -- state -------------------------------------------------------------------------------------
 
