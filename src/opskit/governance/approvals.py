@@ -341,7 +341,7 @@ def approve(request_id: int, *, comment: str | None = None) -> ApprovalRequest:
     request = _open(request_id, "approve")
     from opskit.governance.policy import require
 
-    require(f"approve:{request.alias}", subject=request.subject, model=request.model)
+    require(f"approve:{request.alias}", subject=request.ref, model=request.model)
     user = identity.user()
     if user is None:
         raise SelfApproval(
@@ -397,7 +397,7 @@ def reject(request_id: int, *, comment: str | None = None) -> ApprovalRequest:
     request = _open(request_id, "reject")
     from opskit.governance.policy import require
 
-    require(f"reject:{request.alias}", subject=request.subject, model=request.model)
+    require(f"reject:{request.alias}", subject=request.ref, model=request.model)
     user = identity.user()
     updated = attrs.evolve(
         request, status="rejected", rejection=Approval(user, time.time(), comment)
