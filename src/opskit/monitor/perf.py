@@ -545,6 +545,16 @@ def performance(
         gates=tuple(outcomes),
         degraded=degraded,
     )
+    newest: dict[str, Mapping[str, float]] = {}
+    for win in report.windows:  # ordered by variant, then time: the last one per variant wins
+        newest[win.variant] = win.metrics
+    if newest:
+        from opskit.monitor.alerts import record_metrics
+
+        try:  # the deployment's /metrics exports them (opskit_monitor_metric{variant, metric})
+            record_metrics(deployment, newest, degraded=dict(report.degraded))
+        except Exception as exc:  # exporting must never break monitoring
+            print(f"opskit: could not record metrics for /metrics ({type(exc).__name__}: {exc})")
     if report.any_degraded:
         _alert("performance_degraded", report)
     return report
@@ -762,6 +772,7 @@ def check(
             report = drift(
                 reference=reference,
                 current=deployment_inputs(served),
+                deployment=deployment,  # alerts (on_drift_detected, webhook) and /metrics gauges
                 drift_share=DRIFT_SHARE if drift_share is None else drift_share,
                 alpha=ALPHA if alpha is None else alpha,
             )
