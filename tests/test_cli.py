@@ -101,6 +101,7 @@ def test_every_command_is_covered() -> None:
         "deployments stop",
         "deployments logs",
         "monitor drift",
+        "monitor check",
         "plugins",
         "reproduce",
         "doctor",
