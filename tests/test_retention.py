@@ -331,3 +331,17 @@ def test_run_options_survive_evolve_with_and_without_pii() -> None:
             options.pii_mode,
             options.card,
         )
+
+
+def test_the_suggested_command_supersedes_a_hashed_snapshot() -> None:
+    """forget's command for a pii-hashed snapshot logs a version without the subject's rows."""
+    from opskit.monitor.retention import forget
+
+    df = pd.DataFrame({"email": ["a@x.org", "b@x.org", "c@x.org"], "v": [1, 2, 3]})
+    opskit.log_data("people", df, pii=["email"])
+    report = forget("email", "b@x.org")
+    [hit] = report.not_removed
+    assert hit.dataset == "people:1" and hit.rows == 1
+    exec(hit.command, {"opskit": opskit})  # what a user copies from the report
+    kept = opskit.load_data("people:2")
+    assert list(kept["v"]) == [1, 3]

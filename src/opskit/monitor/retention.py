@@ -185,7 +185,8 @@ def _snapshot_hits(column: str, value: str, hashed: str | None) -> list[Snapshot
                         rows=n,
                         command=(
                             f"df = opskit.load_data({ref!r}); "
-                            f"opskit.log_data({version.name!r}, df[df[{column!r}].astype(str) != {value!r}])"
+                            f"opskit.log_data({version.name!r}, "
+                            f"df[~df[{column!r}].astype(str).isin({[v for v in (value, hashed) if v is not None]!r})])"
                         ),
                     )
                 )

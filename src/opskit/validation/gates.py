@@ -347,6 +347,15 @@ def fairness(column: str, metric: str, *, at_most: float) -> Gate:
         raise ValidationError(f"fairness: column must be a column name, got {column!r}")
     if not isinstance(metric, str) or not metric:
         raise ValidationError(f"fairness: metric must be a fairlearn metric name, got {metric!r}")
+    import importlib.util
+
+    if importlib.util.find_spec("fairlearn") is None:
+        from opskit.distribution import pip_install
+
+        raise ValidationError(
+            f"fairness({column!r}, {metric!r}) needs fairlearn, which is not installed: "
+            f"{pip_install('validation')} (from a clone: pip install -e '.[validation]')"
+        )
     return Fairness(
         column=column, fairlearn_metric=metric, limit=_threshold(at_most, "fairness: at_most")
     )
