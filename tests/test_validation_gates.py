@@ -338,3 +338,19 @@ def test_without_metrics_gates_read_the_metrics_the_function_logged() -> None:
     assert (
         report.gates[1].message == "metric 'loss' was never logged: add it to metrics= (or log it)"
     )
+
+
+def test_a_fairness_gate_without_fairlearn_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Declaring gates.fairness without fairlearn installed raises ValidationError naming the extra."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "fairlearn" else real(name, *a),
+    )
+    with pytest.raises(opskit.ValidationError, match=r"needs fairlearn.*\[validation\]"):
+        gates.fairness("sex", "demographic_parity_difference", at_most=0.1)
