@@ -130,7 +130,7 @@ def drift(
     tied = deployment is not None or (isinstance(reference, str) and not is_parquet_path(reference))
     if isinstance(current, str) and not is_parquet_path(current):
         # A deployment name: the inputs it served (primary and canary rows of its prediction log).
-        from opskit.monitor.perf import served_inputs
+        from opskit.monitor.prediction_log import served_inputs
 
         current = served_inputs(current)
     ref_table, ref_profile, ref_source = _reference_table(reference)

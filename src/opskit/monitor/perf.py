@@ -39,6 +39,7 @@ from opskit.monitor.perf_records import (
     PerformanceReport,
     PerformanceWindow,
 )
+from opskit.monitor.prediction_log import deployment_inputs
 
 __all__ = [
     "CHECK_KIND",
@@ -694,27 +695,6 @@ def fairness(
 
 
 # -- check -----------------------------------------------------------------------------------------
-
-
-def deployment_inputs(frame: Any) -> Any:
-    """The input columns of a prediction-log DataFrame (meta and prediction columns dropped, ``input.`` prefixes undone)."""
-    from opskit.serve.predlog import INPUT_PREFIX, META_COLUMNS
-
-    keep = [
-        c for c in frame.columns if c not in META_COLUMNS and not str(c).startswith("prediction")
-    ]
-    out = frame[keep]
-    return out.rename(
-        columns={c: c[len(INPUT_PREFIX) :] for c in keep if str(c).startswith(INPUT_PREFIX)}
-    )
-
-
-def served_inputs(deployment: str, since: object = None, until: object = None) -> Any:
-    """The inputs *deployment* served in ``[since, until)``: primary and canary rows (shadow rows repeat them)."""
-    from opskit.monitor.prediction_log import predictions
-
-    frame = predictions(deployment, since, until)
-    return deployment_inputs(frame[frame["role"] != "shadow"])
 
 
 def check(

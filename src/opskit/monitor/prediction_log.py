@@ -18,7 +18,13 @@ from typing import Any
 
 from opskit.errors import InvalidValue
 
-__all__ = ["prediction_files", "predictions", "predictions_dataset"]
+__all__ = [
+    "deployment_inputs",
+    "prediction_files",
+    "predictions",
+    "predictions_dataset",
+    "served_inputs",
+]
 
 #: ``opskit.deployments.client.STATE_KIND`` (not imported: the client imports this module).
 _DEPLOYMENT_KIND = "deployment"
@@ -152,3 +158,22 @@ def predictions_dataset(deployment: str, since: object = None, until: object = N
         upper = ds.field("ts") < pa.scalar(int(high * 1_000_000), stamp)
         condition = upper if condition is None else condition & upper
     return dataset if condition is None else dataset.filter(condition)
+
+
+def deployment_inputs(frame: Any) -> Any:
+    """The input columns of a prediction-log DataFrame (meta and prediction columns dropped, ``input.`` prefixes undone)."""
+    from opskit.serve.predlog import INPUT_PREFIX, META_COLUMNS
+
+    keep = [
+        c for c in frame.columns if c not in META_COLUMNS and not str(c).startswith("prediction")
+    ]
+    out = frame[keep]
+    return out.rename(
+        columns={c: c[len(INPUT_PREFIX) :] for c in keep if str(c).startswith(INPUT_PREFIX)}
+    )
+
+
+def served_inputs(deployment: str, since: object = None, until: object = None) -> Any:
+    """The inputs *deployment* served in ``[since, until)``: primary and canary rows (shadow rows repeat them)."""
+    frame = predictions(deployment, since, until)
+    return deployment_inputs(frame[frame["role"] != "shadow"])
