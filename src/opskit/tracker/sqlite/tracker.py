@@ -89,6 +89,28 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + _CHUNK]
 
 
+def _while_busy(conn: sqlite3.Connection, sql: str, *, timeout: float = 60.0) -> None:
+    """Run *sql*, retrying while the database is locked (up to *timeout* seconds).
+
+    Switching a new database to WAL takes an exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy handler, when other processes open the same new store
+    at that moment; so the busy timeout alone does not cover it.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            conn.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 class SQLiteTracker(
     Tracker, SupportsLocation, SupportsAudit, SupportsLifecycle, SupportsEventRecording
 ):
@@ -136,7 +158,7 @@ class SQLiteTracker(
                 self.path, timeout=60.0, isolation_level=None, check_same_thread=False
             )
             conn.execute("PRAGMA busy_timeout = 60000")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _while_busy(conn, "PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA case_sensitive_like = ON")
             migrate(conn, str(self.path))
