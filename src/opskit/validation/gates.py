@@ -354,7 +354,7 @@ def fairness(column: str, metric: str, *, at_most: float) -> Gate:
 
         raise ValidationError(
             f"fairness({column!r}, {metric!r}) needs fairlearn, which is not installed: "
-            f"{pip_install('validation')} (from a clone: pip install -e '.[validation]')"
+            f"{pip_install('validation')}, or in a clone: pip install -e '.[validation]'"
         )
     return Fairness(
         column=column, fairlearn_metric=metric, limit=_threshold(at_most, "fairness: at_most")
