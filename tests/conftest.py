@@ -17,11 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import opskit
 from opskit.plugins import reset_plugins
 
 pytest_plugins = ["servers"]
+
+# Tests assert behaviour, never timing: hypothesis' default deadline (200 ms per example) is a
+# timing assertion that fails a correct test on a loaded machine, so no example has one. Timings
+# belong in bench/ and docs/benchmarks.md.
+settings.register_profile("opskit", deadline=None)
+settings.load_profile("opskit")
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = {"mlflow": "mlflow_server", "mlflow-pg": "mlflow_server_pg"}
