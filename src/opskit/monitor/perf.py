@@ -549,32 +549,18 @@ def performance(
     newest: dict[str, Mapping[str, float]] = {}
     for win in report.windows:  # ordered by variant, then time: the last one per variant wins
         newest[win.variant] = win.metrics
-    if newest:
-        from opskit.monitor.alerts import record_metrics
+    from opskit.monitor import alerts
 
-        try:  # the deployment's /metrics exports them (opskit_monitor_metric{variant, metric})
-            record_metrics(deployment, newest, degraded=dict(report.degraded))
-        except Exception as exc:  # exporting must never break monitoring
-            print(f"opskit: could not record metrics for /metrics ({type(exc).__name__}: {exc})")
-    if report.any_degraded:
-        _alert("performance_degraded", report)
+    try:  # an alert or a gauge must never break monitoring: a failure is logged
+        if (
+            newest
+        ):  # the deployment's /metrics exports them (opskit_monitor_metric{variant, metric})
+            alerts.record_metrics(deployment, newest, degraded=dict(report.degraded))
+        if report.any_degraded:
+            alerts.performance_degraded(report)
+    except Exception:
+        alerts.logger.exception("could not record or alert the performance of %r", deployment)
     return report
-
-
-def _alert(name: str, report: object) -> None:
-    """Call ``opskit.monitor.alerts.<name>(report)`` when the alerts module is installed (never raises)."""
-    try:
-        import importlib
-
-        alerts = importlib.import_module("opskit.monitor.alerts")
-    except ImportError:
-        return
-    fn = getattr(alerts, name, None)
-    if callable(fn):
-        try:
-            fn(report)
-        except Exception as exc:  # an alert must never break monitoring
-            print(f"opskit: alert {name} failed ({type(exc).__name__}: {exc})", flush=True)
 
 
 # -- fairness --------------------------------------------------------------------------------------
