@@ -22,7 +22,7 @@ from hypothesis import settings
 import opskit
 from opskit.plugins import reset_plugins
 
-pytest_plugins = ["servers"]
+pytest_plugins = ["servers", "fake_targets"]
 
 # Tests assert behaviour, never timing: hypothesis' default deadline (200 ms per example) is a
 # timing assertion that fails a correct test on a loaded machine, so no example has one. Timings

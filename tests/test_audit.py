@@ -20,49 +20,10 @@ from hypothesis import strategies as st
 import opskit
 from opskit.cli.main import main
 from opskit.governance.audit import GENESIS, chain_hash, verify_chain
-from opskit.plugins import get_plugin_manager
 from opskit.records.audit import AuditEvent, AuditHead
 from opskit.runtime import get_tracker
 
 pytestmark = pytest.mark.trackers("local", "mlflow")
-
-
-class EchoTarget:
-    """A target that records a deployment and serves nothing."""
-
-    name = "echo"
-
-    def deploy(self, spec: opskit.deployments.DeploymentSpec) -> opskit.Deployment:
-        return opskit.Deployment(
-            name=spec.name,
-            target="echo",
-            url=None,
-            refs=tuple(spec.variants),
-            weights=spec.variants,
-            state="echoed",
-        )
-
-    def status(self, deployment: opskit.Deployment) -> str:
-        return "stopped" if deployment.state == "stopped" else "echoed"
-
-    def stop(self, deployment: opskit.Deployment) -> None:
-        pass
-
-    def logs(self, deployment: opskit.Deployment) -> str:
-        return ""
-
-
-class EchoPlugin:
-    @opskit.hookimpl
-    def register_targets(self, register: Any) -> None:
-        register("echo", lambda config: EchoTarget())
-
-
-@pytest.fixture
-def echo() -> Any:
-    get_plugin_manager().register(EchoPlugin(), name="audit-echo")
-    yield
-    get_plugin_manager().unregister(name="audit-echo")
 
 
 def _history(name: str = "m") -> None:

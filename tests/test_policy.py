@@ -13,7 +13,6 @@ import opskit
 from opskit.cli.main import main
 from opskit.governance.config import ACTION_VERBS, GovernanceConfig, parse_governance
 from opskit.governance.policy import allowed
-from opskit.plugins import get_plugin_manager
 
 pytestmark = pytest.mark.trackers("local", "mlflow")
 
@@ -35,44 +34,6 @@ POLICY: dict[str, Any] = {
     "users": {"alice": ["admin"], "sam": "scientist", "rita": ["releaser"]},
     "default_role": "viewer",
 }
-
-
-class RunningTarget:
-    """A target whose deployments count as running until stopped (serves nothing)."""
-
-    name = "fake"
-
-    def deploy(self, spec: opskit.deployments.DeploymentSpec) -> opskit.Deployment:
-        return opskit.Deployment(
-            name=spec.name,
-            target="fake",
-            url=None,
-            refs=tuple(spec.variants),
-            weights=spec.variants,
-            state="running",
-        )
-
-    def status(self, deployment: opskit.Deployment) -> str:
-        return "stopped" if deployment.state == "stopped" else "running"
-
-    def stop(self, deployment: opskit.Deployment) -> None:
-        pass
-
-    def logs(self, deployment: opskit.Deployment) -> str:
-        return ""
-
-
-class FakePlugin:
-    @opskit.hookimpl
-    def register_targets(self, register: Any) -> None:
-        register("fake", lambda config: RunningTarget())
-
-
-@pytest.fixture
-def fake_target() -> Any:
-    get_plugin_manager().register(FakePlugin(), name="policy-fake")
-    yield
-    get_plugin_manager().unregister(name="policy-fake")
 
 
 @pytest.fixture
