@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import ConsoleMessage, Request, sync_playwright
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 import opskit
+from browser import opened
 from opskit import gates
 from opskit.cli.main import main
 from opskit.records.card import ModelCard
@@ -23,7 +23,6 @@ from opskit.records.registry import ModelVersion
 pytestmark = pytest.mark.trackers("local", "mlflow")
 
 #: Debian's chromium (the noxfile installs it); Playwright never downloads a browser here.
-CHROMIUM = "/usr/bin/chromium"
 
 
 class Threshold(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -274,34 +273,16 @@ def test_html_card_renders_offline_in_headless_chromium(tracker: str, tmp_path: 
     _train_fair()
     path = tmp_path / "card.html"
     path.write_text(opskit.models.card("fair@production").to_html(), encoding="utf-8")
-    console: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
-
-            def on_console(msg: ConsoleMessage) -> None:
-                if msg.type in {"error", "warning"}:
-                    console.append(f"{msg.type}: {msg.text}")
-
-            def on_request(request: Request) -> None:
-                requests.append(request.url)
-
-            page.on("console", on_console)
-            page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
-            page.on("request", on_request)
-            page.goto(path.as_uri())
-            assert page.title() == "Model card: fair:2"
-            assert page.locator("section").count() == 9
-            assert "fairness within limits" in page.locator("#history").inner_text()
-            box = page.locator("#fairness table").bounding_box()
-            assert box is not None and box["width"] > 300
-            shot = tmp_path / f"model-card-{tracker}.png"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    with opened(path, width=1000) as visit:
+        page = visit.page
+        assert page.title() == "Model card: fair:2"
+        assert page.locator("section").count() == 9
+        assert "fairness within limits" in page.locator("#history").inner_text()
+        box = page.locator("#fairness table").bounding_box()
+        assert box is not None and box["width"] > 300
+        shot = tmp_path / f"model-card-{tracker}.png"
+        page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot of the model card: {shot}")
     assert shot.stat().st_size > 10_000
-    assert console == []
-    assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
+    assert visit.console == []
+    assert visit.leaving() == []

@@ -11,18 +11,15 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import ConsoleMessage, Request, sync_playwright
 
 import opskit
+from browser import opened
 from opskit.errors import InvalidValue
 from opskit.monitor import DriftReport
 from opskit.monitor.detect import PLOT_BINS, PLOT_CATEGORIES, _distribution
 from opskit.monitor.stats import CategoricalData, NumericData
 
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
-
-#: Debian's chromium (the noxfile installs it); Playwright never downloads a browser here.
-CHROMIUM = "/usr/bin/chromium"
 
 
 def frames(n: int = 4_000) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,44 +58,25 @@ def test_html_report_renders_offline_in_headless_chromium(
     path = report.to_html(tmp_path / "drift.html")
     text = path.read_text(encoding="utf-8")
     assert "<script src" not in text and "<link" not in text  # everything inline
-    console: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 800})
-
-            def on_console(msg: ConsoleMessage) -> None:
-                if msg.type in {"error", "warning"}:
-                    console.append(f"{msg.type}: {msg.text}")
-
-            def on_request(request: Request) -> None:
-                requests.append(request.url)
-
-            page.on("console", on_console)
-            page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
-            page.on("request", on_request)
-            page.goto(path.as_uri())
-            n = len(report.columns)
-            page.wait_for_function(
-                f"document.querySelectorAll('.plot .main-svg').length >= {n}", timeout=30_000
-            )
-            for i, name in enumerate(report.columns):
-                bars = page.locator(f"#plot-{i} .barlayer .point path").count()
-                assert bars >= 2, f"column {name!r}: no bars drawn"
-                box = page.locator(f"#plot-{i} .main-svg").first.bounding_box()
-                assert box is not None and box["width"] > 100 and box["height"] > 100
-            assert page.locator("section.column").count() == n
-            assert "DRIFTED" in page.locator(".status").inner_text()
-            shot = tmp_path / "drift-report.png"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    with opened(path, width=900) as visit:
+        page = visit.page
+        n = len(report.columns)
+        page.wait_for_function(
+            f"document.querySelectorAll('.plot .main-svg').length >= {n}", timeout=30_000
+        )
+        for i, name in enumerate(report.columns):
+            bars = page.locator(f"#plot-{i} .barlayer .point path").count()
+            assert bars >= 2, f"column {name!r}: no bars drawn"
+            box = page.locator(f"#plot-{i} .main-svg").first.bounding_box()
+            assert box is not None and box["width"] > 100 and box["height"] > 100
+        assert page.locator("section.column").count() == n
+        assert "DRIFTED" in page.locator(".status").inner_text()
+        shot = tmp_path / "drift-report.png"
+        page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot of the drift report: {shot}")
     assert shot.stat().st_size > 10_000
-    assert console == []
-    leaving = [u for u in requests if not u.startswith(("file://", "data:"))]
-    assert leaving == [] and requests, requests
+    assert visit.console == []
+    assert visit.leaving() == [] and visit.requests, visit.requests
 
 
 def test_report_json_carries_the_plotted_distributions(report: DriftReport) -> None:
