@@ -30,16 +30,38 @@ __all__ = [
 _DEPLOYMENT_KIND = "deployment"
 
 
+#: The epoch seconds a bound may take: the range Python's datetime can represent, less a day each side.
+EPOCH_MIN = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+EPOCH_MAX = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
+
 def _epoch(value: object, name: str) -> float | None:
-    """*value* as epoch seconds (UTC), or ``InvalidValue`` naming it."""
+    """*value* as epoch seconds (UTC), or ``InvalidValue`` naming it.
+
+    Takes a ``datetime`` (naive means UTC; a pandas ``Timestamp`` is one), a ``date``, an
+    ISO 8601 text, epoch seconds (int, float, NumPy numbers) or a NumPy ``datetime64``.
+    """
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or _is_missing_time(value):
         raise _bad(value, name)
+    if type(value).__module__ == "numpy":
+        value = _from_numpy(value, name)
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise _bad(value, name)
-        return float(value)
+        seconds = float(value)
+        if not EPOCH_MIN <= seconds <= EPOCH_MAX:
+            hint = (
+                f" (it looks like milliseconds: pass {seconds / 1000:.3f})"
+                if EPOCH_MAX < seconds <= EPOCH_MAX * 1000
+                else ""
+            )
+            raise InvalidValue(
+                f"{name}={value!r} epoch seconds is outside the years 1-9999{hint}: pass epoch "
+                "seconds, a datetime, a date or an ISO 8601 text"
+            )
+        return seconds
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
@@ -47,9 +69,32 @@ def _epoch(value: object, name: str) -> float | None:
             raise _bad(value, name) from None
     if isinstance(value, datetime):  # pandas.Timestamp is a datetime
         stamp = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return stamp.timestamp()
+        try:
+            seconds = stamp.timestamp()
+        except (OverflowError, ValueError):
+            raise _bad(value, name) from None
+        return min(max(seconds, EPOCH_MIN), EPOCH_MAX)  # datetime.max and .min mean "no bound"
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+        seconds = datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+        return min(max(seconds, EPOCH_MIN), EPOCH_MAX)
+    raise _bad(value, name)
+
+
+def _is_missing_time(value: object) -> bool:
+    """pandas.NaT, pandas.NA, numpy NaT: no point in time."""
+    if type(value).__name__ in {"NaTType", "NAType"}:
+        return True
+    return type(value).__module__ == "numpy" and str(value) == "NaT"
+
+
+def _from_numpy(value: Any, name: str) -> object:
+    """A NumPy scalar as a Python number or datetime (``datetime64`` in any unit)."""
+    kind = getattr(getattr(value, "dtype", None), "kind", "")
+    if kind == "M":
+        microseconds = int(value.astype("datetime64[us]").astype("int64"))
+        return microseconds / 1_000_000
+    if kind in "iuf":
+        return value.item()
     raise _bad(value, name)
 
 
