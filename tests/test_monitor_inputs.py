@@ -20,11 +20,12 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn import metrics as skm
 from sklearn.tree import DecisionTreeClassifier
 
 import opskit
-from opskit.errors import InvalidValue
-from opskit.monitor.perf import LABEL_DAYS_KIND
+from opskit.errors import ColumnNotFound, InvalidValue
+from opskit.monitor.perf import LABEL_DAYS_KIND, MISSING_GROUP
 from opskit.runtime import get_tracker
 
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
@@ -127,6 +128,159 @@ def label_state() -> dict[str, Any]:
     return {k: tracker.list_state(f"labels/{k}") for k in tracker.list_state(LABEL_DAYS_KIND)}
 
 
+# -- an input column named like the truth or a log column ------------------------------------------
+
+
+def test_an_input_named_label_is_an_input_and_the_truth_is_the_logged_label(
+    served: Served,
+) -> None:
+    """performance() and fairness() work when an input column is called "label": metrics are sklearn's on the truth."""
+    rows = sent(served, "lab", 0, 60)
+    done = opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
+    assert done.matched == len(rows) == 60
+    since, until = rows.ts.min(), rows.ts.max() + pd.Timedelta(seconds=1)
+    report = opskit.monitor.performance(NAME, window=None, since=since, until=until)
+    (window,) = report.windows
+    assert window.count == 60
+    assert window.metrics["accuracy"] == pytest.approx(
+        skm.accuracy_score(rows.y, rows.prediction), abs=1e-12
+    )
+    fair = opskit.monitor.fairness(NAME, column="label", window=None, since=since, until=until)
+    (fw,) = fair.windows
+    # Groups are the input feature's values, not the yes/no truth.
+    assert set(fw.counts) == {str(v) for v in rows["label"]} and "yes" not in fw.counts
+
+
+def test_fairness_column_named_like_a_log_column_reads_the_input(served: Served) -> None:
+    """fairness(column="variant") groups by the input column "variant" (logged as input.variant), not the served variant."""
+    rows = sent(served, "var", 60, 100)
+    opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
+    since, until = rows.ts.min(), rows.ts.max() + pd.Timedelta(seconds=1)
+    fair = opskit.monitor.fairness(NAME, column="variant", window=None, since=since, until=until)
+    (fw,) = fair.windows
+    assert set(fw.counts) == {str(v) for v in rows["input.variant"]}
+    assert fw.variant == "clash:1"
+
+
+def test_fairness_missing_sensitive_values_are_one_group(served: Served) -> None:
+    """A sensitive column with missing values (null in JSON, NaN in the log) gives one group named <missing>."""
+    rows = sent(served, "miss", 100, 160)
+    opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
+    since, until = rows.ts.min(), rows.ts.max() + pd.Timedelta(seconds=1)
+    fair = opskit.monitor.fairness(
+        NAME, column=["grp", "grp"], window=None, since=since, until=until
+    )
+    assert fair.columns == ("grp",) and len(fair.windows) == 1  # the duplicate counted once
+    (fw,) = fair.windows
+    missing = int(rows.grp.isna().sum())
+    assert missing == 6
+    assert fw.counts[MISSING_GROUP] == missing
+    assert sum(fw.counts.values()) == len(rows)
+    expected = skm.accuracy_score(rows.y[rows.grp.isna()], rows.prediction[rows.grp.isna()])
+    assert fw.by_group["accuracy"][MISSING_GROUP] == pytest.approx(expected)
+    assert "nan" not in fw.counts and "None" not in fw.counts
+
+
+def test_fairness_unknown_column_raises_even_without_labels(served: Served) -> None:
+    """A sensitive column the log does not have raises ColumnNotFound although no prediction in range is labelled yet."""
+    rows = sent(served, "nolab", 160, 164)
+    since = rows.ts.min()
+    with pytest.raises(ColumnNotFound, match=r"'sex'.*input columns: grp, label, variant"):
+        opskit.monitor.fairness(NAME, column="sex", since=since)
+    with pytest.raises(ColumnNotFound, match="'role'"):
+        opskit.monitor.fairness(NAME, column="role", since=since)
+
+
+def test_regression_task_with_text_labels_is_a_clear_error(served: Served) -> None:
+    """task='regression' on yes/no labels raises InvalidValue naming a label, not a numpy ValueError."""
+    rows = sent(served, "regtxt", 164, 170)
+    opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
+    with pytest.raises(InvalidValue, match=r"task='regression' but a label is '(yes|no)'"):
+        opskit.monitor.performance(NAME, task="regression", since=rows.ts.min())
+
+
+# -- log_labels: containers and values ----------------------------------------------------------------
+
+
+def test_log_labels_takes_numpy_pandas_and_column_vectors(served: Served) -> None:
+    """Ids and labels as NumPy arrays, pandas Series (any index) or an (n, 1) array are stored as the same labels."""
+    rows = sent(served, "containers", 170, 178)  # 4 requests of 2 rows
+    ids, truth, row = list(rows.request_id), list(rows.y), list(rows.row)
+    cases = [
+        (np.array(ids[:2]), np.array(truth[:2]), np.array(row[:2])),
+        (
+            pd.Series(ids[2:4], index=[10, 11]),
+            pd.Series(truth[2:4], index=[5, 3]),
+            pd.Series(row[2:4]),
+        ),
+        (ids[4:6], np.array(truth[4:6]).reshape(-1, 1), [float(r) for r in row[4:6]]),
+        (tuple(ids[6:8]), pd.Categorical(truth[6:8]), tuple(np.int64(r) for r in row[6:8])),
+    ]
+    for request_ids, y_true, rows_ in cases:
+        done = opskit.monitor.log_labels(NAME, request_ids, y_true, rows=rows_)
+        assert (done.stored, done.matched) == (2, 2)
+    table = opskit.monitor.labels(NAME)
+    mine = table[table.request_id.isin(ids)].sort_values(["request_id", "row"])
+    expected = rows.sort_values(["request_id", "row"])
+    assert list(mine.label) == list(expected.y) and list(mine.row) == list(expected.row)
+
+
+@pytest.mark.parametrize(
+    ("ids", "truth", "rows", "message"),
+    [
+        # Containers that iterate over something else than the labels.
+        (["a"], {"a": 1}, None, "y_true is a dict"),
+        (["a"], pd.DataFrame({"y": ["yes"]}), None, r"y_true is a DataFrame.*frame\['y'\]"),
+        ("abc", ["yes"], None, "request_ids is a str"),
+        (["a"], "yes", None, "y_true is a str"),
+        (["a"], 1, None, "y_true=1 is a single int"),
+        (["a", "b"], np.array([[1, 2], [3, 4]]), None, r"shape \(2, 2\)"),
+        # Missing or non-finite labels, whatever their kind.
+        (["a"], [pd.NaT], None, r"y_true\[0\] is NaT"),
+        (["a"], [pd.NA], None, r"y_true\[0\] is <NA>"),
+        (["a"], np.array(["NaT"], dtype="datetime64[s]"), None, r"y_true\[0\]"),
+        (["a"], [float("inf")], None, r"y_true\[0\] is inf: a label must be a finite"),
+        (["a"], np.array([-np.inf]), None, r"y_true\[0\] is -inf"),
+        # Row indices that are not whole numbers in range.
+        (["a"], ["yes"], [1.5], r"rows\[0\] is 1.5"),
+        (["a"], ["yes"], [float("nan")], r"rows\[0\] is nan"),
+        (["a"], ["yes"], ["0"], r"rows\[0\] is '0'"),
+        (["a"], ["yes"], [None], r"rows\[0\] is None"),
+        (["a"], ["yes"], [True], r"rows\[0\] is True"),
+        (["a"], ["yes"], [2**40], r"rows\[0\] is 1099511627776"),
+        (["a"], ["yes"], 0, "rows=0 is a single int"),
+    ],
+)
+def test_bad_label_inputs_raise_and_store_nothing(
+    served: Served, ids: Any, truth: Any, rows: Any, message: str
+) -> None:
+    """Containers that are not one label per id, missing/non-finite labels and bad rows raise InvalidValue; nothing stored."""
+    before = label_state()
+    with pytest.raises(InvalidValue, match=message):
+        opskit.monitor.log_labels(NAME, ids, truth, rows=rows)
+    assert label_state() == before
+
+
+def test_multi_row_request_labelled_without_rows_must_be_whole(served: Served) -> None:
+    """Without rows=, a logged 2-row request gets 2 labels or an error; one label at a time needs rows= (no silent row 0)."""
+    rows = sent(served, "partial", 178, 182)  # requests partial-0, partial-1 of 2 rows
+    before = label_state()
+    with pytest.raises(InvalidValue, match=r"request 'partial-0' scored 2 rows but 1 label\(s\)"):
+        opskit.monitor.log_labels(NAME, ["partial-0"], ["yes"])
+    with pytest.raises(InvalidValue, match=r"request 'partial-1' scored 2 rows but 3 label\(s\)"):
+        opskit.monitor.log_labels(NAME, ["partial-1"] * 3, ["yes", "no", "yes"])
+    assert label_state() == before
+    first = rows[rows.request_id == "partial-0"].sort_values("row")
+    for row, y in zip(first.row, first.y, strict=True):  # labels arriving one by one
+        opskit.monitor.log_labels(NAME, ["partial-0"], [y], rows=[int(row)])
+    table = opskit.monitor.labels(NAME)
+    got = table[table.request_id == "partial-0"].sort_values("row")
+    assert list(got.label) == list(first.y) and list(got.row) == [0, 1]
+    # Unknown requests (not logged yet) keep the occurrence rule.
+    done = opskit.monitor.log_labels(NAME, ["future", "future"], ["yes", "no"])
+    assert done.unknown == 2
+
+
 # -- time values --------------------------------------------------------------------------------------
 
 moments = st.datetimes(
@@ -221,3 +375,67 @@ def test_extreme_datetimes_mean_no_bound(served: Served) -> None:
     ):
         assert opskit.monitor.predictions(NAME, since=low, until=high).equals(whole)
         assert len(opskit.monitor.prediction_files(NAME, since=low, until=high)) > 0
+
+
+# -- windows ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "seconds"),
+    [
+        ("1h", 3600.0),
+        ("1H", 3600.0),
+        (" 2 h ", 7200.0),
+        ("30m", 1800.0),
+        ("30min", 1800.0),
+        ("1d", 86400.0),
+        ("1D", 86400.0),
+        ("7d", 7 * 86400.0),
+        ("1w", 7 * 86400.0),
+        ("1.5h", 5400.0),
+        (timedelta(hours=2), 7200.0),
+        (pd.Timedelta("90min"), 5400.0),
+    ],
+)
+def test_windows_parse_to_their_length(served: Served, window: object, seconds: float) -> None:
+    """Each accepted window gives windows of its length, aligned on multiples of it since the epoch."""
+    report = opskit.monitor.performance(NAME, window=window)  # type: ignore[arg-type]
+    assert report.windows
+    for w in report.windows:
+        assert w.end - w.start == pytest.approx(seconds)
+        assert w.start % seconds == pytest.approx(0.0, abs=1e-6)
+    report.to_pandas()
+    json.dumps(report.to_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ("1M", r"window='1M' is not a positive duration.*months"),
+        ("1y", "window='1y'"),
+        ("1mo", "window='1mo'"),
+        ("0h", "window='0h'"),
+        ("-1h", "window='-1h'"),
+        ("", "window=''"),
+        ("P1D", "window='P1D'"),
+        (3600, "window=3600"),
+        ("0.5s", r"window='0.5s' is 0.5 seconds: pass a duration from 1 second to 100 years"),
+        ("101000d", "from 1 second to 100 years"),
+        (timedelta.max, "from 1 second to 100 years"),
+        (timedelta(0), "not a positive duration"),
+    ],
+)
+def test_bad_windows_raise_invalid_value(served: Served, window: object, message: str) -> None:
+    """A window that is not a duration of 1 s to 100 years (or "1M": month or minute?) raises InvalidValue naming it."""
+    for fn in (opskit.monitor.performance, opskit.monitor.fairness):
+        with pytest.raises(InvalidValue, match=message):
+            fn(NAME, window=window)  # type: ignore[operator]
+
+
+def test_longest_window_renders(served: Served) -> None:
+    """A 100-year window is accepted and its report converts to pandas and JSON."""
+    report = opskit.monitor.performance(NAME, window="36500d")
+    assert report.windows
+    table = report.to_pandas()
+    assert len(table) == len(report.windows)
+    json.dumps(report.to_dict(), allow_nan=False)

@@ -443,8 +443,11 @@ def test_monitor_check_exit_codes_and_watermark(served: Deployed) -> None:
     whole = opskit.monitor.drift(reference="wine@production", current="perf")
     assert whole.n_current >= 240
     # Thresholds on labelled predictions (earlier tests, or these: the label is the truth).
-    opskit.monitor.log_labels(
-        "perf", list(sent), [int(served.y.iloc[3 * i]) for i in range(len(sent))]
+    opskit.monitor.log_labels(  # the first row of each 3-row request: rows= says which
+        "perf",
+        list(sent),
+        [int(served.y.iloc[3 * i]) for i in range(len(sent))],
+        rows=[0] * len(sent),
     )
     breached = run_cli(
         "monitor", "check", "perf", "--settle", "0", "--at-least", "accuracy=1.01", "--json"

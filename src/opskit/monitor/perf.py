@@ -63,6 +63,9 @@ CLASSIFICATION_METRICS = ("accuracy", "f1_macro", "precision_macro", "recall_mac
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 #: How many unknown request ids ``LabelsLogged`` lists.
 EXAMPLES = 10
+#: The joined ground truth's column; an input column of that name is read as ``input.label``.
+LABEL = "label"
+INPUT_LABEL = "input.label"
 
 _seq = 0
 
@@ -122,17 +125,64 @@ def _check_deployment(deployment: object) -> str:
     return deployment
 
 
-def _label_array(y_true: Sequence[Any]) -> Any:
+def _values(values: object, name: str, what: str) -> list[Any]:
+    """*values* (a list, tuple, NumPy array, pandas Series/Index, any iterable) as a list, one entry per label.
+
+    A text, a mapping (it iterates over its keys), a DataFrame (over its column names),
+    a scalar or an array of more than one column raise ``InvalidValue`` naming it.
+    """
+    kind = type(values).__name__
+    if isinstance(values, str | bytes | Mapping) or kind == "DataFrame":
+        raise InvalidValue(
+            f"{name} is a {kind} ({_short(values)}): pass a list, array or Series of {what}, one per label"
+            + (" (a DataFrame's column: frame['y'])" if kind == "DataFrame" else "")
+        )
+    shape = getattr(values, "shape", None)
+    if isinstance(shape, tuple) and len(shape) > 1:
+        if len(shape) == 2 and shape[1] == 1:
+            values = values.reshape(-1) if hasattr(values, "reshape") else values
+        else:
+            raise InvalidValue(
+                f"{name} has shape {shape}: pass one {what[:-1]} per label (a 1-D list or array)"
+            )
+    if not isinstance(values, Iterable):
+        raise InvalidValue(
+            f"{name}={_short(values)} is a single {kind}: pass a list of {what}, one per label"
+        )
+    return [
+        v.item() if hasattr(v, "item") and not isinstance(v, str | bytes) else v for v in values
+    ]
+
+
+def _short(value: object) -> str:
+    """A one-line repr of at most 80 characters (a DataFrame by its columns)."""
+    if type(value).__name__ == "DataFrame":
+        return f"columns {list(getattr(value, 'columns', []))!r}"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _missing(value: object) -> bool:
+    """None, NaN, NaT, pandas.NA, numpy NaT: a value that is not there."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if type(value).__name__ in {"NaTType", "NAType"}:
+        return True
+    return type(value).__module__ == "numpy" and str(value) == "NaT"
+
+
+def _label_array(values: list[Any]) -> Any:
     import pyarrow as pa
 
-    values = [
-        v.item() if hasattr(v, "item") and not isinstance(v, str | bytes) else v for v in y_true
-    ]
     for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if _missing(v):
             raise InvalidValue(
                 f"y_true[{i}] is {v!r}: a label must be a value; leave that request out and log it when known"
             )
+        if isinstance(v, float) and not math.isfinite(v):
+            raise InvalidValue(f"y_true[{i}] is {v!r}: a label must be a finite number or a text")
     try:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as exc:
@@ -144,6 +194,24 @@ def _label_array(y_true: Sequence[Any]) -> Any:
             f"y_true holds {array.type} values: pass one scalar label (number, string or bool) per row"
         )
     return array
+
+
+def _row_indices(rows: object, n: int) -> list[int]:
+    """*rows* as row indices (whole numbers in 0 .. 2**31-1), or ``InvalidValue`` naming the first bad one."""
+    found = _values(rows, "rows", "row indices")
+    if len(found) != n:
+        raise InvalidValue(f"{n} request ids but {len(found)} rows: pass one row per label")
+    out: list[int] = []
+    for i, r in enumerate(found):
+        whole = isinstance(r, int) or (isinstance(r, float) and r.is_integer())
+        if isinstance(r, bool) or not whole:
+            raise InvalidValue(
+                f"rows[{i}] is {r!r}: a row index in its request is a whole number (0 for the first row)"
+            )
+        if not 0 <= int(r) < 2**31:
+            raise InvalidValue(f"rows[{i}] is {r}: a row index in its request is 0 or more")
+        out.append(int(r))
+    return out
 
 
 def log_labels(
@@ -175,8 +243,8 @@ def log_labels(
     from opskit.serve.predlog import _parquet_bytes, utc_day
 
     _check_deployment(deployment)
-    ids = [r.item() if hasattr(r, "item") else r for r in request_ids]
-    truth = list(y_true)
+    ids = _values(request_ids, "request_ids", "request ids")
+    truth = _values(y_true, "y_true", "labels")
     if len(ids) != len(truth):
         raise InvalidValue(
             f"{len(ids)} request ids but {len(truth)} labels: pass one label per request id (and row)"
@@ -188,21 +256,17 @@ def log_labels(
             raise InvalidValue(
                 f"request_ids[{i}] is {rid!r}: pass the X-Request-Id the server returned (a non-empty text)"
             )
+    # Which (request id, row) the log holds (it may lag the server by a flush interval).
+    logged = predictions_dataset(deployment).to_table(columns=["request_id", "row"]).to_pandas()
     if rows is None:
         seen: dict[str, int] = {}
         row_index = []
         for rid in ids:
             row_index.append(seen.get(rid, 0))
             seen[rid] = row_index[-1] + 1
+        _check_whole_requests(seen, logged)
     else:
-        row_index = [int(r) for r in rows]
-        if len(row_index) != len(ids):
-            raise InvalidValue(
-                f"{len(ids)} request ids but {len(row_index)} rows: pass one row per label"
-            )
-        for i, r in enumerate(row_index):
-            if r < 0:
-                raise InvalidValue(f"rows[{i}] is {r}: a row index in its request is 0 or more")
+        row_index = _row_indices(rows, len(ids))
     label = _label_array(truth)
     now = time.time()
     _seq += 1
@@ -217,8 +281,6 @@ def log_labels(
             "seq": pa.array(range(len(ids)), pa.int64()),
         }
     )
-    # Which labels join a logged prediction (the log may lag the server by a flush interval).
-    logged = predictions_dataset(deployment).to_table(columns=["request_id", "row"]).to_pandas()
     wanted = pd.MultiIndex.from_arrays(
         [pd.Index(ids, dtype=object), pd.Index(row_index, dtype="int64")]
     )
@@ -247,6 +309,19 @@ def log_labels(
     )
     examples = tuple(dict.fromkeys(unknown))[:EXAMPLES]
     return LabelsLogged(deployment, len(ids), len(ids) - len(unknown), len(unknown), examples, day)
+
+
+def _check_whole_requests(given: Mapping[str, int], logged: Any) -> None:
+    """Without ``rows=``, a logged request gets a label for each of its rows, or none: else which rows is a guess."""
+    if not len(logged):
+        return
+    scored = logged[logged["request_id"].isin(list(given))].groupby("request_id")["row"].nunique()
+    for rid, count in scored.items():
+        if given[str(rid)] != int(count):
+            raise InvalidValue(
+                f"request {rid!r} scored {int(count)} rows but {given[str(rid)]} label(s) name it without rows=: "
+                f"pass rows=[...] (the row index of each label in its request), or one label per row, in order"
+            )
 
 
 def labels(deployment: str, since: object = None) -> Any:
@@ -304,6 +379,10 @@ def labels(deployment: str, since: object = None) -> Any:
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+#: Window lengths outside [1 s, 100 years] are refused (sub-second windows split requests; longer
+#: ones end beyond the dates pandas and datetime can represent): None gives one window.
+WINDOW_MIN = 1.0
+WINDOW_MAX = 100 * 365.25 * 86400.0
 
 
 def _window(window: object, name: str = "window") -> tuple[str, float | None]:
@@ -317,13 +396,20 @@ def _window(window: object, name: str = "window") -> tuple[str, float | None]:
     if isinstance(window, timedelta):  # pandas.Timedelta too
         seconds = window.total_seconds()
     elif isinstance(window, str):
-        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*", window.lower())
-        if found:
-            seconds = float(found.group(1)) * _UNITS[found.group(2)]
+        # "M" is a month in pandas' aliases: refuse it rather than read a minute.
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*", window, re.IGNORECASE)
+        if found and found.group(2) != "M":
+            seconds = float(found.group(1)) * _UNITS[found.group(2).lower()]
     if not seconds > 0:
         raise InvalidValue(
             f"{name}={window!r} is not a positive duration: pass e.g. '30m', '1h', '1d', '7d' "
-            "(s, m, h, d, w), a timedelta, or None for one window"
+            "(s, m or min, h, d, w; months and years vary in length: use '30d', '365d'), "
+            "a timedelta, or None for one window"
+        )
+    if not WINDOW_MIN <= seconds <= WINDOW_MAX:
+        raise InvalidValue(
+            f"{name}={window!r} is {seconds:g} seconds: pass a duration from 1 second to 100 years "
+            "(e.g. '1h', '1d', '7d'), or None for one window"
         )
     return str(window), seconds
 
@@ -340,6 +426,9 @@ def _joined(deployment: str, since: object, until: object) -> tuple[Any, int]:
                 f"deployment {deployment!r} logs several outputs per row ({', '.join(outputs)}): "
                 "performance needs one prediction per row"
             )
+    if LABEL in preds.columns:
+        # An input column named "label" (the log keeps it as is): the joined truth takes the name.
+        preds = preds.rename(columns={LABEL: INPUT_LABEL})
     labelled = labels(deployment, since=since)
     if len(preds) == 0 or len(labelled) == 0:
         return preds.iloc[0:0].assign(label=[]), len(preds)
@@ -347,6 +436,20 @@ def _joined(deployment: str, since: object, until: object) -> tuple[Any, int]:
         labelled[["request_id", "row", "label"]], on=["request_id", "row"], how="inner"
     )
     return joined, len(preds)
+
+
+def _input_columns(frame: Any) -> dict[str, str]:
+    """Input column name -> its column in a joined frame (``input.<name>`` for names the log had to prefix)."""
+    from opskit.serve.predlog import INPUT_PREFIX, META_COLUMNS
+
+    reserved = {*META_COLUMNS, LABEL, "_start"}
+    out: dict[str, str] = {}
+    for column in map(str, frame.columns):
+        if column in reserved or column.startswith("prediction"):
+            continue
+        name = column[len(INPUT_PREFIX) :] if column.startswith(INPUT_PREFIX) else column
+        out[name] = column
+    return out
 
 
 def _task(y: Any) -> str:
@@ -412,7 +515,17 @@ def _align(y: Any, p: Any, task: str) -> tuple[Any, Any]:
     import numpy as np
 
     if task == "regression":
-        return np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+        out = []
+        for name, values in (("label", y), ("prediction", p)):
+            try:
+                out.append(np.asarray(values, dtype=float))
+            except (TypeError, ValueError):
+                bad = next((v for v in values if not _is_number(v)), values)
+                raise InvalidValue(
+                    f"task='regression' but a {name} is {bad!r}, not a number: log numeric labels, "
+                    "or leave task= out (text labels are classification)"
+                ) from None
+        return out[0], out[1]
     y, p = np.asarray(y), np.asarray(p)
     # 1 vs 1.0 vs True: compare numbers as numbers.
     if y.dtype.kind != p.dtype.kind and y.dtype.kind in "biuf" and p.dtype.kind in "biuf":
@@ -420,6 +533,14 @@ def _align(y: Any, p: Any, task: str) -> tuple[Any, Any]:
     if y.dtype.kind in "OUS" or p.dtype.kind in "OUS":
         return y.astype(str), p.astype(str)
     return y, p
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _gates(thresholds: Iterable[object] | None) -> tuple[Any, ...]:
@@ -585,6 +706,7 @@ def fairness(
     for regression. Each window holds the metric per group, the parity difference
     (``MetricFrame.difference()``: largest minus smallest group value) and ratio.
     """
+    import numpy as np
     from fairlearn.metrics import MetricFrame
 
     from opskit.monitor.prediction_log import _range
@@ -595,9 +717,18 @@ def fairness(
         raise InvalidValue(
             f"column={column!r}: name one or more input columns of the prediction log"
         )
+    columns = list(dict.fromkeys(columns))
     label, seconds = _window(window)
     low, high = _range(since, until)
-    joined, _n = _joined(deployment, since, until)
+    joined, n_predictions = _joined(deployment, since, until)
+    inputs = _input_columns(joined)
+    if n_predictions:  # an empty log has no columns to check against
+        for name in columns:
+            if name not in inputs:
+                raise ColumnNotFound(
+                    f"sensitive column {name!r} is not an input column of {deployment!r}'s prediction log "
+                    f"(input columns: {', '.join(sorted(inputs)) or 'none'})"
+                )
     found_task = task or (_task(joined["label"].to_numpy()) if len(joined) else "classification")
     table = {**_metric_table(), **_fairlearn_table()}
     if metrics is None:
@@ -616,33 +747,11 @@ def fairness(
     windows: list[FairnessWindow] = []
     frames: dict[tuple[str, str, float], Any] = {}
     if len(joined):
-        for name in columns:
-            source = name if name in joined.columns else f"input.{name}"
-            if source not in joined.columns:
-                inputs = [
-                    c
-                    for c in joined.columns
-                    if c
-                    not in {
-                        "request_id",
-                        "row",
-                        "ts",
-                        "deployment",
-                        "variant",
-                        "role",
-                        "version",
-                        "label",
-                    }
-                    and not str(c).startswith("prediction")
-                ]
-                raise ColumnNotFound(
-                    f"sensitive column {name!r} is not an input column of {deployment!r}'s prediction log "
-                    f"(columns: {', '.join(map(str, inputs))})"
-                )
         joined = joined.assign(_start=_starts(joined["ts"], seconds, low))
         for name in columns:
-            source = name if name in joined.columns else f"input.{name}"
+            source = inputs[name]
             for (variant, start), part in joined.groupby(["variant", "_start"], sort=True):
+                groups = _groups(part[source])
                 y, p = _align(part["label"].to_numpy(), part["prediction"].to_numpy(), found_task)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -650,7 +759,7 @@ def fairness(
                         metrics=dict(chosen),
                         y_true=y,
                         y_pred=p,
-                        sensitive_features=part[source].astype(str).to_numpy(),
+                        sensitive_features=groups,
                     )
                     diff = frame.difference()
                     ratio = frame.ratio()
@@ -672,12 +781,24 @@ def fairness(
                         ratio={m: float(ratio[m]) for m in chosen},
                         counts={
                             str(g): int(c)
-                            for g, c in part[source].astype(str).value_counts().items()
+                            for g, c in zip(*np.unique(groups, return_counts=True), strict=True)
                         },
                     )
                 )
                 frames[(name, str(variant), float(start))] = frame
     return FairnessReport(deployment, tuple(columns), tuple(chosen), label, tuple(windows), frames)
+
+
+#: The group of a missing sensitive value (None, NaN, NaT, pd.NA), whatever the column's type.
+MISSING_GROUP = "<missing>"
+
+
+def _groups(values: Any) -> Any:
+    """Sensitive values as text groups; every kind of missing value is one group, :data:`MISSING_GROUP`."""
+    import numpy as np
+
+    text = values.astype(object).where(values.notna(), None)
+    return np.array([MISSING_GROUP if v is None else str(v) for v in text], dtype=object)
 
 
 # -- check -----------------------------------------------------------------------------------------
