@@ -102,23 +102,41 @@ def notebook_html(report: _Report) -> str:
     )
 
 
+#: Characters GitHub-flavoured Markdown reads as formatting inside a table cell (emphasis, code,
+#: links, strikethrough, cell borders, escapes): backslash-escaped. (``#``, ``-``, ``+``, ``.``
+#: only matter at the start of a line, which a cell never is.)
+_MD_SPECIAL = "\\`*_[]|~"
+
+
+def md_text(text: str) -> str:
+    """*text* shown literally in a Markdown table cell: one line, HTML and Markdown syntax escaped."""
+    text = " ".join(str(text).splitlines()) if text else ""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+
+
 def markdown(report: _Report) -> str:
-    """A Markdown summary and table (GitHub-flavoured), e.g. for a CI job summary or PR comment."""
+    """A Markdown summary and table (GitHub-flavoured), e.g. for a CI job summary or PR comment.
 
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
+    Column names, categories and sources are user data: each is shown literally (a ``|``,
+    a newline, ``<script>``, backticks or ``**`` cannot break the table or format it).
+    """
     lines = [
-        f"**{cell(_headline(report))}**",
+        f"**{md_text(_headline(report))}**",
         "",
         "| " + " | ".join(_HEAD) + " |",
         "|" + "---|" * len(_HEAD),
     ]
     for row in report.rows():
-        shown = (*row[:-1], "**DRIFT**" if row[-1] == "DRIFT" else "ok")
-        lines.append("| " + " | ".join(cell(v) for v in shown) + " |")
+        shown = [md_text(v) for v in row[:-1]]
+        shown.append("**DRIFT**" if row[-1] == "DRIFT" else "ok")
+        lines.append("| " + " | ".join(shown) + " |")
     if report.ignored_columns:
-        lines += ["", "Not compared (not in the reference): " + ", ".join(report.ignored_columns)]
+        lines += [
+            "",
+            "Not compared (not in the reference): "
+            + ", ".join(md_text(c) for c in report.ignored_columns),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -137,6 +155,10 @@ section { margin: 1.5rem 0; } .meta { color: #555; font-size: .9rem; }
 _SCRIPT = """
 (function () {
   var data = JSON.parse(document.getElementById("opskit-report").textContent);
+  // Plotly reads <b>, <br>, <a> and entities in text: show names and categories as written.
+  function text(value) {
+    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
   var names = Object.keys(data.columns);
   names.forEach(function (name, i) {
     var col = data.columns[name], dist = col.distribution;
@@ -149,7 +171,7 @@ _SCRIPT = """
         x.push((dist.edges[k] + dist.edges[k + 1]) / 2);
         width.push(dist.edges[k + 1] - dist.edges[k]);
       }
-    } else { x = dist.labels; width = null; }
+    } else { x = dist.labels.map(text); width = null; }
     var traces = [
       {type: "bar", name: "reference", x: x, y: dist.reference, width: width,
        marker: {color: "#7f8c8d"}, opacity: 0.6},
@@ -159,7 +181,8 @@ _SCRIPT = """
     var layout = {
       barmode: dist.kind === "numeric" ? "overlay" : "group",
       margin: {l: 50, r: 10, t: 10, b: 60}, yaxis: {title: {text: "share of values"}},
-      xaxis: {title: {text: name}}, legend: {orientation: "h", y: 1.12}
+      xaxis: {title: {text: text(name)}, type: dist.kind === "numeric" ? "linear" : "category"},
+      legend: {orientation: "h", y: 1.12}
     };
     Plotly.newPlot(el, traces, layout, {displaylogo: false, responsive: true});
   });
@@ -200,9 +223,20 @@ def _column_section(index: int, name: str, col: Any) -> str:
     )
 
 
+def script_json(value: Any) -> str:
+    """*value* as JSON safe inside ``<script>``: ``<``, ``>`` and ``&`` as ``\\u`` escapes.
+
+    Escaping only ``</`` is not enough: a column named ``<!--<script>`` puts the HTML parser
+    in its "double-escaped" script state, where our own ``</script>`` no longer ends the
+    element and the report's script is swallowed as data.
+    """
+    text = json.dumps(value, allow_nan=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def page(report: _Report, *, title: str = "Drift report") -> str:
     """The whole self-contained HTML document (Plotly bundle, data and script inline)."""
-    data = json.dumps(report.to_dict(), allow_nan=False, default=str).replace("</", "<\\/")
+    data = script_json(report.to_dict())
     status = "drift" if report.drifted else "ok"
     sections = "".join(
         _column_section(i, name, col) for i, (name, col) in enumerate(report.columns.items())
@@ -224,19 +258,40 @@ def page(report: _Report, *, title: str = "Drift report") -> str:
     )
 
 
-def write_html(report: _Report, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`page` to *path* (its folder must exist), atomically; return the path."""
+def check_target(path: str | os.PathLike[str], what: str = "the drift report") -> Path:
+    """*path* as a file a report can be written to, or ``InvalidValue`` saying why not (nothing is written)."""
     target = Path(path)
+    if target.is_dir():
+        raise InvalidValue(
+            f"cannot write {what} to {str(target)!r}: it is a folder; name a file in it, e.g. "
+            f"{str(target / 'drift.html')!r}"
+        )
     if not target.parent.is_dir():
         raise InvalidValue(
-            f"cannot write the drift report to {str(target)!r}: folder {str(target.parent)!r} does not exist"
+            f"cannot write {what} to {str(target)!r}: folder {str(target.parent)!r} does not exist"
         )
-    text = page(report)
+    return target
+
+
+def write_text(path: str | os.PathLike[str], text: str, what: str = "the drift report") -> Path:
+    """Write *text* to *path* atomically (a temporary file renamed over it); ``InvalidValue`` if it cannot be."""
+    target = check_target(path, what)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
-    except BaseException:
+    except OSError as exc:
         tmp.unlink(missing_ok=True)  # no half-written report left behind
+        raise InvalidValue(
+            f"cannot write {what} to {str(target)!r}: {exc.strerror or exc}"
+        ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def write_html(report: _Report, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`page` to *path* (its folder must exist), atomically; return the path."""
+    check_target(path)
+    return write_text(path, page(report))
