@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,6 +22,7 @@ from markdown_it import MarkdownIt
 
 import opskit
 from browser import opened
+from opskit.cli.main import main as cli
 from opskit.errors import InvalidValue
 from opskit.monitor import DriftReport
 
@@ -179,6 +181,46 @@ def test_html_with_special_names_renders_every_plot_in_chromium(tmp_path: Path) 
 
 
 # -- where reports are written -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """A reference CSV and a drifted current Parquet file."""
+    ref, cur = frames(["x"])
+    paths = {"ref": tmp_path / "ref.csv", "cur": tmp_path / "cur.parquet"}
+    ref.to_csv(paths["ref"], index=False)
+    cur.to_parquet(paths["cur"], index=False)
+    return paths
+
+
+@pytest.mark.parametrize("option", ["--html", "--markdown"])
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_cli_report_into_a_bad_path_exits_2_before_comparing(
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    where: str,
+) -> None:
+    """--html/--markdown into a missing folder or onto a folder: exit 2 naming it (not 1, which means drift), no output."""
+    target = tmp_path / "nope" / "drift.out" if where == "missing folder" else tmp_path
+    before = sorted(tmp_path.rglob("*"))
+    args = ["monitor", "drift", "--reference", str(files["ref"]), "--current", str(files["cur"])]
+    assert cli([*args, "--json", option, str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # failed before the comparison: no report printed
+    assert repr(str(target)) in captured.err
+    assert sorted(tmp_path.rglob("*")) == before
+    # The console script, in a subprocess: the exit status a CI job sees.
+    done = subprocess.run(
+        [str(OPSKIT), *args, option, str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_to_html_onto_a_folder_is_a_clear_error(tmp_path: Path) -> None:

@@ -71,7 +71,14 @@ def _read(value: str, *, role: str) -> object:
 
 def _drift(args: argparse.Namespace) -> int:
     from opskit.monitor.detect import ALPHA, DRIFT_SHARE, drift
+    from opskit.monitor.report_html import check_target, write_text
 
+    # Output paths are checked before the (possibly long) comparison: a bad one is an error
+    # (exit 2), never a traceback whose exit status 1 would read as "drift detected".
+    if args.html:
+        check_target(args.html, "the HTML report")
+    if args.markdown:
+        check_target(args.markdown, "the Markdown report")
     reference: object = (
         _read(args.reference, role="reference") if _is_path(args.reference) else args.reference
     )
@@ -89,7 +96,7 @@ def _drift(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"HTML report written to {path}")
     if args.markdown:
-        Path(args.markdown).write_text(report.to_markdown(), encoding="utf-8")
+        write_text(args.markdown, report.to_markdown(), "the Markdown report")
     if args.json:
         print_json(report.to_dict())
     else:
