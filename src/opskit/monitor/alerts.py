@@ -193,6 +193,37 @@ def latest(deployment: str) -> dict[str, Any]:
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+def _attempt(request: Any, timeout: float) -> int:
+    """One POST; its status, within *timeout* seconds in all (``TimeoutError`` past that).
+
+    urllib's timeout bounds each socket operation, not the request: a receiver that
+    trickles its answer a byte at a time would hold the caller for as long as it likes.
+    The request runs in a daemon thread and the caller stops waiting at the deadline (the
+    abandoned attempt ends with its socket; a late delivery is a repeat the receiver can
+    drop by its ``X-Opskit-Alert-Id``).
+    """
+    import threading
+    import urllib.request
+
+    outcome: dict[str, Any] = {}
+
+    def post() -> None:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                outcome["status"] = int(response.status)
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=post, name="opskit-alert-webhook", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return int(outcome["status"])
+
+
 def send_webhook(
     url: str,
     payload: Mapping[str, Any],
@@ -203,7 +234,8 @@ def send_webhook(
 ) -> bool:
     """POST *payload* as JSON to *url*; True when a 2xx answer came back.
 
-    Each attempt waits at most *timeout* seconds; connection errors, timeouts, 408/425/429
+    Each attempt waits at most *timeout* seconds in all (a receiver answering slowly byte
+    by byte included); connection errors, timeouts, 408/425/429
     and 5xx answers are retried up to *retries* times (waiting ``backoff · 2^attempt``
     seconds between attempts); another answer is final. Never raises: a failure is logged
     on logger ``opskit.monitor.alerts`` with the URL and the reason. The same ``X-Opskit-Alert-Id``
@@ -226,8 +258,7 @@ def send_webhook(
             time.sleep(backoff * 2 ** (attempt - 1))
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status = int(response.status)
+            status = _attempt(request, timeout)
         except urllib.error.HTTPError as exc:
             status = int(exc.code)
         except (OSError, ValueError) as exc:  # URLError, timeouts, refused, a malformed URL
