@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -24,7 +25,7 @@ from sklearn import metrics as skm
 from sklearn.tree import DecisionTreeClassifier
 
 import opskit
-from opskit.errors import ColumnNotFound, InvalidValue
+from opskit.errors import ColumnNotFound, InvalidValue, OpskitWarning
 from opskit.monitor.perf import LABEL_DAYS_KIND, MISSING_GROUP
 from opskit.runtime import get_tracker
 
@@ -197,6 +198,27 @@ def test_regression_task_with_text_labels_is_a_clear_error(served: Served) -> No
     opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
     with pytest.raises(InvalidValue, match=r"task='regression' but a label is '(yes|no)'"):
         opskit.monitor.performance(NAME, task="regression", since=rows.ts.min())
+
+
+def test_labels_of_another_kind_than_the_predictions_warn(served: Served) -> None:
+    """Labels 0/1 for a model predicting 'yes'/'no' match nothing: performance() and fairness() warn, naming both kinds."""
+    rows = sent(served, "kind", 182, 188)
+    opskit.monitor.log_labels(
+        NAME, list(rows.request_id), [int(v == "yes") for v in rows.y], rows=list(rows.row)
+    )
+    since = rows.ts.min()
+    with pytest.warns(
+        OpskitWarning, match=r"no label of 'inputs' equals any of its predictions.*'no'"
+    ):
+        report = opskit.monitor.performance(NAME, window=None, since=since)
+    assert report.windows[0].metrics["accuracy"] == 0.0
+    with pytest.warns(OpskitWarning, match="every metric counts them all wrong"):
+        opskit.monitor.fairness(NAME, column="grp", window=None, since=since)
+    # The right kind of labels: no warning.
+    opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OpskitWarning)
+        opskit.monitor.performance(NAME, window=None, since=since)
 
 
 # -- log_labels: containers and values ----------------------------------------------------------------

@@ -543,6 +543,29 @@ def _is_number(value: object) -> bool:
     return True
 
 
+def _warn_disjoint(joined: Any, task: str, deployment: str) -> None:
+    """Warn when no classification label equals any prediction: labels of another kind (0/1 vs 'yes'/'no')."""
+    import numpy as np
+
+    from opskit.errors import OpskitWarning
+
+    if task != "classification" or not len(joined):
+        return
+    y, p = _align(joined["label"].to_numpy(), joined["prediction"].to_numpy(), task)
+    labels_, predicted = np.unique(y), np.unique(p)
+    if np.intersect1d(labels_, predicted).size:
+        return
+    warnings.warn(
+        OpskitWarning(
+            f"no label of {deployment!r} equals any of its predictions (labels: "
+            f"{', '.join(map(repr, labels_[:3].tolist()))}; predictions: "
+            f"{', '.join(map(repr, predicted[:3].tolist()))}): every metric counts them all wrong. "
+            "Log labels of the kind the model predicts (its classes)"
+        ),
+        stacklevel=3,
+    )
+
+
 def _gates(thresholds: Iterable[object] | None) -> tuple[Any, ...]:
     """*thresholds* as validation gates that read a metric (``at_least``, ``at_most``, a callable)."""
     if thresholds is None:
@@ -617,6 +640,7 @@ def performance(
     if task is not None and task not in {"classification", "regression"}:
         raise InvalidValue(f"task={task!r}: use 'classification' or 'regression' (or leave it out)")
     found_task = task or (_task(joined["label"].to_numpy()) if len(joined) else "classification")
+    _warn_disjoint(joined, found_task, deployment)
     table = _metric_table()
     default = CLASSIFICATION_METRICS if found_task == "classification" else REGRESSION_METRICS
     chosen = _with_gate_metrics(_resolve(metrics, found_task, table, default), gate_list, table)
@@ -730,6 +754,7 @@ def fairness(
                     f"(input columns: {', '.join(sorted(inputs)) or 'none'})"
                 )
     found_task = task or (_task(joined["label"].to_numpy()) if len(joined) else "classification")
+    _warn_disjoint(joined, found_task, deployment)
     table = {**_metric_table(), **_fairlearn_table()}
     if metrics is None:
         if found_task == "regression":
