@@ -93,6 +93,16 @@ def test_no_drift_from_data_or_a_profile_and_only_some_columns(tracker: str) -> 
         (("wine@production",), {"alpha": 2.0}, "alpha"),
         (("wine@production",), {"columns": []}, "columns"),
         (("wine@production",), {"share": 0.1}, "unknown option"),
+        (("wine@production",), {"methods": {"numeric": 3}}, "methods="),
+        (("wine@production",), {"methods": ["psi"]}, "methods="),
+        (("wine@production",), {"thresholds": 0.1}, "thresholds=0.1"),
+        (("wine@production",), {"thresholds": {"numeric": float("nan")}}, r"\['numeric'\]=nan"),
+        (("wine@production",), {"thresholds": {"numeric": float("inf")}}, r"=inf must be a finite"),
+        (("wine@production",), {"thresholds": {"alcohol": -1}}, r"\['alcohol'\]=-1"),
+        (("wine@production",), {"thresholds": {"alcohol": "0.1"}}, r"\['alcohol'\]='0.1'"),
+        (("wine@production",), {"thresholds": {"alcohol": True}}, r"\['alcohol'\]=True"),
+        (("wine@production",), {"workers": 0}, "workers=0"),
+        (("wine@production",), {"workers": True}, "workers=True"),
     ],
 )
 def test_bad_no_drift_declarations_are_refused(

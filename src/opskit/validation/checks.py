@@ -18,7 +18,7 @@ argument. A pandera ``DataFrameSchema`` is a check too (pandera is imported only
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
@@ -459,6 +459,42 @@ class _NoDrift(Check):
         )
 
 
+def _check_drift_options(options: Mapping[str, Any]) -> None:
+    """``methods`` / ``thresholds`` / ``workers`` of ``no_drift`` well-formed, or ``ValidationError`` at declaration."""
+    methods = options.get("methods")
+    well_formed = isinstance(methods, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in methods.items()
+    )
+    if methods is not None and not well_formed:
+        raise ValidationError(
+            f"no_drift: methods={methods!r} must map column names or kinds to method names, "
+            "e.g. {'numeric': 'psi'}"
+        )
+    thresholds = options.get("thresholds")
+    if thresholds is not None:
+        if not isinstance(thresholds, Mapping):
+            raise ValidationError(
+                f"no_drift: thresholds={thresholds!r} must map column names or kinds to numbers, "
+                "e.g. {'numeric': 0.2}"
+            )
+        for key, value in thresholds.items():
+            if (
+                not isinstance(key, str)
+                or isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ValidationError(
+                    f"no_drift: thresholds[{key!r}]={value!r} must be a finite number >= 0"
+                )
+    workers = options.get("workers")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ValidationError(f"no_drift: workers={workers!r} must be a whole number >= 1")
+
+
 def no_drift(
     reference: Any,
     *,
@@ -497,6 +533,7 @@ def no_drift(
                 raise ValidationError(
                     f"no_drift({reference!r}): {exc}; or pass a ReferenceProfile, a DataFrame or a Parquet path"
                 ) from None
+    _check_drift_options(options)
     share = options.get("drift_share")
     if share is not None and (
         isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 < share <= 1.0
