@@ -25,9 +25,11 @@ from sklearn import metrics as skm
 from sklearn.tree import DecisionTreeClassifier
 
 import opskit
+from opskit import gates
 from opskit.errors import ColumnNotFound, InvalidValue, OpskitWarning
 from opskit.monitor.perf import LABEL_DAYS_KIND, MISSING_GROUP
 from opskit.runtime import get_tracker
+from opskit.serve.predlog import PredictionLog
 
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
 
@@ -219,6 +221,40 @@ def test_labels_of_another_kind_than_the_predictions_warn(served: Served) -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("error", OpskitWarning)
         opskit.monitor.performance(NAME, window=None, since=since)
+
+
+def test_metrics_of_the_other_task_raise_instead_of_counting_as_a_breach(served: Served) -> None:
+    """rmse on yes/no labels and fairlearn rates on text labels raise InvalidValue (a NaN failed the gate: a false alert)."""
+    rows = sent(served, "task", 188, 194)
+    opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
+    since = rows.ts.min()
+    with pytest.raises(InvalidValue, match="metric 'rmse' is for numbers"):
+        opskit.monitor.performance(NAME, since=since, thresholds=[gates.at_most("rmse", 0.5)])
+    with pytest.raises(InvalidValue, match="metric 'mae' is for numbers"):
+        opskit.monitor.performance(NAME, since=since, metrics=["mae"])
+    with pytest.raises(
+        InvalidValue, match=r"'selection_rate' counts the positive class 1.*'no', 'yes'"
+    ):
+        opskit.monitor.fairness(NAME, column="grp", since=since, metrics=["selection_rate"])
+    with pytest.raises(InvalidValue, match="mean_prediction cannot be computed"):
+        opskit.monitor.fairness(NAME, column="grp", since=since, metrics=["mean_prediction"])
+
+
+def test_classification_metrics_on_regression_labels_raise() -> None:
+    """On continuous labels, an accuracy threshold or metric raises InvalidValue; regression metrics still work."""
+    log = PredictionLog("regress")
+    preds = [0.5, 1.25, 2.0, 3.5]
+    log.record("q1", "m@a", "primary", "m:1", ("x",), [[p] for p in preds], preds, ts=1.8e9)
+    assert log.flush() == 4
+    opskit.monitor.log_labels("regress", ["q1"] * 4, [0.4, 1.5, 2.25, 3.0])
+    ok = opskit.monitor.performance("regress", window=None)
+    assert ok.task == "regression" and ok.windows[0].metrics["mae"] == pytest.approx(0.275)
+    with pytest.raises(InvalidValue, match="metric 'accuracy' is for classification"):
+        opskit.monitor.performance("regress", thresholds=[gates.at_least("accuracy", 0.5)])
+    with pytest.raises(InvalidValue, match="metric 'f1_macro' is for classification"):
+        opskit.monitor.fairness("regress", column="x", metrics=["f1_macro"])
+    with pytest.raises(InvalidValue, match="'false_positive_rate' counts the positive class 1"):
+        opskit.monitor.fairness("regress", column="x", metrics=["false_positive_rate"])
 
 
 # -- log_labels: containers and values ----------------------------------------------------------------

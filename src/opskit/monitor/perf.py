@@ -543,6 +543,61 @@ def _is_number(value: object) -> bool:
     return True
 
 
+#: Metrics of one task only: asking for one on the other task's labels is an error, not a NaN.
+CLASSIFICATION_ONLY = frozenset(
+    {
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "f1_micro",
+        "precision_macro",
+        "recall_macro",
+    }
+)
+REGRESSION_ONLY = frozenset({"rmse", "mse", "mae", "r2", "mape", "median_absolute_error"})
+#: fairlearn's rates count the class 1 as positive: meaningless (always 0) on other labels.
+RATE_METRICS = frozenset(
+    {
+        "selection_rate",
+        "false_positive_rate",
+        "false_negative_rate",
+        "true_positive_rate",
+        "true_negative_rate",
+    }
+)
+
+
+def _check_task_metrics(names: Iterable[str], task: str, joined: Any) -> None:
+    """``InvalidValue`` for a metric the task cannot compute: a NaN would count as a breached threshold.
+
+    Classification metrics on regression labels; regression metrics on text labels or
+    predictions (numeric class labels may use them: an ordinal error).
+    """
+    for name in names:
+        if task == "regression" and name in CLASSIFICATION_ONLY:
+            raise InvalidValue(
+                f"metric {name!r} is for classification, and the labels are continuous (regression): "
+                f"use one of {', '.join(sorted(REGRESSION_ONLY))}, or task='classification'"
+            )
+        if name in RATE_METRICS and len(joined):
+            for column in ("label", "prediction"):
+                values = set(joined[column].drop_duplicates().tolist())
+                if not (values <= {0, 1} or values <= {-1, 1}):
+                    shown = ", ".join(map(repr, sorted(values, key=str)[:4]))
+                    raise InvalidValue(
+                        f"fairness metric {name!r} counts the positive class 1, and the {column}s "
+                        f"are {shown}: it needs 0/1 (or -1/1, True/False) labels and predictions"
+                    )
+        if task == "classification" and name in REGRESSION_ONLY and len(joined):
+            kinds = {joined[c].to_numpy().dtype.kind for c in ("label", "prediction")}
+            if kinds & set("OUSb"):
+                raise InvalidValue(
+                    f"metric {name!r} is for numbers, and the labels or predictions are text: "
+                    f"use one of {', '.join(sorted(CLASSIFICATION_ONLY))}"
+                )
+
+
 def _warn_disjoint(joined: Any, task: str, deployment: str) -> None:
     """Warn when no classification label equals any prediction: labels of another kind (0/1 vs 'yes'/'no')."""
     import numpy as np
@@ -644,6 +699,7 @@ def performance(
     table = _metric_table()
     default = CLASSIFICATION_METRICS if found_task == "classification" else REGRESSION_METRICS
     chosen = _with_gate_metrics(_resolve(metrics, found_task, table, default), gate_list, table)
+    _check_task_metrics(chosen, found_task, joined)
     windows: list[PerformanceWindow] = []
     if len(joined):
         joined = joined.assign(_start=_starts(joined["ts"], seconds, low))
@@ -760,15 +816,14 @@ def fairness(
         if found_task == "regression":
             default: tuple[str, ...] = ("mae", "rmse")
         else:
-            binary = (
-                len(joined)
-                and joined["label"].nunique() <= 2
-                and set(joined["label"].unique()) <= {0, 1}
+            binary = len(joined) and all(
+                set(joined[c].drop_duplicates().tolist()) <= {0, 1} for c in ("label", "prediction")
             )
             default = ("accuracy", "selection_rate") if binary else ("accuracy",)
         chosen = _resolve(None, found_task, table, default)
     else:
         chosen = _resolve(metrics, found_task, table, ())
+    _check_task_metrics(chosen, found_task, joined)
     windows: list[FairnessWindow] = []
     frames: dict[tuple[str, str, float], Any] = {}
     if len(joined):
@@ -780,12 +835,20 @@ def fairness(
                 y, p = _align(part["label"].to_numpy(), part["prediction"].to_numpy(), found_task)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    frame = MetricFrame(
-                        metrics=dict(chosen),
-                        y_true=y,
-                        y_pred=p,
-                        sensitive_features=groups,
-                    )
+                    try:
+                        frame = MetricFrame(
+                            metrics=dict(chosen),
+                            y_true=y,
+                            y_pred=p,
+                            sensitive_features=groups,
+                        )
+                    except (ValueError, TypeError) as exc:
+                        raise InvalidValue(
+                            f"fairness metrics {', '.join(chosen)} cannot be computed on {deployment!r}'s "
+                            f"labels {np.unique(y)[:3].tolist()} and predictions {np.unique(p)[:3].tolist()} "
+                            f"(fairlearn: {exc}); the rates (selection_rate, false_positive_rate, ...) "
+                            "need 0/1 labels and predictions, mean_prediction numbers"
+                        ) from None
                     diff = frame.difference()
                     ratio = frame.ratio()
                 by_group = frame.by_group
