@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import opskit
-from opskit.monitor.alerts import send_webhook
+from opskit.monitor.alerts import send_webhook, shown_url
 
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
 
@@ -106,3 +106,23 @@ def test_drift_returns_its_report_past_a_trickling_webhook(
     assert trickler.url in caplog.text and "TimeoutError" in caplog.text
     (body,) = trickler.bodies
     assert json.loads(body)["report"] == json.loads(json.dumps(report.to_dict()))
+
+
+def test_a_failed_webhook_is_logged_without_its_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    """Credentials, the token path and the query of a webhook URL never reach the log; its origin does."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed when the block ends: connection refused
+    urls = [
+        f"http://127.0.0.1:{port}/services/T0SECRET/B0SECRET/tok3nSECRET?key=qSECRET",
+        f"http://alice:pSECRET@127.0.0.1:{port}/hook",
+    ]
+    for url in urls:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="opskit.monitor.alerts"):
+            assert send_webhook(url, {"id": "s", "event": "e"}, timeout=1.0, retries=0) is False
+        assert caplog.records, url
+        assert "SECRET" not in caplog.text and "alice" not in caplog.text, caplog.text
+        assert f"http://127.0.0.1:{port}/" in caplog.text
+    assert shown_url(urls[0]) == f"http://127.0.0.1:{port}/services/…"
+    assert shown_url(urls[1]) == f"http://127.0.0.1:{port}/hook"
+    assert shown_url("https://[::1]:8443/a") == "https://[::1]:8443/a"

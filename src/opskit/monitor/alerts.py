@@ -193,6 +193,44 @@ def latest(deployment: str) -> dict[str, Any]:
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+def shown_url(url: str) -> str:
+    """*url* as safe to log: no user:password, query or fragment, and only the first path segment.
+
+    Chat webhooks carry their secret in the URL (``https://hooks.slack.com/services/T…/B…/<token>``):
+    ``https://hooks.slack.com/services/…`` is enough to tell which receiver failed.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<malformed URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    segments = [s for s in parts.path.split("/") if s]
+    shown = origin + (f"/{segments[0]}" if segments else "")
+    if len(segments) > 1 or parts.query or parts.fragment:
+        shown += "/…"
+    return shown
+
+
+def _without_secrets(text: str, url: str) -> str:
+    """*text* (an error message) with the parts of *url* that :func:`shown_url` leaves out replaced by ``…``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    hidden = [parts.query, parts.fragment, *[s for s in parts.path.split("/") if s][1:]]
+    if "@" in parts.netloc:
+        hidden.append(parts.netloc.rsplit("@", 1)[0])
+        hidden += parts.netloc.rsplit("@", 1)[0].split(":")
+    for secret in sorted({h for h in hidden if h}, key=len, reverse=True):
+        text = text.replace(secret, "…")
+    return text
+
+
 def _attempt(request: Any, timeout: float) -> int:
     """One POST; its status, within *timeout* seconds in all (``TimeoutError`` past that).
 
@@ -238,7 +276,8 @@ def send_webhook(
     by byte included); connection errors, timeouts, 408/425/429
     and 5xx answers are retried up to *retries* times (waiting ``backoff · 2^attempt``
     seconds between attempts); another answer is final. Never raises: a failure is logged
-    on logger ``opskit.monitor.alerts`` with the URL and the reason. The same ``X-Opskit-Alert-Id``
+    on logger ``opskit.monitor.alerts`` with the URL (:func:`shown_url`: no credentials,
+    query or path beyond its first segment) and the reason. The same ``X-Opskit-Alert-Id``
     header (the payload's ``id``) is sent with every attempt, so a receiver can drop repeats.
     """
     import urllib.error
@@ -247,7 +286,9 @@ def send_webhook(
     try:
         body = json.dumps(payload, allow_nan=False, default=str).encode("utf-8")
     except (TypeError, ValueError) as exc:
-        logger.error("alert webhook %s: the payload is not JSON (%s); not sent", url, exc)
+        logger.error(
+            "alert webhook %s: the payload is not JSON (%s); not sent", shown_url(url), exc
+        )
         return False
     headers = {"Content-Type": "application/json", "User-Agent": "opskit-alerts"}
     if isinstance(payload.get("id"), str):
@@ -262,7 +303,7 @@ def send_webhook(
         except urllib.error.HTTPError as exc:
             status = int(exc.code)
         except (OSError, ValueError) as exc:  # URLError, timeouts, refused, a malformed URL
-            reason = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+            reason = _without_secrets(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}", url)
             if isinstance(exc, ValueError):
                 break  # a malformed URL does not get better
             continue
@@ -274,7 +315,7 @@ def send_webhook(
     logger.error(
         "alert webhook %s failed after %d attempt(s): %s (event %s; not raised: fix the URL in "
         "[tool.opskit.monitor] webhook_url / $OPSKIT_ALERT_WEBHOOK or the receiver)",
-        url,
+        shown_url(url),
         attempt + 1,
         reason,
         payload.get("event"),
