@@ -26,7 +26,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 import opskit
 from opskit import gates
-from opskit.errors import ColumnNotFound, InvalidValue, OpskitWarning
+from opskit.errors import ColumnNotFound, DeploymentNotFound, InvalidValue, OpskitWarning
 from opskit.monitor.perf import LABEL_DAYS_KIND, MISSING_GROUP
 from opskit.runtime import get_tracker
 from opskit.serve.predlog import PredictionLog
@@ -255,6 +255,31 @@ def test_classification_metrics_on_regression_labels_raise() -> None:
         opskit.monitor.fairness("regress", column="x", metrics=["f1_macro"])
     with pytest.raises(InvalidValue, match="'false_positive_rate' counts the positive class 1"):
         opskit.monitor.fairness("regress", column="x", metrics=["false_positive_rate"])
+
+
+def test_labels_logged_as_ints_bools_and_floats_in_separate_calls_all_join() -> None:
+    """0/1, True/False and 1.0 labels from different calls compare equal to 0/1 predictions (True was "true" as text)."""
+    log = PredictionLog("kinds")
+    preds = [0, 1, 1, 0, 1, 0]
+    log.record("k1", "m@a", "primary", "m:1", ("x",), [[float(p)] for p in preds], preds, ts=1.8e9)
+    assert log.flush() == 6
+    opskit.monitor.log_labels("kinds", ["k1"] * 2, [0, 1], rows=[0, 1])
+    opskit.monitor.log_labels("kinds", ["k1"] * 2, [True, False], rows=[2, 3])
+    opskit.monitor.log_labels("kinds", ["k1"] * 2, [1.0, 0.0], rows=[4, 5])
+    table = opskit.monitor.labels("kinds").sort_values("row")
+    assert list(table.label) == [0.0, 1.0, 1.0, 0.0, 1.0, 0.0]
+    report = opskit.monitor.performance("kinds", window=None)
+    assert report.windows[0].metrics["accuracy"] == 1.0
+    # With a text label among them every label is its Python text, as the predictions are compared.
+    opskit.monitor.log_labels("kinds", ["k1"], ["0"], rows=[5])
+    table = opskit.monitor.labels("kinds").sort_values("row")
+    assert list(table.label) == ["0", "1", "True", "False", "1.0", "0"]
+
+
+def test_labels_of_an_unknown_deployment_raise() -> None:
+    """labels('typo') raises DeploymentNotFound instead of returning an empty frame."""
+    with pytest.raises(DeploymentNotFound, match="'typo'"):
+        opskit.monitor.labels("typo")
 
 
 # -- log_labels: containers and values ----------------------------------------------------------------

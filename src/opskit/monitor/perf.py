@@ -324,6 +324,30 @@ def _check_whole_requests(given: Mapping[str, int], logged: Any) -> None:
             )
 
 
+def _common_labels(table: Any, tables: Sequence[Any]) -> Any:
+    """*table* with its labels in the one type all *tables* can share.
+
+    Numbers and booleans from different calls are numbers (True is 1.0); with any text
+    among them, every label is its Python text (``str(1)``, ``str(True)``), which is how
+    performance compares text labels with the logged predictions.
+    """
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    def numeric(t: Any) -> bool:
+        kind = t.schema.field("label").type
+        return bool(pt.is_integer(kind) or pt.is_floating(kind) or pt.is_boolean(kind))
+
+    column = table.column("label")
+    if all(numeric(t) for t in tables):
+        if pt.is_boolean(column.type):
+            column = column.cast(pa.int8())
+        column = column.cast(pa.float64())
+    else:
+        column = pa.array([str(v) for v in column.to_pylist()], pa.string())
+    return table.set_column(table.schema.get_field_index("label"), "label", column)
+
+
 def labels(deployment: str, since: object = None) -> Any:
     """The labels of *deployment* as a pandas DataFrame: ``request_id``, ``row``, ``label``, ``labelled_at``.
 
@@ -342,6 +366,8 @@ def labels(deployment: str, since: object = None) -> Any:
     days = sorted(
         k[len(prefix) :] for k in tracker.list_state(LABEL_DAYS_KIND) if k.startswith(prefix)
     )
+    if not days:
+        _check_deployment(deployment)  # a typo is DeploymentNotFound, not "no labels"
     if low is not None:
         days = [d for d in days if d >= utc_day(low)]
     storage = get_storage()
@@ -361,14 +387,7 @@ def labels(deployment: str, since: object = None) -> Any:
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # Batches with labels of different types: compare them as text.
-        tables = [
-            t.set_column(
-                t.schema.get_field_index("label"), "label", t.column("label").cast(pa.string())
-            )
-            for t in tables
-        ]
-        table = pa.concat_tables(tables)
+        table = pa.concat_tables([_common_labels(t, tables) for t in tables])
     frame = table.to_pandas()
     frame = frame.sort_values(["labelled_at", "seq"], kind="stable")
     frame = frame.drop_duplicates(["request_id", "row"], keep="last").drop(columns="seq")
