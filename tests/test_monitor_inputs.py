@@ -78,7 +78,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """A classifier over inputs named ``label``, ``variant`` and ``grp`` (10 % missing), deployed as ``inputs``."""
+    """A classifier over inputs named ``label``, ``variant``, ``grp`` (10 % missing) and ``prediction_window``, deployed as ``inputs``."""
     home = tmp_path_factory.mktemp("inputs") / ".opskit"
     with pytest.MonkeyPatch.context() as mp:
         for var in ENV_VARS:
@@ -92,6 +92,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 "label": rng.normal(size=n).round(3),
                 "variant": rng.normal(size=n).round(3),
                 "grp": rng.integers(0, 3, n).astype(float),
+                "prediction_window": rng.integers(1, 30, n),  # an input named like an output
             }
         )
         X.loc[::10, "grp"] = np.nan
@@ -165,6 +166,53 @@ def test_fairness_column_named_like_a_log_column_reads_the_input(served: Served)
     assert fw.variant == "clash:1"
 
 
+def test_an_input_named_like_an_output_is_logged_and_compared_as_an_input(
+    served: Served,
+) -> None:
+    """An input "prediction_window" is logged as input.prediction_window, compared by drift(current=<deployment>), groups fairness."""
+    rows = sent(served, "pw", 194, 200)
+    assert "input.prediction_window" in rows.columns and "prediction_window" not in rows.columns
+    assert list(rows["input.prediction_window"]) == [
+        int(served.X.prediction_window.iloc[194 + 2 * int(rid.rsplit("-", 1)[1]) + row])
+        for rid, row in zip(rows.request_id, rows.row, strict=True)
+    ]
+    report = opskit.monitor.drift(reference="clash:1", current=NAME)
+    assert set(report.columns) == {"label", "variant", "grp", "prediction_window"}
+    assert report.ignored_columns == ()
+    opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
+    fair = opskit.monitor.fairness(NAME, column="prediction_window", since=rows.ts.min())
+    assert sum(fair.windows[0].counts.values()) == len(rows)
+
+
+def test_logs_written_before_the_prefix_keep_such_inputs() -> None:
+    """In a log frame with "prediction", an unprefixed "prediction_x" is an input; without it, prediction_<k> are outputs."""
+    from opskit.monitor.prediction_log import deployment_inputs
+
+    meta = {"request_id": ["r"], "row": [0], "ts": [0], "deployment": ["d"], "variant": ["v"]}
+    old = pd.DataFrame(
+        {
+            **meta,
+            "role": ["primary"],
+            "version": ["m:1"],
+            "prediction_window": [3],
+            "x": [1.0],
+            "prediction": [1],
+        }
+    )
+    assert list(deployment_inputs(old).columns) == ["prediction_window", "x"]
+    multi = pd.DataFrame(
+        {
+            **meta,
+            "role": ["primary"],
+            "version": ["m:1"],
+            "x": [1.0],
+            "prediction_0": [0.2],
+            "prediction_1": [0.8],
+        }
+    )
+    assert list(deployment_inputs(multi).columns) == ["x"]
+
+
 def test_fairness_missing_sensitive_values_are_one_group(served: Served) -> None:
     """A sensitive column with missing values (null in JSON, NaN in the log) gives one group named <missing>."""
     rows = sent(served, "miss", 100, 160)
@@ -188,7 +236,9 @@ def test_fairness_unknown_column_raises_even_without_labels(served: Served) -> N
     """A sensitive column the log does not have raises ColumnNotFound although no prediction in range is labelled yet."""
     rows = sent(served, "nolab", 160, 164)
     since = rows.ts.min()
-    with pytest.raises(ColumnNotFound, match=r"'sex'.*input columns: grp, label, variant"):
+    with pytest.raises(
+        ColumnNotFound, match=r"'sex'.*input columns: grp, label, prediction_window, variant"
+    ):
         opskit.monitor.fairness(NAME, column="sex", since=since)
     with pytest.raises(ColumnNotFound, match="'role'"):
         opskit.monitor.fairness(NAME, column="role", since=since)

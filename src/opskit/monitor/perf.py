@@ -459,12 +459,13 @@ def _joined(deployment: str, since: object, until: object) -> tuple[Any, int]:
 
 def _input_columns(frame: Any) -> dict[str, str]:
     """Input column name -> its column in a joined frame (``input.<name>`` for names the log had to prefix)."""
+    from opskit.monitor.prediction_log import _output_columns
     from opskit.serve.predlog import INPUT_PREFIX, META_COLUMNS
 
-    reserved = {*META_COLUMNS, LABEL, "_start"}
+    reserved = {*META_COLUMNS, LABEL, "_start", *_output_columns(frame.columns)}
     out: dict[str, str] = {}
     for column in map(str, frame.columns):
-        if column in reserved or column.startswith("prediction"):
+        if column in reserved:
             continue
         name = column[len(INPUT_PREFIX) :] if column.startswith(INPUT_PREFIX) else column
         out[name] = column

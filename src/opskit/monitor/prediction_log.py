@@ -205,13 +205,24 @@ def predictions_dataset(deployment: str, since: object = None, until: object = N
     return dataset if condition is None else dataset.filter(condition)
 
 
+def _output_columns(columns: Any) -> set[str]:
+    """The model-output columns of a log frame: ``prediction``, or ``prediction_<x>`` when there is none.
+
+    Logs written before inputs named ``prediction...`` were prefixed with ``input.`` hold
+    such an input unprefixed next to ``prediction``: it is an input.
+    """
+    names = [str(c) for c in columns]
+    if "prediction" in names:
+        return {"prediction"}
+    return {c for c in names if c.startswith("prediction_")}
+
+
 def deployment_inputs(frame: Any) -> Any:
     """The input columns of a prediction-log DataFrame (meta and prediction columns dropped, ``input.`` prefixes undone)."""
     from opskit.serve.predlog import INPUT_PREFIX, META_COLUMNS
 
-    keep = [
-        c for c in frame.columns if c not in META_COLUMNS and not str(c).startswith("prediction")
-    ]
+    outputs = _output_columns(frame.columns)
+    keep = [c for c in frame.columns if c not in META_COLUMNS and c not in outputs]
     out = frame[keep]
     return out.rename(
         columns={c: c[len(INPUT_PREFIX) :] for c in keep if str(c).startswith(INPUT_PREFIX)}

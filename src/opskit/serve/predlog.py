@@ -49,7 +49,8 @@ LEGACY_KIND = "predictions"
 DAYS_KIND = "prediction-days"
 #: The columns every record has, before the inputs and the predictions.
 META_COLUMNS = ("request_id", "row", "ts", "deployment", "variant", "role", "version")
-#: Input columns whose name clashes with a meta or prediction column are stored as ``input.<name>``.
+#: Input columns whose name clashes with a meta column or starts with ``prediction`` (the output
+#: columns' prefix) are stored as ``input.<name>``.
 INPUT_PREFIX = "input."
 
 
@@ -149,7 +150,9 @@ def to_table(deployment: str, requests: Sequence[_Request]) -> pa.Table:
             list(zip(*every_row, strict=True)) if every_row else [() for _ in columns]
         )
         for name, values in zip(columns, transposed, strict=True):
-            arrays[INPUT_PREFIX + name if name in taken else name] = _array(list(values))
+            # An input named like an output (prediction, prediction_<x>) would be read as one.
+            clash = name in taken or name.startswith("prediction")
+            arrays[INPUT_PREFIX + name if clash else name] = _array(list(values))
     for name, values in outputs.items():
         arrays[name] = _array(values)
     return pa.table(arrays)
