@@ -23,7 +23,7 @@ from markdown_it import MarkdownIt
 import opskit
 from browser import opened
 from opskit.cli.main import main as cli
-from opskit.errors import InvalidValue
+from opskit.errors import InvalidDataset, InvalidValue
 from opskit.monitor import DriftReport
 
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
@@ -231,3 +231,69 @@ def test_to_html_onto_a_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidValue, match="it is a folder"):
         report.to_html(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+# -- profiles read from a file ---------------------------------------------------------------------------
+
+column_values = st.lists(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True, width=64),
+        st.integers(-5, 5).map(float),
+    ),
+    min_size=1,
+    max_size=60,
+).filter(lambda v: any(not math.isnan(x) for x in v))
+
+
+@settings(max_examples=60)
+@given(values=column_values, cats=st.lists(st.sampled_from(["a", "b", "<c>", None]), min_size=1))
+def test_every_profile_round_trips_through_its_json(
+    values: list[float], cats: list[str | None]
+) -> None:
+    """Any profile() of numeric values (inf included) and categories reads back from its JSON, equal."""
+    n = max(len(values), len(cats))
+    frame = pd.DataFrame({"x": (values * n)[:n], "c": (cats * n)[:n]})
+    if frame["c"].isna().all():
+        frame = frame.drop(columns="c")
+    prof = opskit.monitor.profile(frame)
+    assert opskit.monitor.ReferenceProfile.from_json(prof.to_json()).to_json() == prof.to_json()
+
+
+DAMAGE = [
+    ("x", "points", [float("nan")] * 3, "a NaN sketch point"),
+    ("x", "points", [], "no sketch points"),
+    ("x", "points", [3.0, 2.0, 1.0], "sketch points out of order"),
+    ("x", "count", -5, "count -5"),
+    ("x", "missing", -1, "missing -1"),
+    ("x", "std", -1.0, "std -1.0"),
+    ("c", "counts", {"a": -3, "b": 5}, "negative counts"),
+    ("c", "counts", {}, "no counted value"),
+]
+
+
+@pytest.mark.parametrize(("column", "key", "value", "message"), DAMAGE)
+def test_a_damaged_profile_json_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    column: str,
+    key: str,
+    value: object,
+    message: str,
+) -> None:
+    """A hand-edited or damaged profile JSON raises InvalidDataset naming the column (CLI: exit 2), not a silent report."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=3), "c": ["a", "b", "a"]})
+    data = json.loads(opskit.monitor.profile(frame).to_json())
+    data["columns"][column][key] = value
+    if key == "points" and value:
+        data["columns"][column]["count"] = len(value)  # only the points are wrong
+    text = json.dumps(data)
+    with pytest.raises(InvalidDataset, match=f"column {column!r} is damaged \\({message}"):
+        opskit.monitor.ReferenceProfile.from_json(text)
+    path = tmp_path / "profile.json"
+    path.write_text(text)
+    frame.to_csv(tmp_path / "cur.csv", index=False)
+    code = cli(
+        ["monitor", "drift", "--reference", str(path), "--current", str(tmp_path / "cur.csv")]
+    )
+    assert code == 2 and "is damaged" in capsys.readouterr().err

@@ -8,6 +8,7 @@ a notebook table. A :class:`ReferenceProfile` round-trips through ``to_json()`` 
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import os
@@ -277,6 +278,40 @@ class CategoricalProfile:
 ColumnProfile = NumericProfile | CategoricalProfile
 
 
+def _check_column(name: str, col: ColumnProfile) -> None:
+    """``InvalidDataset`` for a column no ``profile()`` makes (a damaged or hand-edited profile)."""
+    problem = ""
+    if isinstance(col, NumericProfile):
+        points = col.points
+        if not points:
+            problem = "no sketch points"
+        elif any(math.isnan(p) for p in points):
+            problem = "a NaN sketch point"
+        elif any(b < a for a, b in itertools.pairwise(points)):
+            problem = "sketch points out of order"
+        elif col.count < len(points) or (col.exact and col.count != len(points)):
+            problem = f"count {col.count} for {len(points)} sketch points"
+        elif col.missing < 0:
+            problem = f"missing {col.missing}"
+        elif col.std < 0 or col.min > col.max:
+            problem = f"std {col.std}, min {col.min}, max {col.max}"
+    else:
+        negative = {k: v for k, v in col.counts.items() if v < 0}
+        if negative:
+            problem = f"negative counts {negative}"
+        elif min(col.missing, col.other, col.other_distinct) < 0:
+            problem = (
+                f"missing {col.missing}, other {col.other}, other_distinct {col.other_distinct}"
+            )
+        elif not sum(col.counts.values()) + col.other:
+            problem = "no counted value"
+    if problem:
+        raise InvalidDataset(
+            f"reference profile column {name!r} is damaged ({problem}); build the profile again "
+            "with opskit.monitor.profile(data)"
+        )
+
+
 @frozen
 class ReferenceProfile:
     """A compact profile of reference (training) data: enough to compute drift without it.
@@ -358,6 +393,11 @@ class ReferenceProfile:
                     raise InvalidDataset(
                         f"reference profile column {name!r} has unknown kind {col['kind']!r}"
                     )
+            for name, prof in columns.items():
+                _check_column(name, prof)
+            for key in ("rows", "sketch_size", "max_categories"):
+                if int(data[key]) < (0 if key == "rows" else 1):
+                    raise InvalidDataset(f"reference profile has {key}={data[key]!r}")
             return cls(
                 columns=columns,
                 rows=int(data["rows"]),
