@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -572,3 +573,37 @@ def test_longest_window_renders(served: Served) -> None:
     table = report.to_pandas()
     assert len(table) == len(report.windows)
     json.dumps(report.to_dict(), allow_nan=False)
+
+
+label_lists = st.one_of(
+    st.lists(st.integers(-(2**62), 2**62), min_size=1, max_size=6),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=6),
+    st.lists(st.booleans(), min_size=1, max_size=6),
+    st.lists(st.text(min_size=0, max_size=8), min_size=1, max_size=6),
+)
+containers = st.sampled_from(["list", "tuple", "numpy", "series", "column"])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=label_lists, container=containers)
+def test_labels_round_trip_whatever_the_container(values: list[Any], container: str) -> None:
+    """Labels of one kind (ints, floats, bools, any text) in any container read back as given, row by row."""
+    name = f"rt{uuid.uuid4().hex[:10]}"
+    log = PredictionLog(name)
+    n = len(values)
+    log.record("q", "m@a", "primary", "m:1", ("x",), [[0.0]] * n, [0] * n, ts=1.8e9)
+    assert log.flush() == n
+    given_values: Any = {
+        "list": list(values),
+        "tuple": tuple(values),
+        "numpy": np.array(values, dtype=object if isinstance(values[0], str) else None),
+        "series": pd.Series(values, index=range(100, 100 + n)),
+        "column": np.array(values).reshape(-1, 1),
+    }[container]
+    done = opskit.monitor.log_labels(name, ["q"] * n, given_values)
+    assert (done.stored, done.matched) == (n, n)
+    table = opskit.monitor.labels(name).sort_values("row")
+    assert list(table.row) == list(range(n))
+    got = table.label.tolist()
+    assert got == values
+    assert [type(v) for v in got] == [type(v) for v in values]
