@@ -34,6 +34,7 @@ __all__ = [
     "normalise",
     "numeric_distances",
     "psi_categorical",
+    "psi_edges",
     "psi_numeric",
 ]
 
@@ -67,6 +68,11 @@ class NumericData:
     weights: FloatArray | None = None
     #: Exact (mean, population std) when known (a profile stores them); else computed from *values*.
     moments: tuple[float, float] | None = None
+    #: A binned stream whose bins split at every distinct value of the reference it is compared
+    #: with (``ColumnBinner``): its CDF equals the raw data's at every reference value, so the KS
+    #: statistic and its p-value against that reference are exact (the p-value is computed on the
+    #: counts expanded back to observations, see :func:`ks_pvalue`).
+    exact_on_reference: bool = False
 
     @classmethod
     def from_values(cls, values: Any) -> NumericData:
@@ -162,25 +168,28 @@ def numeric_distances(reference: NumericData, current: NumericData) -> tuple[flo
 def ks_pvalue(d: float, reference: NumericData, current: NumericData) -> float:
     """Two-sided KS p-value for statistic *d*, chosen exactly as ``scipy.stats.ks_2samp(method="auto")``.
 
-    Exact (``scipy.stats.ks_2samp`` itself) when both columns are raw observations of at
-    most 10,000 values; otherwise Smirnov's asymptotic distribution,
+    Exact (``scipy.stats.ks_2samp`` itself) when both columns are raw observations (or the
+    current one is binned on the reference's values, ``exact_on_reference``) of at most
+    10,000 values; otherwise Smirnov's asymptotic distribution,
     ``scipy.stats.kstwo.sf(d, round(n·m / (n + m)))``, with the row counts the columns stand for.
     """
     from scipy import stats
 
     n1, n2 = reference.n, current.n
-    if (
-        reference.exact
-        and current.exact
-        and max(n1, n2) <= KS_EXACT_MAX_N
-        and reference.weights is None
-        and current.weights is None
-    ):
+    raw_ref = reference.exact and reference.weights is None
+    raw_cur = current.exact and current.weights is None
+    if raw_ref and (raw_cur or current.exact_on_reference) and max(n1, n2) <= KS_EXACT_MAX_N:
+        cur_values = current.values
+        if not raw_cur:
+            # Counts on the reference's own split points: expanded back, they give scipy the same
+            # statistic (and so the same exact p-value, a function of D, n and m only) as the raw data.
+            assert current.weights is not None
+            cur_values = np.repeat(current.values, current.weights.astype(np.int64))
         # scipy warns when its exact method falls back to 'asymp'; the result is still scipy's.
         # catch_warnings swaps process-wide state: the lock keeps drift()'s threads from interleaving it.
         with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="ks_2samp", category=RuntimeWarning)
-            return float(stats.ks_2samp(reference.values, current.values).pvalue)
+            return float(stats.ks_2samp(reference.values, cur_values).pvalue)
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
@@ -192,6 +201,12 @@ def _psi(ref_p: FloatArray, cur_p: FloatArray) -> float:
     return float(np.sum((cur_p - ref_p) * np.log(cur_p / ref_p)))
 
 
+def psi_edges(reference: NumericData, bins: int = PSI_BINS) -> FloatArray:
+    """The inner bin edges PSI uses: the reference's ``j / bins`` quantiles, ``j = 1 … bins-1``, duplicates merged."""
+    probs = np.arange(1, bins, dtype=np.float64) / bins
+    return np.unique(reference.quantiles(probs))
+
+
 def psi_numeric(reference: NumericData, current: NumericData, bins: int = PSI_BINS) -> float:
     """Population stability index over *bins* reference-quantile bins.
 
@@ -200,8 +215,7 @@ def psi_numeric(reference: NumericData, current: NumericData, bins: int = PSI_BI
     with ``q_j`` the reference's ``j/bins`` quantiles (duplicates merged); shares below
     ``PSI_EPS`` (1e-4) are raised to it. Unitless, ≥ 0 (Siddiqi 2006, *Credit Risk Scorecards*).
     """
-    probs = np.arange(1, bins, dtype=np.float64) / bins
-    edges = np.unique(reference.quantiles(probs))
+    edges = psi_edges(reference, bins)
     ref_cdf = np.concatenate(([0.0], reference.cdf(edges), [1.0]))
     cur_cdf = np.concatenate(([0.0], current.cdf(edges), [1.0]))
     return _psi(np.diff(ref_cdf), np.diff(cur_cdf))
