@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import tempfile
 from pathlib import Path
 
@@ -43,7 +44,15 @@ EXACT = (
 )
 
 
-def frame(seed: int, n: int, *, shift: float, decimals: int | None, missing: float) -> pd.DataFrame:
+def frame(
+    seed: int,
+    n: int,
+    *,
+    shift: float,
+    decimals: int | None,
+    missing: float,
+    infinite: float = 0.0,
+) -> pd.DataFrame:
     """Numeric columns (float with ties, int, nullable Int64) and categorical ones of several value types (str, string, bool, datetime with and without a zone, date, pandas Categorical)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(shift, 1.0, n)
@@ -52,6 +61,7 @@ def frame(seed: int, n: int, *, shift: float, decimals: int | None, missing: flo
     gaps = rng.random(n) < missing
     gaps[0] = False  # every column has a value (a reference column with none is refused)
     x[gaps] = np.nan
+    x[(rng.random(n) < infinite) & ~gaps] = rng.choice([-np.inf, np.inf])
     day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), unit="D")
     nullable = pd.array(rng.integers(0, 5, n), dtype="Int64")
     nullable[gaps] = pd.NA
@@ -103,13 +113,14 @@ def assert_same(a: opskit.monitor.DriftReport, b: opskit.monitor.DriftReport) ->
 
 
 def wasserstein_bound(reference: pd.Series, current: pd.Series) -> float:
-    """Σ over the open intervals between consecutive reference values of width × current share in it."""
-    edges = np.unique(reference.dropna().to_numpy(dtype=float))
+    """Σ over the open intervals between consecutive reference values (and ±inf) of the spread of the current values inside × their share."""
+    edges = np.union1d(reference.dropna().to_numpy(dtype=float), [-np.inf, np.inf])
     values = current.dropna().to_numpy(dtype=float)
-    inside = values[(values > edges[0]) & (values < edges[-1]) & ~np.isin(values, edges)]
-    slot = np.searchsorted(edges, inside)
-    widths = (edges[slot] - edges[slot - 1]) if inside.size else np.empty(0)
-    return float(widths.sum() / max(values.size, 1))
+    inside = values[~np.isin(values, edges)]
+    if inside.size == 0:
+        return 0.0
+    bins = pd.Series(inside).groupby(np.searchsorted(edges, inside))
+    return float((bins.max() - bins.min()).mul(bins.size()).sum() / values.size)
 
 
 @settings(max_examples=40)
@@ -120,6 +131,7 @@ def wasserstein_bound(reference: pd.Series, current: pd.Series) -> float:
     shift=st.sampled_from([0.0, 0.3, 1.0]),
     decimals=st.sampled_from([None, 0, 1]),
     missing=st.sampled_from([0.0, 0.2]),
+    infinite=st.sampled_from([0.0, 0.0, 0.05]),
     files=st.integers(1, 3),
 )
 def test_parquet_arrow_dask_and_pandas_currents_give_one_report(
@@ -129,6 +141,7 @@ def test_parquet_arrow_dask_and_pandas_currents_give_one_report(
     shift: float,
     decimals: int | None,
     missing: float,
+    infinite: float,
     files: int,
 ) -> None:
     """KS (statistic and p-value), PSI, chi-square, Jensen-Shannon and missing shares are equal in memory, streamed and on dask; Wasserstein within its bound."""
@@ -136,7 +149,13 @@ def test_parquet_arrow_dask_and_pandas_currents_give_one_report(
     import dask.dataframe as dd
 
     reference = frame(seed, n_ref, shift=0.0, decimals=decimals, missing=missing / 2)
-    current = frame(seed + 1, n_cur, shift=shift, decimals=decimals, missing=missing)
+    current = frame(
+        seed + 1, n_cur, shift=shift, decimals=decimals, missing=missing, infinite=infinite
+    )
+    if seed % 2:  # infinite values on the reference side too
+        reference = frame(
+            seed, n_ref, shift=0.0, decimals=decimals, missing=missing / 2, infinite=infinite
+        )
     in_memory = opskit.monitor.drift(reference, current)
     with tempfile.TemporaryDirectory() as tmp:
         folder = as_parquet(current, Path(tmp) / "live", files=min(files, n_cur))
@@ -153,8 +172,12 @@ def test_parquet_arrow_dask_and_pandas_currents_give_one_report(
     if exact_w is not None:
         bound = wasserstein_bound(reference["x"], current["x"])
         for other in (streamed, on_dask):
-            assert abs(other.columns["x"].statistics["wasserstein_raw"] - exact_w) <= bound + 1e-9
-    assert arrow.columns["x"].statistics["wasserstein_raw"] == pytest.approx(exact_w)
+            got = other.columns["x"].statistics["wasserstein_raw"]
+            if math.isinf(exact_w):  # different shares of ±inf: infinite in every form
+                assert got == exact_w
+            else:
+                assert abs(got - exact_w) <= bound * (1 + 1e-9) + 1e-9
+        assert arrow.columns["x"].statistics["wasserstein_raw"] == pytest.approx(exact_w)
 
 
 @settings(max_examples=25)

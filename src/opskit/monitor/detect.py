@@ -278,10 +278,12 @@ def _bin_edges(data: NumericData | CategoricalData) -> tuple[np.ndarray[Any, Any
     distinct = (
         values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
     )
+    # ±inf are edges too: infinite current values get point bins of their own.
+    extremes = np.array([-np.inf, np.inf])
     if distinct.size <= STREAM_EDGES:
-        return np.union1d(distinct, psi), True
+        return np.union1d(np.union1d(distinct, psi), extremes), True
     ranks = np.round(np.linspace(0, data.values.size - 1, STREAM_EDGES)).astype(np.int64)
-    return np.union1d(data.values[ranks], psi), False
+    return np.union1d(np.union1d(data.values[ranks], psi), extremes), False
 
 
 def _check_kinds(ref: Column, cur: Column, source: str) -> None:
@@ -477,6 +479,10 @@ def _distribution(
         tails = np.array([0.005, 0.995])
         q_ref, q_cur = ref.quantiles(tails), cur.quantiles(tails)
         lo, hi = float(min(q_ref[0], q_cur[0])), float(max(q_ref[1], q_cur[1]))
+        if not (math.isfinite(lo) and math.isfinite(hi)):  # ±inf values: plot the finite range
+            finite = np.concatenate((ref.values, cur.values))
+            finite = finite[np.isfinite(finite)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         if not hi > lo:
             lo, hi = lo - 0.5, hi + 0.5
         edges = np.linspace(lo, hi, PLOT_BINS + 1)

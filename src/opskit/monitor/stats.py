@@ -92,13 +92,24 @@ class NumericData:
         return cum[idx] / cum[-1]  # type: ignore[no-any-return]
 
     def mean_std(self) -> tuple[float, float]:
-        """Mean and population standard deviation (ddof=0) of the column."""
+        """Mean and population standard deviation (ddof=0) of the column's finite values.
+
+        Infinite values are left out (they would make both infinite or NaN); a column
+        with no finite value gives its mean (±inf) and a standard deviation of 0.0.
+        """
         if self.moments is not None:
             return self.moments
-        if self.weights is None:
-            return float(np.mean(self.values)), float(np.std(self.values))
-        mean = float(np.average(self.values, weights=self.weights))
-        var = float(np.average((self.values - mean) ** 2, weights=self.weights))
+        finite = np.isfinite(self.values)
+        values, weights = self.values, self.weights
+        if not finite.all():
+            if not finite.any():
+                return float(np.mean(values)), 0.0
+            values = values[finite]
+            weights = None if weights is None else weights[finite]
+        if weights is None:
+            return float(np.mean(values)), float(np.std(values))
+        mean = float(np.average(values, weights=weights))
+        var = float(np.average((values - mean) ** 2, weights=weights))
         return mean, math.sqrt(var)
 
     def quantiles(self, probs: FloatArray) -> FloatArray:
@@ -108,7 +119,10 @@ class NumericData:
             lo = np.floor(pos).astype(np.int64)
             hi = np.minimum(lo + 1, self.values.size - 1)
             frac = pos - lo
-            return self.values[lo] + (self.values[hi] - self.values[lo]) * frac
+            low, high = self.values[lo], self.values[hi]
+            with np.errstate(invalid="ignore"):  # inf - inf between two infinite neighbours
+                between = low + (high - low) * frac
+            return np.where((frac == 0) | (low == high), low, between)
         cum = np.cumsum(self.weights)
         idx = np.searchsorted(cum / cum[-1], probs, side="left")
         return self.values[np.minimum(idx, self.values.size - 1)]
@@ -158,11 +172,22 @@ def numeric_distances(reference: NumericData, current: NumericData) -> tuple[flo
             ends = np.append(ends, merged.size - 1)
             scaled, merged = scaled[ends], merged[ends]
         d = max(int(scaled.max()), -int(scaled.min()), 0) / (n * m)
-        w = float(np.dot(np.abs(scaled[:-1]).astype(np.float64), np.diff(merged))) / (n * m)
+        w = _area(np.abs(scaled[:-1]).astype(np.float64), merged) / (n * m)
         return min(d, 1.0), w
     d = max(float(diff.max()), min(max(-float(diff.min()), 0.0), 1.0))
-    w = float(np.sum(np.abs(diff[:-1]) * np.diff(values)))
-    return d, w
+    return d, _area(np.abs(diff[:-1]), values)
+
+
+def _area(gap: FloatArray, points: FloatArray) -> float:
+    """``Σ gap_i · (points_{i+1} − points_i)``; a step next to ±inf adds nothing when its gap is 0, else infinity.
+
+    So the Wasserstein distance is infinite exactly when the two sides put different
+    shares on +inf (or on −inf), and otherwise measured over the finite values.
+    """
+    with np.errstate(invalid="ignore"):
+        widths = np.diff(points)
+        terms = np.where(gap == 0, 0.0, gap * widths)
+    return float(np.sum(terms))
 
 
 def ks_pvalue(d: float, reference: NumericData, current: NumericData) -> float:
