@@ -185,7 +185,8 @@ def _area(gap: FloatArray, points: FloatArray) -> float:
     shares on +inf (or on −inf), and otherwise measured over the finite values.
     """
     with np.errstate(invalid="ignore"):
-        widths = np.diff(points)
+        # Equal neighbours (ties, or two infinities: inf - inf is NaN) are zero apart.
+        widths = np.where(points[1:] == points[:-1], 0.0, np.diff(points))
         terms = np.where(gap == 0, 0.0, gap * widths)
     return float(np.sum(terms))
 
