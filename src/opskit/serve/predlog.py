@@ -327,6 +327,7 @@ class PredictionLog:
             self._seq += 1
             first, last = min(r.ts for r in part), max(r.ts for r in part)
             key = f"{first:017.6f}-{os.getpid()}-{self._seq}"
+            written_at = time.time()
             tracker.put_state(
                 day_kind(self.deployment, day),
                 key,
@@ -338,14 +339,16 @@ class PredictionLog:
                     "records": table.num_rows,
                     "first_ts": first,
                     "last_ts": last,
-                    "written_at": time.time(),
+                    "written_at": written_at,
                 },
             )
-            if day not in self._days:  # once per process and day: the day is listed
+            if day not in self._days or day < utc_day(written_at):
+                # Once per process and day the day is listed; a batch written after its day
+                # (a late one) marks the day again, so that monitor.check lists that day.
                 tracker.put_state(
                     DAYS_KIND,
                     f"{self.deployment}/{day}",
-                    {"deployment": self.deployment, "day": day},
+                    {"deployment": self.deployment, "day": day, "written_at": written_at},
                 )
                 self._days.add(day)
 
