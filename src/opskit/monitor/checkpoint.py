@@ -76,6 +76,7 @@ class Plan:
     state: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     listed: int = 0  # index entries listed
+    days: tuple[str, ...] = ()  # the days whose index was listed
 
 
 def _utc_day(ts: float) -> str:
@@ -245,6 +246,7 @@ def plan(tracker: Any, deployment: str, *, margin: float = MARGIN) -> Plan:
         state=state,
         notes=notes,
         listed=listed,
+        days=tuple(days),
     )
 
 
