@@ -277,3 +277,21 @@ def test_check_frame_columns_match_predictions(tracker: str) -> None:
     assert result.since == pytest.approx(frame.ts.min().timestamp(), abs=1e-3)
     assert result.until > frame.ts.max().timestamp() and isinstance(frame.ts.iloc[0], pd.Timestamp)
     assert result.to_dict()["batches"] == 2 and "batch_keys" not in result.to_dict()
+
+
+def test_a_flush_that_fails_part_way_never_writes_a_batch_twice(
+    tracker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flush whose second batch fails keeps only the unwritten rows for retry: no duplicates, the bad rows dropped."""
+    dep = "partial"
+    writer = PredictionLog(dep, retries=2)
+    now = time.time()
+    writer.record("good", "m@a", "primary", "m:1", ("x",), [[1.0]], [0], ts=now)
+    # Two values for one input column: this request's batch cannot be made (a later group of the flush).
+    writer.record("bad", "m@a", "primary", "m:1", ("y",), [[1.0, 2.0]], [0], ts=now)
+    for _ in range(4):
+        writer.flush()
+    assert "kept for retry" in capsys.readouterr().out
+    assert list(opskit.monitor.predictions(dep).request_id) == ["good"]
+    assert writer.written == 1 and writer.dropped == {"store_error": 1}
+    assert checked(opskit.monitor.check(dep)) == ["good"]

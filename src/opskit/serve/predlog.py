@@ -198,6 +198,7 @@ class PredictionLog:
         self._wake = threading.Event()
         self._seq = 0
         self._days: set[str] = set()
+        self._unlisted: dict[str, float] = {}  # day documents due: day -> written_at
         self._thread: threading.Thread | None = None
         self.written = 0
         self.dropped: dict[str, int] = {}
@@ -284,10 +285,30 @@ class PredictionLog:
                 rows = self._buffered_rows
                 self._buffered_rows = 0
             if not taken:
+                if self._unlisted:  # day documents a failed flush left due
+                    from opskit.runtime import get_tracker
+
+                    try:
+                        self._list_days(get_tracker())
+                    except Exception as exc:
+                        print(
+                            f"opskit: prediction log could not list its days ({type(exc).__name__}: {exc}); "
+                            "retried at the next flush",
+                            flush=True,
+                        )
                 return 0
+            done: list[_Request] = []
             try:
-                self._write(taken)
+                self._write(taken, done)
             except Exception as exc:  # the log must never take the server down
+                if done:  # the groups already indexed are written: never again (no duplicates)
+                    kept = {id(r) for r in done}
+                    written = sum(len(r.rows) for r in done)
+                    taken = [r for r in taken if id(r) not in kept]
+                    rows -= written
+                    self.written += written
+                    if self._on_written is not None:
+                        self._on_written(written)
                 self._failures += 1
                 if self._failures > self.retries:
                     self._failures = 0
@@ -308,7 +329,8 @@ class PredictionLog:
                 self._on_written(rows)
             return rows
 
-    def _write(self, requests: list[_Request]) -> None:
+    def _write(self, requests: list[_Request], done: list[_Request]) -> None:
+        """Write *requests* as one batch per (day, input columns); each group indexed is appended to *done*."""
         from opskit.runtime import get_storage, get_tracker
 
         groups: dict[tuple[str, tuple[str, ...] | None], list[_Request]] = {}
@@ -342,15 +364,23 @@ class PredictionLog:
                     "written_at": written_at,
                 },
             )
+            done.extend(part)  # indexed: its rows are in the log, never to be written again
             if day not in self._days or day < utc_day(written_at):
                 # Once per process and day the day is listed; a batch written after its day
                 # (a late one) marks the day again, so that monitor.check lists that day.
-                tracker.put_state(
-                    DAYS_KIND,
-                    f"{self.deployment}/{day}",
-                    {"deployment": self.deployment, "day": day, "written_at": written_at},
-                )
-                self._days.add(day)
+                self._unlisted[day] = written_at
+        self._list_days(tracker)
+
+    def _list_days(self, tracker: Any) -> None:
+        """Write the day documents still due (kept for the next flush when the tracker fails)."""
+        for day, written_at in list(self._unlisted.items()):
+            tracker.put_state(
+                DAYS_KIND,
+                f"{self.deployment}/{day}",
+                {"deployment": self.deployment, "day": day, "written_at": written_at},
+            )
+            self._days.add(day)
+            del self._unlisted[day]
 
     def close(self) -> None:
         self._stop.set()
