@@ -295,3 +295,55 @@ def test_a_flush_that_fails_part_way_never_writes_a_batch_twice(
     assert list(opskit.monitor.predictions(dep).request_id) == ["good"]
     assert writer.written == 1 and writer.dropped == {"store_error": 1}
     assert checked(opskit.monitor.check(dep)) == ["good"]
+
+
+def test_a_claim_left_without_its_document_does_not_block_checks(
+    tracker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that died between its claim and the claim's document (MLflow) does not stop later checks."""
+    monkeypatch.setattr(checkpoint, "CLAIM_WAIT", 0.5)
+    dep = "dead"
+    log(dep, ["k1"], time.time())
+    opskit.monitor.check(dep)
+    store = get_tracker()
+    state = checkpoint.current(store, dep)
+    assert state is not None
+    link = f"{dep}/{state['token']}"
+    assert store.claim_state(checkpoint.CLAIMS_KIND, link, {"next": "died"})
+    store.delete_state(checkpoint.CLAIMS_KIND, link)  # MLflow keeps the claim, not the document
+    log(dep, ["k2"], time.time())
+    assert checked(opskit.monitor.check(dep)) == ["k2"]
+    log(dep, ["k3"], time.time())
+    assert checked(opskit.monitor.check(dep)) == ["k3"]
+
+
+def test_a_writer_clock_ahead_does_not_hide_other_writers(tracker: str) -> None:
+    """A batch stamped far in the future is checked with a note, and the watermark stays at this host's clock."""
+    dep = "ahead"
+    now = time.time()
+    log(dep, ["a0"], now)
+    opskit.monitor.check(dep)
+    table = to_table(dep, [_Request(now, "future", "m@a", "primary", "m:1", ("x",), [[1.0]], [0])])
+    blob = get_storage().put_bytes(_parquet_bytes(table))
+    day = utc_day(now)
+    get_tracker().put_state(
+        day_kind(dep, day),
+        f"{now:017.6f}-2-1",
+        {
+            "deployment": dep,
+            "day": day,
+            "digest": blob.digest,
+            "format": "parquet",
+            "records": 1,
+            "first_ts": now,
+            "last_ts": now,
+            "written_at": now + 3 * HOUR,  # a host whose clock is three hours ahead
+        },
+    )
+    with pytest.warns(OpskitWarning, match="ahead"):
+        first = opskit.monitor.check(dep)
+    assert checked(first) == ["future"]
+    state = get_tracker().get_state(CHECK_KIND, dep)
+    assert state is not None and state["watermark"] <= time.time()
+    log(dep, ["on-time"], time.time())  # another host, right clock
+    assert checked(opskit.monitor.check(dep)) == ["on-time"]

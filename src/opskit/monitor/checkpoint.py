@@ -57,6 +57,9 @@ CLAIMS_KIND = "monitor-check-claims"
 STATES_KIND = "monitor-check-states"
 #: Seconds of clock skew and index latency a batch may have and still be checked (see the module doc).
 MARGIN = 600.0
+#: Seconds a check waits for the document of a claim another check holds before taking its
+#: place (MLflow claims first, then writes the document: a check that died in between).
+CLAIM_WAIT = 30.0
 #: How many days before ``W - margin`` are always listed (older days only when marked late).
 HORIZON_DAYS = 1
 _DAY = 86400.0
@@ -250,6 +253,19 @@ def plan(tracker: Any, deployment: str, *, margin: float = MARGIN) -> Plan:
     )
 
 
+def _appears(tracker: Any, kind: str, key: str) -> bool:
+    """Whether the document of a claim someone else holds shows up within :data:`CLAIM_WAIT` seconds."""
+    deadline = time.monotonic() + CLAIM_WAIT
+    pause = 0.02
+    while True:
+        if tracker.get_state(kind, key) is not None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
 def commit(tracker: Any, chosen: Plan, extra: Mapping[str, Any]) -> bool:
     """Store *chosen*'s state (with *extra* fields) if no other check committed since it was planned.
 
@@ -269,17 +285,17 @@ def commit(tracker: Any, chosen: Plan, extra: Mapping[str, Any]) -> bool:
     tracker.put_state(STATES_KIND, f"{deployment}/{token}", state)
     if link_key is not None:
         won = bool(tracker.claim_state(CLAIMS_KIND, link_key, {"next": token}))
+        if not won and not _appears(tracker, CLAIMS_KIND, link_key):
+            # Claimed, yet no document after CLAIM_WAIT: the claiming check died between the
+            # claim and its document (possible on MLflow only): take its place.
+            tracker.put_state(CLAIMS_KIND, link_key, {"next": token})
+            won = True
     else:
         # First check: claim the pointer itself (free again after a reset with delete_state on
         # the local tracker; MLflow keeps claims, so a reset there falls back to a plain write).
         won = bool(tracker.claim_state(CHECK_KIND, deployment, state))
-        if not won:
-            for _ in range(20):
-                if tracker.get_state(CHECK_KIND, deployment) is not None:
-                    break
-                time.sleep(0.05)
-            else:
-                won = True  # no document behind the claim: a reset, not a concurrent check
+        if not won and not _appears(tracker, CHECK_KIND, deployment):
+            won = True  # no document behind the claim: a reset, not a concurrent check
     if not won:
         tracker.delete_state(STATES_KIND, f"{deployment}/{token}")
         return False
