@@ -8,13 +8,15 @@ table as one Parquet blob to the storage (blobs are written atomically: a
 reader never sees half a file). Each blob is then indexed by a tracker state
 document of kind ``predictions/<deployment>/<YYYY-MM-DD>`` (UTC day), and the
 day itself by a document of kind ``prediction-days``: reading a day lists that
-day's batches only, never every batch ever written.
+day's batches only, never every batch ever written. A batch written after its
+day is over (a late one) marks its day again (``written_at`` in the day's
+document), so that ``opskit.monitor.check`` lists that day.
 
 Nothing is dropped silently. The buffer holds at most ``max_records`` rows; a
 row that arrives when it is full, or that the store refused ``retries`` times,
 is counted (``opskit_prediction_log_dropped_rows_total{reason=...}`` on
 ``/metrics``) and reported in the server log. A failed write keeps its rows for
-the next flush.
+the next flush, except those of the batches it already indexed (never written twice).
 """
 
 from __future__ import annotations
