@@ -128,7 +128,6 @@ def _check(args: argparse.Namespace) -> int:
         args.deployment,
         thresholds=thresholds,
         lookback=args.lookback,
-        settle=args.settle,
         drift_share=args.drift_share,
         alpha=args.alpha,
         advance=not args.no_advance,
@@ -201,8 +200,8 @@ def add_parsers(sub: Any) -> None:
     c.add_argument(
         "--settle",
         type=float,
-        default=5.0,
-        help="leave out the last SETTLE seconds (the server may not have flushed them yet; default 5)",
+        default=None,
+        help="deprecated, ignored: every batch of the prediction log is checked once, however late",
     )
     c.add_argument(
         "--drift-share", type=float, help="share of drifted columns that is drift (default 0.5)"
@@ -211,6 +210,6 @@ def add_parsers(sub: Any) -> None:
     c.add_argument(
         "--no-advance",
         action="store_true",
-        help="do not move the watermark: the next check looks at the same predictions again",
+        help="do not store the check: the next check looks at the same predictions again",
     )
     c.set_defaults(func=_check)

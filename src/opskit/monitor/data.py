@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,12 @@ __all__ = [
     "ColumnBinner",
     "Table",
     "as_table",
+    "feature_names",
     "is_dask_frame",
     "is_parquet_path",
+    "open_parquet",
+    "pandas_index_columns",
+    "read_parquet",
     "stream_dask",
     "stream_parquet",
 ]
@@ -66,11 +70,18 @@ def _is_numeric_dtype(dtype: Any) -> bool:
     return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
 
 
+def _is_decimal_column(series: Any) -> bool:
+    import pandas as pd
+
+    return series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "decimal"
+
+
 def _pandas_column(series: Any, name: str) -> Column:
     import pandas as pd
 
     rows = len(series)
-    if _is_numeric_dtype(series.dtype):
+    if _is_numeric_dtype(series.dtype) or _is_decimal_column(series):
+        # Decimal objects (what pandas reads a Parquet decimal column as) are numbers too, as in Arrow.
         data = NumericData.from_values(series.to_numpy(dtype=np.float64, na_value=np.nan))
         return Column(name, "numeric", data, rows - data.n, rows)
     nulls = series.isna()
@@ -82,13 +93,35 @@ def _pandas_column(series: Any, name: str) -> Column:
     ):
         # An all-missing column has no kind of its own; numeric, so it compares with either kind.
         return Column(name, "numeric", NumericData.from_values(np.empty(0)), missing, rows)
+    try:
+        counted = series.value_counts(sort=False, dropna=True)
+    except TypeError as exc:  # dicts, sets: values with no identity to count
+        raise _uncountable(name, str(series.dtype), exc) from exc
+    nested = next((k for k in counted.index if isinstance(k, _NESTED)), None)
+    if nested is not None:  # refused as Arrow refuses a list column, so both forms agree
+        raise _uncountable(name, type(nested).__name__, TypeError(f"a value is {nested!r}"))
+    return Column(name, "categorical", CategoricalData(_keyed(counted.items())), missing, rows)
+
+
+#: Values that are containers: not categories (Arrow has no value_counts for them either).
+_NESTED = (list, tuple, dict, set, frozenset, np.ndarray)
+
+
+def _uncountable(name: str, kind: str, exc: Exception) -> InvalidDataset:
+    return InvalidDataset(
+        f"column {name!r} holds {kind} values that cannot be counted as categories ({exc}); "
+        "leave it out with columns=[...] or convert it (e.g. to a string) first"
+    )
+
+
+def _keyed(pairs: Iterable[tuple[Any, Any]]) -> dict[str, int]:
+    """Category counts keyed by ``str()`` of the value as pandas holds it (one rule for
+    pandas and Arrow data: ``True``, ``2024-01-01 00:00:00``, ``3``), equal keys added."""
     out: dict[str, int] = {}
-    for key, count in series.value_counts(
-        sort=False, dropna=True
-    ).items():  # count first, stringify the few keys
+    for key, count in pairs:
         if count:  # a pandas Categorical lists its unused categories with count 0
             out[str(key)] = out.get(str(key), 0) + int(count)
-    return Column(name, "categorical", CategoricalData(out), missing, rows)
+    return out
 
 
 def _arrow_column(chunked: Any, name: str) -> Column:
@@ -103,24 +136,98 @@ def _arrow_column(chunked: Any, name: str) -> Column:
         return Column(name, "numeric", data, rows - data.n, rows)
     if pa.types.is_null(typ):
         return Column(name, "numeric", NumericData.from_values(np.empty(0)), rows, rows)
-    counts = _arrow_value_counts(chunked)
+    counts = _arrow_value_counts(chunked, name)
     return Column(name, "categorical", CategoricalData(counts), chunked.null_count, rows)
 
 
-def _arrow_value_counts(array: Any) -> dict[str, int]:
+def _arrow_value_counts(array: Any, name: str) -> dict[str, int]:
+    """Counts of an Arrow column's values, keyed as :func:`_pandas_column` keys them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if pa.types.is_dictionary(array.type):
         array = pc.cast(array, array.type.value_type)
-    result = pc.value_counts(pc.cast(array, pa.string()))
-    out: dict[str, int] = {}
-    for value, count in zip(
-        result.field("values").to_pylist(), result.field("counts").to_pylist(), strict=True
-    ):
-        if value is not None:
-            out[str(value)] = int(count)
-    return out
+    try:
+        result = pc.value_counts(array)
+        values = result.field("values").to_pandas()  # the values as pandas holds them
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError) as exc:
+        raise _uncountable(name, str(array.type), exc) from exc
+    counts = result.field("counts").to_pylist()
+    valid = (
+        result.field("values").is_valid().to_pylist()
+    )  # a null is the missing count, not a category
+    return _keyed(
+        (value, count) for value, count, ok in zip(values, counts, valid, strict=True) if ok
+    )
+
+
+def pandas_index_columns(schema: Any) -> frozenset[str]:
+    """The columns of an Arrow schema that hold a stored pandas index (``__index_level_0__`` and
+    named index levels), from the schema's pandas metadata: ``pandas.read_parquet`` and
+    ``Table.to_pandas`` turn them back into the index, so they are not features."""
+    try:
+        meta = schema.pandas_metadata
+    except (ValueError, TypeError):  # metadata that is not pandas' JSON: no index columns known
+        return frozenset()
+    if not isinstance(meta, dict):
+        return frozenset()
+    return frozenset(c for c in meta.get("index_columns", ()) if isinstance(c, str))
+
+
+def feature_names(schema: Any) -> tuple[str, ...]:
+    """An Arrow schema's column names without stored pandas index columns."""
+    index = pandas_index_columns(schema)
+    return tuple(n for n in schema.names if n not in index)
+
+
+def open_parquet(path: str | os.PathLike[str], *, role: str) -> Any:
+    """A ``pyarrow.dataset`` over a Parquet file or directory, read as ``pandas.read_parquet`` does
+    (a directory's ``key=value`` folders become dictionary-encoded partition columns).
+
+    Raises ``InvalidDataset`` when the path cannot be read as Parquet.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    where = os.fspath(path)
+    try:
+        if Path(where).is_dir():
+            return ds.dataset(
+                where,
+                format="parquet",
+                partitioning=ds.HivePartitioning.discover(infer_dictionary=True),
+            )
+        return ds.dataset(where, format="parquet")
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InvalidDataset(f"cannot read {role} Parquet data at {where!r}: {exc}") from exc
+
+
+def read_parquet(
+    path: str | os.PathLike[str], *, role: str, columns: Sequence[str] | None = None
+) -> Any:
+    """A Parquet file or directory read whole into a ``pyarrow.Table`` of its feature columns
+    (as :func:`open_parquet`; stored pandas index columns left out).
+
+    Raises ``InvalidDataset`` when it cannot be read, ``ColumnNotFound`` for a name in
+    *columns* that it does not have.
+    """
+    import pyarrow as pa
+
+    dataset = open_parquet(path, role=role)
+    names = feature_names(dataset.schema)
+    if columns is not None:
+        for name in columns:
+            if name not in names:
+                raise ColumnNotFound(
+                    f"column {name!r} is not in the {role} data at {os.fspath(path)!r} (columns: {', '.join(names)})"
+                )
+        names = tuple(columns)
+    try:
+        return dataset.to_table(columns=list(names))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InvalidDataset(
+            f"cannot read {role} Parquet data at {os.fspath(path)!r}: {exc}"
+        ) from exc
 
 
 def is_parquet_path(value: object) -> bool:
@@ -152,7 +259,7 @@ def as_table(data: object, *, role: str) -> Table:
     if module == "pyarrow" and hasattr(data, "column_names"):
         table: Any = data
         return Table(
-            tuple(table.column_names),
+            feature_names(table.schema),
             table.num_rows,
             f"{role} data",
             lambda n: _arrow_column(table.column(n), n),
@@ -175,11 +282,16 @@ def as_table(data: object, *, role: str) -> Table:
 
 @define
 class ColumnBinner:
-    """Accumulates one numeric column of a stream into fixed bins (edges from the reference).
+    """Accumulates one numeric column of a stream into fixed bins split at *edges* (from the reference).
 
-    Bin ``j`` holds values in ``(edges[j-1], edges[j]]`` (first bin unbounded below, last
-    unbounded above); per bin it keeps the count and the sum, so each bin is represented
-    by its mean. The CDF of the binned column is therefore exact at every edge.
+    Every edge ``e_j`` gets two bins: the open interval ``(e_{j-1}, e_j)`` (the first one
+    unbounded below; one more, ``(e_last, ∞)``, at the end) and the point ``e_j`` itself.
+    Per bin it keeps the count and the sum; an interval bin is represented by the mean of
+    its values, a point bin by the edge. The binned column's CDF is therefore exact at
+    every edge and just below it, which makes the KS statistic against a reference whose
+    distinct values are all edges exact (the supremum of ``|F_ref - F_cur|`` over an
+    interval where ``F_ref`` is constant is reached at one of its ends), and the
+    Wasserstein distance exact except in the interval bins where the two CDFs cross.
     """
 
     edges: FloatArray
@@ -187,32 +299,39 @@ class ColumnBinner:
     sums: Any = field(default=None)
     missing: int = 0
     rows: int = 0
+    #: The edges are every distinct value of the reference (see ``NumericData.exact_on_reference``).
+    all_reference_values: bool = False
 
     def __attrs_post_init__(self) -> None:
-        self.counts = np.zeros(self.edges.size + 1, dtype=np.int64)
-        self.sums = np.zeros(self.edges.size + 1, dtype=np.float64)
+        self.counts = np.zeros(2 * self.edges.size + 1, dtype=np.int64)
+        self.sums = np.zeros(2 * self.edges.size + 1, dtype=np.float64)
 
     def add(self, values: FloatArray) -> None:
         self.rows += values.size
         finite = values[~np.isnan(values)]
         self.missing += values.size - finite.size
-        idx = np.searchsorted(self.edges, finite, side="left")
-        self.counts += np.bincount(idx, minlength=self.counts.size)
-        self.sums += np.bincount(idx, weights=finite, minlength=self.sums.size)
+        idx = np.searchsorted(self.edges, finite, side="left")  # e_{idx-1} < v <= e_idx
+        on_edge = self.edges[np.minimum(idx, self.edges.size - 1)] == finite
+        slot = 2 * idx + on_edge
+        self.counts += np.bincount(slot, minlength=self.counts.size)
+        self.sums += np.bincount(slot, weights=finite, minlength=self.sums.size)
 
     def data(self) -> NumericData:
         keep = self.counts > 0
-        means = self.sums[keep] / self.counts[keep]
-        # Keep every representative inside its bin despite rounding of sum / count.
-        lower = np.concatenate(([-np.inf], self.edges))[keep]
-        upper = np.concatenate((self.edges, [np.inf]))[keep]
-        means = np.clip(means, np.nextafter(lower, np.inf), upper)
+        means = self.sums / np.maximum(self.counts, 1)
+        means[1::2] = self.edges  # a point bin is its edge, exactly
+        # Keep every interval bin's representative strictly inside its interval despite rounding.
+        lower = np.nextafter(np.concatenate(([-np.inf], self.edges)), np.inf)
+        upper = np.nextafter(np.concatenate((self.edges, [np.inf])), -np.inf)
+        means[0::2] = np.clip(means[0::2], lower, upper)
+        means = means[keep]
         total = int(self.counts.sum())
         return NumericData(
             np.maximum.accumulate(means) if means.size else means,
             total,
             exact=False,
             weights=self.counts[keep].astype(np.float64),
+            exact_on_reference=self.all_reference_values,
         )
 
 
@@ -222,22 +341,22 @@ def stream_parquet(
     kinds: Mapping[str, str],
     edges: Mapping[str, FloatArray],
     *,
+    complete: Collection[str] = (),
     batch_size: int | None = None,
 ) -> Table:
     """Read a Parquet file or directory once, batch by batch, into per-column summaries.
 
-    Numeric columns are binned on *edges* (from the reference); categorical columns are
-    counted. Only one record batch is in memory at a time.
+    Numeric columns are binned on *edges* (from the reference; see :class:`ColumnBinner`);
+    *complete* names the columns whose edges are every distinct reference value (their KS
+    is exact). Categorical columns are counted. Only one record batch is in memory at a
+    time. The columns are those ``pandas.read_parquet`` would give: a directory's
+    ``key=value`` (hive) partition folders are columns, a stored pandas index is not.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
 
-    try:
-        dataset = ds.dataset(os.fspath(path), format="parquet")
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InvalidDataset(f"cannot read Parquet data at {os.fspath(path)!r}: {exc}") from exc
-    available = tuple(dataset.schema.names)
+    dataset = open_parquet(path, role="current")
+    available = feature_names(dataset.schema)
     missing_cols = [n for n in names if n not in available]
     if missing_cols:
         raise ColumnNotFound(
@@ -257,7 +376,11 @@ def stream_parquet(
                 f"column {name!r} is numeric in the reference but {typ} in the current data at {os.fspath(path)!r}; "
                 "convert it, or leave it out with columns=[...]"
             )
-    binners = {n: ColumnBinner(edges[n]) for n in names if kinds[n] == "numeric"}
+    binners = {
+        n: ColumnBinner(edges[n], all_reference_values=n in complete)
+        for n in names
+        if kinds[n] == "numeric"
+    }
     counts: dict[str, dict[str, int]] = {n: {} for n in names if kinds[n] == "categorical"}
     nulls: dict[str, int] = dict.fromkeys(counts, 0)
     rows = 0
@@ -273,7 +396,7 @@ def stream_parquet(
             else:
                 nulls[name] += arr.null_count
                 acc = counts[name]
-                for key, value in _arrow_value_counts(arr).items():
+                for key, value in _arrow_value_counts(arr, name).items():
                     acc[key] = acc.get(key, 0) + value
         del batch, arr  # released before the next batch is read: one batch alive at a time
     columns: dict[str, Column] = {}
@@ -309,7 +432,10 @@ def is_dask_frame(value: object) -> bool:
 
 
 def _summarise(
-    part: Any, names: Sequence[str], kinds: Mapping[str, str], edges: Mapping[str, FloatArray]
+    part: Any,
+    names: Sequence[str],
+    kinds: Mapping[str, str],
+    edges: Mapping[str, FloatArray],
 ) -> dict[str, Any]:
     """One partition (a pandas DataFrame) as per-column bins and counts; runs on a dask worker."""
     numeric: dict[str, tuple[Any, Any, int]] = {}
@@ -351,6 +477,8 @@ def stream_dask(
     names: Sequence[str],
     kinds: Mapping[str, str],
     edges: Mapping[str, FloatArray],
+    *,
+    complete: Collection[str] = (),
 ) -> Table:
     """Summarise a dask DataFrame partition by partition into the same bins as :func:`stream_parquet`.
 
@@ -389,7 +517,7 @@ def stream_dask(
     for name in names:
         if name in total["numeric"]:
             counts, sums, missing = total["numeric"][name]
-            binner = ColumnBinner(edges[name])
+            binner = ColumnBinner(edges[name], all_reference_values=name in complete)
             binner.counts, binner.sums, binner.missing, binner.rows = counts, sums, missing, rows
             columns[name] = Column(name, "numeric", binner.data(), int(missing), rows)
         else:

@@ -26,11 +26,12 @@ from opskit.monitor.data import (
     as_table,
     is_dask_frame,
     is_parquet_path,
+    read_parquet,
     stream_dask,
     stream_parquet,
 )
 from opskit.monitor.methods import KINDS, DriftMethod, drift_methods, get_method
-from opskit.monitor.profiles import DEFAULT_SKETCH_SIZE, OTHER, column_data
+from opskit.monitor.profiles import OTHER, column_data
 from opskit.monitor.records import (
     CategoricalProfile,
     ColumnDrift,
@@ -48,6 +49,7 @@ from opskit.monitor.stats import (
     normalise,
     numeric_distances,
     psi_categorical,
+    psi_edges,
     psi_numeric,
 )
 
@@ -57,6 +59,7 @@ __all__ = [
     "DRIFT_SHARE",
     "MISSING_THRESHOLD",
     "SMALL_SAMPLE",
+    "STREAM_EDGES",
     "drift",
 ]
 
@@ -69,6 +72,10 @@ DISTANCE_THRESHOLD = 0.1
 MISSING_THRESHOLD = 0.05
 #: Default share of drifted columns at which the dataset counts as drifted.
 DRIFT_SHARE = 0.5
+#: A streamed current column (Parquet, dask) is split at up to this many reference values: at
+#: every distinct one when there are no more (KS then equals the in-memory result), else at
+#: this many equally spaced ranks (KS within ``1 / STREAM_EDGES`` of it).
+STREAM_EDGES = 100_000
 #: Up to this many non-missing values on the smaller side, the headline method is the test.
 SMALL_SAMPLE = 1000
 
@@ -161,15 +168,17 @@ def drift(
                 )
         if is_parquet_path(current) or is_dask_frame(current):
             kinds = {n: c.kind for n, c in ref_cols.items()}
-            edges = {
+            split = {
                 n: _bin_edges(c.data)
                 for n, c in ref_cols.items()
                 if isinstance(c.data, NumericData)
             }
+            edges = {n: e for n, (e, _) in split.items()}
+            complete = {n for n, (_, all_values) in split.items() if all_values}
             if is_dask_frame(current):
-                cur_table = stream_dask(current, names, kinds, edges)
+                cur_table = stream_dask(current, names, kinds, edges, complete=complete)
             else:
-                cur_table = stream_parquet(current, names, kinds, edges)  # type: ignore[arg-type]
+                cur_table = stream_parquet(current, names, kinds, edges, complete=complete)  # type: ignore[arg-type]
         else:
             if isinstance(current, ReferenceProfile):
                 raise InvalidDataset(
@@ -249,14 +258,7 @@ def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None,
 
         return Table(tuple(prof.columns), prof.rows, "reference profile", get), prof, label
     if is_parquet_path(reference):
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(os.fspath(reference))  # type: ignore[call-overload]
-        except OSError as exc:
-            raise InvalidDataset(
-                f"cannot read reference Parquet data at {reference!r}: {exc}"
-            ) from exc
+        table = read_parquet(reference, role="reference")  # type: ignore[arg-type]
         return as_table(table, role="reference"), None, "reference data"
     table = as_table(reference, role="reference")
     if table.rows == 0:
@@ -266,11 +268,22 @@ def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None,
     return table, None, table.source
 
 
-def _bin_edges(data: NumericData | CategoricalData) -> np.ndarray[Any, Any]:
+def _bin_edges(data: NumericData | CategoricalData) -> tuple[np.ndarray[Any, Any], bool]:
+    """Where a streamed current column is split: the reference's distinct values (up to
+    ``STREAM_EDGES``; else that many of its values at equally spaced ranks) and PSI's edges.
+    The flag says whether every distinct reference value is an edge (KS exact)."""
     assert isinstance(data, NumericData)
-    if data.values.size <= DEFAULT_SKETCH_SIZE:
-        return np.unique(data.values)
-    return np.unique(data.quantiles((np.arange(DEFAULT_SKETCH_SIZE) + 0.5) / DEFAULT_SKETCH_SIZE))
+    psi = psi_edges(data)
+    values = data.values  # sorted: its distinct values in one linear pass
+    distinct = (
+        values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
+    )
+    # ±inf are edges too: infinite current values get point bins of their own.
+    extremes = np.array([-np.inf, np.inf])
+    if distinct.size <= STREAM_EDGES:
+        return np.union1d(np.union1d(distinct, psi), extremes), True
+    ranks = np.round(np.linspace(0, data.values.size - 1, STREAM_EDGES)).astype(np.int64)
+    return np.union1d(np.union1d(data.values[ranks], psi), extremes), False
 
 
 def _check_kinds(ref: Column, cur: Column, source: str) -> None:
@@ -466,6 +479,10 @@ def _distribution(
         tails = np.array([0.005, 0.995])
         q_ref, q_cur = ref.quantiles(tails), cur.quantiles(tails)
         lo, hi = float(min(q_ref[0], q_cur[0])), float(max(q_ref[1], q_cur[1]))
+        if not (math.isfinite(lo) and math.isfinite(hi)):  # ±inf values: plot the finite range
+            finite = np.concatenate((ref.values, cur.values))
+            finite = finite[np.isfinite(finite)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         if not hi > lo:
             lo, hi = lo - 0.5, hi + 0.5
         edges = np.linspace(lo, hi, PLOT_BINS + 1)

@@ -56,7 +56,7 @@ __all__ = [
 
 #: One document per (deployment, day) that has labels: key ``<deployment>/<YYYY-MM-DD>``.
 LABEL_DAYS_KIND = "label-days"
-#: The watermark of ``check()``: one document per deployment.
+#: The state of ``check()``: one document per deployment (``opskit.monitor.checkpoint``).
 CHECK_KIND = "monitor-checks"
 #: Default metrics by task (any name of :data:`METRICS` can be asked for).
 CLASSIFICATION_METRICS = ("accuracy", "f1_macro", "precision_macro", "recall_macro")
@@ -704,6 +704,24 @@ def performance(
     each variant's latest window; a failing one marks the variant ``degraded``, and the
     ``on_performance_degraded`` alert fires (when opskit's alerts are installed).
     """
+    report = _performance(
+        deployment, window, metrics, since=since, until=until, thresholds=thresholds, task=task
+    )
+    _notify_performance(deployment, report)
+    return report
+
+
+def _performance(
+    deployment: str,
+    window: str | None,
+    metrics: Sequence[str] | None,
+    *,
+    since: object,
+    until: object,
+    thresholds: Iterable[object] | None,
+    task: str | None,
+) -> PerformanceReport:
+    """``performance()`` without its side effects (the ``/metrics`` values, the alert)."""
 
     from opskit.monitor.prediction_log import _range
 
@@ -756,7 +774,7 @@ def performance(
                 )
                 bad = bad or not result.passed
             degraded[variant] = bad
-    report = PerformanceReport(
+    return PerformanceReport(
         deployment=deployment,
         task=found_task,
         metrics=tuple(chosen),
@@ -767,6 +785,10 @@ def performance(
         gates=tuple(outcomes),
         degraded=degraded,
     )
+
+
+def _notify_performance(deployment: str, report: PerformanceReport) -> None:
+    """Record *report*'s latest metrics for the deployment's ``/metrics`` and alert on a breach."""
     newest: dict[str, Mapping[str, float]] = {}
     for win in report.windows:  # ordered by variant, then time: the last one per variant wins
         newest[win.variant] = win.metrics
@@ -781,7 +803,6 @@ def performance(
             alerts.performance_degraded(report)
     except Exception:
         alerts.logger.exception("could not record or alert the performance of %r", deployment)
-    return report
 
 
 # -- fairness --------------------------------------------------------------------------------------
@@ -911,53 +932,146 @@ def _groups(values: Any) -> Any:
 
 # -- check -----------------------------------------------------------------------------------------
 
+#: How many times a check plans again after a concurrent check of the same deployment committed first.
+CHECK_ATTEMPTS = 8
+
+
+def _batch_frame(chosen: Any) -> Any:
+    """The prediction rows of the batches *chosen* takes (with the old JSON-lines log on a first check)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from opskit.runtime import get_storage
+    from opskit.serve.predlog import _empty, _legacy_tables, _read_batch
+
+    storage = get_storage()
+    tables = list(_legacy_tables(chosen.deployment)) if chosen.legacy_log else []
+    tables += [_read_batch(storage, entry) for _, _, entry in chosen.entries]
+    if not tables:
+        return _empty().to_pandas()
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    stamp = pa.timestamp("us", tz="UTC")
+    if chosen.legacy_since is not None:  # continuing a ts-range check: the rows from its end on
+        table = table.filter(
+            pc.greater_equal(
+                table.column("ts"), pa.scalar(int(chosen.legacy_since * 1_000_000), stamp)
+            )
+        )
+    if table.num_rows > 1:
+        table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))
+    return table.to_pandas()
+
 
 def check(
     deployment: str,
     *,
     thresholds: Iterable[object] | None = None,
     lookback: str = "7d",
-    settle: float = 5.0,
+    settle: float | None = None,
     drift_share: float | None = None,
     alpha: float | None = None,
     advance: bool = True,
 ) -> MonitorCheck:
     """Check *deployment*: drift of the predictions logged since the last check, and performance thresholds.
 
-    The rows logged in ``[last watermark, now - settle)`` (primary and canary; *settle*
-    seconds leave the server time to flush its buffer) are compared with the stored
-    reference profile of the version the primary serves. When labels exist, performance
-    over the last *lookback* is computed as one window per variant and *thresholds*
-    (validation gates) are decided on it. The watermark (kind ``monitor-checks``) moves to
-    the end of the checked range unless *advance* is False. ``result.alert`` is
-    ``drifted or degraded``; ``opskit monitor check`` exits 1 on it.
+    The unit of a check is the prediction log's *batch*: every batch indexed since the
+    last check is taken, however late it reached the index (a store outage, a slow
+    tracker, a server flushing at close), and no batch is taken twice, even by two
+    checks running at once (``opskit.monitor.checkpoint``). Its primary and canary rows
+    are compared with the stored reference profile of the version the primary serves;
+    ``result.since`` / ``result.until`` are the request times of the rows covered. When
+    labels exist, performance over the last *lookback* is computed as one window per
+    variant and *thresholds* (validation gates) are decided on it. The state (kind
+    ``monitor-checks``) moves past the batches taken unless *advance* is False.
+    *settle* is deprecated and ignored: no delay is needed for a row to be checked.
+    ``result.alert`` is ``drifted or degraded``; ``opskit monitor check`` exits 1 on it.
     """
-    from opskit.monitor.detect import ALPHA, DRIFT_SHARE, drift
-    from opskit.monitor.prediction_log import predictions
+    from opskit.monitor import checkpoint
     from opskit.runtime import get_tracker
 
     _check_deployment(deployment)
-    if not (
-        isinstance(settle, int | float)
-        and not isinstance(settle, bool)
-        and settle >= 0
-        and math.isfinite(settle)
-    ):
-        raise InvalidValue(f"settle={settle!r}: pass a number of seconds >= 0")
+    if settle is not None:
+        if not (
+            isinstance(settle, int | float)
+            and not isinstance(settle, bool)
+            and settle >= 0
+            and math.isfinite(settle)
+        ):
+            raise InvalidValue(f"settle={settle!r}: pass a number of seconds >= 0, or leave it out")
+        warnings.warn(
+            "check(settle=...) is deprecated and ignored: every batch of the prediction log is "
+            "checked once, however late it is written; leave settle out",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     _, lookback_seconds = _window(lookback, "lookback")
     gate_list = _gates(thresholds)
     tracker = get_tracker()
-    state = tracker.get_state(CHECK_KIND, deployment) or {}
-    since = state.get("until")
-    since = float(since) if isinstance(since, int | float) else None
-    until = time.time() - float(settle)
-    if since is not None and until < since:
-        until = since
-    notes: list[str] = []
-    frame = predictions(deployment, since, until)
+    for _attempt in range(CHECK_ATTEMPTS):
+        chosen = checkpoint.plan(tracker, deployment)
+        result, report, perf = _check_batches(
+            deployment, chosen, lookback, lookback_seconds, gate_list, drift_share, alpha
+        )
+        if not advance:
+            break
+        extra = {
+            "since": result.since,
+            "until": result.until,
+            "checked_at": time.time(),
+            "rows": result.rows,
+            "batches": len(chosen.entries),
+            "reference": result.reference,
+            "drifted": result.drifted,
+            "share_drifted": None if report is None else report.share_drifted,
+            "degraded": result.degraded,
+        }
+        if checkpoint.commit(tracker, chosen, extra):
+            break
+    else:
+        from opskit.errors import StoreError
+
+        raise StoreError(
+            f"{CHECK_ATTEMPTS} other checks of {deployment!r} committed while this one ran: "
+            "nothing was stored; run the check again"
+        )
+    # Side effects only for the check that took the batches (a losing attempt was recomputed).
+    from opskit.monitor import alerts
+
+    if report is not None:
+        try:
+            alerts.record_drift(deployment, report)
+        except Exception:  # the result is still returned (and alerted)
+            alerts.logger.exception("could not store the latest drift of %r", deployment)
+        if report.drifted:
+            alerts.drift_detected(report, deployment=deployment)
+    if perf is not None:
+        _notify_performance(deployment, perf)
+    return result
+
+
+def _check_batches(
+    deployment: str,
+    chosen: Any,
+    lookback: str,
+    lookback_seconds: float | None,
+    gate_list: Sequence[Any],
+    drift_share: float | None,
+    alpha: float | None,
+) -> tuple[MonitorCheck, Any, PerformanceReport | None]:
+    """The check of the batches *chosen* takes, computed without side effects."""
+    from opskit.monitor.detect import ALPHA, DRIFT_SHARE, drift
+
+    now = time.time()
+    notes = list(chosen.notes)
+    frame = _batch_frame(chosen)
     served = frame[frame["role"] != "shadow"]
     reference: str | None = None
     report = None
+    if len(frame):
+        since: float | None = float(frame["ts"].min().timestamp())
+        until = float(frame["ts"].max().timestamp()) + 1e-6
+    else:
+        since = until = now
     if len(served) == 0:
         notes.append("no new predictions since the last check: drift not computed")
     else:
@@ -967,9 +1081,9 @@ def check(
             report = drift(
                 reference=reference,
                 current=deployment_inputs(served),
-                deployment=deployment,  # alerts (on_drift_detected, webhook) and /metrics gauges
                 drift_share=DRIFT_SHARE if drift_share is None else drift_share,
                 alpha=ALPHA if alpha is None else alpha,
+                alert=False,  # check() records and alerts once its batches are its own
             )
         except (ProfileNotFound, ModelNotFound, InvalidModelRef) as exc:
             # A version registered without table data, or gone: say so, check what can be checked.
@@ -977,34 +1091,29 @@ def check(
     perf = None
     if labels(deployment).shape[0]:
         assert lookback_seconds is not None
-        perf = performance(
+        perf = _performance(
             deployment,
-            window=None,
-            since=until - lookback_seconds,
-            until=until,
+            None,
+            None,
+            since=now - lookback_seconds,
+            until=now,
             thresholds=gate_list,
+            task=None,
         )
         if perf.n_labelled == 0:
             notes.append(f"no labelled predictions in the last {lookback}: performance not checked")
     elif gate_list:
         notes.append("no labels logged yet (opskit.monitor.log_labels): thresholds not checked")
     result = MonitorCheck(
-        deployment, since, until, len(served), reference, report, perf, tuple(notes)
+        deployment,
+        since,
+        until,
+        len(served),
+        reference,
+        report,
+        perf,
+        tuple(notes),
+        batches=len(chosen.entries),
+        batch_keys=tuple(f"{day}/{key}" for day, key, _ in chosen.entries),
     )
-    if advance:
-        tracker.put_state(
-            CHECK_KIND,
-            deployment,
-            {
-                "deployment": deployment,
-                "since": since,
-                "until": until,
-                "checked_at": time.time(),
-                "rows": len(served),
-                "reference": reference,
-                "drifted": result.drifted,
-                "share_drifted": None if report is None else report.share_drifted,
-                "degraded": result.degraded,
-            },
-        )
-    return result
+    return result, report, perf

@@ -362,9 +362,11 @@ class FairnessReport:
 class MonitorCheck:
     """One ``opskit.monitor.check(deployment)``: drift of the predictions logged since the last check, and performance.
 
-    ``drift`` compares the inputs logged in ``[since, until)`` (primary and canary rows,
-    not shadow duplicates) with the stored profile of ``reference`` (the version the
-    primary serves); None when there was nothing new or no profile (see ``notes``).
+    ``drift`` compares the inputs of the prediction-log ``batches`` not checked before
+    (primary and canary rows, not shadow duplicates) with the stored profile of
+    ``reference`` (the version the primary serves); None when there was nothing new or no
+    profile (see ``notes``). ``since`` / ``until``: the request times of the rows covered
+    (``until`` just after the newest; both the check's time when nothing was new).
     ``performance`` is set when labels exist. ``alert`` is ``drifted or degraded``.
     """
 
@@ -376,6 +378,10 @@ class MonitorCheck:
     drift: DriftReport | None
     performance: PerformanceReport | None
     notes: tuple[str, ...] = ()
+    #: How many prediction-log batches (index entries) this check took.
+    batches: int = 0
+    #: Which: ``<day>/<index key>`` of each batch taken (not in ``to_dict``: it can be long).
+    batch_keys: tuple[str, ...] = ()
 
     @property
     def drifted(self) -> bool:
@@ -399,6 +405,7 @@ class MonitorCheck:
             "since": self.since,
             "until": self.until,
             "rows": self.rows,
+            "batches": self.batches,
             "reference": self.reference,
             "drifted": self.drifted,
             "degraded": self.degraded,
@@ -414,7 +421,8 @@ class MonitorCheck:
         verdict = "ALERT" if self.alert else "ok"
         lines = [
             f"Monitor check of {self.deployment!r}: {verdict}; {self.rows} new prediction rows "
-            f"from {since} to {_stamp(self.until)} (reference: {self.reference or '-'})"
+            f"in {self.batches} batch(es), from {since} to {_stamp(self.until)} "
+            f"(reference: {self.reference or '-'})"
         ]
         lines += [f"  note: {n}" for n in self.notes]
         if self.drift is not None:

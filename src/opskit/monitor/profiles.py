@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from opskit.errors import InvalidDataset
-from opskit.monitor.data import Column, as_table, is_parquet_path
+from opskit.monitor.data import Column, as_table, is_parquet_path, read_parquet
 from opskit.monitor.records import (
     CategoricalProfile,
     ColumnProfile,
@@ -53,12 +53,7 @@ def profile(
             f"sketch_size must be >= 2 and max_categories >= 1 (got {sketch_size}, {max_categories})"
         )
     if is_parquet_path(data):
-        import pyarrow.parquet as pq
-
-        try:
-            data = pq.read_table(data, columns=list(columns) if columns is not None else None)
-        except (OSError, ValueError) as exc:
-            raise InvalidDataset(f"cannot read reference Parquet data at {data!r}: {exc}") from exc
+        data = read_parquet(data, role="reference", columns=columns)  # type: ignore[arg-type]
     table = as_table(data, role="reference")
     if table.rows == 0:
         raise InvalidDataset(

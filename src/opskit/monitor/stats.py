@@ -34,6 +34,7 @@ __all__ = [
     "normalise",
     "numeric_distances",
     "psi_categorical",
+    "psi_edges",
     "psi_numeric",
 ]
 
@@ -67,6 +68,11 @@ class NumericData:
     weights: FloatArray | None = None
     #: Exact (mean, population std) when known (a profile stores them); else computed from *values*.
     moments: tuple[float, float] | None = None
+    #: A binned stream whose bins split at every distinct value of the reference it is compared
+    #: with (``ColumnBinner``): its CDF equals the raw data's at every reference value, so the KS
+    #: statistic and its p-value against that reference are exact (the p-value is computed on the
+    #: counts expanded back to observations, see :func:`ks_pvalue`).
+    exact_on_reference: bool = False
 
     @classmethod
     def from_values(cls, values: Any) -> NumericData:
@@ -86,13 +92,24 @@ class NumericData:
         return cum[idx] / cum[-1]  # type: ignore[no-any-return]
 
     def mean_std(self) -> tuple[float, float]:
-        """Mean and population standard deviation (ddof=0) of the column."""
+        """Mean and population standard deviation (ddof=0) of the column's finite values.
+
+        Infinite values are left out (they would make both infinite or NaN); a column
+        with no finite value gives its mean (±inf) and a standard deviation of 0.0.
+        """
         if self.moments is not None:
             return self.moments
-        if self.weights is None:
-            return float(np.mean(self.values)), float(np.std(self.values))
-        mean = float(np.average(self.values, weights=self.weights))
-        var = float(np.average((self.values - mean) ** 2, weights=self.weights))
+        finite = np.isfinite(self.values)
+        values, weights = self.values, self.weights
+        if not finite.all():
+            if not finite.any():
+                return float(np.mean(values)), 0.0
+            values = values[finite]
+            weights = None if weights is None else weights[finite]
+        if weights is None:
+            return float(np.mean(values)), float(np.std(values))
+        mean = float(np.average(values, weights=weights))
+        var = float(np.average((values - mean) ** 2, weights=weights))
         return mean, math.sqrt(var)
 
     def quantiles(self, probs: FloatArray) -> FloatArray:
@@ -102,7 +119,10 @@ class NumericData:
             lo = np.floor(pos).astype(np.int64)
             hi = np.minimum(lo + 1, self.values.size - 1)
             frac = pos - lo
-            return self.values[lo] + (self.values[hi] - self.values[lo]) * frac
+            low, high = self.values[lo], self.values[hi]
+            with np.errstate(invalid="ignore"):  # inf - inf between two infinite neighbours
+                between = low + (high - low) * frac
+            return np.where((frac == 0) | (low == high), low, between)
         cum = np.cumsum(self.weights)
         idx = np.searchsorted(cum / cum[-1], probs, side="left")
         return self.values[np.minimum(idx, self.values.size - 1)]
@@ -152,35 +172,50 @@ def numeric_distances(reference: NumericData, current: NumericData) -> tuple[flo
             ends = np.append(ends, merged.size - 1)
             scaled, merged = scaled[ends], merged[ends]
         d = max(int(scaled.max()), -int(scaled.min()), 0) / (n * m)
-        w = float(np.dot(np.abs(scaled[:-1]).astype(np.float64), np.diff(merged))) / (n * m)
+        w = _area(np.abs(scaled[:-1]).astype(np.float64), merged) / (n * m)
         return min(d, 1.0), w
     d = max(float(diff.max()), min(max(-float(diff.min()), 0.0), 1.0))
-    w = float(np.sum(np.abs(diff[:-1]) * np.diff(values)))
-    return d, w
+    return d, _area(np.abs(diff[:-1]), values)
+
+
+def _area(gap: FloatArray, points: FloatArray) -> float:
+    """``Σ gap_i · (points_{i+1} − points_i)``; a step next to ±inf adds nothing when its gap is 0, else infinity.
+
+    So the Wasserstein distance is infinite exactly when the two sides put different
+    shares on +inf (or on −inf), and otherwise measured over the finite values.
+    """
+    with np.errstate(invalid="ignore"):
+        # Equal neighbours (ties, or two infinities: inf - inf is NaN) are zero apart.
+        widths = np.where(points[1:] == points[:-1], 0.0, np.diff(points))
+        terms = np.where(gap == 0, 0.0, gap * widths)
+    return float(np.sum(terms))
 
 
 def ks_pvalue(d: float, reference: NumericData, current: NumericData) -> float:
     """Two-sided KS p-value for statistic *d*, chosen exactly as ``scipy.stats.ks_2samp(method="auto")``.
 
-    Exact (``scipy.stats.ks_2samp`` itself) when both columns are raw observations of at
-    most 10,000 values; otherwise Smirnov's asymptotic distribution,
+    Exact (``scipy.stats.ks_2samp`` itself) when both columns are raw observations (or the
+    current one is binned on the reference's values, ``exact_on_reference``) of at most
+    10,000 values; otherwise Smirnov's asymptotic distribution,
     ``scipy.stats.kstwo.sf(d, round(n·m / (n + m)))``, with the row counts the columns stand for.
     """
     from scipy import stats
 
     n1, n2 = reference.n, current.n
-    if (
-        reference.exact
-        and current.exact
-        and max(n1, n2) <= KS_EXACT_MAX_N
-        and reference.weights is None
-        and current.weights is None
-    ):
+    raw_ref = reference.exact and reference.weights is None
+    raw_cur = current.exact and current.weights is None
+    if raw_ref and (raw_cur or current.exact_on_reference) and max(n1, n2) <= KS_EXACT_MAX_N:
+        cur_values = current.values
+        if not raw_cur:
+            # Counts on the reference's own split points: expanded back, they give scipy the same
+            # statistic (and so the same exact p-value, a function of D, n and m only) as the raw data.
+            assert current.weights is not None
+            cur_values = np.repeat(current.values, current.weights.astype(np.int64))
         # scipy warns when its exact method falls back to 'asymp'; the result is still scipy's.
         # catch_warnings swaps process-wide state: the lock keeps drift()'s threads from interleaving it.
         with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="ks_2samp", category=RuntimeWarning)
-            return float(stats.ks_2samp(reference.values, current.values).pvalue)
+            return float(stats.ks_2samp(reference.values, cur_values).pvalue)
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
@@ -192,6 +227,12 @@ def _psi(ref_p: FloatArray, cur_p: FloatArray) -> float:
     return float(np.sum((cur_p - ref_p) * np.log(cur_p / ref_p)))
 
 
+def psi_edges(reference: NumericData, bins: int = PSI_BINS) -> FloatArray:
+    """The inner bin edges PSI uses: the reference's ``j / bins`` quantiles, ``j = 1 … bins-1``, duplicates merged."""
+    probs = np.arange(1, bins, dtype=np.float64) / bins
+    return np.unique(reference.quantiles(probs))
+
+
 def psi_numeric(reference: NumericData, current: NumericData, bins: int = PSI_BINS) -> float:
     """Population stability index over *bins* reference-quantile bins.
 
@@ -200,8 +241,7 @@ def psi_numeric(reference: NumericData, current: NumericData, bins: int = PSI_BI
     with ``q_j`` the reference's ``j/bins`` quantiles (duplicates merged); shares below
     ``PSI_EPS`` (1e-4) are raised to it. Unitless, ≥ 0 (Siddiqi 2006, *Credit Risk Scorecards*).
     """
-    probs = np.arange(1, bins, dtype=np.float64) / bins
-    edges = np.unique(reference.quantiles(probs))
+    edges = psi_edges(reference, bins)
     ref_cdf = np.concatenate(([0.0], reference.cdf(edges), [1.0]))
     cur_cdf = np.concatenate(([0.0], current.cdf(edges), [1.0]))
     return _psi(np.diff(ref_cdf), np.diff(cur_cdf))

@@ -8,13 +8,15 @@ table as one Parquet blob to the storage (blobs are written atomically: a
 reader never sees half a file). Each blob is then indexed by a tracker state
 document of kind ``predictions/<deployment>/<YYYY-MM-DD>`` (UTC day), and the
 day itself by a document of kind ``prediction-days``: reading a day lists that
-day's batches only, never every batch ever written.
+day's batches only, never every batch ever written. A batch written after its
+day is over (a late one) marks its day again (``written_at`` in the day's
+document), so that ``opskit.monitor.check`` lists that day.
 
 Nothing is dropped silently. The buffer holds at most ``max_records`` rows; a
 row that arrives when it is full, or that the store refused ``retries`` times,
 is counted (``opskit_prediction_log_dropped_rows_total{reason=...}`` on
 ``/metrics``) and reported in the server log. A failed write keeps its rows for
-the next flush.
+the next flush, except those of the batches it already indexed (never written twice).
 """
 
 from __future__ import annotations
@@ -201,6 +203,7 @@ class PredictionLog:
         self._wake = threading.Event()
         self._seq = 0
         self._days: set[str] = set()
+        self._unlisted: dict[str, float] = {}  # day documents due: day -> written_at
         self._thread: threading.Thread | None = None
         self.written = 0
         self.dropped: dict[str, int] = {}
@@ -287,10 +290,30 @@ class PredictionLog:
                 rows = self._buffered_rows
                 self._buffered_rows = 0
             if not taken:
+                if self._unlisted:  # day documents a failed flush left due
+                    from opskit.runtime import get_tracker
+
+                    try:
+                        self._list_days(get_tracker())
+                    except Exception as exc:
+                        print(
+                            f"opskit: prediction log could not list its days ({type(exc).__name__}: {exc}); "
+                            "retried at the next flush",
+                            flush=True,
+                        )
                 return 0
+            done: list[_Request] = []
             try:
-                self._write(taken)
+                self._write(taken, done)
             except Exception as exc:  # the log must never take the server down
+                if done:  # the groups already indexed are written: never again (no duplicates)
+                    kept = {id(r) for r in done}
+                    written = sum(len(r.rows) for r in done)
+                    taken = [r for r in taken if id(r) not in kept]
+                    rows -= written
+                    self.written += written
+                    if self._on_written is not None:
+                        self._on_written(written)
                 self._failures += 1
                 if self._failures > self.retries:
                     self._failures = 0
@@ -311,7 +334,8 @@ class PredictionLog:
                 self._on_written(rows)
             return rows
 
-    def _write(self, requests: list[_Request]) -> None:
+    def _write(self, requests: list[_Request], done: list[_Request]) -> None:
+        """Write *requests* as one batch per (day, input columns); each group indexed is appended to *done*."""
         from opskit.runtime import get_storage, get_tracker
 
         groups: dict[tuple[str, tuple[str, ...] | None], list[_Request]] = {}
@@ -330,6 +354,7 @@ class PredictionLog:
             self._seq += 1
             first, last = min(r.ts for r in part), max(r.ts for r in part)
             key = f"{first:017.6f}-{os.getpid()}-{self._seq}"
+            written_at = time.time()
             tracker.put_state(
                 day_kind(self.deployment, day),
                 key,
@@ -341,16 +366,26 @@ class PredictionLog:
                     "records": table.num_rows,
                     "first_ts": first,
                     "last_ts": last,
-                    "written_at": time.time(),
+                    "written_at": written_at,
                 },
             )
-            if day not in self._days:  # once per process and day: the day is listed
-                tracker.put_state(
-                    DAYS_KIND,
-                    f"{self.deployment}/{day}",
-                    {"deployment": self.deployment, "day": day},
-                )
-                self._days.add(day)
+            done.extend(part)  # indexed: its rows are in the log, never to be written again
+            if day not in self._days or day < utc_day(written_at):
+                # Once per process and day the day is listed; a batch written after its day
+                # (a late one) marks the day again, so that monitor.check lists that day.
+                self._unlisted[day] = written_at
+        self._list_days(tracker)
+
+    def _list_days(self, tracker: Any) -> None:
+        """Write the day documents still due (kept for the next flush when the tracker fails)."""
+        for day, written_at in list(self._unlisted.items()):
+            tracker.put_state(
+                DAYS_KIND,
+                f"{self.deployment}/{day}",
+                {"deployment": self.deployment, "day": day, "written_at": written_at},
+            )
+            self._days.add(day)
+            del self._unlisted[day]
 
     def close(self) -> None:
         self._stop.set()
