@@ -150,7 +150,8 @@ def test_an_input_named_label_is_an_input_and_the_truth_is_the_logged_label(
     assert window.metrics["accuracy"] == pytest.approx(
         skm.accuracy_score(rows.y, rows.prediction), abs=1e-12
     )
-    fair = opskit.monitor.fairness(NAME, column="label", window=None, since=since, until=until)
+    with pytest.warns(OpskitWarning, match=r"sensitive column 'label' of 'inputs' has 60 distinct"):
+        fair = opskit.monitor.fairness(NAME, column="label", window=None, since=since, until=until)
     (fw,) = fair.windows
     # Groups are the input feature's values, not the yes/no truth.
     assert set(fw.counts) == {str(v) for v in rows["label"]} and "yes" not in fw.counts
@@ -161,7 +162,10 @@ def test_fairness_column_named_like_a_log_column_reads_the_input(served: Served)
     rows = sent(served, "var", 60, 100)
     opskit.monitor.log_labels(NAME, list(rows.request_id), list(rows.y), rows=list(rows.row))
     since, until = rows.ts.min(), rows.ts.max() + pd.Timedelta(seconds=1)
-    fair = opskit.monitor.fairness(NAME, column="variant", window=None, since=since, until=until)
+    with pytest.warns(OpskitWarning, match="'variant' of 'inputs' has 40 distinct values"):
+        fair = opskit.monitor.fairness(
+            NAME, column="variant", window=None, since=since, until=until
+        )
     (fw,) = fair.windows
     assert set(fw.counts) == {str(v) for v in rows["input.variant"]}
     assert fw.variant == "clash:1"
@@ -274,6 +278,18 @@ def test_labels_of_another_kind_than_the_predictions_warn(served: Served) -> Non
         opskit.monitor.performance(NAME, window=None, since=since)
 
 
+def test_a_model_wrong_on_a_small_sample_does_not_warn() -> None:
+    """Labels 0 for predictions 1 (same kind, one value each) is a wrong model, not wrong labels: no warning."""
+    log = PredictionLog("wrong")
+    log.record("w1", "m@a", "primary", "m:1", ("x",), [[0.0], [1.0]], [1, 1], ts=1.8e9)
+    assert log.flush() == 2
+    opskit.monitor.log_labels("wrong", ["w1", "w1"], [0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OpskitWarning)
+        report = opskit.monitor.performance("wrong", window=None)
+    assert report.windows[0].metrics["accuracy"] == 0.0
+
+
 def test_metrics_of_the_other_task_raise_instead_of_counting_as_a_breach(served: Served) -> None:
     """rmse on yes/no labels and fairlearn rates on text labels raise InvalidValue (a NaN failed the gate: a false alert)."""
     rows = sent(served, "task", 188, 194)
@@ -328,9 +344,18 @@ def test_labels_logged_as_ints_bools_and_floats_in_separate_calls_all_join() -> 
 
 
 def test_labels_of_an_unknown_deployment_raise() -> None:
-    """labels('typo') raises DeploymentNotFound instead of returning an empty frame."""
+    """labels('typo') raises DeploymentNotFound instead of returning an empty frame; None or "" is InvalidValue."""
     with pytest.raises(DeploymentNotFound, match="'typo'"):
         opskit.monitor.labels("typo")
+    for bad in (None, "", " ", 3):
+        for fn in (
+            opskit.monitor.predictions,
+            opskit.monitor.prediction_files,
+            opskit.monitor.predictions_dataset,
+            opskit.monitor.labels,
+        ):
+            with pytest.raises(InvalidValue, match=f"deployment={bad!r}"):
+                fn(bad)  # type: ignore[arg-type]
 
 
 # -- log_labels: containers and values ----------------------------------------------------------------

@@ -117,10 +117,9 @@ def _fairlearn_table() -> dict[str, Callable[[Any, Any], float]]:
 
 
 def _check_deployment(deployment: object) -> str:
-    if not isinstance(deployment, str) or not deployment:
-        raise InvalidValue(f"deployment must be a deployment name, got {deployment!r}")
-    from opskit.monitor.prediction_log import _check_known
+    from opskit.monitor.prediction_log import _check_known, _name
 
+    deployment = _name(deployment)
     _check_known(deployment)
     return deployment
 
@@ -626,9 +625,15 @@ def _warn_disjoint(joined: Any, task: str, deployment: str) -> None:
 
     if task != "classification" or not len(joined):
         return
-    y, p = _align(joined["label"].to_numpy(), joined["prediction"].to_numpy(), task)
+    raw_y, raw_p = joined["label"].to_numpy(), joined["prediction"].to_numpy()
+    y, p = _align(raw_y, raw_p, task)
     labels_, predicted = np.unique(y), np.unique(p)
     if np.intersect1d(labels_, predicted).size:
+        return
+    # A model wrong on every row of a small sample is no mistake of the user: warn when the
+    # kinds differ (numbers vs text) or both sides have several values and none is shared.
+    kinds_differ = (raw_y.dtype.kind in "OUS") != (raw_p.dtype.kind in "OUS")
+    if not kinds_differ and min(len(labels_), len(predicted)) < 2:
         return
     warnings.warn(
         OpskitWarning(
@@ -873,6 +878,7 @@ def fairness(
             source = inputs[name]
             for (variant, start), part in joined.groupby(["variant", "_start"], sort=True):
                 groups = _groups(part[source])
+                _warn_continuous(name, groups, deployment)
                 y, p = _align(part["label"].to_numpy(), part["prediction"].to_numpy(), found_task)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -916,6 +922,28 @@ def fairness(
                 )
                 frames[(name, str(variant), float(start))] = frame
     return FairnessReport(deployment, tuple(columns), tuple(chosen), label, tuple(windows), frames)
+
+
+#: A sensitive column with more distinct values than this, most rows alone in their group, warns.
+MANY_GROUPS = 20
+
+
+def _warn_continuous(column: str, groups: Any, deployment: str) -> None:
+    """Warn when a sensitive column looks continuous: groups of one row make every disparity extreme."""
+    import numpy as np
+
+    from opskit.errors import OpskitWarning
+
+    distinct = len(np.unique(groups))
+    if distinct > MANY_GROUPS and distinct > len(groups) / 2:
+        warnings.warn(
+            OpskitWarning(
+                f"sensitive column {column!r} of {deployment!r} has {distinct} distinct values in "
+                f"{len(groups)} rows: each value is a group, so the parity differences compare single "
+                "rows. Log a grouped column (age band, region), or bin the values before serving"
+            ),
+            stacklevel=3,
+        )
 
 
 #: The group of a missing sensitive value (None, NaN, NaT, pd.NA), whatever the column's type.

@@ -105,6 +105,15 @@ def _bad(value: object, name: str) -> InvalidValue:
     )
 
 
+def _name(deployment: object) -> str:
+    """*deployment* as a deployment name, or ``InvalidValue`` (None, "" or not a text)."""
+    if not isinstance(deployment, str) or not deployment.strip():
+        raise InvalidValue(
+            f"deployment={deployment!r}: pass a deployment's name (opskit deployments list shows them)"
+        )
+    return deployment
+
+
 def _range(since: object, until: object) -> tuple[float | None, float | None]:
     low, high = _epoch(since, "since"), _epoch(until, "until")
     if low is not None and high is not None and high < low:
@@ -124,6 +133,7 @@ def predictions(deployment: str, since: object = None, until: object = None) -> 
     """
     from opskit.serve.predlog import read_table
 
+    _name(deployment)
     low, high = _range(since, until)
     table = read_table(deployment, low, high)
     if table.num_rows == 0:
@@ -160,6 +170,7 @@ def prediction_files(deployment: str, since: object = None, until: object = None
     from opskit.serve.predlog import batches
     from opskit.storage.local import LocalStorage
 
+    _name(deployment)
     low, high = _range(since, until)
     storage = get_storage()
     out: list[str] = []
@@ -187,6 +198,7 @@ def predictions_dataset(deployment: str, since: object = None, until: object = N
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
+    _name(deployment)
     low, high = _range(since, until)
     files = prediction_files(deployment, since, until)
     if not files:
