@@ -148,6 +148,11 @@ def _input_arrays(columns: tuple[str, ...], requests: Sequence[_Request]) -> lis
         frame = merge_casts([r.model_input for r in requests if r.model_input is not None])
         if not hasattr(frame, "iloc") or frame.shape[1] != len(columns):
             frame = None
+    if frame is None:
+        for r in requests:
+            for row in r.rows:
+                if len(row) != len(columns):  # a malformed record fails its batch, as before
+                    raise ValueError(f"a row has {len(row)} values for {len(columns)} columns")
     out: list[pa.Array] = []
     for j in range(len(columns)):
         if frame is not None:
