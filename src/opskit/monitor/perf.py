@@ -970,14 +970,14 @@ def _batch_frame(chosen: Any) -> Any:
     import pyarrow.compute as pc
 
     from opskit.runtime import get_storage
-    from opskit.serve.predlog import _empty, _legacy_tables, _read_batch
+    from opskit.serve.predlog import _empty, _legacy_tables, _read_batch, combine_tables
 
     storage = get_storage()
     tables = list(_legacy_tables(chosen.deployment)) if chosen.legacy_log else []
     tables += [_read_batch(storage, entry) for _, _, entry in chosen.entries]
     if not tables:
         return _empty().to_pandas()
-    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    table = combine_tables(tables)
     stamp = pa.timestamp("us", tz="UTC")
     if chosen.legacy_since is not None:  # continuing a ts-range check: the rows from its end on
         table = table.filter(

@@ -205,7 +205,15 @@ def predictions_dataset(deployment: str, since: object = None, until: object = N
         from opskit.serve.predlog import read_table
 
         return ds.dataset(read_table(deployment, low, high))
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    schemas = [pq.read_schema(f) for f in files]
+    try:
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Batches that typed a column differently (a log written by an older opskit, which
+        # logged values as received): read them whole, each column converted to one type.
+        from opskit.serve.predlog import read_table
+
+        return ds.dataset(read_table(deployment, low, high))
     dataset = ds.dataset(files, format="parquet", schema=schema)
     stamp = pa.timestamp("us", tz="UTC")
     condition = None

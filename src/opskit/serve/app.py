@@ -230,6 +230,7 @@ class ServerState:
             checked.columns,
             checked.rows,
             predictions,
+            model_input=checked,
         )
         if self.shadow is not None:
             self._spawn(self._score_shadow(table, request_id))
@@ -255,6 +256,7 @@ class ServerState:
             checked.columns,
             checked.rows,
             [p for _, p in labelled],
+            model_input=checked,
         )
 
 

@@ -35,11 +35,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from opskit.coerce import Cast
+
 __all__ = [
     "DAYS_KIND",
     "LEGACY_KIND",
     "META_COLUMNS",
     "PredictionLog",
+    "combine_tables",
+    "common_schema",
     "day_kind",
     "read_predictions",
     "to_table",
@@ -68,7 +72,17 @@ def utc_day(ts: float) -> str:
 class _Request:
     """One scored request as buffered: cheap to make on the request path."""
 
-    __slots__ = ("columns", "predictions", "request_id", "role", "rows", "ts", "variant", "version")
+    __slots__ = (
+        "columns",
+        "model_input",
+        "predictions",
+        "request_id",
+        "role",
+        "rows",
+        "ts",
+        "variant",
+        "version",
+    )
 
     def __init__(
         self,
@@ -80,6 +94,7 @@ class _Request:
         columns: tuple[str, ...] | None,
         rows: list[list[Any]],
         predictions: list[Any],
+        model_input: Cast | None = None,
     ) -> None:
         self.ts, self.request_id, self.variant, self.role = ts, request_id, variant, role
         self.version, self.columns, self.rows, self.predictions = (
@@ -88,6 +103,7 @@ class _Request:
             rows,
             predictions,
         )
+        self.model_input = model_input
 
 
 def _array(values: list[Any]) -> pa.Array:
@@ -114,6 +130,43 @@ def _prediction_columns(predictions: list[Any]) -> dict[str, list[Any]]:
             width = widths.pop()
             return {f"prediction_{i}": [p[i] for p in predictions] for i in range(width)}
     return {"prediction": list(predictions)}
+
+
+def _input_arrays(columns: tuple[str, ...], requests: Sequence[_Request]) -> list[pa.Array]:
+    """One Arrow array per input column: the values the model received, with its dtypes.
+
+    Logged from the model's input frame (``Cast``), so a column has the signature's
+    type whatever the request format was (CSV text, ISO or epoch datetimes, ints for
+    floats) and every batch of a deployment agrees; the values as received only when
+    no model input was kept (or a column Arrow cannot type).
+    """
+    import pyarrow as pa
+
+    from opskit.coerce import merge_casts
+
+    frame = None
+    if all(r.model_input is not None for r in requests):
+        frame = merge_casts([r.model_input for r in requests if r.model_input is not None])
+        if not hasattr(frame, "iloc") or frame.shape[1] != len(columns):
+            frame = None
+    if frame is None:
+        for r in requests:
+            for row in r.rows:
+                if len(row) != len(columns):  # a malformed record fails its batch, as before
+                    raise ValueError(f"a row has {len(row)} values for {len(columns)} columns")
+    out: list[pa.Array] = []
+    for j in range(len(columns)):
+        if frame is not None:
+            try:
+                array = pa.array(frame.iloc[:, j], from_pandas=True)
+                if pa.types.is_dictionary(array.type):  # a pandas Categorical: its values
+                    array = array.dictionary_decode()
+                out.append(array)
+                continue
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                pass
+        out.append(_array([row[j] for r in requests for row in r.rows]))
+    return out
 
 
 def to_table(deployment: str, requests: Sequence[_Request]) -> pa.Table:
@@ -147,14 +200,10 @@ def to_table(deployment: str, requests: Sequence[_Request]) -> pa.Table:
     if columns is None:  # tensor input: the row as one list column
         arrays["input"] = _array([row for r in requests for row in r.rows])
     else:
-        every_row = [row for r in requests for row in r.rows]
-        transposed: list[Sequence[Any]] = (
-            list(zip(*every_row, strict=True)) if every_row else [() for _ in columns]
-        )
-        for name, values in zip(columns, transposed, strict=True):
+        for name, array in zip(columns, _input_arrays(columns, requests), strict=True):
             # An input named like an output (prediction, prediction_<x>) would be read as one.
             clash = name in taken or name.startswith("prediction")
-            arrays[INPUT_PREFIX + name if clash else name] = _array(list(values))
+            arrays[INPUT_PREFIX + name if clash else name] = array
     for name, values in outputs.items():
         arrays[name] = _array(values)
     return pa.table(arrays)
@@ -220,10 +269,13 @@ class PredictionLog:
         predictions: list[Any],
         *,
         ts: float | None = None,
+        model_input: Cast | None = None,
     ) -> None:
         """Keep one request's rows and predictions (sampled per request). Cheap: no I/O here.
 
-        *ts* (epoch seconds) defaults to now.
+        *ts* (epoch seconds) defaults to now. *model_input* is the request as the model
+        received it (``opskit.coerce.Cast``): when given, its typed values are logged
+        rather than *rows* as received.
         """
         if self.sample <= 0 or (self.sample < 1 and random.random() >= self.sample):
             return
@@ -236,6 +288,7 @@ class PredictionLog:
             columns,
             rows,
             predictions,
+            model_input,
         )
         with self._lock:
             room = self._buffered_rows + len(rows) <= self.max_records
@@ -493,6 +546,91 @@ def _empty() -> pa.Table:
     )
 
 
+def _common_type(types: Sequence[pa.DataType]) -> pa.DataType:
+    """One type every batch's column converts to: itself when they agree; numbers → float64;
+    timestamps → ``timestamp[us]`` (with UTC if any has a zone); anything else → string."""
+    import pyarrow as pa
+
+    distinct = [t for t in dict.fromkeys(types) if not pa.types.is_null(t)]
+    if not distinct:
+        return pa.null()
+    if len(distinct) == 1:
+        return distinct[0]
+    if all(
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+        for t in distinct
+    ):
+        return pa.float64()
+    if all(pa.types.is_timestamp(t) for t in distinct):
+        zoned = any(t.tz is not None for t in distinct)
+        return pa.timestamp("us", tz="UTC" if zoned else None)
+    return pa.string()
+
+
+def _decoded(schema: pa.Schema) -> list[tuple[str, pa.DataType]]:
+    import pyarrow as pa
+
+    return [
+        (f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in schema
+    ]
+
+
+def common_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
+    """The schema batches of one log are read as: every column of any batch (first-seen order),
+    each with the type from :func:`_common_type` (dictionary columns as their values)."""
+    import pyarrow as pa
+
+    seen: dict[str, list[pa.DataType]] = {}
+    for schema in schemas:
+        for name, typ in _decoded(schema):
+            seen.setdefault(name, []).append(typ)
+    return pa.schema([(name, _common_type(types)) for name, types in seen.items()])
+
+
+def _to_type(column: pa.ChunkedArray, typ: pa.DataType) -> pa.ChunkedArray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, column.type.value_type)
+    if column.type == typ:
+        return column
+    try:
+        return pc.cast(column, typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        # No Arrow cast (a list, a struct): the value's JSON text.
+        values = [
+            None if v is None else json.dumps(v, default=str, sort_keys=True)
+            for v in column.to_pylist()
+        ]
+        return pa.chunked_array([pa.array(values, pa.string())])
+
+
+def combine_tables(tables: Sequence[pa.Table]) -> pa.Table:
+    """Batches of one log as one table, whatever types each batch gave a column.
+
+    A log written by an older opskit could hold a column as text in one batch and as
+    numbers in another (it logged values as received); each column is converted to
+    :func:`common_schema`'s type, so reading never fails on a type conflict. A column
+    missing from a batch is null there.
+    """
+    import pyarrow as pa
+
+    if len(tables) == 1 and not any(pa.types.is_dictionary(f.type) for f in tables[0].schema):
+        return tables[0]
+    schema = common_schema([t.schema for t in tables])
+    conformed = []
+    for table in tables:
+        arrays = [
+            _to_type(table.column(f.name), f.type)
+            if f.name in table.column_names
+            else pa.chunked_array([pa.nulls(table.num_rows, f.type)])
+            for f in schema
+        ]
+        conformed.append(pa.Table.from_arrays(arrays, schema=schema))
+    return pa.concat_tables(conformed)
+
+
 def read_table(deployment: str, since: float | None = None, until: float | None = None) -> pa.Table:
     """*deployment*'s records in ``[since, until)`` (epoch seconds; None: unbounded) as one Arrow table, oldest first."""
     import pyarrow as pa
@@ -517,7 +655,7 @@ def read_table(deployment: str, since: float | None = None, until: float | None 
         straddles = straddles or bool(legacy and (since is not None or until is not None))
     if not tables:
         return _empty()
-    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    table = combine_tables(tables)
     stamp = pa.timestamp("us", tz="UTC")
     if straddles:
         ts = table.column("ts")
