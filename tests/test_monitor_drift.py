@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 import opskit
@@ -448,3 +450,48 @@ def test_categorical_dtype_with_unused_categories_and_mixed_types() -> None:
     col = report.columns["c"]
     assert col.kind == "categorical" and math.isfinite(col.statistic) and not col.drifted
     assert report.columns["m"].statistic == 0.0 and not report.columns["m"].drifted
+
+
+_BAD_OPTIONS = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "thresholds": st.dictionaries(
+                st.sampled_from(["x", "numeric"]),
+                st.one_of(
+                    st.sampled_from([math.nan, math.inf, -1.0, -1e-9, True]),
+                    st.text(max_size=3),
+                ),
+                min_size=1,
+            )
+        }
+    ),
+    st.fixed_dictionaries(
+        {"workers": st.one_of(st.integers(max_value=0), st.just(True), st.just(1.5))}
+    ),
+    st.fixed_dictionaries(
+        {
+            "alpha": st.one_of(
+                st.sampled_from([0.0, 1.0, math.nan, -0.1, "0.05"]), st.floats(min_value=1.0)
+            )
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "drift_share": st.one_of(
+                st.sampled_from([0.0, math.nan, 1.5, "1"]), st.floats(max_value=0.0)
+            )
+        }
+    ),
+    st.fixed_dictionaries({"methods": st.sampled_from([{"x": 1}, {"x": ""}, ["ks"], "ks"])}),
+)
+
+
+@given(options=_BAD_OPTIONS)
+def test_bad_drift_options_are_refused_alike_by_drift_and_no_drift(options: dict[str, Any]) -> None:
+    """A NaN, negative or non-number threshold, workers < 1, alpha/drift_share out of range: InvalidDataset from drift, ValidationError from checks.no_drift, same words."""
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    with pytest.raises(opskit.errors.InvalidDataset) as direct:
+        opskit.monitor.drift(frame, frame, **options)
+    with pytest.raises(opskit.errors.ValidationError) as declared:
+        opskit.checks.no_drift(frame, **options)
+    assert str(direct.value) in str(declared.value)

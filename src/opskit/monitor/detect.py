@@ -61,6 +61,7 @@ __all__ = [
     "SMALL_SAMPLE",
     "STREAM_EDGES",
     "drift",
+    "option_problem",
 ]
 
 #: Family-wise significance level of a report's default tests (KS or chi-square, and the
@@ -126,10 +127,15 @@ def drift(
     reference without a stored profile / unknown), ``InvalidDataset`` (no rows, a reference column with
     no values, a column numeric on one side and categorical on the other, bad data type).
     """
-    if not 0.0 < drift_share <= 1.0:
-        raise InvalidDataset(f"drift_share must be in (0, 1], got {drift_share!r}")
-    if not 0.0 < alpha < 1.0:
-        raise InvalidDataset(f"alpha must be in (0, 1), got {alpha!r}")
+    problem = option_problem(
+        methods=methods,
+        thresholds=thresholds,
+        workers=workers,
+        drift_share=drift_share,
+        alpha=alpha,
+    )
+    if problem is not None:
+        raise InvalidDataset(problem)
     if deployment is not None:
         from opskit.deployments.api import _check_name
 
@@ -240,6 +246,44 @@ def drift(
 
         drift_detected(report, deployment=deployment)
     return report
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def option_problem(
+    *,
+    methods: object = None,
+    thresholds: object = None,
+    workers: object = None,
+    drift_share: object = DRIFT_SHARE,
+    alpha: object = ALPHA,
+) -> str | None:
+    """What is wrong with :func:`drift`'s options (None when nothing): one rule for ``drift``,
+    ``checks.no_drift`` and the CLI. *methods* maps names to method names, *thresholds* names
+    to finite numbers >= 0, *workers* is a whole number >= 1, *drift_share* in (0, 1],
+    *alpha* in (0, 1)."""
+    if not (_number(drift_share) and 0.0 < drift_share <= 1.0):  # type: ignore[operator]
+        return f"drift_share must be a number in (0, 1], got {drift_share!r}"
+    if not (_number(alpha) and 0.0 < alpha < 1.0):  # type: ignore[operator]
+        return f"alpha must be a number in (0, 1), got {alpha!r}"
+    if methods is not None and not (
+        isinstance(methods, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) and v for k, v in methods.items())
+    ):
+        return f"methods={methods!r} must map column names or kinds to method names, e.g. {{'numeric': 'psi'}}"
+    if thresholds is not None:
+        if not isinstance(thresholds, Mapping):
+            return f"thresholds={thresholds!r} must map column names or kinds to numbers, e.g. {{'numeric': 0.2}}"
+        for key, value in thresholds.items():
+            if not isinstance(key, str) or not _number(value) or value < 0:
+                return f"thresholds[{key!r}]={value!r} must be a finite number >= 0"
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        return f"workers={workers!r} must be a whole number >= 1"
+    return None
 
 
 def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None, str]:

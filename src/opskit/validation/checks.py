@@ -460,39 +460,13 @@ class _NoDrift(Check):
 
 
 def _check_drift_options(options: Mapping[str, Any]) -> None:
-    """``methods`` / ``thresholds`` / ``workers`` of ``no_drift`` well-formed, or ``ValidationError`` at declaration."""
-    methods = options.get("methods")
-    well_formed = isinstance(methods, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) and v for k, v in methods.items()
-    )
-    if methods is not None and not well_formed:
-        raise ValidationError(
-            f"no_drift: methods={methods!r} must map column names or kinds to method names, "
-            "e.g. {'numeric': 'psi'}"
-        )
-    thresholds = options.get("thresholds")
-    if thresholds is not None:
-        if not isinstance(thresholds, Mapping):
-            raise ValidationError(
-                f"no_drift: thresholds={thresholds!r} must map column names or kinds to numbers, "
-                "e.g. {'numeric': 0.2}"
-            )
-        for key, value in thresholds.items():
-            if (
-                not isinstance(key, str)
-                or isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value < 0
-            ):
-                raise ValidationError(
-                    f"no_drift: thresholds[{key!r}]={value!r} must be a finite number >= 0"
-                )
-    workers = options.get("workers")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise ValidationError(f"no_drift: workers={workers!r} must be a whole number >= 1")
+    """``no_drift``'s options well-formed (the rule ``drift`` itself applies), or ``ValidationError`` at declaration."""
+    from opskit.monitor.detect import option_problem
+
+    known = ("methods", "thresholds", "workers", "drift_share", "alpha")
+    problem = option_problem(**{k: options[k] for k in known if k in options})
+    if problem is not None:
+        raise ValidationError(f"no_drift: {problem}")
 
 
 def no_drift(
