@@ -44,6 +44,7 @@ __all__ = [
     "NoRollbackTarget",
     "OpskitError",
     "OpskitWarning",
+    "OutputNotWritable",
     "PermissionDenied",
     "PluginError",
     "PolicyError",
@@ -95,6 +96,14 @@ class InvalidModelRef(OpskitError, ValueError):
 
 class InvalidValue(OpskitError, ValueError):
     """A param, metric or tag value cannot be stored."""
+
+
+class OutputNotWritable(InvalidValue, OSError):
+    """A report, card or file opskit was asked to write cannot be written at the path given.
+
+    A directory, a missing folder, no permission, a read-only or full disk: the message names
+    the path as given (never an internal temp file) and nothing is left behind.
+    """
 
 
 class InvalidFilter(OpskitError, ValueError):

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from opskit._files import write_text_atomic
 from opskit.cli.tables import print_json
 from opskit.errors import InvalidDataset
 
@@ -89,7 +90,9 @@ def _drift(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"HTML report written to {path}")
     if args.markdown:
-        Path(args.markdown).write_text(report.to_markdown(), encoding="utf-8")
+        write_text_atomic(
+            args.markdown, report.to_markdown(), what="the Markdown report", example="drift.md"
+        )
     if args.json:
         print_json(report.to_dict())
     else:

@@ -225,18 +225,11 @@ def page(report: _Report, *, title: str = "Drift report") -> str:
 
 
 def write_html(report: _Report, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`page` to *path* (its folder must exist), atomically; return the path."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise InvalidValue(
-            f"cannot write the drift report to {str(target)!r}: folder {str(target.parent)!r} does not exist"
-        )
-    text = page(report)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # no half-written report left behind
-        raise
-    return target
+    """Write :func:`page` to *path* (its folder must exist), atomically; return the path.
+
+    Raises :class:`~opskit.errors.OutputNotWritable` (an ``InvalidValue`` and an ``OSError``)
+    naming *path* when it is a directory, its folder is missing or it cannot be written.
+    """
+    from opskit._files import write_text_atomic
+
+    return write_text_atomic(path, page(report), what="the drift report", example="drift.html")
