@@ -21,6 +21,7 @@ __all__ = [
     "BlobNotFound",
     "ColumnNotFound",
     "ConfigError",
+    "DataNotFound",
     "DatasetNotFound",
     "DeploymentError",
     "DeploymentNotFound",
@@ -206,6 +207,10 @@ class StorageAccessDenied(OpskitError, PermissionError):
 
 class InvalidDataset(OpskitError, ValueError):
     """Data handed to ``opskit.monitor`` cannot be used: empty, unreadable, or column kinds disagree."""
+
+
+class DataNotFound(InvalidDataset, FileNotFoundError):
+    """A path given as data (a separator, a data file suffix, or an ``os.PathLike``) does not exist."""
 
 
 class ColumnNotFound(OpskitError, LookupError):

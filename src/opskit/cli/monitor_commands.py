@@ -21,8 +21,11 @@ _DATA_SUFFIXES = {".parquet", ".pq", ".csv", ".json"}
 
 
 def _is_path(value: str) -> bool:
+    """An existing path, or a string that can only be one (a separator, a data suffix): model
+    references have neither, so `--reference ref_dir/` that does not exist says so."""
     path = Path(value)
-    return path.exists() or path.suffix.lower() in _DATA_SUFFIXES
+    has_separator = any(sep in value for sep in ("/", os.sep, os.altsep or "/"))
+    return path.exists() or has_separator or path.suffix.lower() in _DATA_SUFFIXES
 
 
 class _Reference(argparse.Action):
