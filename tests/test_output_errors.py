@@ -219,3 +219,25 @@ def test_cli_model_card_into_a_directory_exits_2_and_names_it(
     assert _listing(tmp_path / "cards") == []
     assert cli(["models", "card", "wine:1", "-o", "cards/wine.md"]) == 0
     assert (tmp_path / "cards" / "wine.md").read_text(encoding="utf-8").startswith("# Model card")
+
+
+def test_docker_build_context_at_an_unwritable_path_exits_2_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`deploy --target docker --path` onto a file or under /proc exits 2 naming it; nothing is recorded or left."""
+    from sklearn.linear_model import LinearRegression
+
+    data = frame(1)
+    opskit.models.register(
+        LinearRegression().fit(data[["alcohol"]], data["alcohol"] > 10), "wine", alias="production"
+    )
+    (tmp_path / "a_file").write_text("keep me", encoding="utf-8")
+    base = ["deploy", "wine@production", "--target", "docker", "--path"]
+    assert cli([*base, "a_file"]) == 2
+    assert "a_file is a file; pass path= a new or empty folder" in capsys.readouterr().err
+    assert (tmp_path / "a_file").read_text(encoding="utf-8") == "keep me"
+    assert cli([*base, "/proc/opskit-ctx"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the build context to /proc/opskit-ctx" in err and "Traceback" not in err
+    assert not Path("/proc/opskit-ctx").exists()
+    assert opskit.deployments.list() == []
