@@ -33,6 +33,7 @@ def frame(n: int = 300, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
     )
 
 
+@pytest.mark.trackers("local", "mlflow")
 @pytest.mark.parametrize(
     "current",
     ["live_nope/", "live_nope/part-0.parquet", "nope.parquet", "nope.pq", "nope.csv", "a/b"],
@@ -136,6 +137,7 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
         r.close()
 
 
+@pytest.mark.trackers("local", "mlflow")
 def test_current_deployment_is_the_reports_deployment(
     wine_live: tuple[opskit.deployments.DeploymentClient, pd.DataFrame],
     receiver: Receiver,
