@@ -146,8 +146,12 @@ if not TYPE_CHECKING:
             value = getattr(importlib.import_module(module), name)
         elif name in _SUBMODULES:
             value = importlib.import_module(f"opskit.{name}")
-        else:
-            raise AttributeError(f"module 'opskit' has no attribute {name!r}")
+        else:  # any other submodule, as the docs write it: `opskit.errors.InvalidValue`
+            from opskit._lazy import submodule
+
+            value = submodule(__name__, name)
+            if value is None:
+                raise AttributeError(f"module 'opskit' has no attribute {name!r}")
         globals()[name] = value
         return value
 

@@ -21,6 +21,7 @@ __all__ = [
     "BlobNotFound",
     "ColumnNotFound",
     "ConfigError",
+    "DataNotFound",
     "DatasetNotFound",
     "DeploymentError",
     "DeploymentNotFound",
@@ -44,6 +45,7 @@ __all__ = [
     "NoRollbackTarget",
     "OpskitError",
     "OpskitWarning",
+    "OutputNotWritable",
     "PermissionDenied",
     "PluginError",
     "PolicyError",
@@ -95,6 +97,14 @@ class InvalidModelRef(OpskitError, ValueError):
 
 class InvalidValue(OpskitError, ValueError):
     """A param, metric or tag value cannot be stored."""
+
+
+class OutputNotWritable(InvalidValue, OSError):
+    """A report, card or file opskit was asked to write cannot be written at the path given.
+
+    A directory, a missing folder, no permission, a read-only or full disk: the message names
+    the path as given (never an internal temp file) and nothing is left behind.
+    """
 
 
 class InvalidFilter(OpskitError, ValueError):
@@ -197,6 +207,10 @@ class StorageAccessDenied(OpskitError, PermissionError):
 
 class InvalidDataset(OpskitError, ValueError):
     """Data handed to ``opskit.monitor`` cannot be used: empty, unreadable, or column kinds disagree."""
+
+
+class DataNotFound(InvalidDataset, FileNotFoundError):
+    """A path given as data (a separator, a data file suffix, or an ``os.PathLike``) does not exist."""
 
 
 class ColumnNotFound(OpskitError, LookupError):

@@ -67,27 +67,23 @@ def _delete(args: argparse.Namespace) -> int:
     return _version(args, models.delete(args.ref, comment=args.comment), "deleted")
 
 
+_SUFFIX = {"html": "html", "markdown": "md"}
+
+
 def _card(args: argparse.Namespace) -> int:
     import sys
-    from pathlib import Path
 
     from opskit import models
-    from opskit.errors import InvalidValue
+    from opskit._files import write_text_atomic
 
     card = models.card(args.ref)
     text = card.to_html() if args.format == "html" else card.to_markdown()
     if args.output is None or args.output == "-":
         sys.stdout.write(text)
         return 0
-    target = Path(args.output)
-    if not target.parent.is_dir():
-        raise InvalidValue(
-            f"cannot write the model card to {str(target)!r}: the folder {str(target.parent)!r} does not exist; "
-            "create it first"
-        )
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+    target = write_text_atomic(
+        args.output, text, what="the model card", example=f"card.{_SUFFIX[args.format]}"
+    )
     print(f"wrote the {args.format} card of {card.version.ref} to {target}", file=sys.stderr)
     return 0
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from opskit._files import write_text_atomic
 from opskit.cli.tables import print_json
 
 __all__ = ["add_parsers"]
@@ -52,7 +52,9 @@ def _models_requirements(args: argparse.Namespace) -> int:
             }
         )
     elif args.output:
-        Path(args.output).write_text(found.text(), encoding="utf-8")
+        write_text_atomic(
+            args.output, found.text(), what="the requirements", example="requirements.txt"
+        )
         print(f"wrote {len(found.lines)} pinned requirements to {args.output} ({found.source})")
     else:
         print(found.text(), end="")

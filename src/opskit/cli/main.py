@@ -502,6 +502,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # `opskit runs list | head`
         return 0
+    except Exception as exc:  # a bug: never exit 1, which drift/check/ci commands mean as a verdict
+        import traceback
+
+        print(
+            f"opskit: error: unexpected {type(exc).__name__}: {exc}\n"
+            "opskit: this is a bug in opskit, please report it (with the traceback below) at "
+            "https://github.com/opskit/opskit/issues",
+            file=sys.stderr,
+        )
+        traceback.print_exc(file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

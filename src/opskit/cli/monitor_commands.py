@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from opskit._files import write_text_atomic
 from opskit.cli.tables import print_json
 from opskit.errors import InvalidDataset
 
@@ -20,8 +21,11 @@ _DATA_SUFFIXES = {".parquet", ".pq", ".csv", ".json"}
 
 
 def _is_path(value: str) -> bool:
+    """An existing path, or a string that can only be one (a separator, a data suffix): model
+    references have neither, so `--reference ref_dir/` that does not exist says so."""
     path = Path(value)
-    return path.exists() or path.suffix.lower() in _DATA_SUFFIXES
+    has_separator = any(sep in value for sep in ("/", os.sep, os.altsep or "/"))
+    return path.exists() or has_separator or path.suffix.lower() in _DATA_SUFFIXES
 
 
 class _Reference(argparse.Action):
@@ -70,15 +74,15 @@ def _read(value: str, *, role: str) -> object:
 
 
 def _drift(args: argparse.Namespace) -> int:
+    from opskit._files import check_writable
     from opskit.monitor.detect import ALPHA, DRIFT_SHARE, drift
-    from opskit.monitor.report_html import check_target, write_text
 
     # Output paths are checked before the (possibly long) comparison: a bad one is an error
     # (exit 2), never a traceback whose exit status 1 would read as "drift detected".
     if args.html:
-        check_target(args.html, "the HTML report")
+        check_writable(args.html, what="the drift report", example="drift.html")
     if args.markdown:
-        check_target(args.markdown, "the Markdown report")
+        check_writable(args.markdown, what="the Markdown report", example="drift.md")
     reference: object = (
         _read(args.reference, role="reference") if _is_path(args.reference) else args.reference
     )
@@ -96,7 +100,9 @@ def _drift(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"HTML report written to {path}")
     if args.markdown:
-        write_text(args.markdown, report.to_markdown(), "the Markdown report")
+        write_text_atomic(
+            args.markdown, report.to_markdown(), what="the Markdown report", example="drift.md"
+        )
     if args.json:
         print_json(report.to_dict())
     else:

@@ -10,6 +10,7 @@ without a store; ``docker build DIR`` builds the image.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -137,8 +138,28 @@ class DockerTarget(Target, SupportsOptions):
                 "on the command line: opskit deploy REF --target docker --path DIR)"
             )
         path = Path(raw_path).expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise DeploymentError(
+                f"{path} is a file; pass path= a new or empty folder for the build context"
+            )
         if path.exists() and any(path.iterdir()):
             raise DeploymentError(f"{path} is not empty; choose a new folder for the build context")
+        existed = path.exists()
+        try:
+            return self._write_context(path, spec, options)
+        except BaseException as exc:
+            # nothing half-written left behind: the folder is as it was (absent, or empty)
+            _undo(path, existed=existed)
+            if isinstance(exc, OSError):
+                raise DeploymentError(
+                    f"cannot write the build context to {path}: {exc.strerror or exc}; "
+                    "pass path= a folder you can write to"
+                ) from exc
+            raise
+
+    def _write_context(
+        self, path: Path, spec: DeploymentSpec, options: dict[str, Any]
+    ) -> Deployment:
         models = path / "models"
         models.mkdir(parents=True)
         variants, versions = [], []
@@ -206,3 +227,16 @@ class DockerTarget(Target, SupportsOptions):
 
     def logs(self, deployment: Deployment) -> str:
         return ""
+
+
+def _undo(path: Path, *, existed: bool) -> None:
+    """Remove what a failed build left in *path*: the folder itself, or its content when it existed (empty)."""
+    if not existed:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    with contextlib.suppress(OSError):
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)

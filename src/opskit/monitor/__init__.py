@@ -50,9 +50,14 @@ if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> Any:
         module = _EXPORTS.get(name)
-        if module is None:
-            raise AttributeError(f"module 'opskit.monitor' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
+        if module is not None:
+            value = getattr(importlib.import_module(module), name)
+        else:  # `opskit.monitor.alerts.latest(...)` after a plain `import opskit`
+            from opskit._lazy import submodule
+
+            value = submodule(__name__, name)
+            if value is None:
+                raise AttributeError(f"module 'opskit.monitor' has no attribute {name!r}")
         globals()[name] = value
         return value
 

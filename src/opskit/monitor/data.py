@@ -15,6 +15,7 @@ from opskit.monitor.stats import CategoricalData, FloatArray, NumericData
 
 __all__ = [
     "BATCH_ROWS",
+    "DATA_SUFFIXES",
     "Column",
     "ColumnBinner",
     "Table",
@@ -22,6 +23,7 @@ __all__ = [
     "feature_names",
     "is_dask_frame",
     "is_parquet_path",
+    "looks_like_path",
     "open_parquet",
     "pandas_index_columns",
     "read_parquet",
@@ -190,16 +192,62 @@ def open_parquet(path: str | os.PathLike[str], *, role: str) -> Any:
     import pyarrow.dataset as ds
 
     where = os.fspath(path)
+    is_dir = Path(where).is_dir()
     try:
-        if Path(where).is_dir():
-            return ds.dataset(
+        if is_dir:
+            dataset = ds.dataset(
                 where,
                 format="parquet",
                 partitioning=ds.HivePartitioning.discover(infer_dictionary=True),
             )
-        return ds.dataset(where, format="parquet")
+        else:
+            dataset = ds.dataset(where, format="parquet")
     except (OSError, pa.ArrowInvalid) as exc:
-        raise InvalidDataset(f"cannot read {role} Parquet data at {where!r}: {exc}") from exc
+        raise InvalidDataset(
+            _text_file_hint(where, role) or f"cannot read {role} Parquet data at {where!r}: {exc}"
+        ) from exc
+    if is_dir and not dataset.files:
+        raise InvalidDataset(
+            f"the {role} directory {where!r} holds no Parquet files (names starting with '.' or '_' "
+            "are skipped): point at the folder the batches are written to, or at one .parquet file"
+        )
+    return dataset
+
+
+#: Suffixes of data files: a string ending in one names a file, never a deployment or model.
+DATA_SUFFIXES = frozenset({".parquet", ".pq", ".csv", ".tsv", ".json"})
+_TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+
+
+def looks_like_path(value: object) -> bool:
+    """Whether *value* can only be a path: an ``os.PathLike``, or a string holding a path
+    separator or ending in a data file suffix (deployment names and model references hold
+    no separator: ``opskit.deployments.api._check_name``)."""
+    if isinstance(value, os.PathLike):
+        return True
+    if not isinstance(value, str):
+        return False
+    separators = {"/", os.sep, os.altsep or "/"}
+    return any(sep in value for sep in separators) or Path(value).suffix.lower() in DATA_SUFFIXES
+
+
+def _text_file_hint(where: str, role: str) -> str | None:
+    """The message for CSV (or other text) data handed to the Parquet reader, else None."""
+    path = Path(where)
+    files = (
+        [p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_"))]
+        if path.is_dir()
+        else [path]
+    )
+    text = [p for p in files if p.suffix.lower() in _TEXT_SUFFIXES]
+    if not text:
+        return None
+    what = f"{where!r} is" if text == [path] else f"{where!r} holds {text[0].name!r}, which is"
+    return (
+        f"cannot read {role} data: {what} a {text[0].suffix.lstrip('.').upper()} file, and the Python API "
+        f"reads Parquet (a file or a directory of files): pass {role}=pd.read_csv(path) instead "
+        "(the command line, `opskit monitor drift`, reads CSV files itself)"
+    )
 
 
 def read_parquet(
@@ -226,7 +274,8 @@ def read_parquet(
         return dataset.to_table(columns=list(names))
     except (OSError, pa.ArrowInvalid) as exc:
         raise InvalidDataset(
-            f"cannot read {role} Parquet data at {os.fspath(path)!r}: {exc}"
+            _text_file_hint(os.fspath(path), role)
+            or f"cannot read {role} Parquet data at {os.fspath(path)!r}: {exc}"
         ) from exc
 
 

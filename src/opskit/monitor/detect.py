@@ -19,13 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from opskit.errors import ColumnNotFound, InvalidDataset, OpskitError, OpskitWarning
+from opskit.errors import (
+    ColumnNotFound,
+    DataNotFound,
+    InvalidDataset,
+    OpskitError,
+    OpskitWarning,
+)
 from opskit.monitor.data import (
     Column,
     Table,
     as_table,
     is_dask_frame,
     is_parquet_path,
+    looks_like_path,
     read_parquet,
     stream_dask,
     stream_parquet,
@@ -117,15 +124,20 @@ def drift(
     columns`` tests (value and missing share per column) runs at ``alpha / (2 · columns)``.
     An explicit *methods*/*thresholds* entry is used as given (no correction).
     *deployment*: the deployment this data comes from: the report becomes its latest drift
-    (exported on its ``/metrics``). *alert*: whether a drifted report fires
+    (exported on its ``/metrics``) and its alerts name it; when *current* is a deployment
+    name and *deployment* is not given, that deployment is the report's deployment. *alert*: whether a drifted report fires
     ``on_drift_detected`` (the webhook, plugins); default: when the call is tied to
     production (*deployment* given, or *reference* a model reference), not otherwise.
 
     Returns a :class:`~opskit.monitor.DriftReport`. Raises ``ColumnNotFound`` (a column
     missing on either side, or a *methods*/*thresholds* key that is neither a column nor
     a kind), ``UnknownDriftMethod``, ``ProfileNotFound`` / ``ModelNotFound`` (a model
-    reference without a stored profile / unknown), ``InvalidDataset`` (no rows, a reference column with
-    no values, a column numeric on one side and categorical on the other, bad data type).
+    reference without a stored profile / unknown), ``DataNotFound`` (a path that does not exist:
+    an ``os.PathLike``, or a string with a path separator or a ``.parquet``/``.pq``/``.csv``/
+    ``.tsv``/``.json`` suffix; deployment names and model references have neither),
+    ``InvalidDataset`` (no rows, a reference column with no values, a directory without
+    Parquet files, a CSV file (read it with ``pd.read_csv``), a column numeric on one side and
+    categorical on the other, bad data type).
     """
     problem = option_problem(
         methods=methods,
@@ -140,12 +152,16 @@ def drift(
         from opskit.deployments.api import _check_name
 
         _check_name(deployment)
-    tied = deployment is not None or (isinstance(reference, str) and not is_parquet_path(reference))
+    _check_exists(reference, role="reference")
+    _check_exists(current, role="current")
     if isinstance(current, str) and not is_parquet_path(current):
         # A deployment name: the inputs it served (primary and canary rows of its prediction log).
+        # That deployment is the report's (its /metrics gauges, the alert's "deployment").
         from opskit.monitor.prediction_log import served_inputs
 
+        deployment = current if deployment is None else deployment
         current = served_inputs(current)
+    tied = deployment is not None or (isinstance(reference, str) and not is_parquet_path(reference))
     ref_table, ref_profile, ref_source = _reference_table(reference)
     names = list(columns) if columns is not None else list(ref_table.names)
     if not names:
@@ -266,7 +282,7 @@ def option_problem(
 ) -> str | None:
     """What is wrong with :func:`drift`'s options (None when nothing): one rule for ``drift``,
     ``checks.no_drift`` and the CLI. *methods* maps names to method names, *thresholds* names
-    to finite numbers >= 0, *workers* is a whole number >= 1, *drift_share* in (0, 1],
+    to numbers >= 0 (not NaN), *workers* is a whole number >= 1, *drift_share* in (0, 1],
     *alpha* in (0, 1)."""
     if not (_number(drift_share) and 0.0 < drift_share <= 1.0):  # type: ignore[operator]
         return f"drift_share must be a number in (0, 1], got {drift_share!r}"
@@ -281,13 +297,57 @@ def option_problem(
         if not isinstance(thresholds, Mapping):
             return f"thresholds={thresholds!r} must map column names or kinds to numbers, e.g. {{'numeric': 0.2}}"
         for key, value in thresholds.items():
-            if not isinstance(key, str) or not _number(value) or value < 0:
-                return f"thresholds[{key!r}]={value!r} must be a finite number >= 0"
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not isinstance(key, str) or not number or not value >= 0:
+                # (NaN fails ">= 0"; inf is allowed: a distance never reaches it)
+                return f"thresholds[{key!r}]={value!r} must be a number >= 0 (inf: never drifts by that distance)"
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
         return f"workers={workers!r} must be a whole number >= 1"
     return None
+
+
+def _check_exists(value: object, *, role: str) -> None:
+    """Raise ``DataNotFound`` when *value* can only be a path (see ``looks_like_path``) and
+    nothing exists there; for current data, name a deployment of a similar name."""
+    if not looks_like_path(value):
+        return
+    given = os.fspath(value)  # type: ignore[call-overload]
+    if os.path.exists(given):
+        return
+    names = _deployment_names() if role == "current" and isinstance(value, str) else []
+    if given in names:  # a deployment named like a file ("live.csv"): it is that deployment
+        return
+    message = f"no such file or directory: {given!r} ({role} data)"
+    import difflib
+
+    bare = given.rstrip("/" + os.sep)
+    similar = [bare] if bare in names else difflib.get_close_matches(bare, names, n=1, cutoff=0.6)
+    if similar:
+        message += f"; there is a deployment named {similar[0]!r}: pass {role}={similar[0]!r} for the inputs it served"
+    elif role == "reference":
+        message += (
+            "; pass an existing Parquet file or directory, a profile, a DataFrame, or a model "
+            "reference (name@alias, name:N, name)"
+        )
+    else:
+        message += "; pass an existing Parquet file or directory, a DataFrame, or a deployment name"
+    raise DataNotFound(message)
+
+
+def _deployment_names() -> list[str]:
+    """The recorded deployments' names (none when the store cannot be read: only for a hint)."""
+    try:
+        from opskit.deployments.client import STATE_KIND
+        from opskit.runtime import get_config, get_tracker
+
+        config = get_config()
+        if config.tracker == "local" and not (config.home / "opskit.db").is_file():
+            return []  # no store here: nothing deployed, and a hint must not create one
+        return sorted(get_tracker().list_state(STATE_KIND))
+    except OpskitError:
+        return []
 
 
 def _reference_table(reference: object) -> tuple[Table, ReferenceProfile | None, str]:

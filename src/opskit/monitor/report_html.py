@@ -258,40 +258,12 @@ def page(report: _Report, *, title: str = "Drift report") -> str:
     )
 
 
-def check_target(path: str | os.PathLike[str], what: str = "the drift report") -> Path:
-    """*path* as a file a report can be written to, or ``InvalidValue`` saying why not (nothing is written)."""
-    target = Path(path)
-    if target.is_dir():
-        raise InvalidValue(
-            f"cannot write {what} to {str(target)!r}: it is a folder; name a file in it, e.g. "
-            f"{str(target / 'drift.html')!r}"
-        )
-    if not target.parent.is_dir():
-        raise InvalidValue(
-            f"cannot write {what} to {str(target)!r}: folder {str(target.parent)!r} does not exist"
-        )
-    return target
-
-
-def write_text(path: str | os.PathLike[str], text: str, what: str = "the drift report") -> Path:
-    """Write *text* to *path* atomically (a temporary file renamed over it); ``InvalidValue`` if it cannot be."""
-    target = check_target(path, what)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)  # no half-written report left behind
-        raise InvalidValue(
-            f"cannot write {what} to {str(target)!r}: {exc.strerror or exc}"
-        ) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
-
-
 def write_html(report: _Report, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`page` to *path* (its folder must exist), atomically; return the path."""
-    check_target(path)
-    return write_text(path, page(report))
+    """Write :func:`page` to *path* (its folder must exist), atomically; return the path.
+
+    Raises :class:`~opskit.errors.OutputNotWritable` (an ``InvalidValue`` and an ``OSError``)
+    naming *path* when it is a directory, its folder is missing or it cannot be written.
+    """
+    from opskit._files import write_text_atomic
+
+    return write_text_atomic(path, page(report), what="the drift report", example="drift.html")

@@ -40,3 +40,14 @@ __all__ = [
 def list_plugins() -> list[PluginInfo]:
     """Every loaded plugin with the hooks it implements."""
     return plugin_infos(get_plugin_manager())
+
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+if not TYPE_CHECKING:  # hidden from mypy, which would accept any attribute
+
+    def __getattr__(name: str) -> object:
+        """A submodule, imported on first use: ``opskit.<package>.<module>`` after ``import opskit``."""
+        from opskit._lazy import package_getattr
+
+        return package_getattr(__name__, name)

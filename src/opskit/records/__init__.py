@@ -61,3 +61,14 @@ __all__ = [
 
 # Private helpers some modules imported from here; kept for them.
 _KEPT = (RUN_STATUSES, _freeze_map, _html_table, _when)
+
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+if not TYPE_CHECKING:  # hidden from mypy, which would accept any attribute
+
+    def __getattr__(name: str) -> object:
+        """A submodule, imported on first use: ``opskit.<package>.<module>`` after ``import opskit``."""
+        from opskit._lazy import package_getattr
+
+        return package_getattr(__name__, name)
