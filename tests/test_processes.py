@@ -543,30 +543,3 @@ def test_import_installs_nothing_and_the_flusher_starts_with_the_first_point() -
             """
         )
     )
-
-
-_THREAD_MASKS = """
-import os, threading, time, opskit
-from opskit.sdk.lifecycle import SIGNALS
-run = opskit.start_run(name="masks")
-opskit.log_metric("loss", 1.0)  # wakes the flusher thread
-opskit.monitor.drift({"x": [1.0, 2.0, 3.0]}, {"x": [1.0, 2.0, 2.5]})  # a thread pool
-deadline = time.monotonic() + 10
-while not any(t.name == "opskit-flusher" for t in threading.enumerate()) and time.monotonic() < deadline:
-    time.sleep(0.01)
-for t in threading.enumerate():
-    if t is threading.main_thread() or t.native_id is None:
-        continue
-    with open(f"/proc/self/task/{t.native_id}/status") as f:
-        blocked = int(next(l for l in f if l.startswith("SigBlk:")).split()[1], 16)
-    print(t.name, all(blocked >> (int(s) - 1) & 1 for s in SIGNALS), flush=True)
-run.end()
-"""
-
-
-def test_opskit_threads_leave_terminating_signals_to_the_main_thread(store: Path) -> None:
-    """Every thread opskit starts blocks SIGTERM/SIGHUP/SIGINT (read from Linux /proc), so the kernel delivers them to the main thread, whose handler ends the run."""
-    out = run_python(_THREAD_MASKS).stdout.split("\n")
-    threads = dict(line.rsplit(" ", 1) for line in out if line.strip())
-    assert "opskit-flusher" in threads
-    assert set(threads.values()) == {"True"}, threads

@@ -246,9 +246,6 @@ def _attempt(request: Any, timeout: float) -> int:
     outcome: dict[str, Any] = {}
 
     def post() -> None:
-        from opskit.sdk.lifecycle import quiet_thread
-
-        quiet_thread()
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 outcome["status"] = int(response.status)

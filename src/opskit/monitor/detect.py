@@ -180,11 +180,7 @@ def drift(
                     f"{option}= names {key!r}, which is neither a compared column ({', '.join(names)}) nor a kind ({', '.join(KINDS)})"
                 )
     registry = drift_methods()
-    from opskit.sdk.lifecycle import quiet_thread
-
-    pool = ThreadPoolExecutor(
-        max_workers=workers or min(len(names), os.cpu_count() or 1), initializer=quiet_thread
-    )
+    pool = ThreadPoolExecutor(max_workers=workers or min(len(names), os.cpu_count() or 1))
     with pool:
         ref_cols = dict(zip(names, pool.map(ref_table.column, names), strict=True))
         for col in ref_cols.values():

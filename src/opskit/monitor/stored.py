@@ -79,11 +79,7 @@ def build_profile(data: object, columns: Sequence[str] | None) -> ReferenceProfi
         except (InvalidDataset, TypeError, ValueError) as exc:  # registration must not fail here
             return f"{type(exc).__name__}: {exc}"
 
-    from opskit.sdk.lifecycle import quiet_thread
-
-    with ThreadPoolExecutor(
-        max_workers=min(len(names), os.cpu_count() or 1), initializer=quiet_thread
-    ) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
         found = dict(zip(names, pool.map(one, names), strict=True))
     profiled = {name: col for name, col in found.items() if not isinstance(col, str)}
     left_out = {name: why for name, why in found.items() if isinstance(why, str)}

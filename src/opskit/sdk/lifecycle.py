@@ -46,15 +46,7 @@ if TYPE_CHECKING:
     from opskit.tracker.base import Tracker
     from opskit.tracking.context import ActiveRun
 
-__all__ = [
-    "FLUSH_SECONDS",
-    "accepted",
-    "closed",
-    "exit_status",
-    "flush_now",
-    "opened",
-    "quiet_thread",
-]
+__all__ = ["FLUSH_SECONDS", "accepted", "closed", "exit_status", "flush_now", "opened"]
 
 #: How long a buffered point waits before the background flusher writes it.
 FLUSH_SECONDS = 1.0
@@ -115,46 +107,10 @@ def _start_flusher() -> None:
     if _thread is None or not _thread.is_alive():
         _stop.clear()
         _thread = threading.Thread(target=_flush_loop, name="opskit-flusher", daemon=True)
-        # Started with the signals blocked in this thread, so the new thread has them blocked
-        # from its first instruction (a signal sent meanwhile waits, then goes to this thread).
-        blocked = _block(SIGNALS)
-        try:
-            _thread.start()
-        finally:
-            _unblock(blocked)
-
-
-def _block(signals: tuple[int, ...]) -> set[int] | None:
-    if not hasattr(signal, "pthread_sigmask"):
-        return None
-    try:
-        return {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, signals)}
-    except (ValueError, OSError):
-        return None
-
-
-def _unblock(previous: set[int] | None) -> None:
-    if previous is not None:
-        with contextlib.suppress(ValueError, OSError):
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def quiet_thread() -> None:
-    """Block :data:`SIGNALS` in the calling thread; every thread opskit starts calls it first.
-
-    A process-directed signal goes to any thread that does not block it. Python runs
-    handlers only in the main thread, and only when that thread next runs bytecode: a
-    SIGTERM delivered to an idle opskit thread while the main thread waits in a blocking
-    call (``input()``, a socket read) would never end the run nor the process. Blocked
-    here, the kernel delivers it to the main thread, whose blocking call is interrupted.
-    """
-    if hasattr(signal, "pthread_sigmask"):
-        with contextlib.suppress(ValueError, OSError):
-            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        _thread.start()
 
 
 def _flush_loop() -> None:
-    quiet_thread()
     while True:
         _wake.wait()
         _stop.wait(FLUSH_SECONDS)  # gather about a second of points (returns at once when stopping)
