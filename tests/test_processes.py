@@ -217,7 +217,10 @@ def test_a_terminating_signal_writes_everything_and_marks_the_run_killed(
         sig == signal.SIGINT
     ):  # a process started in the background of a shell: SIGINT is not KeyboardInterrupt
         code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n" + code
-    code += "sys.stdin.read()\n"
+    # The program keeps running Python code, as a training loop does. (CPython runs a Python
+    # signal handler only between bytecodes: a signal that lands just before the main thread
+    # enters a blocking call such as sys.stdin.read() waits until that call returns.)
+    code += "import time\nwhile True:\n    time.sleep(0.01)\n"
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
