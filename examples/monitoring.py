@@ -3,7 +3,7 @@
 The same code, step by step, is the walkthrough at the top of docs/monitoring.md
 (tests/test_monitoring_walkthrough.py checks that the two are identical and runs
 this file). Run it with ``python examples/monitoring.py`` with opskit's
-``monitor`` and ``sklearn`` extras installed; it uses the store at
+``monitor`` and ``sklearn`` extras and httpx installed; it uses the store at
 ``$OPSKIT_HOME`` (``.opskit/`` by default), serves on 127.0.0.1 and stops the
 server it starts.
 """
@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 
+import httpx  # any HTTP client; httpx is what opskit's tests use
 import numpy as np
 import pandas as pd
-import requests
 from sklearn.datasets import load_wine
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
@@ -46,9 +46,8 @@ version = opskit.models.get_version("wine@staging")
 print(f"registered {version.ref}, profile stored: {'reference_profile' in version.metadata}")
 
 # walkthrough: 2. point the alias `production` at it
-opskit.models.promote(
-    version.ref, "production"
-)  # or opskit.models.set_alias("wine", "production", 1)
+# or: opskit.models.set_alias("wine", "production", 1); in a shell: opskit models promote wine:1 production
+opskit.models.promote(version.ref, "production")
 print("wine@production is", opskit.models.get_version("wine@production").ref)
 
 # walkthrough: 3. deploy it under the name `wine-prod` (a local server on 127.0.0.1)
@@ -63,7 +62,7 @@ atexit.register(opskit.deployments.stop, "wine-prod")
 # walkthrough: 4. send requests: with the client, or any HTTP client to read the request id
 print("client predictions:", dep.predict(X_test.head(3)))
 rows = X_test.to_dict(orient="records")  # 45 records
-answer = requests.post(f"{dep.url}/predict", json=rows, timeout=60)
+answer = httpx.post(f"{dep.url}/predict", json=rows, timeout=60)
 answer.raise_for_status()
 request_id = answer.headers["x-request-id"]  # keep it to log the labels later
 print(f"scored {len(answer.json()['predictions'])} rows in request {request_id}")
@@ -94,9 +93,10 @@ done = opskit.monitor.log_labels("wine-prod", [request_id] * len(rows), y_test.t
 print(f"labels stored: {done.stored}, matched: {done.matched}, unknown: {done.unknown}")
 
 # walkthrough: 7. performance and fairness over the labelled predictions
+# window=None: one window over [since, now); window="1d" gives one per UTC day
 perf = opskit.monitor.performance(
     "wine-prod", window=None, since=since, thresholds=[gates.at_least("accuracy", 0.8)]
-)  # window=None: one window over [since, now); "1d" gives one per UTC day
+)
 w = perf.windows[-1]
 print(f"accuracy {w.metrics['accuracy']:.2f} on {w.count} rows, degraded: {perf.any_degraded}")
 print(f"window start {w.start} ({type(w.start).__name__}: epoch seconds, UTC)")
@@ -109,19 +109,19 @@ print(f"drift: {report.drifted}, drifted columns: {report.drifted_columns}")
 print(f"not compared (not model inputs): {report.ignored_columns}")
 
 # walkthrough: 9. `opskit monitor check` twice: healthy traffic, then shifted traffic
+# in a shell: opskit monitor check wine-prod --at-least accuracy=0.8
 check = [sys.executable, "-m", "opskit.cli.main", "monitor", "check", "wine-prod"]
-check += [
-    "--at-least",
-    "accuracy=0.8",
-]  # in a shell: opskit monitor check wine-prod --at-least accuracy=0.8
-first = subprocess.run(check, capture_output=True, text=True)
+check += ["--at-least", "accuracy=0.8"]
+first = subprocess.run(check, capture_output=True, text=True)  # takes the whole log
+print(first.stdout.strip())
 print(f"first check: exit status {first.returncode} (0: no drift, no breached threshold)")
 
 shifted = X_test.drop(columns="region") * 1.5  # every measurement 50 % larger
 shifted["region"] = X_test["region"]
 dep.predict(shifted)
 wait_for_log(len(log) + len(shifted), since)
-second = subprocess.run(check, capture_output=True, text=True)
+second = subprocess.run(check, capture_output=True, text=True)  # takes only the new rows
+print(second.stdout.strip())
 print(f"second check: exit status {second.returncode} (1: drift or a breached threshold)")
 
 # walkthrough: 10. stop the deployment
