@@ -56,3 +56,28 @@ def test_monitoring_example_runs(tmp_path: Path) -> None:
     assert "first check: exit status 0" in out
     assert "second check: exit status 1" in out
     assert out.rstrip().endswith("wine-prod: stopped")
+
+
+def test_no_snippet_reads_a_fixed_date_range() -> None:
+    """No python snippet of docs/monitoring.md passes a literal date as since= or until=."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    fixed = [
+        line
+        for block in blocks
+        for line in block.splitlines()
+        if re.search(r"""\b(since|until)=["']\d{4}-\d\d""", line)
+    ]
+    assert fixed == []
+
+
+def test_snippets_import_gates_and_checks() -> None:
+    """Every snippet outside the walkthrough that uses gates or checks imports them itself."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    missing = [
+        (module, block.splitlines()[0])
+        for block in blocks
+        if not block.startswith(MARKER)
+        for module in ("gates", "checks")
+        if f"{module}." in block and f"from opskit import {module}" not in block
+    ]
+    assert missing == []
