@@ -60,6 +60,9 @@ import atexit  # noqa: E402
 atexit.register(opskit.deployments.stop, "wine-prod")
 
 # walkthrough: 4. send requests: with the client, or any HTTP client to read the request id
+since = pd.Timestamp.now(
+    tz="UTC"
+)  # this session's requests come after it (relative, never a fixed date)
 print("client predictions:", dep.predict(X_test.head(3)))
 rows = X_test.to_dict(orient="records")  # 45 records
 answer = httpx.post(f"{dep.url}/predict", json=rows, timeout=60)
@@ -79,7 +82,6 @@ def wait_for_log(count: int, since: pd.Timestamp) -> pd.DataFrame:
     return log
 
 
-since = pd.Timestamp.now(tz="UTC") - pd.Timedelta("1h")  # relative times, never fixed dates
 log = wait_for_log(3 + len(rows), since)
 print(f"{len(log)} rows logged; columns: {list(log.columns)}")
 print(

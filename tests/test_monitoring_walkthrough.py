@@ -38,24 +38,25 @@ def test_walkthrough_comes_first() -> None:
     assert headings[0].startswith("Walkthrough")
 
 
-def test_monitoring_example_runs(tmp_path: Path) -> None:
-    """examples/monitoring.py runs on a fresh store and every step prints what it checked."""
+def test_monitoring_example_runs_and_reruns(tmp_path: Path) -> None:
+    """examples/monitoring.py runs on a fresh store, and again on the same one, checking every step."""
     code = f"import runpy; runpy.run_path({str(EXAMPLE)!r}, run_name='__main__')"
-    out = run_python(code, env={"OPSKIT_HOME": str(tmp_path / ".opskit")}, cwd=tmp_path).stdout
-    assert "registered wine:1, profile stored: True" in out
-    assert "wine@production is wine:1" in out
-    assert "deployed wine-prod: running" in out
-    assert re.search(r"scored 45 rows in request \w+", out)
-    assert "48 rows logged" in out
-    assert "labels stored: 45, matched: 45, unknown: 0" in out
-    assert re.search(r"accuracy 0\.\d\d|accuracy 1\.00", out)
-    assert "on 45 rows, degraded: False" in out
-    assert "(float: epoch seconds, UTC)" in out
-    assert "accuracy by region: {'0': " in out
-    assert "drift: False, drifted columns: []" in out
-    assert "first check: exit status 0" in out
-    assert "second check: exit status 1" in out
-    assert out.rstrip().endswith("wine-prod: stopped")
+    env = {"OPSKIT_HOME": str(tmp_path / ".opskit")}
+    for version in (1, 2):  # a second run registers wine:2 and reads only its own requests
+        out = run_python(code, env=env, cwd=tmp_path).stdout
+        assert f"registered wine:{version}, profile stored: True" in out
+        assert f"wine@production is wine:{version}" in out
+        assert "deployed wine-prod: running" in out
+        assert re.search(r"scored 45 rows in request \w+", out)
+        assert "48 rows logged" in out
+        assert "labels stored: 45, matched: 45, unknown: 0" in out
+        assert re.search(r"accuracy (0\.[89]\d|1\.00) on 45 rows, degraded: False", out)
+        assert "(float: epoch seconds, UTC)" in out
+        assert "accuracy by region: {'0': " in out
+        assert "drift: False, drifted columns: []" in out
+        assert "first check: exit status 0" in out
+        assert "second check: exit status 1" in out
+        assert out.rstrip().endswith("wine-prod: stopped")
 
 
 def test_no_snippet_reads_a_fixed_date_range() -> None:
