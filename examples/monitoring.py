@@ -114,7 +114,7 @@ print(f"not compared (not model inputs): {report.ignored_columns}")
 # in a shell: opskit monitor check wine-prod --at-least accuracy=0.8
 check = [sys.executable, "-m", "opskit.cli.main", "monitor", "check", "wine-prod"]
 check += ["--at-least", "accuracy=0.8"]
-first = subprocess.run(check, capture_output=True, text=True)  # takes the whole log
+first = subprocess.run(check, capture_output=True, text=True)  # rows not checked yet
 print(first.stdout.strip())
 print(f"first check: exit status {first.returncode} (0: no drift, no breached threshold)")
 
