@@ -228,7 +228,7 @@ def test_to_html_onto_a_folder_is_a_clear_error(tmp_path: Path) -> None:
     ref, cur = frames(["x"])
     report: DriftReport = opskit.monitor.drift(ref, cur)
     (tmp_path / "keep.txt").write_text("x")
-    with pytest.raises(InvalidValue, match="it is a folder"):
+    with pytest.raises(InvalidValue, match="it is a directory"):
         report.to_html(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
