@@ -175,3 +175,15 @@ def test_categorical_plot_shares_are_the_category_shares(
             assert share == pytest.approx(counts.get(label, 0) / total)
         assert sum(shares) == pytest.approx(1.0)
     assert len(dist.labels) == min(len(set(ref) | set(cur)), PLOT_CATEGORIES + 1)
+
+
+@pytest.mark.parametrize(
+    ("ref", "cur"), [([0.0], [5e-324]), ([1.0], [1.0]), ([1e6], [1e6 + 1e-9]), ([-0.0], [0.0])]
+)
+def test_numeric_plot_of_a_range_too_narrow_for_its_bins_still_has_widths(
+    ref: list[float], cur: list[float]
+) -> None:
+    """Values that are equal or closer than the bins can split (0 and 5e-324): strictly increasing edges, every value counted."""
+    dist = _distribution(NumericData.from_values(ref), NumericData.from_values(cur))
+    assert all(a < b for a, b in itertools.pairwise(dist.edges))
+    assert sum(dist.reference) == pytest.approx(1.0) and sum(dist.current) == pytest.approx(1.0)

@@ -587,9 +587,12 @@ def _distribution(
             finite = np.concatenate((ref.values, cur.values))
             finite = finite[np.isfinite(finite)]
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-        if not hi > lo:
-            lo, hi = lo - 0.5, hi + 0.5
         edges = np.linspace(lo, hi, PLOT_BINS + 1)
+        if not np.all(np.diff(edges) > 0):
+            # One value, or a range too narrow for PLOT_BINS distinct float edges (0 to 5e-324):
+            # widen it around its values so every bin has a width.
+            pad = max(0.5, 1e-6 * max(abs(lo), abs(hi)))
+            edges = np.linspace(lo - pad, hi + pad, PLOT_BINS + 1)
         inner = edges[1:-1]
         shares = [np.diff(np.concatenate(([0.0], d.cdf(inner), [1.0]))) for d in (ref, cur)]
         return Distribution(
