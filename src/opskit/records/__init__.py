@@ -68,7 +68,20 @@ from typing import TYPE_CHECKING  # noqa: E402
 if not TYPE_CHECKING:  # hidden from mypy, which would accept any attribute
 
     def __getattr__(name: str) -> object:
-        """A submodule, imported on first use: ``opskit.<package>.<module>`` after ``import opskit``."""
-        from opskit._lazy import package_getattr
+        """A submodule, imported on first use: ``opskit.records.<module>`` after ``import opskit``.
 
-        return package_getattr(__name__, name)
+        (Records import nothing but each other and the standard library, so this does not use
+        ``opskit._lazy``; same rule.)
+        """
+        import importlib
+        import importlib.util
+
+        full = f"{__name__}.{name}"
+        if name.isidentifier() and not name.startswith("__"):
+            try:
+                found = importlib.util.find_spec(full)
+            except (ImportError, ValueError):
+                found = None
+            if found is not None:
+                return importlib.import_module(full)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
