@@ -212,11 +212,11 @@ def test_a_terminating_signal_writes_everything_and_marks_the_run_killed(
     sig: signal.Signals,
 ) -> None:
     """SIGTERM/SIGHUP (and SIGINT with its default disposition) write every point; the run ends KILLED by that signal."""
-    code = _UNENDED + "import signal\n"
-    if (
-        sig == signal.SIGINT
-    ):  # a process started in the background of a shell: SIGINT is not KeyboardInterrupt
-        code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n" + code
+    # The signal's default disposition, as in a process started from a terminal: a process
+    # started in the background of a shell ignores SIGINT, and one under `nohup` SIGHUP
+    # (opskit leaves an ignored signal ignored, so the process would not die of it).
+    code = f"import signal\nsignal.signal({int(sig)}, signal.SIG_DFL)\n" + _UNENDED
+    code += "import signal\n"
     # The program keeps running Python code, as a training loop does. (CPython runs a Python
     # signal handler only between bytecodes: a signal that lands just before the main thread
     # enters a blocking call such as sys.stdin.read() waits until that call returns.)
