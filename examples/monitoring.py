@@ -3,7 +3,8 @@
 The same code, step by step, is the walkthrough at the top of docs/monitoring.md
 (tests/test_monitoring_walkthrough.py checks that the two are identical and runs
 this file). Run it with ``python examples/monitoring.py`` with opskit's
-``monitor`` and ``sklearn`` extras and httpx installed; it uses the store at
+``monitor``, ``sklearn`` and ``serve`` extras and httpx installed (in a clone:
+``pip install -e '.[monitor,sklearn,serve]' httpx``); it uses the store at
 ``$OPSKIT_HOME`` (``.opskit/`` by default), serves on 127.0.0.1 and stops the
 server it starts.
 """
