@@ -124,7 +124,10 @@ def test_forget_removes_one_subjects_rows_audited_and_reports_snapshots(
     events = opskit.audit.log(action="data_forgotten")
     assert events and all(e.subject.startswith("shop/") for e in events)
     assert sum(e.before["records"] - e.after["records"] for e in events) == 2  # type: ignore[index]
-    assert all("123" not in str(e.before) + str(e.after) + str(e.reason) for e in events)
+    for e in events:  # the value is never written: the bodies hold only a digest and a count
+        # (not a substring test on the whole body: a random hex digest can hold "123")
+        assert set(e.before or {}) == set(e.after or {}) == {"digest", "records"}
+        assert "123" not in (e.reason or "")
     assert opskit.audit.verify().ok
 
     # by the hashed column too: the value given is hashed with the store's key
