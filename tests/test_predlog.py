@@ -336,6 +336,14 @@ def test_days_are_partitions_read_alone(
     assert frame.prediction.tolist() == [0, 1, 1, 2, 2, 3]
     everything = opskit.monitor.predictions("dep")
     assert len(everything) == 18 and everything.ts.is_monotonic_increasing
+    # a range with no records still has the log's columns and types (the latest batch's)
+    for since, until in [("2026-12-05", None), (None, "2026-11-01"), ("2026-11-20", "2026-11-21")]:
+        none = opskit.monitor.predictions("dep", since=since, until=until)
+        assert none.empty and list(none.columns) == list(everything.columns)
+        assert none.dtypes.to_dict() == everything.dtypes.to_dict()
+        nothing = opskit.monitor.predictions_dataset("dep", since=since, until=until)
+        assert nothing.to_table().num_rows == 0
+        assert nothing.schema.names == list(everything.columns)
     files = opskit.monitor.prediction_files("dep", since="2026-11-30")
     assert len(files) == 1 and pq.read_table(files[0]).num_rows == 6
     dataset = opskit.monitor.predictions_dataset(

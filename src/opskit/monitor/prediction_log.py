@@ -129,7 +129,12 @@ def predictions(deployment: str, since: object = None, until: object = None) -> 
     ``wine@challenger``), ``role`` (``primary``, ``canary`` or ``shadow``),
     ``version`` (``wine:2``), the input columns, and ``prediction`` (or
     ``prediction_<i>`` / ``prediction_<key>`` for models that return several
-    values per row). Oldest first.
+    values per row). Oldest first. A range with no records gives an empty frame with
+    the columns and types of the log's latest batch (the fixed columns alone when
+    nothing was logged yet).
+
+    Raises ``InvalidValue`` for a bad name or bound, ``DeploymentNotFound`` for a name
+    never deployed nor logged.
     """
     from opskit.serve.predlog import read_table
 

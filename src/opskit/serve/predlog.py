@@ -546,6 +546,20 @@ def _empty() -> pa.Table:
     )
 
 
+def _no_records(storage: Any, deployment: str, days: list[str]) -> pa.Table:
+    """An empty table with the columns of *deployment*'s latest batch (inputs and outputs
+    included, so code that selects them works on an empty range), else the fixed columns.
+
+    Only the latest day that holds a batch is listed, and one batch is read.
+    """
+    for day in reversed(days):
+        entries = batches(deployment, days=[day])
+        if entries:
+            latest = max(entries, key=lambda e: (e["last_ts"], e["first_ts"]))
+            return combine_tables([_read_batch(storage, latest).slice(0, 0)])
+    return _empty()
+
+
 def _common_type(types: Sequence[pa.DataType]) -> pa.DataType:
     """One type every batch's column converts to: itself when they agree; numbers → float64;
     timestamps → ``timestamp[us]`` (with UTC if any has a zone); anything else → string."""
@@ -654,7 +668,7 @@ def read_table(deployment: str, since: float | None = None, until: float | None 
         tables = legacy + tables
         straddles = straddles or bool(legacy and (since is not None or until is not None))
     if not tables:
-        return _empty()
+        return _no_records(storage, deployment, days)
     table = combine_tables(tables)
     stamp = pa.timestamp("us", tz="UTC")
     if straddles:
