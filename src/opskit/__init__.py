@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "LifecycleUnsupported": "opskit.errors",
     "Lineage": "opskit.records.versioning",
     "Metric": "opskit.records.runs",
+    "MissingExtra": "opskit.errors",
     "Model": "opskit.records.registry",
     "ModelCard": "opskit.records.card",
     "ModelLoadError": "opskit.errors",
@@ -198,6 +199,7 @@ if TYPE_CHECKING:
     from opskit.errors import InvalidPayload as InvalidPayload
     from opskit.errors import InvalidValue as InvalidValue
     from opskit.errors import LifecycleUnsupported as LifecycleUnsupported
+    from opskit.errors import MissingExtra as MissingExtra
     from opskit.errors import ModelLoadError as ModelLoadError
     from opskit.errors import ModelNotFound as ModelNotFound
     from opskit.errors import NoActiveRun as NoActiveRun

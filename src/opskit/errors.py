@@ -159,6 +159,10 @@ class UnknownBackend(PluginError, LookupError):
     """No installed plugin provides the requested backend."""
 
 
+class MissingExtra(OpskitError, ImportError):
+    """A feature needs an optional extra (``pip install 'opskit-ml[serve]'``) whose packages are not installed."""
+
+
 class BackendUnavailable(OpskitError, ConnectionError):
     """A backend (server, bucket, database) cannot be reached."""
 

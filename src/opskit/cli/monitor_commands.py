@@ -73,8 +73,38 @@ def _read(value: str, *, role: str) -> object:
     return os.fspath(path)
 
 
+#: Python argument names in drift's messages, as ``opskit monitor drift`` spells them.
+_FLAGS = (
+    ("columns=[...]", "--columns A,B"),
+    ("drift_share must", "--drift-share must"),
+    ("alpha must", "--alpha must"),
+)
+
+
+def _as_flags(message: str) -> str:
+    """*message* with drift()'s keyword-argument hints in command-line terms."""
+    for python, flag in _FLAGS:
+        message = message.replace(python, flag)
+    return message
+
+
 def _drift(args: argparse.Namespace) -> int:
+    from opskit.errors import OpskitError
+
+    try:
+        return _drift_report(args)
+    except OpskitError as exc:
+        exc.args = (_as_flags(str(exc)), *exc.args[1:])
+        raise
+
+
+def _drift_report(args: argparse.Namespace) -> int:
     from opskit._files import check_writable
+    from opskit.distribution import require_extra
+
+    require_extra("monitor", "opskit monitor drift", ("numpy", "scipy", "pandas", "pyarrow"))
+    if args.html:
+        require_extra("monitor", "opskit monitor drift --html", ("plotly",))
     from opskit.monitor.detect import ALPHA, DRIFT_SHARE, drift
 
     # Output paths are checked before the (possibly long) comparison: a bad one is an error
@@ -125,6 +155,9 @@ def _threshold(text: str) -> tuple[str, float]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from opskit.distribution import require_extra
+
+    require_extra("monitor", "opskit monitor check")
     from opskit.monitor.perf import check
     from opskit.validation.gates import at_least, at_most
 

@@ -142,6 +142,9 @@ class LocalTarget(Target, SupportsOptions):
         return self.config.home / "deployments" / name
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
+        from opskit.distribution import require_extra
+
+        require_extra("serve", f"deploying {spec.name!r} to a local model server")
         check_target_options(self.name, self.options, spec.options)
         port = spec.port or free_port(str(spec.options.get("host", HOST)))
         folder = self.folder(spec.name)

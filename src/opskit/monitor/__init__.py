@@ -45,12 +45,34 @@ _EXPORTS: dict[str, str] = {
     "reference_profile": "opskit.monitor.stored",
 }
 
+_CORE = ("numpy", "scipy", "pandas", "pyarrow")
+#: What each function needs of the ``monitor`` extra (checked when it is first looked up,
+#: so a missing package is a ``MissingExtra`` naming the extra, not a ``ModuleNotFoundError``).
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "check": (*_CORE, "sklearn"),
+    "drift": _CORE,
+    "drift_methods": _CORE,
+    "fairness": (*_CORE, "sklearn", "fairlearn"),
+    "labels": ("pandas", "pyarrow"),
+    "log_labels": ("numpy", "pandas", "pyarrow"),
+    "performance": (*_CORE, "sklearn"),
+    "prediction_files": ("pyarrow",),
+    "predictions": ("pandas", "pyarrow"),
+    "predictions_dataset": ("pyarrow",),
+    "profile": _CORE,
+    "reference_profile": _CORE,
+}
+
 if not TYPE_CHECKING:
     __all__ = sorted(_EXPORTS)
 
     def __getattr__(name: str) -> Any:
         module = _EXPORTS.get(name)
         if module is not None:
+            if name in _NEEDS:
+                from opskit.distribution import require_extra
+
+                require_extra("monitor", f"opskit.monitor.{name}", _NEEDS[name])
             value = getattr(importlib.import_module(module), name)
         else:  # `opskit.monitor.alerts.latest(...)` after a plain `import opskit`
             from opskit._lazy import submodule

@@ -66,9 +66,14 @@ def plotly_bundle() -> str:
         bundle = resources.files("plotly") / "package_data" / "plotly.min.js"
         text = bundle.read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
+        from opskit.distribution import require_extra
+
+        require_extra(
+            "monitor", "the HTML drift report (it embeds Plotly's offline bundle)", ("plotly",)
+        )
         raise InvalidValue(
-            "the HTML drift report embeds Plotly's offline bundle, and the plotly package is not "
-            "installed: pip install 'opskit-ml[monitor]' (or pip install plotly)"
+            f"the installed plotly package has no offline bundle (package_data/plotly.min.js): "
+            f"reinstall it ({exc})"
         ) from exc
     return text.replace("</script", "<\\/script")
 

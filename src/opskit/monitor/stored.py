@@ -60,7 +60,24 @@ def build_profile(data: object, columns: Sequence[str] | None) -> ReferenceProfi
             DEFAULT_SKETCH_SIZE,
             profile_column,
         )
-    except ImportError:  # numpy/scipy missing: the monitor extra is not installed
+    except ImportError as exc:  # numpy/scipy missing: the monitor extra is not installed
+        import warnings
+
+        from opskit._stack import user_stacklevel
+        from opskit.distribution import EXTRA_MODULES, require_extra
+        from opskit.errors import MissingExtra
+
+        try:
+            require_extra("monitor", "a reference profile", EXTRA_MODULES["monitor"][:4])
+            why = f"{type(exc).__name__}: {exc}"
+        except MissingExtra as missing:
+            why = str(missing)
+        warnings.warn(
+            f"no reference profile is stored with this version ({why}); drift() against it "
+            "will need the training data",
+            OpskitWarning,
+            stacklevel=user_stacklevel(),
+        )
         return None
     try:
         table = as_table(data, role="reference")

@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from opskit.errors import OpskitError
 
     try:  # the same checks as opskit.deploy: a bad value stops here, not in every worker
+        from opskit.distribution import require_extra
+
+        require_extra("serve", "the model server")
         port = int(
             check_port(
                 args.port or os.environ.get("PORT") or spec["port"],

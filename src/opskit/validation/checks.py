@@ -486,6 +486,9 @@ def no_drift(
     ``thresholds``, ``drift_share``, ``alpha``, ``workers``). Fails when the dataset drifts,
     naming each drifted column with its statistic and threshold.
     """
+    from opskit.distribution import require_extra
+
+    require_extra("monitor", "checks.no_drift", ("numpy", "scipy", "pandas", "pyarrow"))
     allowed = {"methods", "thresholds", "drift_share", "alpha", "workers"}
     unknown = sorted(set(options) - allowed)
     if unknown:
