@@ -222,3 +222,13 @@ def test_an_html_report_without_plotly_names_the_extra(
     with pytest.raises(opskit.MissingExtra, match="plotly is not installed"):
         report.to_html(target)
     assert not target.exists()
+
+
+def test_the_all_extra_includes_every_feature_extra() -> None:
+    """`pip install 'opskit-ml[all]'` brings serving and monitoring too (each extra that MissingExtra names)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    (combined,) = extras["all"]
+    included = set(re.search(r"\[(.*)\]", combined).group(1).split(","))  # type: ignore[union-attr]
+    assert set(EXTRA_MODULES) <= included
