@@ -15,8 +15,14 @@ __all__ = ["DISTRIBUTION", "EXTRA_MODULES", "pip_install", "require_extra"]
 DISTRIBUTION = "opskit-ml"
 
 
-def pip_install(extra: str | None = None, *, upgrade: bool = False) -> str:
-    """The ``pip install`` command for opskit, with *extra* (e.g. ``"s3"``) when given."""
+def pip_install(extra: str | None = None, *, upgrade: bool = False, clone: bool = False) -> str:
+    """The ``pip install`` command for opskit, with *extra* (e.g. ``"s3"``) when given.
+
+    *clone*: the editable install from a clone of the repository (``-e '.[extra]'``).
+    """
+    if clone:
+        local = f"'.[{extra}]'" if extra else "."
+        return f"pip install -e {local}"
     target = f"'{DISTRIBUTION}[{extra}]'" if extra else DISTRIBUTION
     return f"pip install {'-U ' if upgrade else ''}{target}"
 
@@ -57,5 +63,5 @@ def require_extra(extra: str, feature: str, modules: Sequence[str] | None = None
         raise MissingExtra(
             f"{feature} needs the {extra!r} extra, and {', '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} not installed: {pip_install(extra)} "
-            f"(in a clone of opskit: pip install -e '.[{extra}]')"
+            f"(in a clone of opskit: {pip_install(extra, clone=True)})"
         )
